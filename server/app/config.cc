@@ -1,0 +1,258 @@
+#include "server/app/config.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+
+// The one table of settings: flag name, variable, default, help, secret.
+// It defines the flags and feeds ConfigSettings(), so the two cannot drift.
+#define CG_CONFIG_SETTINGS(X)                                                          \
+  X(listen_address, "LISTEN_ADDRESS", "127.0.0.1:50051",                               \
+    "gRPC listen address host:port (port 0 picks a free port)", false)                \
+  X(reflection, "REFLECTION", "true", "serve gRPC server reflection (true/false)",     \
+    false)                                                                             \
+  X(postgres_host, "POSTGRES_HOST", "localhost",                                       \
+    "PostgreSQL host name, IP, or socket directory", false)                            \
+  X(postgres_port, "POSTGRES_PORT", "5432", "PostgreSQL port", false)                  \
+  X(postgres_db, "POSTGRES_DB", "chatgenius", "database name", false)                  \
+  X(postgres_user, "POSTGRES_USER", "postgres", "database user", false)                \
+  X(postgres_password, "POSTGRES_PASSWORD", "", "database password (never logged)",   \
+    true)                                                                              \
+  X(postgres_sslmode, "POSTGRES_SSLMODE", "prefer",                                    \
+    "libpq sslmode: disable, allow, prefer, require, verify-ca, verify-full", false)   \
+  X(postgres_connect_timeout_ms, "POSTGRES_CONNECT_TIMEOUT_MS", "5000",                \
+    "timeout for opening one database connection", false)                              \
+  X(use_test_database, "USE_TEST_DATABASE", "false",                                   \
+    "use TEST_POSTGRES_DB/USER/PASSWORD (and TEST_POSTGRES_HOST/PORT if set)", false)  \
+  X(test_postgres_host, "TEST_POSTGRES_HOST", "", "test database host (default: POSTGRES_HOST)", false) \
+  X(test_postgres_port, "TEST_POSTGRES_PORT", "", "test database port (default: POSTGRES_PORT)", false) \
+  X(test_postgres_db, "TEST_POSTGRES_DB", "chatgenius_test", "test database name", false) \
+  X(test_postgres_user, "TEST_POSTGRES_USER", "", "test database user (default: POSTGRES_USER)", false) \
+  X(test_postgres_password, "TEST_POSTGRES_PASSWORD", "",                              \
+    "test database password (default: POSTGRES_PASSWORD; never logged)", true)          \
+  X(pool_max_size, "POOL_MAX_SIZE", "10", "maximum database connections (1..1000)",   \
+    false)                                                                             \
+  X(pool_acquire_timeout_ms, "POOL_ACQUIRE_TIMEOUT_MS", "5000",                        \
+    "longest wait for a free connection before UNAVAILABLE", false)                    \
+  X(pool_idle_check_ms, "POOL_IDLE_CHECK_MS", "5000",                                  \
+    "probe a connection idle longer than this before reusing it", false)               \
+  X(pool_max_lifetime_ms, "POOL_MAX_LIFETIME_MS", "3600000",                           \
+    "close connections older than this when they are released", false)                 \
+  X(statement_timeout_ms, "STATEMENT_TIMEOUT_MS", "30000",                             \
+    "statement timeout when the caller sets no shorter gRPC deadline", false)          \
+  X(migrate_mode, "MIGRATE_MODE", "auto",                                              \
+    "auto (apply pending), check (not ready while pending), off", false)               \
+  X(health_probe_interval_ms, "HEALTH_PROBE_INTERVAL_MS", "1000",                      \
+    "interval of the readiness probe", false)                                          \
+  X(health_failure_threshold, "HEALTH_FAILURE_THRESHOLD", "2",                         \
+    "consecutive failed probes before NOT_SERVING", false)                             \
+  X(page_token_key, "PAGE_TOKEN_KEY", "",                                              \
+    "HMAC key for page tokens; share it between replicas (never logged)", true)
+
+#define CG_DEFINE_FLAG(flag, env, def, help, secret) \
+  ABSL_FLAG(std::string, flag, "", absl::StrCat(help, " [env ", env, ", default '", def, "']"));
+CG_CONFIG_SETTINGS(CG_DEFINE_FLAG)
+#undef CG_DEFINE_FLAG
+
+namespace chatgenius {
+namespace {
+
+// Reads settings through a lookup, remembering the first error so every
+// field parse stays a one-liner.
+class Reader {
+ public:
+  explicit Reader(const ConfigLookup& lookup) : lookup_(lookup) {}
+
+  std::string String(const char* env, const std::string& fallback) {
+    std::optional<std::string> v = lookup_(env);
+    return v.has_value() && !v->empty() ? *v : fallback;
+  }
+
+  bool IsSet(const char* env) {
+    std::optional<std::string> v = lookup_(env);
+    return v.has_value() && !v->empty();
+  }
+
+  int Int(const char* env, int fallback, int min, int max) {
+    std::optional<std::string> v = lookup_(env);
+    if (!v.has_value() || v->empty()) return fallback;
+    int out = 0;
+    if (!absl::SimpleAtoi(*v, &out) || out < min || out > max) {
+      Fail(absl::StrCat(env, ": must be an integer between ", min, " and ", max, ", got '",
+                        *v, "'"));
+      return fallback;
+    }
+    return out;
+  }
+
+  absl::Duration Millis(const char* env, absl::Duration fallback, int min_ms, int max_ms) {
+    int ms = Int(env, static_cast<int>(absl::ToInt64Milliseconds(fallback)), min_ms, max_ms);
+    return absl::Milliseconds(ms);
+  }
+
+  bool Bool(const char* env, bool fallback) {
+    std::optional<std::string> v = lookup_(env);
+    if (!v.has_value() || v->empty()) return fallback;
+    std::string lower = absl::AsciiStrToLower(*v);
+    if (lower == "true" || lower == "1" || lower == "yes" || lower == "on") return true;
+    if (lower == "false" || lower == "0" || lower == "no" || lower == "off") return false;
+    Fail(absl::StrCat(env, ": must be true or false, got '", *v, "'"));
+    return fallback;
+  }
+
+  void Fail(std::string message) {
+    if (error_.empty()) error_ = std::move(message);
+  }
+
+  const std::string& error() const { return error_; }
+
+ private:
+  const ConfigLookup& lookup_;
+  std::string error_;
+};
+
+// Quotes a libpq connection-string value: single quotes, with backslash
+// and quote escaped, so any password or path is taken literally.
+std::string QuoteConnValue(const std::string& value) {
+  return absl::StrCat("'", absl::StrReplaceAll(value, {{"\\", "\\\\"}, {"'", "\\'"}}), "'");
+}
+
+std::string BuildConnInfo(const Config& c, bool redact) {
+  std::string out = absl::StrCat(
+      "host=", QuoteConnValue(c.postgres_host), " port=", c.postgres_port,
+      " dbname=", QuoteConnValue(c.postgres_db), " user=", QuoteConnValue(c.postgres_user),
+      " sslmode=", c.postgres_sslmode, " connect_timeout=",
+      std::max<int64_t>(1, absl::ToInt64Seconds(c.postgres_connect_timeout)),
+      " application_name=chatgenius-db");
+  if (!c.postgres_password.empty()) {
+    absl::StrAppend(&out, " password=", redact ? "***" : QuoteConnValue(c.postgres_password));
+  }
+  return out;
+}
+
+}  // namespace
+
+const std::vector<ConfigSetting>& ConfigSettings() {
+  static const auto* settings = new std::vector<ConfigSetting>{
+#define CG_SETTING_ROW(flag, env, def, help, secret) {env, def, help, secret},
+      CG_CONFIG_SETTINGS(CG_SETTING_ROW)
+#undef CG_SETTING_ROW
+  };
+  return *settings;
+}
+
+std::string Config::ConnInfo() const { return BuildConnInfo(*this, /*redact=*/false); }
+
+std::string Config::RedactedConnInfo() const { return BuildConnInfo(*this, /*redact=*/true); }
+
+std::vector<std::string> Config::Describe() const {
+  auto ms = [](absl::Duration d) { return absl::StrCat(absl::ToInt64Milliseconds(d)); };
+  const char* mode = migrate_mode == MigrateMode::kAuto    ? "auto"
+                     : migrate_mode == MigrateMode::kCheck ? "check"
+                                                           : "off";
+  return {
+      absl::StrCat("LISTEN_ADDRESS=", listen_address),
+      absl::StrCat("REFLECTION=", reflection ? "true" : "false"),
+      absl::StrCat("database=", RedactedConnInfo()),
+      absl::StrCat("POOL_MAX_SIZE=", pool_max_size),
+      absl::StrCat("POOL_ACQUIRE_TIMEOUT_MS=", ms(pool_acquire_timeout)),
+      absl::StrCat("POOL_IDLE_CHECK_MS=", ms(pool_idle_check_after)),
+      absl::StrCat("POOL_MAX_LIFETIME_MS=", ms(pool_max_lifetime)),
+      absl::StrCat("STATEMENT_TIMEOUT_MS=", ms(statement_timeout)),
+      absl::StrCat("MIGRATE_MODE=", mode),
+      absl::StrCat("HEALTH_PROBE_INTERVAL_MS=", ms(health_probe_interval)),
+      absl::StrCat("HEALTH_FAILURE_THRESHOLD=", health_failure_threshold),
+      absl::StrCat("PAGE_TOKEN_KEY=", page_token_key.empty() ? "(random per process)" : "***"),
+  };
+}
+
+absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
+  Reader r(lookup);
+  Config c;
+  c.listen_address = r.String("LISTEN_ADDRESS", c.listen_address);
+  if (c.listen_address.find(':') == std::string::npos) {
+    r.Fail(absl::StrCat("LISTEN_ADDRESS: must be host:port, got '", c.listen_address, "'"));
+  }
+  c.reflection = r.Bool("REFLECTION", c.reflection);
+
+  c.use_test_database = r.Bool("USE_TEST_DATABASE", false);
+  c.postgres_host = r.String("POSTGRES_HOST", c.postgres_host);
+  c.postgres_port = r.Int("POSTGRES_PORT", c.postgres_port, 1, 65535);
+  c.postgres_db = r.String("POSTGRES_DB", c.postgres_db);
+  c.postgres_user = r.String("POSTGRES_USER", c.postgres_user);
+  c.postgres_password = r.String("POSTGRES_PASSWORD", "");
+  if (c.use_test_database) {
+    // The seed's TEST_POSTGRES_* select a separate database for tests; host
+    // and port fall back to the main ones, like the old module.
+    c.postgres_host = r.String("TEST_POSTGRES_HOST", c.postgres_host);
+    c.postgres_port = r.Int("TEST_POSTGRES_PORT", c.postgres_port, 1, 65535);
+    c.postgres_db = r.String("TEST_POSTGRES_DB", "chatgenius_test");
+    c.postgres_user = r.String("TEST_POSTGRES_USER", c.postgres_user);
+    c.postgres_password = r.String("TEST_POSTGRES_PASSWORD", c.postgres_password);
+  }
+  c.postgres_sslmode = r.String("POSTGRES_SSLMODE", c.postgres_sslmode);
+  static const char* const kSslModes[] = {"disable", "allow", "prefer",
+                                          "require", "verify-ca", "verify-full"};
+  if (std::find(std::begin(kSslModes), std::end(kSslModes), c.postgres_sslmode) ==
+      std::end(kSslModes)) {
+    r.Fail(absl::StrCat("POSTGRES_SSLMODE: must be one of disable, allow, prefer, require, "
+                        "verify-ca, verify-full, got '",
+                        c.postgres_sslmode, "'"));
+  }
+  c.postgres_connect_timeout =
+      r.Millis("POSTGRES_CONNECT_TIMEOUT_MS", c.postgres_connect_timeout, 1000, 600000);
+  if (c.postgres_db.empty() || c.postgres_user.empty()) {
+    r.Fail("POSTGRES_DB and POSTGRES_USER: must not be empty");
+  }
+
+  c.pool_max_size = r.Int("POOL_MAX_SIZE", c.pool_max_size, 1, 1000);
+  c.pool_acquire_timeout = r.Millis("POOL_ACQUIRE_TIMEOUT_MS", c.pool_acquire_timeout, 1, 600000);
+  c.pool_idle_check_after = r.Millis("POOL_IDLE_CHECK_MS", c.pool_idle_check_after, 0, 86400000);
+  c.pool_max_lifetime = r.Millis("POOL_MAX_LIFETIME_MS", c.pool_max_lifetime, 1000, 604800000);
+  c.statement_timeout = r.Millis("STATEMENT_TIMEOUT_MS", c.statement_timeout, 1, 86400000);
+
+  std::string mode = absl::AsciiStrToLower(r.String("MIGRATE_MODE", "auto"));
+  if (mode == "auto") {
+    c.migrate_mode = MigrateMode::kAuto;
+  } else if (mode == "check") {
+    c.migrate_mode = MigrateMode::kCheck;
+  } else if (mode == "off") {
+    c.migrate_mode = MigrateMode::kOff;
+  } else {
+    r.Fail(absl::StrCat("MIGRATE_MODE: must be auto, check or off, got '", mode, "'"));
+  }
+
+  c.health_probe_interval =
+      r.Millis("HEALTH_PROBE_INTERVAL_MS", c.health_probe_interval, 10, 3600000);
+  c.health_failure_threshold =
+      r.Int("HEALTH_FAILURE_THRESHOLD", c.health_failure_threshold, 1, 1000);
+  c.page_token_key = r.String("PAGE_TOKEN_KEY", "");
+  if (!c.page_token_key.empty() && c.page_token_key.size() < 16) {
+    r.Fail("PAGE_TOKEN_KEY: must be at least 16 characters (or unset for a random key)");
+  }
+
+  if (!r.error().empty()) return absl::InvalidArgumentError(r.error());
+  return c;
+}
+
+ConfigLookup FlagsThenEnvironment() {
+  return [](absl::string_view env_name) -> std::optional<std::string> {
+    std::string flag_name = absl::AsciiStrToLower(env_name);
+    if (absl::CommandLineFlag* flag = absl::FindCommandLineFlag(flag_name)) {
+      std::string value = flag->CurrentValue();
+      if (!value.empty()) return value;
+    }
+    const char* env = std::getenv(std::string(env_name).c_str());
+    if (env == nullptr) return std::nullopt;
+    return std::string(env);
+  };
+}
+
+}  // namespace chatgenius

@@ -1,0 +1,101 @@
+// config.h
+//
+// Config: every setting of the server in one struct, filled in one place from
+// command-line flags and the environment (a flag that is given wins over the
+// variable), and validated once at start-up. Each setting has one environment
+// variable name (the seed's names where the old module had one) and a flag
+// spelled as the lower-case variable name: POSTGRES_HOST <-> --postgres_host.
+//
+// Example:
+//   absl::StatusOr<Config> config = LoadConfig(FlagsThenEnvironment());
+//   if (!config.ok()) { std::cerr << config.status().message(); return 2; }
+#ifndef CHATGENIUS_SERVER_APP_CONFIG_H_
+#define CHATGENIUS_SERVER_APP_CONFIG_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace chatgenius {
+
+// MigrateMode says what the server does with pending migrations at start-up.
+enum class MigrateMode {
+  kAuto,   // apply pending migrations (under an advisory lock)
+  kCheck,  // apply nothing; stay NOT_SERVING while anything is pending or mismatched
+  kOff,    // apply nothing and check nothing at start-up
+};
+
+// Config is the validated configuration. Field comments give the variable
+// and default; see ConfigSettings() for the full table.
+struct Config {
+  std::string listen_address = "127.0.0.1:50051";  // LISTEN_ADDRESS
+  bool reflection = true;                          // REFLECTION
+
+  std::string postgres_host = "localhost";  // POSTGRES_HOST (a directory = Unix socket)
+  int postgres_port = 5432;                 // POSTGRES_PORT
+  std::string postgres_db = "chatgenius";   // POSTGRES_DB
+  std::string postgres_user = "postgres";   // POSTGRES_USER
+  std::string postgres_password;            // POSTGRES_PASSWORD (secret)
+  std::string postgres_sslmode = "prefer";  // POSTGRES_SSLMODE
+  absl::Duration postgres_connect_timeout = absl::Seconds(5);  // POSTGRES_CONNECT_TIMEOUT_MS
+  bool use_test_database = false;           // USE_TEST_DATABASE -> TEST_POSTGRES_*
+
+  int pool_max_size = 10;                                   // POOL_MAX_SIZE
+  absl::Duration pool_acquire_timeout = absl::Seconds(5);   // POOL_ACQUIRE_TIMEOUT_MS
+  absl::Duration pool_idle_check_after = absl::Seconds(5);  // POOL_IDLE_CHECK_MS
+  absl::Duration pool_max_lifetime = absl::Hours(1);        // POOL_MAX_LIFETIME_MS
+  absl::Duration statement_timeout = absl::Seconds(30);     // STATEMENT_TIMEOUT_MS
+
+  MigrateMode migrate_mode = MigrateMode::kAuto;  // MIGRATE_MODE
+
+  absl::Duration health_probe_interval = absl::Seconds(1);  // HEALTH_PROBE_INTERVAL_MS
+  int health_failure_threshold = 2;                         // HEALTH_FAILURE_THRESHOLD
+
+  // PAGE_TOKEN_KEY (secret). Empty: a random key per process, so page
+  // tokens do not survive a restart or cross replicas.
+  std::string page_token_key;
+
+  // ConnInfo returns the libpq connection string, password included. Never
+  // log it; use RedactedConnInfo().
+  std::string ConnInfo() const;
+  // RedactedConnInfo is ConnInfo with the password replaced by "***".
+  std::string RedactedConnInfo() const;
+  // Describe returns "NAME=value" lines for every setting, secrets masked.
+  std::vector<std::string> Describe() const;
+};
+
+// ConfigSetting documents one setting: its variable, default and meaning.
+struct ConfigSetting {
+  const char* env_name;
+  const char* default_value;
+  const char* help;
+  bool secret;
+};
+
+// ConfigSettings lists every setting LoadConfig reads, in README order.
+const std::vector<ConfigSetting>& ConfigSettings();
+
+// ConfigLookup returns the raw value of a setting by variable name, or
+// nullopt when it is not set.
+using ConfigLookup = std::function<std::optional<std::string>(absl::string_view env_name)>;
+
+// LoadConfig reads every setting through `lookup`, applies defaults and
+// validates. On error returns INVALID_ARGUMENT whose message names the
+// variable and the accepted values, e.g.
+// "POOL_MAX_SIZE: must be an integer between 1 and 1000, got 'ten'".
+[[nodiscard]] absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup);
+
+// FlagsThenEnvironment returns a lookup that prefers the command-line flag
+// (--postgres_host) when it was given and otherwise reads the environment
+// variable. Call after absl::ParseCommandLine.
+ConfigLookup FlagsThenEnvironment();
+
+}  // namespace chatgenius
+
+#endif  // CHATGENIUS_SERVER_APP_CONFIG_H_

@@ -1,0 +1,165 @@
+#include "server/app/server.h"
+
+#include <openssl/rand.h>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "chatgenius/db/v1/channel_service.grpc.pb.h"
+#include "chatgenius/db/v1/event_service.grpc.pb.h"
+#include "chatgenius/db/v1/message_service.grpc.pb.h"
+#include "chatgenius/db/v1/reaction_service.grpc.pb.h"
+#include "server/common/log.h"
+#include "server/common/status_macros.h"
+#include "server/service/admin_service.h"
+#include "server/service/migration_service.h"
+#include "server/service/user_service.h"
+
+namespace chatgenius {
+namespace {
+
+namespace v1 = ::chatgenius::db::v1;
+
+std::string RandomKey() {
+  unsigned char bytes[32];
+  RAND_bytes(bytes, sizeof bytes);
+  return std::string(reinterpret_cast<const char*>(bytes), sizeof bytes);
+}
+
+}  // namespace
+
+const std::vector<std::string>& ReadinessServiceNames() {
+  static const auto* names = new std::vector<std::string>{
+      "",
+      v1::UserService::service_full_name(),
+      v1::ChannelService::service_full_name(),
+      v1::MessageService::service_full_name(),
+      v1::ReactionService::service_full_name(),
+      v1::EventService::service_full_name(),
+      v1::MigrationService::service_full_name(),
+      v1::AdminService::service_full_name(),
+  };
+  return *names;
+}
+
+Server::Server(const Config& config) : config_(config) {}
+
+Server::~Server() { Shutdown(absl::ZeroDuration()); }
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
+  std::unique_ptr<Server> s(new Server(config));
+  ASSIGN_OR_RETURN(std::vector<MigrationFile> migrations, BuiltinMigrations());
+
+  PoolSettings pool_settings;
+  pool_settings.conninfo = config.ConnInfo();
+  pool_settings.max_size = config.pool_max_size;
+  pool_settings.acquire_timeout = config.pool_acquire_timeout;
+  pool_settings.idle_check_after = config.pool_idle_check_after;
+  pool_settings.max_lifetime = config.pool_max_lifetime;
+  s->pool_ = std::make_unique<ConnectionPool>(std::move(pool_settings));
+
+  if (config.page_token_key.empty()) {
+    LogWarning("PAGE_TOKEN_KEY is not set: page tokens use a random key and stop working "
+               "after a restart or on another replica");
+  }
+  s->tokens_ = std::make_unique<PageTokenCodec>(
+      config.page_token_key.empty() ? RandomKey() : config.page_token_key);
+  s->migrator_ =
+      std::make_unique<Migrator>(config.ConnInfo(), s->pool_.get(), std::move(migrations));
+  s->user_store_ = std::make_unique<UserStore>(s->pool_.get());
+  s->info_store_ = std::make_unique<ServerInfoStore>(s->pool_.get());
+
+  if (config.migrate_mode == MigrateMode::kAuto) {
+    absl::StatusOr<MigrationReport> report = s->migrator_->Apply();
+    if (report.ok()) {
+      LogInfo(absl::StrCat("migrations: schema at version ", report->current_version));
+    } else {
+      // Not fatal: the database may come up later; the probe retries and
+      // the server stays NOT_SERVING meanwhile.
+      LogWarning(absl::StrCat("migrations not applied yet: ", report.status().ToString()));
+    }
+  }
+
+  const absl::Duration max_statement = config.statement_timeout;
+  s->services_.push_back(
+      std::make_unique<UserServiceImpl>(s->user_store_.get(), s->tokens_.get(), max_statement));
+  s->services_.push_back(std::make_unique<MigrationServiceImpl>(s->migrator_.get(), max_statement));
+  s->services_.push_back(std::make_unique<AdminServiceImpl>(
+      s->pool_.get(), s->info_store_.get(), s->migrator_.get(), config.RedactedConnInfo(),
+      max_statement));
+  // Services whose issues have not landed yet: the generated base classes
+  // answer every RPC with UNIMPLEMENTED, and reflection still lists them.
+  s->services_.push_back(std::make_unique<v1::ChannelService::Service>());
+  s->services_.push_back(std::make_unique<v1::MessageService::Service>());
+  s->services_.push_back(std::make_unique<v1::ReactionService::Service>());
+  s->services_.push_back(std::make_unique<v1::EventService::Service>());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  if (config.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &s->port_);
+  for (auto& service : s->services_) builder.RegisterService(service.get());
+  s->grpc_server_ = builder.BuildAndStart();
+  if (s->grpc_server_ == nullptr || s->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("LISTEN_ADDRESS: cannot listen on ", config.listen_address));
+  }
+
+  grpc::HealthCheckServiceInterface* health = s->grpc_server_->GetHealthCheckService();
+  health->SetServingStatus(kLivenessService, true);
+  for (const std::string& name : ReadinessServiceNames()) health->SetServingStatus(name, false);
+
+  Server* raw = s.get();
+  s->monitor_ = std::make_unique<HealthMonitor>(
+      [raw](absl::Time deadline) { return raw->ProbeReadiness(deadline); },
+      [health](bool serving) {
+        for (const std::string& name : ReadinessServiceNames()) {
+          health->SetServingStatus(name, serving);
+        }
+      },
+      config.health_probe_interval, config.health_failure_threshold);
+  s->monitor_->Start();
+  LogInfo(absl::StrCat("serving gRPC on ", config.listen_address, " (port ", s->port_, ")"));
+  return s;
+}
+
+absl::Status Server::ProbeReadiness(absl::Time deadline) {
+  // One pooled round trip proves the pool can reach PostgreSQL; the report
+  // proves the schema this binary expects is there.
+  absl::StatusOr<MigrationReport> report = migrator_->Status(deadline);
+  if (!report.ok()) return report.status();
+  if (report->up_to_date) return absl::OkStatus();
+  if (config_.migrate_mode == MigrateMode::kAuto) {
+    absl::StatusOr<MigrationReport> applied = migrator_->Apply();
+    if (!applied.ok()) return applied.status();
+    if (applied->up_to_date) {
+      LogInfo(absl::StrCat("migrations: schema at version ", applied->current_version));
+      return absl::OkStatus();
+    }
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("schema not current: database at version ", report->current_version,
+                   ", binary expects ", report->latest_version,
+                   " (pending, failed or edited migrations; see GetMigrationStatus)"));
+}
+
+void Server::Wait() {
+  if (grpc_server_ != nullptr) grpc_server_->Wait();
+}
+
+void Server::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (monitor_ != nullptr) monitor_->Stop();
+  if (grpc_server_ != nullptr) {
+    // Marks every health name NOT_SERVING and ignores later updates.
+    grpc_server_->GetHealthCheckService()->Shutdown();
+    grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  }
+}
+
+}  // namespace chatgenius

@@ -1,0 +1,86 @@
+// server.h
+//
+// Server: the wiring of one database service process — pool, migrator,
+// stores, gRPC services, health and reflection. main() and the integration
+// tests both start it through Server::Start, so the tests exercise exactly
+// what runs in production.
+//
+// Health names: "liveness" is SERVING while the process answers; "" and
+// every "chatgenius.db.v1.<Service>" are SERVING only while the readiness
+// probe passes (the database answers through the pool and the schema is
+// current).
+//
+// Example:
+//   ASSIGN_OR_RETURN(std::unique_ptr<Server> server, Server::Start(config));
+//   server->Wait();
+#ifndef CHATGENIUS_SERVER_APP_SERVER_H_
+#define CHATGENIUS_SERVER_APP_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/server.h>
+
+#include "absl/status/statusor.h"
+#include "server/app/config.h"
+#include "server/app/health_monitor.h"
+#include "server/common/page_token.h"
+#include "server/db/connection_pool.h"
+#include "server/migrate/migrator.h"
+#include "server/store/server_info_store.h"
+#include "server/store/user_store.h"
+
+namespace chatgenius {
+
+// kLivenessService is the health name that only says the process is up.
+inline constexpr char kLivenessService[] = "liveness";
+
+// ReadinessServiceNames returns "" and every chatgenius.db.v1 service name.
+const std::vector<std::string>& ReadinessServiceNames();
+
+class Server {
+ public:
+  // Start builds everything, applies migrations when MIGRATE_MODE=auto
+  // (failure to reach the database is not fatal: the readiness probe keeps
+  // retrying), and starts serving. Fails if the address cannot be bound or
+  // the built-in migrations are malformed.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Server>> Start(const Config& config);
+
+  ~Server();
+
+  // port is the bound port (useful with LISTEN_ADDRESS=...:0).
+  int port() const { return port_; }
+
+  // Wait blocks until Shutdown.
+  void Wait();
+
+  // Shutdown reports NOT_SERVING on every health name, stops accepting
+  // calls, waits up to `grace` for running ones, then cancels the rest.
+  void Shutdown(absl::Duration grace = absl::Seconds(5));
+
+  // ready is the readiness probe's current verdict.
+  bool ready() const { return monitor_ != nullptr && monitor_->serving(); }
+
+  ConnectionPool& pool() { return *pool_; }
+
+ private:
+  explicit Server(const Config& config);
+  absl::Status ProbeReadiness(absl::Time deadline);
+
+  const Config config_;
+  std::unique_ptr<ConnectionPool> pool_;
+  std::unique_ptr<PageTokenCodec> tokens_;
+  std::unique_ptr<Migrator> migrator_;
+  std::unique_ptr<UserStore> user_store_;
+  std::unique_ptr<ServerInfoStore> info_store_;
+  std::vector<std::unique_ptr<grpc::Service>> services_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<HealthMonitor> monitor_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace chatgenius
+
+#endif  // CHATGENIUS_SERVER_APP_SERVER_H_

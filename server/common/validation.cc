@@ -1,0 +1,150 @@
+#include "server/common/validation.h"
+
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "server/common/ulid.h"
+
+namespace chatgenius {
+namespace {
+
+absl::Status Invalid(absl::string_view field, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+}
+
+bool HasControlOrSpace(absl::string_view value) {
+  for (char c : value) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int Utf8Length(absl::string_view value) {
+  int count = 0;
+  size_t i = 0;
+  while (i < value.size()) {
+    unsigned char c = static_cast<unsigned char>(value[i]);
+    int extra;
+    uint32_t cp;
+    if (c < 0x80) {
+      extra = 0;
+      cp = c;
+    } else if ((c & 0xE0) == 0xC0) {
+      extra = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      extra = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      extra = 3;
+      cp = c & 0x07;
+    } else {
+      return -1;
+    }
+    if (i + extra >= value.size()) return -1;  // truncated sequence
+    for (int k = 1; k <= extra; ++k) {
+      unsigned char cc = static_cast<unsigned char>(value[i + k]);
+      if ((cc & 0xC0) != 0x80) return -1;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Reject overlong encodings, UTF-16 surrogates and out-of-range values,
+    // which PostgreSQL would refuse later with a less helpful error.
+    static constexpr uint32_t kMinForLength[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMinForLength[extra] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
+      return -1;
+    }
+    i += extra + 1;
+    ++count;
+  }
+  return count;
+}
+
+absl::Status ValidateId(absl::string_view field, absl::string_view value, bool required) {
+  if (value.empty()) {
+    return required ? Invalid(field, "is required") : absl::OkStatus();
+  }
+  if (!IsValidUlid(value)) {
+    return Invalid(field, "must be a ULID (26 characters of upper-case Crockford base32)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateText(absl::string_view field, absl::string_view value, int min_chars,
+                          int max_chars) {
+  if (absl::StrContains(value, '\0')) return Invalid(field, "must not contain NUL characters");
+  int length = Utf8Length(value);
+  if (length < 0) return Invalid(field, "must be valid UTF-8");
+  if (length < min_chars) {
+    return min_chars == 1 ? Invalid(field, "is required")
+                          : Invalid(field, absl::StrCat("must be at least ", min_chars,
+                                                        " characters"));
+  }
+  if (length > max_chars) {
+    return Invalid(field, absl::StrCat("must be at most ", max_chars, " characters, got ",
+                                       length));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateEmail(absl::string_view field, absl::string_view value) {
+  if (absl::Status s = ValidateText(field, value, 3, 254); !s.ok()) return s;
+  if (HasControlOrSpace(value)) return Invalid(field, "must not contain spaces");
+  std::vector<absl::string_view> parts = absl::StrSplit(value, '@');
+  if (parts.size() != 2) return Invalid(field, "must contain exactly one '@'");
+  if (parts[0].empty()) return Invalid(field, "needs a local part before '@'");
+  for (absl::string_view label : absl::StrSplit(parts[1], '.')) {
+    if (label.empty()) return Invalid(field, "needs a domain like example.com after '@'");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateUsername(absl::string_view field, absl::string_view value) {
+  if (value.empty()) return Invalid(field, "is required");
+  if (value.size() > 80) return Invalid(field, "must be at most 80 characters");
+  auto allowed = [](char c, bool first) {
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return true;
+    return !first && (c == '.' || c == '_' || c == '-');
+  };
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (!allowed(value[i], i == 0)) {
+      return Invalid(field,
+                     "must be lowercase letters, digits, '.', '_' or '-', starting with a "
+                     "letter or digit");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateOptionalUrl(absl::string_view field, absl::string_view value) {
+  if (value.empty()) return absl::OkStatus();
+  if (absl::Status s = ValidateText(field, value, 1, 2048); !s.ok()) return s;
+  if (HasControlOrSpace(value)) return Invalid(field, "must not contain spaces");
+  if (!absl::StartsWith(value, "https://") && !absl::StartsWith(value, "http://")) {
+    return Invalid(field, "must be an http:// or https:// URL");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateEmoji(absl::string_view field, absl::string_view value, bool required) {
+  if (value.empty()) return required ? Invalid(field, "is required") : absl::OkStatus();
+  if (value.size() > 64) return Invalid(field, "must be at most 64 bytes");
+  if (Utf8Length(value) < 0) return Invalid(field, "must be valid UTF-8");
+  if (HasControlOrSpace(value)) return Invalid(field, "must not contain spaces");
+  return absl::OkStatus();
+}
+
+absl::Status NormalizePageSize(int32_t requested, int* page_size) {
+  if (requested < 0 || requested > kMaxPageSize) {
+    return Invalid("page_size", absl::StrCat("must be between 0 and ", kMaxPageSize,
+                                             ", got ", requested));
+  }
+  *page_size = requested == 0 ? kDefaultPageSize : requested;
+  return absl::OkStatus();
+}
+
+}  // namespace chatgenius

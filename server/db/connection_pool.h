@@ -1,0 +1,160 @@
+// connection_pool.h
+//
+// ConnectionPool: a bounded pool of libpqxx connections, the only way the
+// stores reach PostgreSQL. Callers borrow a connection with Acquire(deadline)
+// and give it back by destroying the returned PooledConnection (RAII).
+//
+// What it guarantees:
+// - At most `max_size` connections exist; the next acquirer waits until one
+//   is returned, bounded by the caller's deadline and `acquire_timeout`.
+//   Waiting ended by the caller's deadline is DEADLINE_EXCEEDED; by the
+//   acquire timeout, UNAVAILABLE (retryable: the pool is saturated).
+// - A connection marked broken (or found closed) is discarded on release and
+//   a new one is opened on demand, so a killed backend costs one failed call
+//   at most.
+// - A connection idle longer than `idle_check_after` is probed with a cheap
+//   query before reuse; connections older than `max_lifetime` are closed.
+// - Statements registered with RegisterStatement are declared on every
+//   connection; libpqxx prepares each one once per connection, on first use.
+//
+// Example:
+//   ConnectionPool pool(settings);
+//   pool.RegisterStatement("user_get", "SELECT ... WHERE id = $1");
+//   absl::StatusOr<PooledConnection> conn = pool.Acquire(deadline);
+//   if (!conn.ok()) return conn.status();
+//   pqxx::work txn(**conn);
+#ifndef CHATGENIUS_SERVER_DB_CONNECTION_POOL_H_
+#define CHATGENIUS_SERVER_DB_CONNECTION_POOL_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace chatgenius {
+
+// kDefaultPoolMaxSize matches the seed's pool of 10 and PgBouncer's habit of
+// small pools: PostgreSQL does best with few busy backends.
+inline constexpr int kDefaultPoolMaxSize = 10;
+
+// PoolSettings configures a ConnectionPool.
+struct PoolSettings {
+  // libpq connection string (contains the password: never log it).
+  std::string conninfo;
+  int max_size = kDefaultPoolMaxSize;
+  absl::Duration acquire_timeout = absl::Seconds(5);
+  absl::Duration idle_check_after = absl::Seconds(5);
+  absl::Duration max_lifetime = absl::Hours(1);
+};
+
+// PoolStatistics is a snapshot with PgBouncer-like meaning: gauges describe
+// now, *_total counters count since the pool was created.
+struct PoolStatistics {
+  int max_size = 0;
+  int size = 0;     // open connections, idle + in_use (+ being opened)
+  int idle = 0;
+  int in_use = 0;
+  int waiting = 0;  // callers blocked in Acquire
+  int64_t acquired_total = 0;
+  absl::Duration wait_time_total;
+  int64_t acquire_timeouts_total = 0;
+  int64_t broken_total = 0;
+  int64_t created_total = 0;
+  int64_t expired_total = 0;
+  int64_t health_checks_total = 0;
+  int64_t health_check_failures_total = 0;
+};
+
+class ConnectionPool;
+
+// PooledConnection is a borrowed connection; destroying it returns the
+// connection to its pool. Movable, not copyable.
+class PooledConnection {
+ public:
+  PooledConnection(PooledConnection&& other) noexcept;
+  PooledConnection& operator=(PooledConnection&& other) noexcept;
+  PooledConnection(const PooledConnection&) = delete;
+  PooledConnection& operator=(const PooledConnection&) = delete;
+  ~PooledConnection();
+
+  pqxx::connection& operator*() const { return *conn_; }
+  pqxx::connection* operator->() const { return conn_.get(); }
+
+  // MarkBroken tells the pool to discard this connection on release, e.g.
+  // after a broken_connection error.
+  void MarkBroken() { broken_ = true; }
+
+ private:
+  friend class ConnectionPool;
+  PooledConnection(ConnectionPool* pool, std::unique_ptr<pqxx::connection> conn,
+                   absl::Time created)
+      : pool_(pool), conn_(std::move(conn)), created_(created) {}
+
+  ConnectionPool* pool_ = nullptr;
+  std::unique_ptr<pqxx::connection> conn_;
+  absl::Time created_;
+  bool broken_ = false;
+};
+
+// ConnectionPool hands out connections; see the file comment. Thread-safe.
+// Must outlive every PooledConnection it handed out.
+class ConnectionPool {
+ public:
+  explicit ConnectionPool(PoolSettings settings);
+  ~ConnectionPool();
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+  // RegisterStatement declares a named prepared statement on every
+  // connection, current and future. Names must be unique.
+  void RegisterStatement(std::string name, std::string sql);
+
+  // Acquire returns an idle connection, opens a new one if below max_size,
+  // or waits. Errors: DEADLINE_EXCEEDED if `deadline` passes (also when it
+  // has already passed on entry), UNAVAILABLE if acquire_timeout passes or a
+  // new connection cannot be opened.
+  [[nodiscard]] absl::StatusOr<PooledConnection> Acquire(absl::Time deadline);
+
+  // Stats returns a consistent snapshot of the statistics.
+  PoolStatistics Stats() const;
+
+  // max_size returns the configured maximum.
+  int max_size() const { return settings_.max_size; }
+
+ private:
+  friend class PooledConnection;
+
+  struct IdleConnection {
+    std::unique_ptr<pqxx::connection> conn;
+    absl::Time created;
+    absl::Time idle_since;
+  };
+
+  void Release(std::unique_ptr<pqxx::connection> conn, absl::Time created, bool broken);
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> Open();
+  // Destroys connections outside the lock (closing talks to the server).
+  static void CloseAll(std::vector<std::unique_ptr<pqxx::connection>> conns);
+
+  const PoolSettings settings_;
+
+  mutable absl::Mutex mu_;
+  absl::CondVar available_;
+  std::vector<IdleConnection> idle_ ABSL_GUARDED_BY(mu_);  // LIFO: warm ones first
+  std::vector<std::pair<std::string, std::string>> statements_ ABSL_GUARDED_BY(mu_);
+  int size_ ABSL_GUARDED_BY(mu_) = 0;
+  int waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  PoolStatistics totals_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace chatgenius
+
+#endif  // CHATGENIUS_SERVER_DB_CONNECTION_POOL_H_

@@ -1,0 +1,245 @@
+#include "server/service/user_service.h"
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "server/common/status_macros.h"
+#include "server/common/validation.h"
+#include "server/service/rpc_util.h"
+
+namespace chatgenius {
+namespace {
+
+namespace v1 = ::chatgenius::db::v1;
+
+// Proto3 timestamps must lie in [0001-01-01, 9999-12-31] (google.protobuf
+// Timestamp's documented range) with nanos in [0, 1e9).
+absl::Status ValidateTimestamp(absl::string_view field, const google::protobuf::Timestamp& ts) {
+  constexpr int64_t kMinSeconds = -62135596800;
+  constexpr int64_t kMaxSeconds = 253402300799;
+  if (ts.seconds() < kMinSeconds || ts.seconds() > kMaxSeconds || ts.nanos() < 0 ||
+      ts.nanos() > 999999999) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": not a valid timestamp"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateProfile(const v1::User& user, const UserUpdate& fields) {
+  if (fields.email) RETURN_IF_ERROR(ValidateEmail("user.email", user.email()));
+  if (fields.username) RETURN_IF_ERROR(ValidateUsername("user.username", user.username()));
+  if (fields.display_name) {
+    RETURN_IF_ERROR(ValidateText("user.display_name", user.display_name(), 0, 80));
+  }
+  if (fields.full_name) RETURN_IF_ERROR(ValidateText("user.full_name", user.full_name(), 0, 200));
+  if (fields.avatar_url) RETURN_IF_ERROR(ValidateOptionalUrl("user.avatar_url", user.avatar_url()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<UserUpdate> ParseUserMask(const google::protobuf::FieldMask& mask) {
+  if (mask.paths().empty()) {
+    return absl::InvalidArgumentError(
+        "update_mask: must name at least one field (email, username, display_name, "
+        "full_name, avatar_url)");
+  }
+  UserUpdate fields;
+  for (const std::string& path : mask.paths()) {
+    if (path == "email") {
+      fields.email = true;
+    } else if (path == "username") {
+      fields.username = true;
+    } else if (path == "display_name") {
+      fields.display_name = true;
+    } else if (path == "full_name") {
+      fields.full_name = true;
+    } else if (path == "avatar_url") {
+      fields.avatar_url = true;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "update_mask: '", path,
+          "' cannot be updated (allowed: email, username, display_name, full_name, avatar_url)"));
+    }
+  }
+  return fields;
+}
+
+std::string ListQueryKey(const v1::ListUsersRequest& request) {
+  return absl::StrCat("ListUsers\n", request.query());
+}
+
+}  // namespace
+
+absl::Status ValidateNewUser(const v1::User& user) {
+  UserUpdate all{true, true, true, true, true};
+  return ValidateProfile(user, all);
+}
+
+UserServiceImpl::UserServiceImpl(UserStore* store, const PageTokenCodec* tokens,
+                                 absl::Duration max_statement_time)
+    : store_(store), tokens_(tokens), max_statement_time_(max_statement_time) {}
+
+grpc::Status UserServiceImpl::CreateUser(grpc::ServerContext* context,
+                                         const v1::CreateUserRequest* request,
+                                         v1::User* response) {
+  if (!request->has_user()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("user: is required"));
+  }
+  if (absl::Status s = ValidateNewUser(request->user()); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<v1::User> user =
+      store_->Create(request->user(), RpcDeadline(context, max_statement_time_));
+  if (!user.ok()) return ToGrpcStatus(user.status());
+  *response = std::move(*user);
+  return grpc::Status::OK;
+}
+
+grpc::Status UserServiceImpl::GetUser(grpc::ServerContext* context,
+                                      const v1::GetUserRequest* request, v1::User* response) {
+  if (absl::Status s = ValidateId("id", request->id()); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<v1::User> user =
+      store_->Get(request->id(), RpcDeadline(context, max_statement_time_));
+  if (!user.ok()) return ToGrpcStatus(user.status());
+  *response = std::move(*user);
+  return grpc::Status::OK;
+}
+
+grpc::Status UserServiceImpl::LookupUser(grpc::ServerContext* context,
+                                         const v1::LookupUserRequest* request,
+                                         v1::User* response) {
+  absl::Time deadline = RpcDeadline(context, max_statement_time_);
+  absl::StatusOr<v1::User> user;
+  switch (request->key_case()) {
+    case v1::LookupUserRequest::kEmail:
+      if (absl::Status s = ValidateEmail("email", request->email()); !s.ok()) {
+        return ToGrpcStatus(s);
+      }
+      user = store_->GetByEmail(request->email(), deadline);
+      break;
+    case v1::LookupUserRequest::kUsername:
+      if (absl::Status s = ValidateUsername("username", request->username()); !s.ok()) {
+        return ToGrpcStatus(s);
+      }
+      user = store_->GetByUsername(request->username(), deadline);
+      break;
+    default:
+      return ToGrpcStatus(absl::InvalidArgumentError("key: set email or username"));
+  }
+  if (!user.ok()) return ToGrpcStatus(user.status());
+  *response = std::move(*user);
+  return grpc::Status::OK;
+}
+
+grpc::Status UserServiceImpl::BatchGetUsers(grpc::ServerContext* context,
+                                            const v1::BatchGetUsersRequest* request,
+                                            v1::BatchGetUsersResponse* response) {
+  if (request->ids_size() > kMaxPageSize) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("ids: at most ", kMaxPageSize, " per call, got ", request->ids_size())));
+  }
+  std::vector<std::string> ids;
+  for (int i = 0; i < request->ids_size(); ++i) {
+    if (absl::Status s = ValidateId(absl::StrCat("ids[", i, "]"), request->ids(i)); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    ids.push_back(request->ids(i));
+  }
+  absl::StatusOr<std::vector<v1::User>> users =
+      store_->BatchGet(ids, RpcDeadline(context, max_statement_time_));
+  if (!users.ok()) return ToGrpcStatus(users.status());
+  for (v1::User& u : *users) *response->add_users() = std::move(u);
+  return grpc::Status::OK;
+}
+
+grpc::Status UserServiceImpl::UpdateUser(grpc::ServerContext* context,
+                                         const v1::UpdateUserRequest* request,
+                                         v1::User* response) {
+  if (!request->has_user()) return ToGrpcStatus(absl::InvalidArgumentError("user: is required"));
+  if (absl::Status s = ValidateId("user.id", request->user().id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<UserUpdate> fields = ParseUserMask(request->update_mask());
+  if (!fields.ok()) return ToGrpcStatus(fields.status());
+  if (absl::Status s = ValidateProfile(request->user(), *fields); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<v1::User> user =
+      store_->Update(request->user(), *fields, RpcDeadline(context, max_statement_time_));
+  if (!user.ok()) return ToGrpcStatus(user.status());
+  *response = std::move(*user);
+  return grpc::Status::OK;
+}
+
+grpc::Status UserServiceImpl::ListUsers(grpc::ServerContext* context,
+                                        const v1::ListUsersRequest* request,
+                                        v1::ListUsersResponse* response) {
+  int page_size = 0;
+  if (absl::Status s = NormalizePageSize(request->page_size(), &page_size); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (absl::Status s = ValidateText("query", request->query(), 0, 80); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  std::string after_id;
+  if (!request->page_token().empty()) {
+    absl::StatusOr<std::vector<std::string>> keys =
+        tokens_->Decode(ListQueryKey(*request), request->page_token());
+    if (!keys.ok()) return ToGrpcStatus(keys.status());
+    if (keys->size() != 1) return ToGrpcStatus(absl::InvalidArgumentError("page_token: malformed"));
+    after_id = (*keys)[0];
+  }
+  // One extra row tells whether another page exists without a COUNT.
+  absl::StatusOr<std::vector<v1::User>> users = store_->List(
+      after_id, request->query(), page_size + 1, RpcDeadline(context, max_statement_time_));
+  if (!users.ok()) return ToGrpcStatus(users.status());
+  bool more = static_cast<int>(users->size()) > page_size;
+  if (more) users->resize(page_size);
+  for (v1::User& u : *users) *response->add_users() = std::move(u);
+  if (more) {
+    response->set_next_page_token(
+        tokens_->Encode(ListQueryKey(*request), {response->users().rbegin()->id()}));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status UserServiceImpl::DeleteUser(grpc::ServerContext* context,
+                                         const v1::DeleteUserRequest* request,
+                                         google::protobuf::Empty* /*response*/) {
+  if (absl::Status s = ValidateId("id", request->id()); !s.ok()) return ToGrpcStatus(s);
+  return ToGrpcStatus(store_->Delete(request->id(), RpcDeadline(context, max_statement_time_)));
+}
+
+grpc::Status UserServiceImpl::SetUserStatus(grpc::ServerContext* context,
+                                            const v1::SetUserStatusRequest* request,
+                                            v1::UserStatus* response) {
+  if (!request->has_status()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("status: is required"));
+  }
+  const v1::UserStatus& status = request->status();
+  absl::Status s = ValidateId("status.user_id", status.user_id());
+  if (s.ok() && (status.presence() == v1::PRESENCE_UNSPECIFIED ||
+                 !v1::Presence_IsValid(status.presence()))) {
+    s = absl::InvalidArgumentError("status.presence: must be ONLINE, AWAY or OFFLINE");
+  }
+  if (s.ok()) s = ValidateText("status.status_text", status.status_text(), 0, 100);
+  if (s.ok()) s = ValidateEmoji("status.status_emoji", status.status_emoji(), false);
+  if (s.ok() && status.has_status_expire_time()) {
+    s = ValidateTimestamp("status.status_expire_time", status.status_expire_time());
+  }
+  if (!s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<v1::UserStatus> out =
+      store_->SetStatus(status, RpcDeadline(context, max_statement_time_));
+  if (!out.ok()) return ToGrpcStatus(out.status());
+  *response = std::move(*out);
+  return grpc::Status::OK;
+}
+
+grpc::Status UserServiceImpl::GetUserStatus(grpc::ServerContext* context,
+                                            const v1::GetUserStatusRequest* request,
+                                            v1::UserStatus* response) {
+  if (absl::Status s = ValidateId("user_id", request->user_id()); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<v1::UserStatus> out =
+      store_->GetStatus(request->user_id(), RpcDeadline(context, max_statement_time_));
+  if (!out.ok()) return ToGrpcStatus(out.status());
+  *response = std::move(*out);
+  return grpc::Status::OK;
+}
+
+}  // namespace chatgenius

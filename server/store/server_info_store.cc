@@ -1,0 +1,21 @@
+#include "server/store/server_info_store.h"
+
+#include "server/common/status_macros.h"
+#include "server/db/transaction.h"
+
+namespace chatgenius {
+
+ServerInfoStore::ServerInfoStore(ConnectionPool* pool) : pool_(pool) {
+  pool_->RegisterStatement("server_version", "SELECT current_setting('server_version')");
+}
+
+absl::StatusOr<std::string> ServerInfoStore::PostgresVersion(absl::Time deadline) {
+  std::string version;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+    version = txn.exec_prepared("server_version")[0][0].as<std::string>();
+    return absl::OkStatus();
+  }));
+  return version;
+}
+
+}  // namespace chatgenius

@@ -1,0 +1,305 @@
+#include "server/store/user_store.h"
+
+#include <map>
+
+#include <pqxx/pqxx>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "server/common/status_macros.h"
+#include "server/common/ulid.h"
+#include "server/db/transaction.h"
+#include "server/store/row_conversion.h"
+
+namespace chatgenius {
+namespace {
+
+namespace v1 = ::chatgenius::db::v1;
+
+const std::string& UserColumns() {
+  static const std::string* columns = new std::string(absl::StrCat(
+      "id, email, username, display_name, full_name, avatar_url, is_bot, ",
+      MicrosSql("created_at"), ", ", MicrosSql("updated_at")));
+  return *columns;
+}
+
+// Status columns of table alias `t`; the order StatusFromRow reads.
+std::string StatusColumns(const std::string& t) {
+  // A custom status past its expiry no longer applies.
+  const std::string expired = absl::StrCat(t, ".status_expires_at <= now()");
+  return absl::StrCat(t, ".presence, ",
+                      "CASE WHEN ", expired, " THEN '' ELSE ", t, ".status_text END, ",
+                      "CASE WHEN ", expired, " THEN '' ELSE ", t, ".status_emoji END, ",
+                      "CASE WHEN ", expired, " THEN NULL ELSE ",
+                      MicrosSql(t + ".status_expires_at"), " END, ",
+                      MicrosSql(t + ".updated_at"));
+}
+
+const ConstraintMessages& UserConstraintMessages() {
+  static const auto* messages = new ConstraintMessages{
+      {"users_email_key", "user.email: already in use by another user"},
+      {"users_username_key", "user.username: already taken"},
+      {"users_email_check", "user.email: not a valid address"},
+      {"users_username_check", "user.username: not a valid username"},
+  };
+  return *messages;
+}
+
+v1::User UserFromRow(const pqxx::row& r) {
+  v1::User u;
+  u.set_id(r[0].as<std::string>());
+  u.set_email(r[1].as<std::string>());
+  u.set_username(r[2].as<std::string>());
+  u.set_display_name(r[3].as<std::string>());
+  u.set_full_name(r[4].as<std::string>());
+  u.set_avatar_url(r[5].as<std::string>());
+  u.set_is_bot(r[6].as<bool>());
+  SetTimestamp(r[7], u.mutable_create_time());
+  SetTimestamp(r[8], u.mutable_update_time());
+  return u;
+}
+
+const char* PresenceToSql(v1::Presence p) {
+  switch (p) {
+    case v1::PRESENCE_ONLINE:
+      return "online";
+    case v1::PRESENCE_AWAY:
+      return "away";
+    default:
+      return "offline";
+  }
+}
+
+v1::Presence PresenceFromSql(const std::string& s) {
+  if (s == "online") return v1::PRESENCE_ONLINE;
+  if (s == "away") return v1::PRESENCE_AWAY;
+  return v1::PRESENCE_OFFLINE;
+}
+
+// Fills a status from the StatusColumns() starting at column `first`.
+void StatusFromRow(const pqxx::row& r, int first, v1::UserStatus* status) {
+  if (r[first].is_null()) {
+    status->set_presence(v1::PRESENCE_OFFLINE);
+    return;
+  }
+  status->set_presence(PresenceFromSql(r[first].as<std::string>()));
+  status->set_status_text(r[first + 1].as<std::string>());
+  status->set_status_emoji(r[first + 2].as<std::string>());
+  SetTimestamp(r[first + 3], status->mutable_status_expire_time());
+  SetTimestamp(r[first + 4], status->mutable_update_time());
+}
+
+// Escapes LIKE's metacharacters so a search prefix is matched literally.
+std::string LikePrefix(const std::string& prefix) {
+  return absl::StrCat(
+      absl::StrReplaceAll(absl::AsciiStrToLower(prefix),
+                          {{"\\", "\\\\"}, {"%", "\\%"}, {"_", "\\_"}}),
+      "%");
+}
+
+absl::Status UserNotFound(const std::string& key) {
+  return absl::NotFoundError(absl::StrCat("user ", key, " not found"));
+}
+
+}  // namespace
+
+UserStore::UserStore(ConnectionPool* pool) : pool_(pool) {
+  const std::string& cols = UserColumns();
+  pool_->RegisterStatement(
+      "user_create",
+      absl::StrCat("INSERT INTO users (id, email, username, display_name, full_name, "
+                   "avatar_url, is_bot) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+                   cols));
+  pool_->RegisterStatement(
+      "user_get", absl::StrCat("SELECT ", cols, " FROM users WHERE id = $1 AND deleted_at IS NULL"));
+  pool_->RegisterStatement(
+      "user_get_by_email", absl::StrCat("SELECT ", cols, " FROM users WHERE lower(email) = "
+                                        "lower($1) AND deleted_at IS NULL"));
+  pool_->RegisterStatement(
+      "user_get_by_username",
+      absl::StrCat("SELECT ", cols, " FROM users WHERE username = $1 AND deleted_at IS NULL"));
+  pool_->RegisterStatement(
+      "user_batch_get",
+      absl::StrCat("SELECT ", cols, " FROM users WHERE id = ANY($1::text[]) AND deleted_at IS NULL"));
+  // One statement for every FieldMask: $2/$4/... say whether to write the
+  // value that follows.
+  pool_->RegisterStatement(
+      "user_update",
+      absl::StrCat("UPDATE users SET "
+                   "email = CASE WHEN $2 THEN $3 ELSE email END, "
+                   "username = CASE WHEN $4 THEN $5 ELSE username END, "
+                   "display_name = CASE WHEN $6 THEN $7 ELSE display_name END, "
+                   "full_name = CASE WHEN $8 THEN $9 ELSE full_name END, "
+                   "avatar_url = CASE WHEN $10 THEN $11 ELSE avatar_url END "
+                   "WHERE id = $1 AND deleted_at IS NULL RETURNING ",
+                   cols));
+  pool_->RegisterStatement(
+      "user_list",
+      absl::StrCat("SELECT ", cols, " FROM users WHERE deleted_at IS NULL AND id > $1::text "
+                   "AND ($2::text = '' OR username LIKE $2 OR lower(display_name) LIKE $2) "
+                   "ORDER BY id LIMIT $3"));
+  pool_->RegisterStatement(
+      "user_delete", "UPDATE users SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL");
+  pool_->RegisterStatement(
+      "user_status_set",
+      absl::StrCat("INSERT INTO user_status AS s (user_id, presence, status_text, status_emoji, "
+                   "status_expires_at, updated_at) "
+                   "SELECT id, $2, $3, $4, to_timestamp($5::bigint / 1000000.0), now() "
+                   "FROM users WHERE id = $1 AND deleted_at IS NULL "
+                   "ON CONFLICT (user_id) DO UPDATE SET presence = EXCLUDED.presence, "
+                   "status_text = EXCLUDED.status_text, status_emoji = EXCLUDED.status_emoji, "
+                   "status_expires_at = EXCLUDED.status_expires_at, updated_at = now() "
+                   "RETURNING ",
+                   StatusColumns("s")));
+  pool_->RegisterStatement(
+      "user_status_get",
+      absl::StrCat("SELECT u.id, ", StatusColumns("s"),
+                   " FROM users u LEFT JOIN user_status s ON s.user_id = u.id "
+                   "WHERE u.id = $1 AND u.deleted_at IS NULL"));
+}
+
+absl::StatusOr<v1::User> UserStore::Create(const v1::User& user, absl::Time deadline) {
+  v1::User out;
+  RETURN_IF_ERROR(RunInTransaction(
+      *pool_, deadline,
+      [&](pqxx::work& txn) {
+        pqxx::result r = txn.exec_prepared("user_create", NewUlid(), user.email(),
+                                           user.username(), user.display_name(),
+                                           user.full_name(), user.avatar_url(), user.is_bot());
+        out = UserFromRow(r[0]);
+        return absl::OkStatus();
+      },
+      &UserConstraintMessages()));
+  return out;
+}
+
+absl::StatusOr<v1::User> UserStore::Get(const std::string& id, absl::Time deadline) {
+  v1::User out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+    pqxx::result r = txn.exec_prepared("user_get", id);
+    if (r.empty()) return UserNotFound(id);
+    out = UserFromRow(r[0]);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::User> UserStore::GetByEmail(const std::string& email, absl::Time deadline) {
+  v1::User out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+    pqxx::result r = txn.exec_prepared("user_get_by_email", email);
+    if (r.empty()) return absl::NotFoundError("no user with this email");
+    out = UserFromRow(r[0]);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::User> UserStore::GetByUsername(const std::string& username,
+                                                  absl::Time deadline) {
+  v1::User out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+    pqxx::result r = txn.exec_prepared("user_get_by_username", username);
+    if (r.empty()) return absl::NotFoundError(absl::StrCat("no user named '", username, "'"));
+    out = UserFromRow(r[0]);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::User>> UserStore::BatchGet(const std::vector<std::string>& ids,
+                                                          absl::Time deadline) {
+  std::vector<v1::User> out;
+  if (ids.empty()) return out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+    // Ids are validated ULIDs (no quotes or commas), so the array literal
+    // needs no escaping.
+    std::string array = absl::StrCat("{", absl::StrJoin(ids, ","), "}");
+    std::map<std::string, v1::User> found;
+    for (const pqxx::row& row : txn.exec_prepared("user_batch_get", array)) {
+      v1::User u = UserFromRow(row);
+      found.emplace(u.id(), std::move(u));
+    }
+    for (const std::string& id : ids) {
+      auto it = found.find(id);
+      if (it != found.end()) out.push_back(it->second);
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::User> UserStore::Update(const v1::User& user, const UserUpdate& f,
+                                           absl::Time deadline) {
+  v1::User out;
+  RETURN_IF_ERROR(RunInTransaction(
+      *pool_, deadline,
+      [&](pqxx::work& txn) {
+        pqxx::result r = txn.exec_prepared(
+            "user_update", user.id(), f.email, user.email(), f.username, user.username(),
+            f.display_name, user.display_name(), f.full_name, user.full_name(), f.avatar_url,
+            user.avatar_url());
+        if (r.empty()) return UserNotFound(user.id());
+        out = UserFromRow(r[0]);
+        return absl::OkStatus();
+      },
+      &UserConstraintMessages()));
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::User>> UserStore::List(const std::string& after_id,
+                                                      const std::string& prefix, int limit,
+                                                      absl::Time deadline) {
+  std::vector<v1::User> out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+    std::string like = prefix.empty() ? "" : LikePrefix(prefix);
+    for (const pqxx::row& row : txn.exec_prepared("user_list", after_id, like, limit)) {
+      out.push_back(UserFromRow(row));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status UserStore::Delete(const std::string& id, absl::Time deadline) {
+  return RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+    pqxx::result r = txn.exec_prepared("user_delete", id);
+    if (r.affected_rows() == 0) return UserNotFound(id);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::UserStatus> UserStore::SetStatus(const v1::UserStatus& status,
+                                                    absl::Time deadline) {
+  v1::UserStatus out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+    std::optional<int64_t> expires = TimestampToMicros(
+        status.has_status_expire_time() ? &status.status_expire_time() : nullptr);
+    pqxx::result r = txn.exec_prepared("user_status_set", status.user_id(),
+                                       PresenceToSql(status.presence()), status.status_text(),
+                                       status.status_emoji(), expires);
+    if (r.empty()) return UserNotFound(status.user_id());
+    out.set_user_id(status.user_id());
+    StatusFromRow(r[0], 0, &out);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::UserStatus> UserStore::GetStatus(const std::string& user_id,
+                                                    absl::Time deadline) {
+  v1::UserStatus out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+    pqxx::result r = txn.exec_prepared("user_status_get", user_id);
+    if (r.empty()) return UserNotFound(user_id);
+    out.set_user_id(user_id);
+    StatusFromRow(r[0], 1, &out);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+}  // namespace chatgenius
