@@ -1,0 +1,87 @@
+#include "server/common/validation.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace chatgenius {
+namespace {
+
+void ExpectInvalid(const absl::Status& s, const std::string& field) {
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_EQ(s.message().substr(0, field.size() + 1), field + ":")
+      << "message must start with the field name: " << s.message();
+}
+
+TEST(ValidationTest, Ids) {
+  EXPECT_TRUE(ValidateId("id", "01ARYZ6S41TSV4RRFFQ69G5FAV").ok());
+  ExpectInvalid(ValidateId("user.id", ""), "user.id");
+  ExpectInvalid(ValidateId("user.id", "not-a-ulid"), "user.id");
+  EXPECT_TRUE(ValidateId("parent", "", /*required=*/false).ok()) << "optional id may be empty";
+}
+
+TEST(ValidationTest, Utf8Length) {
+  EXPECT_EQ(Utf8Length("abc"), 3);
+  EXPECT_EQ(Utf8Length("h\xC3\xA9llo"), 5) << "é is one code point";
+  EXPECT_EQ(Utf8Length("\xF0\x9F\x91\x8D"), 1) << "thumbs up emoji";
+  EXPECT_EQ(Utf8Length("\xC3"), -1) << "truncated sequence";
+  EXPECT_EQ(Utf8Length("\xC0\xAF"), -1) << "overlong '/'";
+  EXPECT_EQ(Utf8Length("\xED\xA0\x80"), -1) << "UTF-16 surrogate";
+  EXPECT_EQ(Utf8Length("\xF4\x90\x80\x80"), -1) << "above U+10FFFF";
+  EXPECT_EQ(Utf8Length("\xFF"), -1) << "invalid lead byte";
+}
+
+TEST(ValidationTest, Text) {
+  EXPECT_TRUE(ValidateText("name", "ok", 1, 10).ok());
+  ExpectInvalid(ValidateText("name", "", 1, 10), "name");
+  ExpectInvalid(ValidateText("name", std::string(11, 'a'), 1, 10), "name");
+  ExpectInvalid(ValidateText("name", std::string("a\0b", 3), 0, 10), "name");
+  ExpectInvalid(ValidateText("name", "\xFF", 0, 10), "name");
+  EXPECT_TRUE(ValidateText("name", "\xC3\xA9\xC3\xA9", 0, 2).ok())
+      << "limits count code points, not bytes";
+}
+
+TEST(ValidationTest, Email) {
+  EXPECT_TRUE(ValidateEmail("email", "ada@example.com").ok());
+  EXPECT_TRUE(ValidateEmail("email", "a+b@sub.example.co").ok());
+  ExpectInvalid(ValidateEmail("email", "ada.example.com"), "email");
+  ExpectInvalid(ValidateEmail("email", "a@@b.com"), "email");
+  ExpectInvalid(ValidateEmail("email", "@b.com"), "email");
+  ExpectInvalid(ValidateEmail("email", "a@b."), "email");
+  ExpectInvalid(ValidateEmail("email", "a b@c.com"), "email");
+  ExpectInvalid(ValidateEmail("email", std::string(250, 'a') + "@b.com"), "email");
+}
+
+TEST(ValidationTest, Username) {
+  EXPECT_TRUE(ValidateUsername("u", "ada.lovelace_1-x").ok());
+  ExpectInvalid(ValidateUsername("u", ""), "u");
+  ExpectInvalid(ValidateUsername("u", "Ada"), "u");
+  ExpectInvalid(ValidateUsername("u", ".ada"), "u");
+  ExpectInvalid(ValidateUsername("u", "ada lovelace"), "u");
+  ExpectInvalid(ValidateUsername("u", "robert'); DROP TABLE users;--"), "u");
+  ExpectInvalid(ValidateUsername("u", std::string(81, 'a')), "u");
+}
+
+TEST(ValidationTest, UrlAndEmoji) {
+  EXPECT_TRUE(ValidateOptionalUrl("avatar_url", "").ok());
+  EXPECT_TRUE(ValidateOptionalUrl("avatar_url", "https://cdn.example.com/a.png").ok());
+  ExpectInvalid(ValidateOptionalUrl("avatar_url", "javascript:alert(1)"), "avatar_url");
+  ExpectInvalid(ValidateOptionalUrl("avatar_url", "https://a b"), "avatar_url");
+  EXPECT_TRUE(ValidateEmoji("emoji", ":thumbsup:", true).ok());
+  EXPECT_TRUE(ValidateEmoji("emoji", "\xF0\x9F\x91\x8D", true).ok());
+  ExpectInvalid(ValidateEmoji("emoji", "", true), "emoji");
+  ExpectInvalid(ValidateEmoji("emoji", std::string(65, 'a'), true), "emoji");
+}
+
+TEST(ValidationTest, PageSize) {
+  int size = -1;
+  ASSERT_TRUE(NormalizePageSize(0, &size).ok());
+  EXPECT_EQ(size, kDefaultPageSize) << "0 means the default";
+  ASSERT_TRUE(NormalizePageSize(kMaxPageSize, &size).ok());
+  EXPECT_EQ(size, kMaxPageSize);
+  ExpectInvalid(NormalizePageSize(-1, &size), "page_size");
+  ExpectInvalid(NormalizePageSize(kMaxPageSize + 1, &size), "page_size");
+}
+
+}  // namespace
+}  // namespace chatgenius

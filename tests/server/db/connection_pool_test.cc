@@ -1,0 +1,208 @@
+// ConnectionPool and RunInTransaction against a real PostgreSQL.
+#include "server/db/connection_pool.h"
+
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "server/db/transaction.h"
+#include "tests/support/test_database.h"
+
+namespace chatgenius {
+namespace {
+
+PoolSettings Settings(const testing::TestDatabase& db) {
+  PoolSettings s;
+  s.conninfo = db.conninfo();
+  s.acquire_timeout = absl::Milliseconds(300);
+  return s;
+}
+
+int BackendPid(ConnectionPool& pool) {
+  int pid = 0;
+  absl::Status s = RunInTransaction(pool, absl::Now() + absl::Seconds(5), [&](pqxx::work& txn) {
+    pid = txn.exec("SELECT pg_backend_pid()")[0][0].as<int>();
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(s.ok()) << s;
+  return pid;
+}
+
+TEST(ConnectionPoolTest, EleventhAcquirerWaitsThenTimesOut) {
+  testing::TestDatabase db;
+  ConnectionPool pool(Settings(db));
+  ASSERT_EQ(pool.max_size(), kDefaultPoolMaxSize);
+  std::vector<PooledConnection> held;
+  for (int i = 0; i < 10; ++i) {
+    absl::StatusOr<PooledConnection> c = pool.Acquire(absl::Now() + absl::Seconds(5));
+    ASSERT_TRUE(c.ok()) << "connection " << i << ": " << c.status();
+    held.push_back(std::move(*c));
+  }
+  absl::Time start = absl::Now();
+  absl::StatusOr<PooledConnection> eleventh = pool.Acquire(absl::Now() + absl::Seconds(5));
+  absl::Duration waited = absl::Now() - start;
+  EXPECT_EQ(eleventh.status().code(), absl::StatusCode::kUnavailable)
+      << "acquire timeout (300ms) before the caller's deadline -> UNAVAILABLE: "
+      << eleventh.status();
+  EXPECT_GE(waited, absl::Milliseconds(250)) << "it must have waited for a free connection";
+
+  absl::StatusOr<PooledConnection> short_deadline = pool.Acquire(absl::Now() + absl::Milliseconds(50));
+  EXPECT_EQ(short_deadline.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << "caller's deadline first -> DEADLINE_EXCEEDED: " << short_deadline.status();
+
+  PoolStatistics stats = pool.Stats();
+  EXPECT_EQ(stats.size, 10);
+  EXPECT_EQ(stats.in_use, 10);
+  EXPECT_EQ(stats.idle, 0);
+  EXPECT_EQ(stats.acquire_timeouts_total, 2);
+  EXPECT_EQ(stats.created_total, 10);
+}
+
+TEST(ConnectionPoolTest, WaiterGetsReleasedConnection) {
+  testing::TestDatabase db;
+  PoolSettings settings = Settings(db);
+  settings.max_size = 1;
+  settings.acquire_timeout = absl::Seconds(5);
+  ConnectionPool pool(settings);
+  absl::StatusOr<PooledConnection> first = pool.Acquire(absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(first.ok()) << first.status();
+  std::thread releaser([&] {
+    absl::SleepFor(absl::Milliseconds(100));
+    PooledConnection done = std::move(*first);
+  });
+  absl::StatusOr<PooledConnection> second = pool.Acquire(absl::Now() + absl::Seconds(5));
+  releaser.join();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(pool.Stats().created_total, 1) << "the released connection is reused, not reopened";
+}
+
+TEST(ConnectionPoolTest, PassedDeadlineFailsWithoutWaiting) {
+  testing::TestDatabase db;
+  ConnectionPool pool(Settings(db));
+  absl::StatusOr<PooledConnection> c = pool.Acquire(absl::Now() - absl::Seconds(1));
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(pool.Stats().created_total, 0) << "nothing may be opened for a dead call";
+}
+
+TEST(ConnectionPoolTest, TerminatedBackendIsReplacedOnNextUse) {
+  testing::TestDatabase db;
+  PoolSettings settings = Settings(db);
+  settings.max_size = 1;
+  settings.idle_check_after = absl::ZeroDuration();  // probe every reuse
+  ConnectionPool pool(settings);
+  int pid = BackendPid(pool);
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(db.AdminExec(absl::StrCat("SELECT pg_terminate_backend(", pid, ")")), "t");
+  absl::SleepFor(absl::Milliseconds(100));
+
+  int new_pid = BackendPid(pool);
+  EXPECT_GT(new_pid, 0) << "the call after the kill must succeed";
+  EXPECT_NE(new_pid, pid) << "a new backend replaces the killed one";
+  PoolStatistics stats = pool.Stats();
+  EXPECT_EQ(stats.broken_total, 1);
+  EXPECT_EQ(stats.health_check_failures_total, 1);
+  EXPECT_EQ(stats.created_total, 2);
+  EXPECT_EQ(stats.size, 1);
+}
+
+TEST(ConnectionPoolTest, BrokenConnectionFailsOneCallThenIsDiscarded) {
+  testing::TestDatabase db;
+  PoolSettings settings = Settings(db);
+  settings.max_size = 1;
+  settings.idle_check_after = absl::Hours(1);  // no probe: the query finds it dead
+  ConnectionPool pool(settings);
+  int pid = BackendPid(pool);
+  db.AdminExec(absl::StrCat("SELECT pg_terminate_backend(", pid, ")"));
+  absl::SleepFor(absl::Milliseconds(100));
+
+  absl::Status failed = RunInTransaction(pool, absl::Now() + absl::Seconds(5), [](pqxx::work& txn) {
+    txn.exec("SELECT 1");
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(failed.code(), absl::StatusCode::kUnavailable) << failed;
+  EXPECT_EQ(pool.Stats().size, 0) << "the broken connection must not return to the pool";
+  int new_pid = BackendPid(pool);
+  EXPECT_NE(new_pid, pid);
+  EXPECT_GT(new_pid, 0);
+  EXPECT_EQ(pool.Stats().broken_total, 1);
+}
+
+TEST(ConnectionPoolTest, StatementTimeoutFollowsDeadline) {
+  testing::TestDatabase db;
+  ConnectionPool pool(Settings(db));
+  absl::Status s = RunInTransaction(pool, absl::Now() + absl::Milliseconds(200), [](pqxx::work& txn) {
+    txn.exec("SELECT pg_sleep(5)");
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+  PoolStatistics stats = pool.Stats();
+  EXPECT_EQ(stats.in_use, 0) << "a timed-out query holds no connection afterwards";
+  EXPECT_EQ(stats.idle, 1) << "the connection stays usable";
+  EXPECT_GT(BackendPid(pool), 0);
+}
+
+TEST(ConnectionPoolTest, BodyErrorRollsBack) {
+  testing::TestDatabase db;
+  ConnectionPool pool(Settings(db));
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  ASSERT_TRUE(RunInTransaction(pool, deadline, [](pqxx::work& txn) {
+                txn.exec("CREATE TABLE t (x int)");
+                return absl::OkStatus();
+              }).ok());
+  absl::Status s = RunInTransaction(pool, deadline, [](pqxx::work& txn) {
+    txn.exec("INSERT INTO t VALUES (1)");
+    return absl::FailedPreconditionError("changed my mind");
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  int count = -1;
+  ASSERT_TRUE(RunInTransaction(pool, deadline, [&](pqxx::work& txn) {
+                count = txn.exec("SELECT count(*) FROM t")[0][0].as<int>();
+                return absl::OkStatus();
+              }).ok());
+  EXPECT_EQ(count, 0) << "a failed body must leave nothing behind";
+}
+
+TEST(ConnectionPoolTest, StatsAddUpUnderConcurrency) {
+  testing::TestDatabase db;
+  PoolSettings settings = Settings(db);
+  settings.max_size = 4;
+  settings.acquire_timeout = absl::Seconds(10);
+  ConnectionPool pool(settings);
+  pool.RegisterStatement("add", "SELECT $1::int + 1");
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        absl::Status s = RunInTransaction(pool, absl::Now() + absl::Seconds(10), [&](pqxx::work& txn) {
+          int v = txn.exec_prepared("add", t * 100 + i)[0][0].as<int>();
+          return v == t * 100 + i + 1 ? absl::OkStatus() : absl::InternalError("wrong result");
+        });
+        if (!s.ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  PoolStatistics stats = pool.Stats();
+  EXPECT_EQ(stats.acquired_total, 200) << "8 threads x 25 transactions";
+  EXPECT_LE(stats.created_total, 4) << "never more than max_size connections";
+  EXPECT_EQ(stats.size, stats.idle + stats.in_use);
+  EXPECT_EQ(stats.in_use, 0);
+  EXPECT_EQ(stats.waiting, 0);
+}
+
+TEST(ConnectionPoolTest, UnreachableServerIsUnavailable) {
+  PoolSettings settings;
+  settings.conninfo = "host=127.0.0.1 port=1 connect_timeout=2 password=hunter2";
+  ConnectionPool pool(settings);
+  absl::StatusOr<PooledConnection> c = pool.Acquire(absl::Now() + absl::Seconds(5));
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kUnavailable) << c.status();
+  EXPECT_EQ(c.status().message().find("hunter2"), absl::string_view::npos)
+      << "errors must not leak the password";
+  EXPECT_EQ(pool.Stats().size, 0) << "a failed open frees its slot";
+}
+
+}  // namespace
+}  // namespace chatgenius

@@ -1,0 +1,67 @@
+#include "server/db/pg_error.h"
+
+#include <pqxx/pqxx>
+
+#include "gtest/gtest.h"
+
+namespace chatgenius {
+namespace {
+
+TEST(PgErrorTest, SqlStateTable) {
+  struct Case {
+    const char* state;
+    absl::StatusCode code;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"23505", absl::StatusCode::kAlreadyExists},
+           {"23503", absl::StatusCode::kFailedPrecondition},
+           {"23514", absl::StatusCode::kInvalidArgument},
+           {"23502", absl::StatusCode::kInvalidArgument},
+           {"22001", absl::StatusCode::kInvalidArgument},
+           {"22P02", absl::StatusCode::kInvalidArgument},
+           {"40001", absl::StatusCode::kAborted},
+           {"40P01", absl::StatusCode::kAborted},
+           {"57014", absl::StatusCode::kDeadlineExceeded},
+           {"57P01", absl::StatusCode::kUnavailable},
+           {"08006", absl::StatusCode::kUnavailable},
+           {"53300", absl::StatusCode::kResourceExhausted},
+           {"42501", absl::StatusCode::kPermissionDenied},
+           {"42601", absl::StatusCode::kInternal},
+           {"", absl::StatusCode::kInternal},
+       }) {
+    EXPECT_EQ(StatusCodeForSqlState(c.state), c.code) << "SQLSTATE " << c.state;
+  }
+}
+
+TEST(PgErrorTest, ConstraintMessagesReplaceServerText) {
+  pqxx::unique_violation e(
+      "ERROR:  duplicate key value violates unique constraint \"users_email_key\"\n"
+      "DETAIL:  Key (lower(email))=(a@b.c) already exists.\n",
+      "INSERT ...", "23505");
+  ConstraintMessages messages = {{"users_email_key", "user.email: already in use"}};
+  absl::Status s = StatusFromException(e, &messages);
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(s.message(), "user.email: already in use");
+  absl::Status raw = StatusFromException(e);
+  EXPECT_EQ(raw.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(raw.message().find("DETAIL"), absl::string_view::npos)
+      << "only the first line reaches callers: " << raw.message();
+}
+
+TEST(PgErrorTest, ConnectionLossIsUnavailableAndMarked) {
+  absl::Status s = StatusFromException(pqxx::broken_connection("server closed the connection"));
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(IsConnectionLoss(s));
+  absl::Status terminated = StatusFromException(
+      pqxx::sql_error("FATAL:  terminating connection due to administrator command", "", "57P01"));
+  EXPECT_TRUE(IsConnectionLoss(terminated));
+  EXPECT_FALSE(IsConnectionLoss(absl::UnavailableError("pool exhausted")));
+}
+
+TEST(PgErrorTest, InDoubtCommitIsUnknown) {
+  absl::Status s = StatusFromException(pqxx::in_doubt_error("lost during commit"));
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnknown);
+}
+
+}  // namespace
+}  // namespace chatgenius

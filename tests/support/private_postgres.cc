@@ -1,0 +1,75 @@
+#include "tests/support/private_postgres.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace chatgenius::testing {
+
+int FreeLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+PrivatePostgres::PrivatePostgres() {
+  const char* bin = std::getenv("PG_BIN");
+  bin_ = bin != nullptr && *bin != '\0' ? bin : "/usr/lib/postgresql/15/bin";
+  // /tmp rather than TEST_TMPDIR: Bazel's output base under /root is not
+  // reachable for user postgres.
+  char templ[] = "/tmp/cg-private-pg-XXXXXX";
+  if (mkdtemp(templ) == nullptr) {
+    ADD_FAILURE() << "mkdtemp failed";
+    return;
+  }
+  dir_ = templ;
+  as_postgres_ = geteuid() == 0;
+  if (as_postgres_) {
+    // The directory and its parents must be reachable by user postgres.
+    std::system(absl::StrCat("chown postgres ", dir_, " && chmod 755 ", dir_).c_str());
+  }
+  port_ = FreeLoopbackPort();
+  if (!Run(absl::StrCat(bin_, "/initdb -D ", dir_, "/data -U postgres --auth=trust -E UTF8 ",
+                        "> ", dir_, "/initdb.log 2>&1"))) {
+    ADD_FAILURE() << "initdb failed; see " << dir_ << "/initdb.log";
+    port_ = 0;
+    return;
+  }
+  if (!Start()) ADD_FAILURE() << "private PostgreSQL did not start; see " << dir_ << "/log";
+}
+
+PrivatePostgres::~PrivatePostgres() {
+  if (dir_.empty()) return;
+  Stop();
+  std::system(absl::StrCat("rm -rf ", dir_).c_str());
+}
+
+bool PrivatePostgres::Run(const std::string& command) {
+  std::string full = as_postgres_ ? absl::StrCat("/usr/sbin/runuser -u postgres -- sh -c '", command, "'")
+                                  : command;
+  return std::system(full.c_str()) == 0;
+}
+
+bool PrivatePostgres::Start() {
+  return Run(absl::StrCat(bin_, "/pg_ctl -D ", dir_, "/data -l ", dir_, "/log -w -t 30 -o \"-k ",
+                          dir_, " -h 127.0.0.1 -p ", port_, "\" start > /dev/null"));
+}
+
+bool PrivatePostgres::Stop() {
+  return Run(absl::StrCat(bin_, "/pg_ctl -D ", dir_, "/data -m fast -w stop > /dev/null 2>&1"));
+}
+
+}  // namespace chatgenius::testing

@@ -1,0 +1,44 @@
+// private_postgres.h
+//
+// PrivatePostgres: a PostgreSQL cluster owned by one test, so the test may
+// stop and restart it (fault drills) without disturbing the shared server
+// of scripts/test.sh. initdb refuses to run as root, so when the test runs
+// as root the cluster belongs to user `postgres` and commands go through
+// runuser. Binaries come from PG_BIN (default /usr/lib/postgresql/15/bin).
+// Tests using it need tags = ["local"] (runuser does not work inside
+// Bazel's sandbox).
+#ifndef CHATGENIUS_TESTS_SUPPORT_PRIVATE_POSTGRES_H_
+#define CHATGENIUS_TESTS_SUPPORT_PRIVATE_POSTGRES_H_
+
+#include <string>
+
+namespace chatgenius::testing {
+
+class PrivatePostgres {
+ public:
+  // Creates and starts a cluster on a free loopback port; ADD_FAILURE()s if
+  // it cannot.
+  PrivatePostgres();
+  // Stops the cluster and removes its directory.
+  ~PrivatePostgres();
+
+  int port() const { return port_; }
+  bool Start();
+  bool Stop();
+
+ private:
+  bool Run(const std::string& command);
+
+  std::string bin_;
+  std::string dir_;
+  int port_ = 0;
+  bool as_postgres_ = false;
+};
+
+// FreeLoopbackPort returns a TCP port on 127.0.0.1 that was free a moment
+// ago.
+int FreeLoopbackPort();
+
+}  // namespace chatgenius::testing
+
+#endif  // CHATGENIUS_TESTS_SUPPORT_PRIVATE_POSTGRES_H_
