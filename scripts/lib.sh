@@ -1,0 +1,77 @@
+# Shared by scripts/run.sh and scripts/test.sh (sourced, not run).
+# Installs the packages of scripts/packages.txt and manages a private
+# PostgreSQL cluster.
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+
+log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
+
+# install_packages installs whatever in scripts/packages.txt is missing.
+install_packages() {
+  local list missing=()
+  list=$(grep -v '^[[:space:]]*#' "$(dirname "${BASH_SOURCE[0]}")/packages.txt" | awk 'NF')
+  for p in $list; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    return 0
+  fi
+  log "installing missing packages: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# free_port prints a TCP port on 127.0.0.1 that nothing listens on.
+free_port() {
+  local port
+  for _ in $(seq 1 100); do
+    port=$((20000 + RANDOM % 20000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return 0
+    fi
+  done
+  log "no free port found"
+  return 1
+}
+
+# as_pg_owner runs a command as the cluster owner: user postgres when we are
+# root (initdb refuses root), ourselves otherwise.
+as_pg_owner() {
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# start_postgres DIR PORT creates (if needed) and starts a cluster in DIR
+# listening on 127.0.0.1:PORT with trust auth for local connections.
+start_postgres() {
+  local dir=$1 port=$2
+  mkdir -p "$dir"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres "$dir"
+    if ! runuser -u postgres -- test -w "$dir"; then
+      log "user postgres cannot write $dir (a parent directory is private); set CHATGENIUS_DATA_DIR to a path it can reach"
+      return 1
+    fi
+  fi
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    as_pg_owner "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1 ||
+      { log "initdb failed, see $dir/initdb.log"; return 1; }
+  fi
+  as_pg_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+    -o "-k $dir -h 127.0.0.1 -p $port -c fsync=off" start >/dev/null ||
+    { log "PostgreSQL did not start, see $dir/postgres.log"; return 1; }
+  log "PostgreSQL running on 127.0.0.1:$port (data in $dir/data)"
+}
+
+# stop_postgres DIR stops the cluster in DIR if it runs.
+stop_postgres() {
+  local dir=$1
+  [ -f "$dir/data/postmaster.pid" ] || return 0
+  as_pg_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+}
