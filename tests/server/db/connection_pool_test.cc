@@ -193,6 +193,22 @@ TEST(ConnectionPoolTest, StatsAddUpUnderConcurrency) {
   EXPECT_EQ(stats.waiting, 0);
 }
 
+TEST(ConnectionPoolTest, ConnectionsPastMaxLifetimeAreRetired) {
+  testing::TestDatabase db;
+  PoolSettings settings = Settings(db);
+  settings.max_size = 1;
+  settings.max_lifetime = absl::Milliseconds(200);
+  ConnectionPool pool(settings);
+  int first = BackendPid(pool);
+  absl::SleepFor(absl::Milliseconds(300));
+  int second = BackendPid(pool);
+  EXPECT_NE(first, second) << "an expired connection must be replaced, not reused";
+  PoolStatistics stats = pool.Stats();
+  EXPECT_EQ(stats.expired_total, 1);
+  EXPECT_EQ(stats.broken_total, 0) << "retirement is not breakage";
+  EXPECT_EQ(stats.created_total, 2);
+}
+
 TEST(ConnectionPoolTest, UnreachableServerIsUnavailable) {
   PoolSettings settings;
   settings.conninfo = "host=127.0.0.1 port=1 connect_timeout=2 password=hunter2";
