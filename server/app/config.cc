@@ -13,47 +13,47 @@
 
 // The one table of settings: flag name, variable, default, help, secret.
 // It defines the flags and feeds ConfigSettings(), so the two cannot drift.
-#define CG_CONFIG_SETTINGS(X)                                                          \
-  X(listen_address, "LISTEN_ADDRESS", "127.0.0.1:50051",                               \
-    "gRPC listen address host:port (port 0 picks a free port)", false)                \
-  X(reflection, "REFLECTION", "true", "serve gRPC server reflection (true/false)",     \
-    false)                                                                             \
-  X(postgres_host, "POSTGRES_HOST", "localhost",                                       \
-    "PostgreSQL host name, IP, or socket directory", false)                            \
-  X(postgres_port, "POSTGRES_PORT", "5432", "PostgreSQL port", false)                  \
-  X(postgres_db, "POSTGRES_DB", "chatgenius", "database name", false)                  \
-  X(postgres_user, "POSTGRES_USER", "postgres", "database user", false)                \
-  X(postgres_password, "POSTGRES_PASSWORD", "", "database password (never logged)",   \
-    true)                                                                              \
-  X(postgres_sslmode, "POSTGRES_SSLMODE", "prefer",                                    \
-    "libpq sslmode: disable, allow, prefer, require, verify-ca, verify-full", false)   \
-  X(postgres_connect_timeout_ms, "POSTGRES_CONNECT_TIMEOUT_MS", "5000",                \
-    "timeout for opening one database connection", false)                              \
-  X(use_test_database, "USE_TEST_DATABASE", "false",                                   \
-    "use TEST_POSTGRES_DB/USER/PASSWORD (and TEST_POSTGRES_HOST/PORT if set)", false)  \
-  X(test_postgres_host, "TEST_POSTGRES_HOST", "", "test database host (default: POSTGRES_HOST)", false) \
-  X(test_postgres_port, "TEST_POSTGRES_PORT", "", "test database port (default: POSTGRES_PORT)", false) \
-  X(test_postgres_db, "TEST_POSTGRES_DB", "chatgenius_test", "test database name", false) \
-  X(test_postgres_user, "TEST_POSTGRES_USER", "", "test database user (default: POSTGRES_USER)", false) \
-  X(test_postgres_password, "TEST_POSTGRES_PASSWORD", "",                              \
-    "test database password (default: POSTGRES_PASSWORD; never logged)", true)          \
-  X(pool_max_size, "POOL_MAX_SIZE", "10", "maximum database connections (1..1000)",   \
-    false)                                                                             \
-  X(pool_acquire_timeout_ms, "POOL_ACQUIRE_TIMEOUT_MS", "5000",                        \
-    "longest wait for a free connection before UNAVAILABLE", false)                    \
-  X(pool_idle_check_ms, "POOL_IDLE_CHECK_MS", "5000",                                  \
-    "probe a connection idle longer than this before reusing it", false)               \
-  X(pool_max_lifetime_ms, "POOL_MAX_LIFETIME_MS", "3600000",                           \
-    "close connections older than this when they are released", false)                 \
-  X(statement_timeout_ms, "STATEMENT_TIMEOUT_MS", "30000",                             \
-    "statement timeout when the caller sets no shorter gRPC deadline", false)          \
-  X(migrate_mode, "MIGRATE_MODE", "auto",                                              \
-    "auto (apply pending), check (not ready while pending), off", false)               \
-  X(health_probe_interval_ms, "HEALTH_PROBE_INTERVAL_MS", "1000",                      \
-    "interval of the readiness probe", false)                                          \
-  X(health_failure_threshold, "HEALTH_FAILURE_THRESHOLD", "2",                         \
-    "consecutive failed probes before NOT_SERVING", false)                             \
-  X(page_token_key, "PAGE_TOKEN_KEY", "",                                              \
+#define CG_CONFIG_SETTINGS(X)                                                                     \
+  X(listen_address, "LISTEN_ADDRESS", "127.0.0.1:50051",                                          \
+    "gRPC listen address host:port (port 0 picks a free port)", false)                            \
+  X(reflection, "REFLECTION", "true", "serve gRPC server reflection (true/false)", false)         \
+  X(postgres_host, "POSTGRES_HOST", "localhost", "PostgreSQL host name, IP, or socket directory", \
+    false)                                                                                        \
+  X(postgres_port, "POSTGRES_PORT", "5432", "PostgreSQL port", false)                             \
+  X(postgres_db, "POSTGRES_DB", "chatgenius", "database name", false)                             \
+  X(postgres_user, "POSTGRES_USER", "postgres", "database user", false)                           \
+  X(postgres_password, "POSTGRES_PASSWORD", "", "database password (never logged)", true)         \
+  X(postgres_sslmode, "POSTGRES_SSLMODE", "prefer",                                               \
+    "libpq sslmode: disable, allow, prefer, require, verify-ca, verify-full", false)              \
+  X(postgres_connect_timeout_ms, "POSTGRES_CONNECT_TIMEOUT_MS", "5000",                           \
+    "timeout for opening one database connection", false)                                         \
+  X(use_test_database, "USE_TEST_DATABASE", "false",                                              \
+    "use TEST_POSTGRES_DB/USER/PASSWORD (and TEST_POSTGRES_HOST/PORT if set)", false)             \
+  X(test_postgres_host, "TEST_POSTGRES_HOST", "", "test database host (default: POSTGRES_HOST)",  \
+    false)                                                                                        \
+  X(test_postgres_port, "TEST_POSTGRES_PORT", "", "test database port (default: POSTGRES_PORT)",  \
+    false)                                                                                        \
+  X(test_postgres_db, "TEST_POSTGRES_DB", "chatgenius_test", "test database name", false)         \
+  X(test_postgres_user, "TEST_POSTGRES_USER", "", "test database user (default: POSTGRES_USER)",  \
+    false)                                                                                        \
+  X(test_postgres_password, "TEST_POSTGRES_PASSWORD", "",                                         \
+    "test database password (default: POSTGRES_PASSWORD; never logged)", true)                    \
+  X(pool_max_size, "POOL_MAX_SIZE", "10", "maximum database connections (1..1000)", false)        \
+  X(pool_acquire_timeout_ms, "POOL_ACQUIRE_TIMEOUT_MS", "5000",                                   \
+    "longest wait for a free connection before UNAVAILABLE", false)                               \
+  X(pool_idle_check_ms, "POOL_IDLE_CHECK_MS", "5000",                                             \
+    "probe a connection idle longer than this before reusing it", false)                          \
+  X(pool_max_lifetime_ms, "POOL_MAX_LIFETIME_MS", "3600000",                                      \
+    "close connections older than this when they are released", false)                            \
+  X(statement_timeout_ms, "STATEMENT_TIMEOUT_MS", "30000",                                        \
+    "statement timeout when the caller sets no shorter gRPC deadline", false)                     \
+  X(migrate_mode, "MIGRATE_MODE", "auto",                                                         \
+    "auto (apply pending), check (not ready while pending), off", false)                          \
+  X(health_probe_interval_ms, "HEALTH_PROBE_INTERVAL_MS", "1000",                                 \
+    "interval of the readiness probe", false)                                                     \
+  X(health_failure_threshold, "HEALTH_FAILURE_THRESHOLD", "2",                                    \
+    "consecutive failed probes before NOT_SERVING", false)                                        \
+  X(page_token_key, "PAGE_TOKEN_KEY", "",                                                         \
     "HMAC key for page tokens; share it between replicas (never logged)", true)
 
 #define CG_DEFINE_FLAG(flag, env, def, help, secret) \
@@ -85,8 +85,8 @@ class Reader {
     if (!v.has_value() || v->empty()) return fallback;
     int out = 0;
     if (!absl::SimpleAtoi(*v, &out) || out < min || out > max) {
-      Fail(absl::StrCat(env, ": must be an integer between ", min, " and ", max, ", got '",
-                        *v, "'"));
+      Fail(absl::StrCat(env, ": must be an integer between ", min, " and ", max, ", got '", *v,
+                        "'"));
       return fallback;
     }
     return out;
@@ -128,8 +128,8 @@ std::string BuildConnInfo(const Config& c, bool redact) {
   std::string out = absl::StrCat(
       "host=", QuoteConnValue(c.postgres_host), " port=", c.postgres_port,
       " dbname=", QuoteConnValue(c.postgres_db), " user=", QuoteConnValue(c.postgres_user),
-      " sslmode=", c.postgres_sslmode, " connect_timeout=",
-      std::max<int64_t>(1, absl::ToInt64Seconds(c.postgres_connect_timeout)),
+      " sslmode=", c.postgres_sslmode,
+      " connect_timeout=", std::max<int64_t>(1, absl::ToInt64Seconds(c.postgres_connect_timeout)),
       " application_name=chatgenius-db");
   if (!c.postgres_password.empty()) {
     absl::StrAppend(&out, " password=", redact ? "***" : QuoteConnValue(c.postgres_password));
@@ -198,13 +198,14 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
     c.postgres_password = r.String("TEST_POSTGRES_PASSWORD", c.postgres_password);
   }
   c.postgres_sslmode = r.String("POSTGRES_SSLMODE", c.postgres_sslmode);
-  static const char* const kSslModes[] = {"disable", "allow", "prefer",
+  static const char* const kSslModes[] = {"disable", "allow",     "prefer",
                                           "require", "verify-ca", "verify-full"};
   if (std::find(std::begin(kSslModes), std::end(kSslModes), c.postgres_sslmode) ==
       std::end(kSslModes)) {
-    r.Fail(absl::StrCat("POSTGRES_SSLMODE: must be one of disable, allow, prefer, require, "
-                        "verify-ca, verify-full, got '",
-                        c.postgres_sslmode, "'"));
+    r.Fail(
+        absl::StrCat("POSTGRES_SSLMODE: must be one of disable, allow, prefer, require, "
+                     "verify-ca, verify-full, got '",
+                     c.postgres_sslmode, "'"));
   }
   c.postgres_connect_timeout =
       r.Millis("POSTGRES_CONNECT_TIMEOUT_MS", c.postgres_connect_timeout, 1000, 600000);

@@ -44,7 +44,7 @@ struct Config {
   std::string postgres_password;            // POSTGRES_PASSWORD (secret)
   std::string postgres_sslmode = "prefer";  // POSTGRES_SSLMODE
   absl::Duration postgres_connect_timeout = absl::Seconds(5);  // POSTGRES_CONNECT_TIMEOUT_MS
-  bool use_test_database = false;           // USE_TEST_DATABASE -> TEST_POSTGRES_*
+  bool use_test_database = false;  // USE_TEST_DATABASE -> TEST_POSTGRES_*
 
   int pool_max_size = 10;                                   // POOL_MAX_SIZE
   absl::Duration pool_acquire_timeout = absl::Seconds(5);   // POOL_ACQUIRE_TIMEOUT_MS

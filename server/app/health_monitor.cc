@@ -14,7 +14,9 @@ HealthMonitor::HealthMonitor(Probe probe, Publish publish, absl::Duration interv
 
 HealthMonitor::~HealthMonitor() { Stop(); }
 
-void HealthMonitor::Start() { thread_ = std::thread([this] { Run(); }); }
+void HealthMonitor::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void HealthMonitor::Stop() {
   if (!stop_.HasBeenNotified()) stop_.Notify();
@@ -50,8 +52,8 @@ void HealthMonitor::Run() {
         changed = (serving_ && should_fail) || !published_;
         if (should_fail) serving_ = false;
       }
-      if (!status.ok() && (status.code() != last_error_.code() ||
-                           status.message() != last_error_.message())) {
+      if (!status.ok() &&
+          (status.code() != last_error_.code() || status.message() != last_error_.message())) {
         LogWarning(absl::StrCat("readiness probe failed: ", status.ToString()));
       }
       last_error_ = status;

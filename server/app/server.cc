@@ -63,8 +63,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   s->pool_ = std::make_unique<ConnectionPool>(std::move(pool_settings));
 
   if (config.page_token_key.empty()) {
-    LogWarning("PAGE_TOKEN_KEY is not set: page tokens use a random key and stop working "
-               "after a restart or on another replica");
+    LogWarning(
+        "PAGE_TOKEN_KEY is not set: page tokens use a random key and stop working "
+        "after a restart or on another replica");
   }
   s->tokens_ = std::make_unique<PageTokenCodec>(
       config.page_token_key.empty() ? RandomKey() : config.page_token_key);
@@ -88,9 +89,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   s->services_.push_back(
       std::make_unique<UserServiceImpl>(s->user_store_.get(), s->tokens_.get(), max_statement));
   s->services_.push_back(std::make_unique<MigrationServiceImpl>(s->migrator_.get(), max_statement));
-  s->services_.push_back(std::make_unique<AdminServiceImpl>(
-      s->pool_.get(), s->info_store_.get(), s->migrator_.get(), config.RedactedConnInfo(),
-      max_statement));
+  s->services_.push_back(
+      std::make_unique<AdminServiceImpl>(s->pool_.get(), s->info_store_.get(), s->migrator_.get(),
+                                         config.RedactedConnInfo(), max_statement));
   // Services whose issues have not landed yet: the generated base classes
   // answer every RPC with UNIMPLEMENTED, and reflection still lists them.
   s->services_.push_back(std::make_unique<v1::ChannelService::Service>());
@@ -141,10 +142,9 @@ absl::Status Server::ProbeReadiness(absl::Time deadline) {
       return absl::OkStatus();
     }
   }
-  return absl::FailedPreconditionError(
-      absl::StrCat("schema not current: database at version ", report->current_version,
-                   ", binary expects ", report->latest_version,
-                   " (pending, failed or edited migrations; see GetMigrationStatus)"));
+  return absl::FailedPreconditionError(absl::StrCat(
+      "schema not current: database at version ", report->current_version, ", binary expects ",
+      report->latest_version, " (pending, failed or edited migrations; see GetMigrationStatus)"));
 }
 
 void Server::Wait() {

@@ -12,8 +12,8 @@ namespace {
 
 void Write(absl::string_view level, absl::string_view message) {
   std::string line =
-      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-                   " ", level, " ", message, "\n");
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",
+                   level, " ", message, "\n");
   // One fwrite per line keeps concurrent lines whole.
   std::fwrite(line.data(), 1, line.size(), stderr);
 }

@@ -61,8 +61,7 @@ std::string PageTokenCodec::Sign(absl::string_view payload) const {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_len = 0;
   HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-       reinterpret_cast<const unsigned char*>(payload.data()), payload.size(), mac,
-       &mac_len);
+       reinterpret_cast<const unsigned char*>(payload.data()), payload.size(), mac, &mac_len);
   return std::string(reinterpret_cast<const char*>(mac), kTagBytes);
 }
 
@@ -80,8 +79,8 @@ std::string PageTokenCodec::Encode(absl::string_view query,
   return absl::WebSafeBase64Escape(raw);
 }
 
-absl::StatusOr<std::vector<std::string>> PageTokenCodec::Decode(
-    absl::string_view query, absl::string_view token) const {
+absl::StatusOr<std::vector<std::string>> PageTokenCodec::Decode(absl::string_view query,
+                                                                absl::string_view token) const {
   if (token.size() > kMaxTokenBytes) return Invalid("too long");
   std::string raw;
   if (!absl::WebSafeBase64Unescape(token, &raw)) return Invalid("not base64url");

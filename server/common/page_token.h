@@ -31,14 +31,13 @@ class PageTokenCodec {
   explicit PageTokenCodec(std::string key);
 
   // Encode returns a token for the cursor `keys` of query `query`.
-  std::string Encode(absl::string_view query,
-                     const std::vector<std::string>& keys) const;
+  std::string Encode(absl::string_view query, const std::vector<std::string>& keys) const;
 
   // Decode verifies `token` against `query` and returns its cursor keys.
   // INVALID_ARGUMENT (message names "page_token") if the token is malformed,
   // altered, signed with another key, or belongs to a different query.
-  [[nodiscard]] absl::StatusOr<std::vector<std::string>> Decode(
-      absl::string_view query, absl::string_view token) const;
+  [[nodiscard]] absl::StatusOr<std::vector<std::string>> Decode(absl::string_view query,
+                                                                absl::string_view token) const;
 
  private:
   std::string Sign(absl::string_view payload) const;

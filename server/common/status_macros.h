@@ -19,10 +19,10 @@
 
 // RETURN_IF_ERROR evaluates `expr` (an absl::Status) and returns it from the
 // enclosing function unless it is OK.
-#define RETURN_IF_ERROR(expr)                                   \
-  do {                                                          \
-    ::absl::Status cg_status_ = (expr);                         \
-    if (!cg_status_.ok()) return cg_status_;                    \
+#define RETURN_IF_ERROR(expr)                \
+  do {                                       \
+    ::absl::Status cg_status_ = (expr);      \
+    if (!cg_status_.ok()) return cg_status_; \
   } while (false)
 
 // ASSIGN_OR_RETURN evaluates `rexpr` (an absl::StatusOr<T>), returns its
@@ -31,8 +31,8 @@
 #define ASSIGN_OR_RETURN(lhs, rexpr) \
   CG_ASSIGN_OR_RETURN_IMPL_(CG_STATUS_CONCAT_(cg_statusor_, __LINE__), lhs, rexpr)
 
-#define CG_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
-  auto statusor = (rexpr);                              \
+#define CG_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr)    \
+  auto statusor = (rexpr);                                 \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()
 

@@ -80,13 +80,12 @@ absl::Status ValidateText(absl::string_view field, absl::string_view value, int 
   int length = Utf8Length(value);
   if (length < 0) return Invalid(field, "must be valid UTF-8");
   if (length < min_chars) {
-    return min_chars == 1 ? Invalid(field, "is required")
-                          : Invalid(field, absl::StrCat("must be at least ", min_chars,
-                                                        " characters"));
+    return min_chars == 1
+               ? Invalid(field, "is required")
+               : Invalid(field, absl::StrCat("must be at least ", min_chars, " characters"));
   }
   if (length > max_chars) {
-    return Invalid(field, absl::StrCat("must be at most ", max_chars, " characters, got ",
-                                       length));
+    return Invalid(field, absl::StrCat("must be at most ", max_chars, " characters, got ", length));
   }
   return absl::OkStatus();
 }
@@ -140,8 +139,8 @@ absl::Status ValidateEmoji(absl::string_view field, absl::string_view value, boo
 
 absl::Status NormalizePageSize(int32_t requested, int* page_size) {
   if (requested < 0 || requested > kMaxPageSize) {
-    return Invalid("page_size", absl::StrCat("must be between 0 and ", kMaxPageSize,
-                                             ", got ", requested));
+    return Invalid("page_size",
+                   absl::StrCat("must be between 0 and ", kMaxPageSize, ", got ", requested));
   }
   *page_size = requested == 0 ? kDefaultPageSize : requested;
   return absl::OkStatus();

@@ -37,13 +37,11 @@ inline constexpr int kMaxPageSize = 1000;
 
 // ValidateUsername checks 1..80 characters of [a-z0-9._-] starting with a
 // letter or digit.
-[[nodiscard]] absl::Status ValidateUsername(absl::string_view field,
-                                            absl::string_view value);
+[[nodiscard]] absl::Status ValidateUsername(absl::string_view field, absl::string_view value);
 
 // ValidateUrl checks an optional http(s) URL of at most 2048 characters
 // without whitespace; empty is accepted.
-[[nodiscard]] absl::Status ValidateOptionalUrl(absl::string_view field,
-                                               absl::string_view value);
+[[nodiscard]] absl::Status ValidateOptionalUrl(absl::string_view field, absl::string_view value);
 
 // ValidateEmoji checks an optional emoji: at most 64 bytes of UTF-8, either
 // a short name like ":thumbsup:" or text without whitespace.

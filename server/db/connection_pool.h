@@ -60,7 +60,7 @@ struct PoolSettings {
 // now, *_total counters count since the pool was created.
 struct PoolStatistics {
   int max_size = 0;
-  int size = 0;     // open connections, idle + in_use (+ being opened)
+  int size = 0;  // open connections, idle + in_use (+ being opened)
   int idle = 0;
   int in_use = 0;
   int waiting = 0;  // callers blocked in Acquire
@@ -95,8 +95,7 @@ class PooledConnection {
 
  private:
   friend class ConnectionPool;
-  PooledConnection(ConnectionPool* pool, std::unique_ptr<pqxx::connection> conn,
-                   absl::Time created)
+  PooledConnection(ConnectionPool* pool, std::unique_ptr<pqxx::connection> conn, absl::Time created)
       : pool_(pool), conn_(std::move(conn)), created_(created) {}
 
   ConnectionPool* pool_ = nullptr;

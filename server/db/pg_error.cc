@@ -34,8 +34,8 @@ std::string ConstraintName(absl::string_view what) {
 }
 
 absl::Status ConnectionLoss(absl::string_view what) {
-  absl::Status status = absl::UnavailableError(
-      absl::StrCat("database connection lost: ", FirstLine(what)));
+  absl::Status status =
+      absl::UnavailableError(absl::StrCat("database connection lost: ", FirstLine(what)));
   status.SetPayload(kConnectionLossPayload, absl::Cord("1"));
   return status;
 }

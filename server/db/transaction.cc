@@ -6,11 +6,11 @@
 namespace chatgenius {
 
 absl::Status RunInTransaction(ConnectionPool& pool, absl::Time deadline,
-                              const TransactionBody& body,
-                              const ConstraintMessages* messages) {
+                              const TransactionBody& body, const ConstraintMessages* messages) {
   ASSIGN_OR_RETURN(PooledConnection conn, pool.Acquire(deadline));
   // Round up so a remaining 0.4 ms does not become "no timeout" (0).
-  int64_t timeout_ms = absl::ToInt64Milliseconds(absl::Ceil(deadline - absl::Now(), absl::Milliseconds(1)));
+  int64_t timeout_ms =
+      absl::ToInt64Milliseconds(absl::Ceil(deadline - absl::Now(), absl::Milliseconds(1)));
   if (timeout_ms <= 0) {
     return absl::DeadlineExceededError("deadline passed before the query could start");
   }

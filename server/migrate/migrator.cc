@@ -121,7 +121,8 @@ MigrationReport BuildReport(const std::vector<MigrationFile>& files,
 class AdvisoryLock {
  public:
   explicit AdvisoryLock(pqxx::connection& conn) : conn_(conn) {
-    pqxx::nontransaction(conn_).exec(absl::StrCat("SELECT pg_advisory_lock(", kAdvisoryLockKey, ")"));
+    pqxx::nontransaction(conn_).exec(
+        absl::StrCat("SELECT pg_advisory_lock(", kAdvisoryLockKey, ")"));
   }
   ~AdvisoryLock() {
     try {
@@ -154,8 +155,7 @@ const char* MigrationStateName(MigrationState state) {
   return "?";
 }
 
-absl::StatusOr<std::vector<MigrationFile>> ParseMigrations(
-    const std::vector<EmbeddedFile>& files) {
+absl::StatusOr<std::vector<MigrationFile>> ParseMigrations(const std::vector<EmbeddedFile>& files) {
   std::vector<MigrationFile> out;
   std::set<int> versions;
   for (const EmbeddedFile& file : files) {
@@ -228,9 +228,8 @@ absl::StatusOr<MigrationReport> Migrator::Apply() const {
     for (const MigrationInfo& info : before.migrations) {
       if (info.state == MigrationState::kChecksumMismatch) {
         return absl::FailedPreconditionError(absl::StrCat(
-            "migration V", info.version, " (", info.description,
-            ") was applied with checksum ", info.applied_checksum,
-            " but the file in this binary has ", info.checksum,
+            "migration V", info.version, " (", info.description, ") was applied with checksum ",
+            info.applied_checksum, " but the file in this binary has ", info.checksum,
             "; applied migrations must not be edited — add a new migration instead"));
       }
     }

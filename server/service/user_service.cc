@@ -80,32 +80,23 @@ UserServiceImpl::UserServiceImpl(UserStore* store, const PageTokenCodec* tokens,
     : store_(store), tokens_(tokens), max_statement_time_(max_statement_time) {}
 
 grpc::Status UserServiceImpl::CreateUser(grpc::ServerContext* context,
-                                         const v1::CreateUserRequest* request,
-                                         v1::User* response) {
+                                         const v1::CreateUserRequest* request, v1::User* response) {
   if (!request->has_user()) {
     return ToGrpcStatus(absl::InvalidArgumentError("user: is required"));
   }
   if (absl::Status s = ValidateNewUser(request->user()); !s.ok()) return ToGrpcStatus(s);
-  absl::StatusOr<v1::User> user =
-      store_->Create(request->user(), RpcDeadline(context, max_statement_time_));
-  if (!user.ok()) return ToGrpcStatus(user.status());
-  *response = std::move(*user);
-  return grpc::Status::OK;
+  return Respond(store_->Create(request->user(), RpcDeadline(context, max_statement_time_)),
+                 response);
 }
 
 grpc::Status UserServiceImpl::GetUser(grpc::ServerContext* context,
                                       const v1::GetUserRequest* request, v1::User* response) {
   if (absl::Status s = ValidateId("id", request->id()); !s.ok()) return ToGrpcStatus(s);
-  absl::StatusOr<v1::User> user =
-      store_->Get(request->id(), RpcDeadline(context, max_statement_time_));
-  if (!user.ok()) return ToGrpcStatus(user.status());
-  *response = std::move(*user);
-  return grpc::Status::OK;
+  return Respond(store_->Get(request->id(), RpcDeadline(context, max_statement_time_)), response);
 }
 
 grpc::Status UserServiceImpl::LookupUser(grpc::ServerContext* context,
-                                         const v1::LookupUserRequest* request,
-                                         v1::User* response) {
+                                         const v1::LookupUserRequest* request, v1::User* response) {
   absl::Time deadline = RpcDeadline(context, max_statement_time_);
   absl::StatusOr<v1::User> user;
   switch (request->key_case()) {
@@ -124,9 +115,7 @@ grpc::Status UserServiceImpl::LookupUser(grpc::ServerContext* context,
     default:
       return ToGrpcStatus(absl::InvalidArgumentError("key: set email or username"));
   }
-  if (!user.ok()) return ToGrpcStatus(user.status());
-  *response = std::move(*user);
-  return grpc::Status::OK;
+  return Respond(std::move(user), response);
 }
 
 grpc::Status UserServiceImpl::BatchGetUsers(grpc::ServerContext* context,
@@ -151,8 +140,7 @@ grpc::Status UserServiceImpl::BatchGetUsers(grpc::ServerContext* context,
 }
 
 grpc::Status UserServiceImpl::UpdateUser(grpc::ServerContext* context,
-                                         const v1::UpdateUserRequest* request,
-                                         v1::User* response) {
+                                         const v1::UpdateUserRequest* request, v1::User* response) {
   if (!request->has_user()) return ToGrpcStatus(absl::InvalidArgumentError("user: is required"));
   if (absl::Status s = ValidateId("user.id", request->user().id()); !s.ok()) {
     return ToGrpcStatus(s);
@@ -160,11 +148,9 @@ grpc::Status UserServiceImpl::UpdateUser(grpc::ServerContext* context,
   absl::StatusOr<UserUpdate> fields = ParseUserMask(request->update_mask());
   if (!fields.ok()) return ToGrpcStatus(fields.status());
   if (absl::Status s = ValidateProfile(request->user(), *fields); !s.ok()) return ToGrpcStatus(s);
-  absl::StatusOr<v1::User> user =
-      store_->Update(request->user(), *fields, RpcDeadline(context, max_statement_time_));
-  if (!user.ok()) return ToGrpcStatus(user.status());
-  *response = std::move(*user);
-  return grpc::Status::OK;
+  return Respond(
+      store_->Update(request->user(), *fields, RpcDeadline(context, max_statement_time_)),
+      response);
 }
 
 grpc::Status UserServiceImpl::ListUsers(grpc::ServerContext* context,
@@ -214,8 +200,8 @@ grpc::Status UserServiceImpl::SetUserStatus(grpc::ServerContext* context,
   }
   const v1::UserStatus& status = request->status();
   absl::Status s = ValidateId("status.user_id", status.user_id());
-  if (s.ok() && (status.presence() == v1::PRESENCE_UNSPECIFIED ||
-                 !v1::Presence_IsValid(status.presence()))) {
+  if (s.ok() &&
+      (status.presence() == v1::PRESENCE_UNSPECIFIED || !v1::Presence_IsValid(status.presence()))) {
     s = absl::InvalidArgumentError("status.presence: must be ONLINE, AWAY or OFFLINE");
   }
   if (s.ok()) s = ValidateText("status.status_text", status.status_text(), 0, 100);
@@ -224,22 +210,15 @@ grpc::Status UserServiceImpl::SetUserStatus(grpc::ServerContext* context,
     s = ValidateTimestamp("status.status_expire_time", status.status_expire_time());
   }
   if (!s.ok()) return ToGrpcStatus(s);
-  absl::StatusOr<v1::UserStatus> out =
-      store_->SetStatus(status, RpcDeadline(context, max_statement_time_));
-  if (!out.ok()) return ToGrpcStatus(out.status());
-  *response = std::move(*out);
-  return grpc::Status::OK;
+  return Respond(store_->SetStatus(status, RpcDeadline(context, max_statement_time_)), response);
 }
 
 grpc::Status UserServiceImpl::GetUserStatus(grpc::ServerContext* context,
                                             const v1::GetUserStatusRequest* request,
                                             v1::UserStatus* response) {
   if (absl::Status s = ValidateId("user_id", request->user_id()); !s.ok()) return ToGrpcStatus(s);
-  absl::StatusOr<v1::UserStatus> out =
-      store_->GetStatus(request->user_id(), RpcDeadline(context, max_statement_time_));
-  if (!out.ok()) return ToGrpcStatus(out.status());
-  *response = std::move(*out);
-  return grpc::Status::OK;
+  return Respond(store_->GetStatus(request->user_id(), RpcDeadline(context, max_statement_time_)),
+                 response);
 }
 
 }  // namespace chatgenius

@@ -20,9 +20,9 @@ namespace {
 namespace v1 = ::chatgenius::db::v1;
 
 const std::string& UserColumns() {
-  static const std::string* columns = new std::string(absl::StrCat(
-      "id, email, username, display_name, full_name, avatar_url, is_bot, ",
-      MicrosSql("created_at"), ", ", MicrosSql("updated_at")));
+  static const std::string* columns = new std::string(
+      absl::StrCat("id, email, username, display_name, full_name, avatar_url, is_bot, ",
+                   MicrosSql("created_at"), ", ", MicrosSql("updated_at")));
   return *columns;
 }
 
@@ -30,12 +30,10 @@ const std::string& UserColumns() {
 std::string StatusColumns(const std::string& t) {
   // A custom status past its expiry no longer applies.
   const std::string expired = absl::StrCat(t, ".status_expires_at <= now()");
-  return absl::StrCat(t, ".presence, ",
-                      "CASE WHEN ", expired, " THEN '' ELSE ", t, ".status_text END, ",
-                      "CASE WHEN ", expired, " THEN '' ELSE ", t, ".status_emoji END, ",
-                      "CASE WHEN ", expired, " THEN NULL ELSE ",
-                      MicrosSql(t + ".status_expires_at"), " END, ",
-                      MicrosSql(t + ".updated_at"));
+  return absl::StrCat(t, ".presence, ", "CASE WHEN ", expired, " THEN '' ELSE ", t,
+                      ".status_text END, ", "CASE WHEN ", expired, " THEN '' ELSE ", t,
+                      ".status_emoji END, ", "CASE WHEN ", expired, " THEN NULL ELSE ",
+                      MicrosSql(t + ".status_expires_at"), " END, ", MicrosSql(t + ".updated_at"));
 }
 
 const ConstraintMessages& UserConstraintMessages() {
@@ -94,10 +92,9 @@ void StatusFromRow(const pqxx::row& r, int first, v1::UserStatus* status) {
 
 // Escapes LIKE's metacharacters so a search prefix is matched literally.
 std::string LikePrefix(const std::string& prefix) {
-  return absl::StrCat(
-      absl::StrReplaceAll(absl::AsciiStrToLower(prefix),
-                          {{"\\", "\\\\"}, {"%", "\\%"}, {"_", "\\_"}}),
-      "%");
+  return absl::StrCat(absl::StrReplaceAll(absl::AsciiStrToLower(prefix),
+                                          {{"\\", "\\\\"}, {"%", "\\%"}, {"_", "\\_"}}),
+                      "%");
 }
 
 absl::Status UserNotFound(const std::string& key) {
@@ -114,31 +111,33 @@ UserStore::UserStore(ConnectionPool* pool) : pool_(pool) {
                    "avatar_url, is_bot) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
                    cols));
   pool_->RegisterStatement(
-      "user_get", absl::StrCat("SELECT ", cols, " FROM users WHERE id = $1 AND deleted_at IS NULL"));
-  pool_->RegisterStatement(
-      "user_get_by_email", absl::StrCat("SELECT ", cols, " FROM users WHERE lower(email) = "
-                                        "lower($1) AND deleted_at IS NULL"));
+      "user_get",
+      absl::StrCat("SELECT ", cols, " FROM users WHERE id = $1 AND deleted_at IS NULL"));
+  pool_->RegisterStatement("user_get_by_email", absl::StrCat("SELECT ", cols,
+                                                             " FROM users WHERE lower(email) = "
+                                                             "lower($1) AND deleted_at IS NULL"));
   pool_->RegisterStatement(
       "user_get_by_username",
       absl::StrCat("SELECT ", cols, " FROM users WHERE username = $1 AND deleted_at IS NULL"));
   pool_->RegisterStatement(
       "user_batch_get",
-      absl::StrCat("SELECT ", cols, " FROM users WHERE id = ANY($1::text[]) AND deleted_at IS NULL"));
+      absl::StrCat("SELECT ", cols,
+                   " FROM users WHERE id = ANY($1::text[]) AND deleted_at IS NULL"));
   // One statement for every FieldMask: $2/$4/... say whether to write the
   // value that follows.
   pool_->RegisterStatement(
-      "user_update",
-      absl::StrCat("UPDATE users SET "
-                   "email = CASE WHEN $2 THEN $3 ELSE email END, "
-                   "username = CASE WHEN $4 THEN $5 ELSE username END, "
-                   "display_name = CASE WHEN $6 THEN $7 ELSE display_name END, "
-                   "full_name = CASE WHEN $8 THEN $9 ELSE full_name END, "
-                   "avatar_url = CASE WHEN $10 THEN $11 ELSE avatar_url END "
-                   "WHERE id = $1 AND deleted_at IS NULL RETURNING ",
-                   cols));
+      "user_update", absl::StrCat("UPDATE users SET "
+                                  "email = CASE WHEN $2 THEN $3 ELSE email END, "
+                                  "username = CASE WHEN $4 THEN $5 ELSE username END, "
+                                  "display_name = CASE WHEN $6 THEN $7 ELSE display_name END, "
+                                  "full_name = CASE WHEN $8 THEN $9 ELSE full_name END, "
+                                  "avatar_url = CASE WHEN $10 THEN $11 ELSE avatar_url END "
+                                  "WHERE id = $1 AND deleted_at IS NULL RETURNING ",
+                                  cols));
   pool_->RegisterStatement(
       "user_list",
-      absl::StrCat("SELECT ", cols, " FROM users WHERE deleted_at IS NULL AND id > $1::text "
+      absl::StrCat("SELECT ", cols,
+                   " FROM users WHERE deleted_at IS NULL AND id > $1::text "
                    "AND ($2::text = '' OR username LIKE $2 OR lower(display_name) LIKE $2) "
                    "ORDER BY id LIMIT $3"));
   pool_->RegisterStatement(
@@ -154,11 +153,10 @@ UserStore::UserStore(ConnectionPool* pool) : pool_(pool) {
                    "status_expires_at = EXCLUDED.status_expires_at, updated_at = now() "
                    "RETURNING ",
                    StatusColumns("s")));
-  pool_->RegisterStatement(
-      "user_status_get",
-      absl::StrCat("SELECT u.id, ", StatusColumns("s"),
-                   " FROM users u LEFT JOIN user_status s ON s.user_id = u.id "
-                   "WHERE u.id = $1 AND u.deleted_at IS NULL"));
+  pool_->RegisterStatement("user_status_get",
+                           absl::StrCat("SELECT u.id, ", StatusColumns("s"),
+                                        " FROM users u LEFT JOIN user_status s ON s.user_id = u.id "
+                                        "WHERE u.id = $1 AND u.deleted_at IS NULL"));
 }
 
 absl::StatusOr<v1::User> UserStore::Create(const v1::User& user, absl::Time deadline) {
@@ -166,9 +164,9 @@ absl::StatusOr<v1::User> UserStore::Create(const v1::User& user, absl::Time dead
   RETURN_IF_ERROR(RunInTransaction(
       *pool_, deadline,
       [&](pqxx::work& txn) {
-        pqxx::result r = txn.exec_prepared("user_create", NewUlid(), user.email(),
-                                           user.username(), user.display_name(),
-                                           user.full_name(), user.avatar_url(), user.is_bot());
+        pqxx::result r = txn.exec_prepared("user_create", NewUlid(), user.email(), user.username(),
+                                           user.display_name(), user.full_name(), user.avatar_url(),
+                                           user.is_bot());
         out = UserFromRow(r[0]);
         return absl::OkStatus();
       },
@@ -238,10 +236,10 @@ absl::StatusOr<v1::User> UserStore::Update(const v1::User& user, const UserUpdat
   RETURN_IF_ERROR(RunInTransaction(
       *pool_, deadline,
       [&](pqxx::work& txn) {
-        pqxx::result r = txn.exec_prepared(
-            "user_update", user.id(), f.email, user.email(), f.username, user.username(),
-            f.display_name, user.display_name(), f.full_name, user.full_name(), f.avatar_url,
-            user.avatar_url());
+        pqxx::result r =
+            txn.exec_prepared("user_update", user.id(), f.email, user.email(), f.username,
+                              user.username(), f.display_name, user.display_name(), f.full_name,
+                              user.full_name(), f.avatar_url, user.avatar_url());
         if (r.empty()) return UserNotFound(user.id());
         out = UserFromRow(r[0]);
         return absl::OkStatus();
@@ -276,11 +274,11 @@ absl::StatusOr<v1::UserStatus> UserStore::SetStatus(const v1::UserStatus& status
                                                     absl::Time deadline) {
   v1::UserStatus out;
   RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
-    std::optional<int64_t> expires = TimestampToMicros(
-        status.has_status_expire_time() ? &status.status_expire_time() : nullptr);
-    pqxx::result r = txn.exec_prepared("user_status_set", status.user_id(),
-                                       PresenceToSql(status.presence()), status.status_text(),
-                                       status.status_emoji(), expires);
+    std::optional<int64_t> expires =
+        TimestampToMicros(status.has_status_expire_time() ? &status.status_expire_time() : nullptr);
+    pqxx::result r =
+        txn.exec_prepared("user_status_set", status.user_id(), PresenceToSql(status.presence()),
+                          status.status_text(), status.status_emoji(), expires);
     if (r.empty()) return UserNotFound(status.user_id());
     out.set_user_id(status.user_id());
     StatusFromRow(r[0], 0, &out);

@@ -36,8 +36,7 @@ class UserStore {
 
   // Create inserts `user` under a new ULID. ALREADY_EXISTS naming the field
   // if the email or username is taken.
-  [[nodiscard]] absl::StatusOr<db::v1::User> Create(const db::v1::User& user,
-                                                    absl::Time deadline);
+  [[nodiscard]] absl::StatusOr<db::v1::User> Create(const db::v1::User& user, absl::Time deadline);
   // Get returns a live user. NOT_FOUND if absent or deleted.
   [[nodiscard]] absl::StatusOr<db::v1::User> Get(const std::string& id, absl::Time deadline);
   // GetByEmail matches case-insensitively.
@@ -50,14 +49,13 @@ class UserStore {
       const std::vector<std::string>& ids, absl::Time deadline);
   // Update writes the fields selected by `fields` from `user`.
   [[nodiscard]] absl::StatusOr<db::v1::User> Update(const db::v1::User& user,
-                                                    const UserUpdate& fields,
-                                                    absl::Time deadline);
+                                                    const UserUpdate& fields, absl::Time deadline);
   // List returns up to `limit` live users with id > `after_id` (empty: from
   // the start), ordered by id, optionally filtered by a case-insensitive
   // prefix of username or display name.
   [[nodiscard]] absl::StatusOr<std::vector<db::v1::User>> List(const std::string& after_id,
-                                                               const std::string& prefix,
-                                                               int limit, absl::Time deadline);
+                                                               const std::string& prefix, int limit,
+                                                               absl::Time deadline);
   // Delete soft-deletes a live user. NOT_FOUND if absent or deleted.
   [[nodiscard]] absl::Status Delete(const std::string& id, absl::Time deadline);
 

@@ -42,8 +42,8 @@ PrivatePostgres::PrivatePostgres() {
     std::system(absl::StrCat("chown postgres ", dir_, " && chmod 755 ", dir_).c_str());
   }
   port_ = FreeLoopbackPort();
-  if (!Run(absl::StrCat(bin_, "/initdb -D ", dir_, "/data -U postgres --auth=trust -E UTF8 ",
-                        "> ", dir_, "/initdb.log 2>&1"))) {
+  if (!Run(absl::StrCat(bin_, "/initdb -D ", dir_, "/data -U postgres --auth=trust -E UTF8 ", "> ",
+                        dir_, "/initdb.log 2>&1"))) {
     ADD_FAILURE() << "initdb failed; see " << dir_ << "/initdb.log";
     port_ = 0;
     return;
@@ -58,8 +58,9 @@ PrivatePostgres::~PrivatePostgres() {
 }
 
 bool PrivatePostgres::Run(const std::string& command) {
-  std::string full = as_postgres_ ? absl::StrCat("/usr/sbin/runuser -u postgres -- sh -c '", command, "'")
-                                  : command;
+  std::string full = as_postgres_
+                         ? absl::StrCat("/usr/sbin/runuser -u postgres -- sh -c '", command, "'")
+                         : command;
   return std::system(full.c_str()) == 0;
 }
 

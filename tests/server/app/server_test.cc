@@ -49,11 +49,10 @@ TEST_F(ServerTest, ReflectionListsEveryService) {
   ASSERT_TRUE(stream->Read(&response)) << "reflection must answer";
   std::set<std::string> names;
   for (const auto& s : response.list_services_response().service()) names.insert(s.name());
-  for (const char* want :
-       {"chatgenius.db.v1.UserService", "chatgenius.db.v1.ChannelService",
-        "chatgenius.db.v1.MessageService", "chatgenius.db.v1.ReactionService",
-        "chatgenius.db.v1.EventService", "chatgenius.db.v1.MigrationService",
-        "chatgenius.db.v1.AdminService", "grpc.health.v1.Health"}) {
+  for (const char* want : {"chatgenius.db.v1.UserService", "chatgenius.db.v1.ChannelService",
+                           "chatgenius.db.v1.MessageService", "chatgenius.db.v1.ReactionService",
+                           "chatgenius.db.v1.EventService", "chatgenius.db.v1.MigrationService",
+                           "chatgenius.db.v1.AdminService", "grpc.health.v1.Health"}) {
     EXPECT_TRUE(names.count(want)) << "reflection must list " << want;
   }
   EXPECT_TRUE(stream->Finish().ok());

@@ -22,8 +22,7 @@ TEST(UlidTest, NewUlidIsCanonical) {
 TEST(UlidTest, EncodesTimeInTheFirstTenCharacters) {
   absl::Time t = absl::FromUnixMillis(1469918176385);  // the spec's example time
   std::string id = NewUlid(t + absl::Hours(24 * 365 * 20));
-  EXPECT_EQ(absl::ToUnixMillis(UlidTime(id)),
-            absl::ToUnixMillis(t + absl::Hours(24 * 365 * 20)))
+  EXPECT_EQ(absl::ToUnixMillis(UlidTime(id)), absl::ToUnixMillis(t + absl::Hours(24 * 365 * 20)))
       << "time must round-trip through the id " << id;
   // The spec's example: 1469918176385 ms encodes as 01ARYZ6S41.
   EXPECT_EQ(absl::ToUnixMillis(UlidTime("01ARYZ6S41TSV4RRFFQ69G5FAV")), 1469918176385);

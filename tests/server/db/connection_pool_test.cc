@@ -47,7 +47,8 @@ TEST(ConnectionPoolTest, EleventhAcquirerWaitsThenTimesOut) {
       << eleventh.status();
   EXPECT_GE(waited, absl::Milliseconds(250)) << "it must have waited for a free connection";
 
-  absl::StatusOr<PooledConnection> short_deadline = pool.Acquire(absl::Now() + absl::Milliseconds(50));
+  absl::StatusOr<PooledConnection> short_deadline =
+      pool.Acquire(absl::Now() + absl::Milliseconds(50));
   EXPECT_EQ(short_deadline.status().code(), absl::StatusCode::kDeadlineExceeded)
       << "caller's deadline first -> DEADLINE_EXCEEDED: " << short_deadline.status();
 
@@ -131,10 +132,11 @@ TEST(ConnectionPoolTest, BrokenConnectionFailsOneCallThenIsDiscarded) {
 TEST(ConnectionPoolTest, StatementTimeoutFollowsDeadline) {
   testing::TestDatabase db;
   ConnectionPool pool(Settings(db));
-  absl::Status s = RunInTransaction(pool, absl::Now() + absl::Milliseconds(200), [](pqxx::work& txn) {
-    txn.exec("SELECT pg_sleep(5)");
-    return absl::OkStatus();
-  });
+  absl::Status s =
+      RunInTransaction(pool, absl::Now() + absl::Milliseconds(200), [](pqxx::work& txn) {
+        txn.exec("SELECT pg_sleep(5)");
+        return absl::OkStatus();
+      });
   EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
   PoolStatistics stats = pool.Stats();
   EXPECT_EQ(stats.in_use, 0) << "a timed-out query holds no connection afterwards";
@@ -175,10 +177,11 @@ TEST(ConnectionPoolTest, StatsAddUpUnderConcurrency) {
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 25; ++i) {
-        absl::Status s = RunInTransaction(pool, absl::Now() + absl::Seconds(10), [&](pqxx::work& txn) {
-          int v = txn.exec_prepared("add", t * 100 + i)[0][0].as<int>();
-          return v == t * 100 + i + 1 ? absl::OkStatus() : absl::InternalError("wrong result");
-        });
+        absl::Status s =
+            RunInTransaction(pool, absl::Now() + absl::Seconds(10), [&](pqxx::work& txn) {
+              int v = txn.exec_prepared("add", t * 100 + i)[0][0].as<int>();
+              return v == t * 100 + i + 1 ? absl::OkStatus() : absl::InternalError("wrong result");
+            });
         if (!s.ok()) ++failures;
       }
     });

@@ -40,13 +40,14 @@ class MigratorTest : public ::testing::Test {
 };
 
 TEST(ParseMigrationsTest, NamesVersionsAndChecksums) {
-  absl::StatusOr<std::vector<MigrationFile>> parsed = ParseMigrations(
-      {{"V0002__add_events.sql", "SELECT 2;"}, {"V0001__init.sql", "SELECT 1;"}});
+  absl::StatusOr<std::vector<MigrationFile>> parsed =
+      ParseMigrations({{"V0002__add_events.sql", "SELECT 2;"}, {"V0001__init.sql", "SELECT 1;"}});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   ASSERT_EQ(parsed->size(), 2u);
   EXPECT_EQ((*parsed)[0].version, 1) << "sorted by version";
   EXPECT_EQ((*parsed)[1].description, "add events");
-  EXPECT_EQ((*parsed)[0].checksum, "17db4fd369edb9244b9f91d9aeed145c3d04ad8ba6e95d06247f07a63527d11a")
+  EXPECT_EQ((*parsed)[0].checksum,
+            "17db4fd369edb9244b9f91d9aeed145c3d04ad8ba6e95d06247f07a63527d11a")
       << "hex SHA-256 of the file contents (sha256sum of 'SELECT 1;')";
   for (const std::vector<EmbeddedFile>& bad : std::vector<std::vector<EmbeddedFile>>{
            {{"0001__x.sql", ""}},

@@ -21,12 +21,9 @@ using testing::SetDeadline;
 
 class UserServiceTest : public ::testing::Test {
  protected:
-  UserServiceTest() : server_(db_.config()) {
-    stub_ = v1::UserService::NewStub(server_.channel());
-  }
+  UserServiceTest() : server_(db_.config()) { stub_ = v1::UserService::NewStub(server_.channel()); }
 
-  grpc::Status Create(const std::string& username, v1::User* out,
-                      const std::string& email = "") {
+  grpc::Status Create(const std::string& username, v1::User* out, const std::string& email = "") {
     v1::CreateUserRequest request;
     request.mutable_user()->set_username(username);
     request.mutable_user()->set_email(email.empty() ? username + "@example.com" : email);
@@ -404,7 +401,8 @@ TEST_F(UserServiceTest, Status) {
     EXPECT_EQ(out.status_text(), "In a meeting");
   }
   // Expired a minute ago: presence stays, the custom status is gone.
-  set.mutable_status()->mutable_status_expire_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 60);
+  set.mutable_status()->mutable_status_expire_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) -
+                                                                  60);
   {
     grpc::ClientContext context;
     SetDeadline(&context);
