@@ -9,14 +9,14 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "chatgenius/db/v1/channel_service.grpc.pb.h"
 #include "chatgenius/db/v1/event_service.grpc.pb.h"
-#include "chatgenius/db/v1/message_service.grpc.pb.h"
-#include "chatgenius/db/v1/reaction_service.grpc.pb.h"
 #include "server/common/log.h"
 #include "server/common/status_macros.h"
 #include "server/service/admin_service.h"
+#include "server/service/channel_service.h"
+#include "server/service/message_service.h"
 #include "server/service/migration_service.h"
+#include "server/service/reaction_service.h"
 #include "server/service/user_service.h"
 
 namespace chatgenius {
@@ -72,6 +72,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   s->migrator_ =
       std::make_unique<Migrator>(config.ConnInfo(), s->pool_.get(), std::move(migrations));
   s->user_store_ = std::make_unique<UserStore>(s->pool_.get());
+  s->channel_store_ = std::make_unique<ChannelStore>(s->pool_.get());
+  s->message_store_ = std::make_unique<MessageStore>(s->pool_.get());
+  s->reaction_store_ = std::make_unique<ReactionStore>(s->pool_.get());
   s->info_store_ = std::make_unique<ServerInfoStore>(s->pool_.get());
 
   if (config.migrate_mode == MigrateMode::kAuto) {
@@ -92,11 +95,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   s->services_.push_back(
       std::make_unique<AdminServiceImpl>(s->pool_.get(), s->info_store_.get(), s->migrator_.get(),
                                          config.RedactedConnInfo(), max_statement));
-  // Services whose issues have not landed yet: the generated base classes
-  // answer every RPC with UNIMPLEMENTED, and reflection still lists them.
-  s->services_.push_back(std::make_unique<v1::ChannelService::Service>());
-  s->services_.push_back(std::make_unique<v1::MessageService::Service>());
-  s->services_.push_back(std::make_unique<v1::ReactionService::Service>());
+  s->services_.push_back(std::make_unique<ChannelServiceImpl>(s->channel_store_.get(),
+                                                              s->tokens_.get(), max_statement));
+  s->services_.push_back(std::make_unique<MessageServiceImpl>(s->message_store_.get(),
+                                                              s->tokens_.get(), max_statement));
+  s->services_.push_back(
+      std::make_unique<ReactionServiceImpl>(s->reaction_store_.get(), max_statement));
+  // The realtime issue has not landed: the generated base class answers
+  // every RPC with UNIMPLEMENTED, and reflection still lists the service.
   s->services_.push_back(std::make_unique<v1::EventService::Service>());
 
   grpc::EnableDefaultHealthCheckService(true);

@@ -28,6 +28,9 @@
 #include "server/common/page_token.h"
 #include "server/db/connection_pool.h"
 #include "server/migrate/migrator.h"
+#include "server/store/channel_store.h"
+#include "server/store/message_store.h"
+#include "server/store/reaction_store.h"
 #include "server/store/server_info_store.h"
 #include "server/store/user_store.h"
 
@@ -73,6 +76,9 @@ class Server {
   std::unique_ptr<PageTokenCodec> tokens_;
   std::unique_ptr<Migrator> migrator_;
   std::unique_ptr<UserStore> user_store_;
+  std::unique_ptr<ChannelStore> channel_store_;
+  std::unique_ptr<MessageStore> message_store_;
+  std::unique_ptr<ReactionStore> reaction_store_;
   std::unique_ptr<ServerInfoStore> info_store_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> grpc_server_;

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -115,6 +116,67 @@ absl::Status ValidateUsername(absl::string_view field, absl::string_view value) 
                      "must be lowercase letters, digits, '.', '_' or '-', starting with a "
                      "letter or digit");
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateChannelName(absl::string_view field, absl::string_view value) {
+  if (value.empty()) return Invalid(field, "is required");
+  if (value.size() > 80) return Invalid(field, "must be at most 80 characters");
+  for (size_t i = 0; i < value.size(); ++i) {
+    char c = value[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && (c == '-' || c == '_'));
+    if (!ok) {
+      return Invalid(field,
+                     "must be lowercase letters, digits, '-' or '_' (no spaces), starting with a "
+                     "letter or digit");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateStorageUrl(absl::string_view field, absl::string_view value) {
+  if (value.empty()) return Invalid(field, "is required");
+  if (absl::Status s = ValidateText(field, value, 1, 2048); !s.ok()) return s;
+  if (HasControlOrSpace(value)) return Invalid(field, "must not contain spaces");
+  size_t colon = value.find("://");
+  bool scheme_ok = colon != absl::string_view::npos && colon > 0 &&
+                   absl::ascii_isalpha(static_cast<unsigned char>(value[0]));
+  for (size_t i = 0; scheme_ok && i < colon; ++i) {
+    char c = value[i];
+    scheme_ok =
+        absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+  }
+  if (!scheme_ok || colon + 3 >= value.size()) {
+    return Invalid(field, "must be a URL like https://host/path or s3://bucket/key");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSha256Hex(absl::string_view field, absl::string_view value) {
+  if (value.size() != 64) return Invalid(field, "must be 64 lower-case hex digits");
+  for (char c : value) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return Invalid(field, "must be 64 lower-case hex digits");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateContentType(absl::string_view field, absl::string_view value) {
+  auto token_ok = [](absl::string_view t) {
+    if (t.empty() || !absl::ascii_isalnum(static_cast<unsigned char>(t[0]))) return false;
+    for (char c : t) {
+      bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                absl::string_view("!#$&^_.+-").find(c) != absl::string_view::npos;
+      if (!ok) return false;
+    }
+    return true;
+  };
+  size_t slash = value.find('/');
+  if (value.size() > 255 || slash == absl::string_view::npos || !token_ok(value.substr(0, slash)) ||
+      !token_ok(value.substr(slash + 1))) {
+    return Invalid(field, "must be a lower-case MIME type like image/png");
   }
   return absl::OkStatus();
 }

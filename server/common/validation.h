@@ -39,9 +39,24 @@ inline constexpr int kMaxPageSize = 1000;
 // letter or digit.
 [[nodiscard]] absl::Status ValidateUsername(absl::string_view field, absl::string_view value);
 
+// ValidateChannelName checks Slack's rules: 1..80 characters of lowercase
+// letters, digits, '-' and '_', starting with a letter or digit.
+[[nodiscard]] absl::Status ValidateChannelName(absl::string_view field, absl::string_view value);
+
 // ValidateUrl checks an optional http(s) URL of at most 2048 characters
 // without whitespace; empty is accepted.
 [[nodiscard]] absl::Status ValidateOptionalUrl(absl::string_view field, absl::string_view value);
+
+// ValidateStorageUrl checks a required URL of any scheme
+// ("https://...", "s3://bucket/key"), at most 2048 characters, no spaces.
+[[nodiscard]] absl::Status ValidateStorageUrl(absl::string_view field, absl::string_view value);
+
+// ValidateSha256Hex checks 64 lower-case hexadecimal digits.
+[[nodiscard]] absl::Status ValidateSha256Hex(absl::string_view field, absl::string_view value);
+
+// ValidateContentType checks a MIME type like "image/png" (lower case,
+// type/subtype, at most 255 characters).
+[[nodiscard]] absl::Status ValidateContentType(absl::string_view field, absl::string_view value);
 
 // ValidateEmoji checks an optional emoji: at most 64 bytes of UTF-8, either
 // a short name like ":thumbsup:" or text without whitespace.

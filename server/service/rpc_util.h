@@ -5,11 +5,17 @@
 #ifndef CHATGENIUS_SERVER_SERVICE_RPC_UTIL_H_
 #define CHATGENIUS_SERVER_SERVICE_RPC_UTIL_H_
 
+#include <set>
+#include <string>
+
+#include <google/protobuf/field_mask.pb.h>
+#include <google/protobuf/timestamp.pb.h>
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/status.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -27,6 +33,22 @@ grpc::Status Respond(absl::StatusOr<T> result, T* response) {
   *response = std::move(*result);
   return grpc::Status::OK;
 }
+
+// Respond for calls without a result message (google.protobuf.Empty).
+inline grpc::Status Respond(const absl::Status& status) { return ToGrpcStatus(status); }
+
+// ValidateTimestamp checks a google.protobuf.Timestamp is within its
+// documented range (years 1..9999, nanos in [0, 1e9)).
+[[nodiscard]] absl::Status ValidateTimestamp(absl::string_view field,
+                                             const google::protobuf::Timestamp& ts);
+
+// TimestampMicros converts a valid timestamp to microseconds since epoch.
+int64_t TimestampMicros(const google::protobuf::Timestamp& ts);
+
+// MaskPaths validates an update mask against the `allowed` field names and
+// returns the named ones. INVALID_ARGUMENT for an empty mask or other names.
+[[nodiscard]] absl::StatusOr<std::set<std::string>> MaskPaths(
+    const google::protobuf::FieldMask& mask, const std::set<std::string>& allowed);
 
 // RpcDeadline returns the deadline for the database work of one call: the
 // caller's gRPC deadline, capped at now + `max_statement_time` so a caller

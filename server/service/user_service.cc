@@ -14,18 +14,6 @@ namespace {
 
 namespace v1 = ::chatgenius::db::v1;
 
-// Proto3 timestamps must lie in [0001-01-01, 9999-12-31] (google.protobuf
-// Timestamp's documented range) with nanos in [0, 1e9).
-absl::Status ValidateTimestamp(absl::string_view field, const google::protobuf::Timestamp& ts) {
-  constexpr int64_t kMinSeconds = -62135596800;
-  constexpr int64_t kMaxSeconds = 253402300799;
-  if (ts.seconds() < kMinSeconds || ts.seconds() > kMaxSeconds || ts.nanos() < 0 ||
-      ts.nanos() > 999999999) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": not a valid timestamp"));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status ValidateProfile(const v1::User& user, const UserUpdate& fields) {
   if (fields.email) RETURN_IF_ERROR(ValidateEmail("user.email", user.email()));
   if (fields.username) RETURN_IF_ERROR(ValidateUsername("user.username", user.username()));
@@ -38,29 +26,15 @@ absl::Status ValidateProfile(const v1::User& user, const UserUpdate& fields) {
 }
 
 absl::StatusOr<UserUpdate> ParseUserMask(const google::protobuf::FieldMask& mask) {
-  if (mask.paths().empty()) {
-    return absl::InvalidArgumentError(
-        "update_mask: must name at least one field (email, username, display_name, "
-        "full_name, avatar_url)");
-  }
+  ASSIGN_OR_RETURN(
+      std::set<std::string> paths,
+      MaskPaths(mask, {"email", "username", "display_name", "full_name", "avatar_url"}));
   UserUpdate fields;
-  for (const std::string& path : mask.paths()) {
-    if (path == "email") {
-      fields.email = true;
-    } else if (path == "username") {
-      fields.username = true;
-    } else if (path == "display_name") {
-      fields.display_name = true;
-    } else if (path == "full_name") {
-      fields.full_name = true;
-    } else if (path == "avatar_url") {
-      fields.avatar_url = true;
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "update_mask: '", path,
-          "' cannot be updated (allowed: email, username, display_name, full_name, avatar_url)"));
-    }
-  }
+  fields.email = paths.count("email") > 0;
+  fields.username = paths.count("username") > 0;
+  fields.display_name = paths.count("display_name") > 0;
+  fields.full_name = paths.count("full_name") > 0;
+  fields.avatar_url = paths.count("avatar_url") > 0;
   return fields;
 }
 

@@ -8,14 +8,19 @@ std::string MicrosSql(const std::string& column) {
   return absl::StrCat("(extract(epoch FROM ", column, ") * 1000000)::bigint");
 }
 
-bool SetTimestamp(const pqxx::field& micros, google::protobuf::Timestamp* ts) {
-  if (micros.is_null()) return false;
+void SetTimestamp(const pqxx::field& micros, google::protobuf::Timestamp* ts) {
   int64_t us = micros.as<int64_t>();
   // Floor division keeps nanos non-negative for times before 1970.
   int64_t seconds = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
   ts->set_seconds(seconds);
   ts->set_nanos(static_cast<int32_t>((us - seconds * 1000000) * 1000));
-  return true;
+}
+
+std::optional<google::protobuf::Timestamp> OptionalTimestamp(const pqxx::field& micros) {
+  if (micros.is_null()) return std::nullopt;
+  google::protobuf::Timestamp ts;
+  SetTimestamp(micros, &ts);
+  return ts;
 }
 
 std::optional<int64_t> TimestampToMicros(const google::protobuf::Timestamp* ts) {

@@ -22,9 +22,13 @@ namespace chatgenius {
 // microseconds since the epoch, e.g. MicrosSql("u.created_at").
 std::string MicrosSql(const std::string& column);
 
-// SetTimestamp fills `ts` from a microseconds field; a NULL field leaves
-// it untouched (and returns false).
-bool SetTimestamp(const pqxx::field& micros, google::protobuf::Timestamp* ts);
+// SetTimestamp fills `ts` from a microseconds field of a NOT NULL column.
+void SetTimestamp(const pqxx::field& micros, google::protobuf::Timestamp* ts);
+
+// OptionalTimestamp converts a microseconds field of a nullable column;
+// nullopt for NULL, so callers leave the message field unset:
+//   if (auto t = OptionalTimestamp(r[5])) *m.mutable_edit_time() = *t;
+std::optional<google::protobuf::Timestamp> OptionalTimestamp(const pqxx::field& micros);
 
 // TimestampToMicros converts a proto timestamp, nullopt for nullptr (an
 // unset message field).

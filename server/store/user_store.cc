@@ -86,7 +86,7 @@ void StatusFromRow(const pqxx::row& r, int first, v1::UserStatus* status) {
   status->set_presence(PresenceFromSql(r[first].as<std::string>()));
   status->set_status_text(r[first + 1].as<std::string>());
   status->set_status_emoji(r[first + 2].as<std::string>());
-  SetTimestamp(r[first + 3], status->mutable_status_expire_time());
+  if (auto t = OptionalTimestamp(r[first + 3])) *status->mutable_status_expire_time() = *t;
   SetTimestamp(r[first + 4], status->mutable_update_time());
 }
 

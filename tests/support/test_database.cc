@@ -46,15 +46,19 @@ TestDatabase::~TestDatabase() {
   AdminExec(absl::StrCat("DROP DATABASE IF EXISTS ", name_, " WITH (FORCE)"));
 }
 
-std::string TestDatabase::AdminExec(const std::string& sql) const {
+std::string TestDatabase::Query(const std::string& sql) const { return Exec(name_, sql); }
+
+std::string TestDatabase::AdminExec(const std::string& sql) const { return Exec("postgres", sql); }
+
+std::string TestDatabase::Exec(const std::string& db, const std::string& sql) const {
   try {
-    pqxx::connection conn(ConnInfo(host_, port_, user_, password_, "postgres"));
+    pqxx::connection conn(ConnInfo(host_, port_, user_, password_, db));
     pqxx::nontransaction txn(conn);
     pqxx::result r = txn.exec(sql);
     if (r.empty() || r.columns() == 0 || r[0][0].is_null()) return "";
     return r[0][0].as<std::string>();
   } catch (const std::exception& e) {
-    ADD_FAILURE() << "admin SQL failed: " << sql << ": " << e.what();
+    ADD_FAILURE() << "SQL failed on " << db << ": " << sql << ": " << e.what();
     return "";
   }
 }

@@ -40,7 +40,12 @@ class TestDatabase {
   // "" when there is none.
   std::string AdminExec(const std::string& sql) const;
 
+  // Query runs `sql` on the test database itself; same result rule.
+  std::string Query(const std::string& sql) const;
+
  private:
+  std::string Exec(const std::string& db, const std::string& sql) const;
+
   std::string host_;
   int port_ = 0;
   std::string user_;

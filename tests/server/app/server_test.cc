@@ -6,7 +6,7 @@
 #include <grpcpp/client_context.h>
 
 #include "chatgenius/db/v1/admin_service.grpc.pb.h"
-#include "chatgenius/db/v1/channel_service.grpc.pb.h"
+#include "chatgenius/db/v1/event_service.grpc.pb.h"
 #include "chatgenius/db/v1/migration_service.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "src/proto/grpc/reflection/v1alpha/reflection.grpc.pb.h"
@@ -105,12 +105,14 @@ TEST_F(ServerTest, AdminReportsPoolAndServer) {
   }
 }
 
-TEST_F(ServerTest, LaterServicesAnswerUnimplemented) {
-  auto stub = v1::ChannelService::NewStub(server_.channel());
-  v1::Channel out;
+TEST_F(ServerTest, EventServiceAnswersUnimplementedUntilItLands) {
+  auto stub = v1::EventService::NewStub(server_.channel());
   grpc::ClientContext context;
   SetDeadline(&context);
-  EXPECT_EQ(stub->CreateChannel(&context, {}, &out).error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  auto stream = stub->Subscribe(&context, {});
+  v1::Event event;
+  EXPECT_FALSE(stream->Read(&event));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
 }
 
 TEST(ServerStartTest, CheckModeStaysNotServingWhilePending) {

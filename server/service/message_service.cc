@@ -1,0 +1,289 @@
+#include "server/service/message_service.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "server/common/status_macros.h"
+#include "server/common/validation.h"
+#include "server/service/rpc_util.h"
+
+namespace chatgenius {
+namespace {
+
+namespace v1 = ::chatgenius::db::v1;
+
+absl::Status ValidateContent(absl::string_view field, absl::string_view content) {
+  return ValidateText(field, content, 1, kMaxMessageChars);
+}
+
+// kMaxSearchChannels bounds the channel filter of one search.
+constexpr int kMaxSearchChannels = 100;
+
+}  // namespace
+
+absl::Status ValidatePostMessage(const v1::PostMessageRequest& request) {
+  RETURN_IF_ERROR(ValidateId("channel_id", request.channel_id()));
+  RETURN_IF_ERROR(ValidateId("author_id", request.author_id()));
+  RETURN_IF_ERROR(ValidateContent("content", request.content()));
+  RETURN_IF_ERROR(ValidateId("thread_parent_id", request.thread_parent_id(), /*required=*/false));
+  RETURN_IF_ERROR(ValidateText("client_msg_id", request.client_msg_id(), 0, 64));
+  return absl::OkStatus();
+}
+
+MessageServiceImpl::MessageServiceImpl(MessageStore* store, const PageTokenCodec* tokens,
+                                       absl::Duration max_statement_time)
+    : store_(store), tokens_(tokens), max_statement_time_(max_statement_time) {}
+
+absl::Time MessageServiceImpl::Deadline(grpc::ServerContext* context) const {
+  return RpcDeadline(context, max_statement_time_);
+}
+
+absl::StatusOr<std::optional<std::vector<std::string>>> MessageServiceImpl::Cursor(
+    const std::string& query, const std::string& token, size_t count) const {
+  if (token.empty()) return std::optional<std::vector<std::string>>();
+  ASSIGN_OR_RETURN(std::vector<std::string> keys, tokens_->Decode(query, token));
+  if (keys.size() != count) return absl::InvalidArgumentError("page_token: malformed");
+  return std::optional<std::vector<std::string>>(std::move(keys));
+}
+
+grpc::Status MessageServiceImpl::PostMessage(grpc::ServerContext* context,
+                                             const v1::PostMessageRequest* request,
+                                             v1::Message* response) {
+  if (absl::Status s = ValidatePostMessage(*request); !s.ok()) return Respond(s);
+  return Respond(store_->Post(*request, Deadline(context)), response);
+}
+
+grpc::Status MessageServiceImpl::GetMessage(grpc::ServerContext* context,
+                                            const v1::GetMessageRequest* request,
+                                            v1::Message* response) {
+  absl::Status s = ValidateId("id", request->id());
+  if (s.ok()) s = ValidateId("viewer_id", request->viewer_id(), /*required=*/false);
+  if (!s.ok()) return Respond(s);
+  return Respond(store_->Get(request->id(), request->viewer_id(), Deadline(context)), response);
+}
+
+absl::StatusOr<v1::Message> MessageServiceImpl::DoUpdate(grpc::ServerContext* context,
+                                                         const v1::UpdateMessageRequest& request) {
+  if (!request.has_message()) return absl::InvalidArgumentError("message: is required");
+  RETURN_IF_ERROR(ValidateId("message.id", request.message().id()));
+  RETURN_IF_ERROR(ValidateId("actor_id", request.actor_id()));
+  RETURN_IF_ERROR(MaskPaths(request.update_mask(), {"content"}).status());
+  RETURN_IF_ERROR(ValidateContent("message.content", request.message().content()));
+  return store_->Edit(request.message().id(), request.actor_id(), request.message().content(),
+                      Deadline(context));
+}
+
+grpc::Status MessageServiceImpl::UpdateMessage(grpc::ServerContext* context,
+                                               const v1::UpdateMessageRequest* request,
+                                               v1::Message* response) {
+  return Respond(DoUpdate(context, *request), response);
+}
+
+grpc::Status MessageServiceImpl::DeleteMessage(grpc::ServerContext* context,
+                                               const v1::DeleteMessageRequest* request,
+                                               google::protobuf::Empty* /*response*/) {
+  absl::Status s = ValidateId("id", request->id());
+  if (s.ok()) s = ValidateId("actor_id", request->actor_id());
+  if (!s.ok()) return Respond(s);
+  return Respond(store_->Delete(request->id(), request->actor_id(), Deadline(context)));
+}
+
+absl::StatusOr<v1::ListMessagesResponse> MessageServiceImpl::DoList(
+    grpc::ServerContext* context, const v1::ListMessagesRequest& request) {
+  int page_size = 0;
+  RETURN_IF_ERROR(NormalizePageSize(request.page_size(), &page_size));
+  RETURN_IF_ERROR(ValidateId("channel_id", request.channel_id()));
+  RETURN_IF_ERROR(ValidateId("viewer_id", request.viewer_id()));
+  RETURN_IF_ERROR(ValidateId("before_message_id", request.before_message_id(), false));
+  RETURN_IF_ERROR(ValidateId("after_message_id", request.after_message_id(), false));
+  if (!request.before_message_id().empty() && !request.after_message_id().empty()) {
+    return absl::InvalidArgumentError(
+        "after_message_id: set before_message_id or after_message_id, not both");
+  }
+  const bool newer = !request.after_message_id().empty();
+  const std::string query =
+      absl::StrCat("ListMessages\n", request.channel_id(), "\n", request.viewer_id(), "\n",
+                   request.before_message_id(), "\n", request.after_message_id());
+  ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> cursor,
+                   Cursor(query, request.page_token(), 1));
+  std::string from =
+      cursor ? (*cursor)[0] : (newer ? request.after_message_id() : request.before_message_id());
+  ASSIGN_OR_RETURN(std::vector<v1::Message> messages,
+                   store_->List(request.channel_id(), request.viewer_id(), from, newer,
+                                page_size + 1, Deadline(context)));
+  v1::ListMessagesResponse response;
+  const bool more = static_cast<int>(messages.size()) > page_size;
+  if (more) messages.resize(page_size);
+  for (v1::Message& m : messages) *response.add_messages() = std::move(m);
+  if (more) {
+    response.set_next_page_token(tokens_->Encode(query, {response.messages().rbegin()->id()}));
+  }
+  return response;
+}
+
+grpc::Status MessageServiceImpl::ListMessages(grpc::ServerContext* context,
+                                              const v1::ListMessagesRequest* request,
+                                              v1::ListMessagesResponse* response) {
+  return Respond(DoList(context, *request), response);
+}
+
+absl::StatusOr<v1::ListThreadRepliesResponse> MessageServiceImpl::DoReplies(
+    grpc::ServerContext* context, const v1::ListThreadRepliesRequest& request) {
+  int page_size = 0;
+  RETURN_IF_ERROR(NormalizePageSize(request.page_size(), &page_size));
+  RETURN_IF_ERROR(ValidateId("thread_parent_id", request.thread_parent_id()));
+  RETURN_IF_ERROR(ValidateId("viewer_id", request.viewer_id()));
+  RETURN_IF_ERROR(ValidateId("after_message_id", request.after_message_id(), false));
+  const std::string query = absl::StrCat("ListThreadReplies\n", request.thread_parent_id(), "\n",
+                                         request.viewer_id(), "\n", request.after_message_id());
+  ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> cursor,
+                   Cursor(query, request.page_token(), 1));
+  v1::ListThreadRepliesResponse response;
+  v1::Message parent;
+  ASSIGN_OR_RETURN(std::vector<v1::Message> replies,
+                   store_->ListReplies(request.thread_parent_id(), request.viewer_id(),
+                                       cursor ? (*cursor)[0] : request.after_message_id(),
+                                       page_size + 1, &parent, Deadline(context)));
+  if (!cursor) *response.mutable_parent() = std::move(parent);
+  const bool more = static_cast<int>(replies.size()) > page_size;
+  if (more) replies.resize(page_size);
+  for (v1::Message& m : replies) *response.add_replies() = std::move(m);
+  if (more) {
+    response.set_next_page_token(tokens_->Encode(query, {response.replies().rbegin()->id()}));
+  }
+  return response;
+}
+
+grpc::Status MessageServiceImpl::ListThreadReplies(grpc::ServerContext* context,
+                                                   const v1::ListThreadRepliesRequest* request,
+                                                   v1::ListThreadRepliesResponse* response) {
+  return Respond(DoReplies(context, *request), response);
+}
+
+absl::StatusOr<v1::SearchMessagesResponse> MessageServiceImpl::DoSearch(
+    grpc::ServerContext* context, const v1::SearchMessagesRequest& request) {
+  SearchQuery q;
+  RETURN_IF_ERROR(NormalizePageSize(request.page_size(), &q.limit));
+  RETURN_IF_ERROR(ValidateId("user_id", request.user_id()));
+  RETURN_IF_ERROR(ValidateText("query", request.query(), 1, 500));
+  if (request.channel_ids_size() > kMaxSearchChannels) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("channel_ids: at most ", kMaxSearchChannels, " channels"));
+  }
+  for (int i = 0; i < request.channel_ids_size(); ++i) {
+    RETURN_IF_ERROR(ValidateId(absl::StrCat("channel_ids[", i, "]"), request.channel_ids(i)));
+    q.channel_ids.push_back(request.channel_ids(i));
+  }
+  RETURN_IF_ERROR(ValidateId("author_id", request.author_id(), /*required=*/false));
+  if (request.time_range().has_start_time()) {
+    RETURN_IF_ERROR(ValidateTimestamp("time_range.start_time", request.time_range().start_time()));
+    q.start_micros = TimestampMicros(request.time_range().start_time());
+  }
+  if (request.time_range().has_end_time()) {
+    RETURN_IF_ERROR(ValidateTimestamp("time_range.end_time", request.time_range().end_time()));
+    q.end_micros = TimestampMicros(request.time_range().end_time());
+  }
+  q.user_id = request.user_id();
+  q.text = request.query();
+  q.author_id = request.author_id();
+  const std::string query = absl::StrCat(
+      "SearchMessages\n", q.user_id, "\n", q.text, "\n", absl::StrJoin(q.channel_ids, ","), "\n",
+      q.author_id, "\n", q.start_micros.value_or(-1), "\n", q.end_micros.value_or(-1));
+  ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> cursor,
+                   Cursor(query, request.page_token(), 2));
+  const int page_size = q.limit;
+  q.limit = page_size + 1;
+  if (cursor) {
+    q.after_rank = (*cursor)[0];
+    q.after_id = (*cursor)[1];
+  }
+  ASSIGN_OR_RETURN(std::vector<SearchResult> results, store_->Search(q, Deadline(context)));
+  v1::SearchMessagesResponse response;
+  const bool more = static_cast<int>(results.size()) > page_size;
+  if (more) results.resize(page_size);
+  if (more) {
+    response.set_next_page_token(
+        tokens_->Encode(query, {results.back().rank_text, results.back().hit.message().id()}));
+  }
+  for (SearchResult& r : results) *response.add_hits() = std::move(r.hit);
+  return response;
+}
+
+grpc::Status MessageServiceImpl::SearchMessages(grpc::ServerContext* context,
+                                                const v1::SearchMessagesRequest* request,
+                                                v1::SearchMessagesResponse* response) {
+  return Respond(DoSearch(context, *request), response);
+}
+
+absl::StatusOr<v1::Attachment> MessageServiceImpl::DoAddAttachment(
+    grpc::ServerContext* context, const v1::AddAttachmentRequest& request) {
+  if (!request.has_attachment()) return absl::InvalidArgumentError("attachment: is required");
+  const v1::Attachment& a = request.attachment();
+  RETURN_IF_ERROR(ValidateId("attachment.message_id", a.message_id()));
+  RETURN_IF_ERROR(ValidateId("attachment.uploader_id", a.uploader_id()));
+  RETURN_IF_ERROR(ValidateText("attachment.name", a.name(), 1, 255));
+  RETURN_IF_ERROR(ValidateContentType("attachment.content_type", a.content_type()));
+  if (a.size_bytes() < 0) {
+    return absl::InvalidArgumentError("attachment.size_bytes: must not be negative");
+  }
+  RETURN_IF_ERROR(ValidateStorageUrl("attachment.storage_url", a.storage_url()));
+  RETURN_IF_ERROR(ValidateSha256Hex("attachment.sha256", a.sha256()));
+  return store_->AddAttachment(a, Deadline(context));
+}
+
+grpc::Status MessageServiceImpl::AddAttachment(grpc::ServerContext* context,
+                                               const v1::AddAttachmentRequest* request,
+                                               v1::Attachment* response) {
+  return Respond(DoAddAttachment(context, *request), response);
+}
+
+absl::StatusOr<v1::ListAttachmentsResponse> MessageServiceImpl::DoListAttachments(
+    grpc::ServerContext* context, const v1::ListAttachmentsRequest& request) {
+  int page_size = 0;
+  RETURN_IF_ERROR(NormalizePageSize(request.page_size(), &page_size));
+  switch (request.parent_case()) {
+    case v1::ListAttachmentsRequest::kMessageId:
+      RETURN_IF_ERROR(ValidateId("message_id", request.message_id()));
+      break;
+    case v1::ListAttachmentsRequest::kChannelId:
+      RETURN_IF_ERROR(ValidateId("channel_id", request.channel_id()));
+      break;
+    default:
+      return absl::InvalidArgumentError("parent: set message_id or channel_id");
+  }
+  RETURN_IF_ERROR(ValidateId("viewer_id", request.viewer_id()));
+  const std::string query = absl::StrCat("ListAttachments\n", request.message_id(), "\n",
+                                         request.channel_id(), "\n", request.viewer_id());
+  ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> cursor,
+                   Cursor(query, request.page_token(), 1));
+  ASSIGN_OR_RETURN(
+      std::vector<v1::Attachment> attachments,
+      store_->ListAttachments(request.message_id(), request.channel_id(), request.viewer_id(),
+                              cursor ? (*cursor)[0] : "", page_size + 1, Deadline(context)));
+  v1::ListAttachmentsResponse response;
+  const bool more = static_cast<int>(attachments.size()) > page_size;
+  if (more) attachments.resize(page_size);
+  for (v1::Attachment& a : attachments) *response.add_attachments() = std::move(a);
+  if (more) {
+    response.set_next_page_token(tokens_->Encode(query, {response.attachments().rbegin()->id()}));
+  }
+  return response;
+}
+
+grpc::Status MessageServiceImpl::ListAttachments(grpc::ServerContext* context,
+                                                 const v1::ListAttachmentsRequest* request,
+                                                 v1::ListAttachmentsResponse* response) {
+  return Respond(DoListAttachments(context, *request), response);
+}
+
+grpc::Status MessageServiceImpl::DeleteAttachment(grpc::ServerContext* context,
+                                                  const v1::DeleteAttachmentRequest* request,
+                                                  google::protobuf::Empty* /*response*/) {
+  absl::Status s = ValidateId("id", request->id());
+  if (s.ok()) s = ValidateId("actor_id", request->actor_id());
+  if (!s.ok()) return Respond(s);
+  return Respond(store_->DeleteAttachment(request->id(), request->actor_id(), Deadline(context)));
+}
+
+}  // namespace chatgenius

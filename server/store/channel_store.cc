@@ -1,0 +1,534 @@
+#include "server/store/channel_store.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "server/common/status_macros.h"
+#include "server/common/ulid.h"
+#include "server/db/transaction.h"
+#include "server/store/row_conversion.h"
+
+namespace chatgenius {
+namespace {
+
+namespace v1 = ::chatgenius::db::v1;
+
+const char* TypeToSql(v1::ChannelType type) {
+  switch (type) {
+    case v1::CHANNEL_TYPE_PRIVATE:
+      return "private";
+    case v1::CHANNEL_TYPE_DIRECT:
+      return "dm";
+    default:
+      return "public";
+  }
+}
+
+v1::ChannelType TypeFromSql(const std::string& s) {
+  if (s == "private") return v1::CHANNEL_TYPE_PRIVATE;
+  if (s == "dm") return v1::CHANNEL_TYPE_DIRECT;
+  return v1::CHANNEL_TYPE_PUBLIC;
+}
+
+// Columns of a channel (alias c), read by ChannelFromRow.
+const std::string& ChannelColumns() {
+  static const auto* cols = new std::string(absl::StrCat(
+      "c.id, coalesce(c.name, ''), c.description, c.type, c.created_by, ",
+      MicrosSql("c.created_at"), ", ", MicrosSql("c.updated_at"), ", ", MicrosSql("c.archived_at"),
+      ", coalesce(c.archived_by, ''), "
+      "(SELECT count(*) FROM channel_members cm WHERE cm.channel_id = c.id)"));
+  return *cols;
+}
+constexpr int kChannelColumnCount = 10;
+
+v1::Channel ChannelFromRow(const pqxx::row& r) {
+  v1::Channel c;
+  c.set_id(r[0].as<std::string>());
+  c.set_name(r[1].as<std::string>());
+  c.set_description(r[2].as<std::string>());
+  c.set_type(TypeFromSql(r[3].as<std::string>()));
+  c.set_created_by(r[4].as<std::string>());
+  SetTimestamp(r[5], c.mutable_create_time());
+  SetTimestamp(r[6], c.mutable_update_time());
+  if (auto t = OptionalTimestamp(r[7])) *c.mutable_archive_time() = *t;
+  c.set_archived_by(r[8].as<std::string>());
+  c.set_member_count(r[9].as<int>());
+  return c;
+}
+
+// Columns of a membership (alias m) joined with its user (alias u).
+const std::string& MemberColumns() {
+  static const auto* cols = new std::string(
+      absl::StrCat("m.channel_id, u.id, u.username, u.display_name, u.avatar_url, u.is_bot, "
+                   "m.role, ",
+                   MicrosSql("m.joined_at"), ", coalesce(m.last_read_message_id, '')"));
+  return *cols;
+}
+
+v1::ChannelMember MemberFromRow(const pqxx::row& r) {
+  v1::ChannelMember m;
+  m.set_channel_id(r[0].as<std::string>());
+  v1::UserSummary* u = m.mutable_user();
+  u->set_id(r[1].as<std::string>());
+  u->set_username(r[2].as<std::string>());
+  u->set_display_name(r[3].as<std::string>());
+  u->set_avatar_url(r[4].as<std::string>());
+  u->set_is_bot(r[5].as<bool>());
+  m.set_role(RoleFromSql(r[6].as<std::string>()));
+  SetTimestamp(r[7], m.mutable_join_time());
+  m.set_last_read_message_id(r[8].as<std::string>());
+  return m;
+}
+
+// Unread = top-level messages by others after the member's marker (alias m).
+constexpr char kUnreadCountSql[] =
+    "(SELECT count(*) FROM messages x WHERE x.channel_id = m.channel_id "
+    "AND x.thread_parent_id IS NULL AND x.deleted_at IS NULL AND x.user_id <> m.user_id "
+    "AND x.id > coalesce(m.last_read_message_id, ''))";
+
+const ConstraintMessages& ChannelConstraintMessages() {
+  static const auto* messages = new ConstraintMessages{
+      {"channels_name_key", "channel.name: a channel with this name already exists"},
+  };
+  return *messages;
+}
+
+absl::Status ChannelNotFound(const std::string& id) {
+  return absl::NotFoundError(absl::StrCat("channel ", id, " not found"));
+}
+
+absl::Status RequireManager(const ChannelAccess& access, absl::string_view what) {
+  if (!access.is_manager()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("actor_id: only a channel owner or admin may ", what));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RequireNotArchived(const ChannelAccess& access) {
+  if (access.archived) {
+    return absl::FailedPreconditionError("channel is archived; unarchive it first");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Channel> GetIn(pqxx::work& txn, const std::string& id) {
+  pqxx::result r = txn.exec_prepared("channel_get", id);
+  if (r.empty()) return ChannelNotFound(id);
+  return ChannelFromRow(r[0]);
+}
+
+absl::StatusOr<v1::ChannelMember> MemberIn(pqxx::work& txn, const std::string& channel_id,
+                                           const std::string& user_id) {
+  pqxx::result r = txn.exec_prepared("member_get", channel_id, user_id);
+  if (r.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("user ", user_id, " is not a member of channel ", channel_id));
+  }
+  return MemberFromRow(r[0]);
+}
+
+}  // namespace
+
+const char* RoleToSql(v1::MemberRole role) {
+  switch (role) {
+    case v1::MEMBER_ROLE_OWNER:
+      return "owner";
+    case v1::MEMBER_ROLE_ADMIN:
+      return "admin";
+    default:
+      return "member";
+  }
+}
+
+v1::MemberRole RoleFromSql(const std::string& role) {
+  if (role == "owner") return v1::MEMBER_ROLE_OWNER;
+  if (role == "admin") return v1::MEMBER_ROLE_ADMIN;
+  return v1::MEMBER_ROLE_MEMBER;
+}
+
+ChannelStore::ChannelStore(ConnectionPool* pool) : pool_(pool) {
+  const std::string access =
+      "SELECT c.type, c.archived_at IS NOT NULL, m.role FROM channels c "
+      "LEFT JOIN channel_members m ON m.channel_id = c.id AND m.user_id = $2::text "
+      "WHERE c.id = $1 AND c.deleted_at IS NULL ";
+  pool_->RegisterStatement("channel_access", access + "FOR SHARE OF c");
+  pool_->RegisterStatement("channel_access_for_update", access + "FOR UPDATE OF c");
+  pool_->RegisterStatement("user_live", "SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL");
+  pool_->RegisterStatement("channel_insert",
+                           "INSERT INTO channels (id, name, description, type, created_by) "
+                           "VALUES ($1, $2, $3, $4, $5)");
+  pool_->RegisterStatement("member_insert",
+                           "INSERT INTO channel_members (channel_id, user_id, role) "
+                           "VALUES ($1, $2, $3) ON CONFLICT (channel_id, user_id) DO NOTHING");
+  pool_->RegisterStatement("channel_get", absl::StrCat("SELECT ", ChannelColumns(),
+                                                       " FROM channels c WHERE c.id = $1 "
+                                                       "AND c.deleted_at IS NULL"));
+  pool_->RegisterStatement("channel_update",
+                           "UPDATE channels SET name = CASE WHEN $2 THEN $3 ELSE name END, "
+                           "description = CASE WHEN $4 THEN $5 ELSE description END "
+                           "WHERE id = $1");
+  pool_->RegisterStatement("channel_archive",
+                           "UPDATE channels SET archived_at = now(), archived_by = $2 "
+                           "WHERE id = $1 AND archived_at IS NULL");
+  pool_->RegisterStatement("channel_unarchive",
+                           "UPDATE channels SET archived_at = NULL, archived_by = NULL "
+                           "WHERE id = $1");
+  pool_->RegisterStatement("channel_delete",
+                           "UPDATE channels SET deleted_at = now() WHERE id = $1");
+  pool_->RegisterStatement(
+      "channel_list_member",
+      absl::StrCat(
+          "SELECT ", ChannelColumns(), ", m.role, ", kUnreadCountSql,
+          " FROM channel_members m JOIN channels c ON c.id = m.channel_id "
+          "WHERE m.user_id = $1 AND c.deleted_at IS NULL AND ($2 OR c.archived_at IS NULL) "
+          "AND m.channel_id > $3::text ORDER BY m.channel_id LIMIT $4"));
+  pool_->RegisterStatement(
+      "channel_list_public",
+      absl::StrCat("SELECT ", ChannelColumns(),
+                   " FROM channels c WHERE c.type = 'public' AND c.deleted_at IS NULL "
+                   "AND ($1 OR c.archived_at IS NULL) AND (c.name, c.id) > ($2::text, $3::text) "
+                   "ORDER BY c.name, c.id LIMIT $4"));
+  pool_->RegisterStatement("member_get", absl::StrCat("SELECT ", MemberColumns(),
+                                                      " FROM channel_members m JOIN users u ON "
+                                                      "u.id = m.user_id WHERE m.channel_id = $1 "
+                                                      "AND m.user_id = $2"));
+  pool_->RegisterStatement("member_delete",
+                           "DELETE FROM channel_members WHERE channel_id = $1 AND user_id = $2");
+  pool_->RegisterStatement("member_set_role",
+                           "UPDATE channel_members SET role = $3 WHERE channel_id = $1 "
+                           "AND user_id = $2");
+  pool_->RegisterStatement("owner_count",
+                           "SELECT count(*) FROM channel_members WHERE channel_id = $1 "
+                           "AND role = 'owner'");
+  pool_->RegisterStatement("member_list", absl::StrCat("SELECT ", MemberColumns(),
+                                                       " FROM channel_members m JOIN users u ON "
+                                                       "u.id = m.user_id WHERE m.channel_id = $1 "
+                                                       "AND m.user_id > $2::text "
+                                                       "ORDER BY m.user_id LIMIT $3"));
+  pool_->RegisterStatement("dm_insert",
+                           "INSERT INTO channels (id, name, type, dm_key, created_by) "
+                           "VALUES ($1, NULL, 'dm', $2, $3) "
+                           "ON CONFLICT (dm_key) WHERE dm_key IS NOT NULL DO NOTHING RETURNING id");
+  pool_->RegisterStatement("dm_find", "SELECT id FROM channels WHERE dm_key = $1");
+  pool_->RegisterStatement("message_in_channel",
+                           "SELECT 1 FROM messages WHERE id = $1 AND channel_id = $2");
+  pool_->RegisterStatement("read_mark",
+                           "UPDATE channel_members SET last_read_message_id = $3 "
+                           "WHERE channel_id = $1 AND user_id = $2 AND "
+                           "(last_read_message_id IS NULL OR last_read_message_id < $3::text)");
+  pool_->RegisterStatement(
+      "read_state", absl::StrCat("SELECT coalesce(m.last_read_message_id, ''), ", kUnreadCountSql,
+                                 " FROM channel_members m WHERE m.channel_id = $1 "
+                                 "AND m.user_id = $2"));
+}
+
+absl::StatusOr<ChannelAccess> ChannelStore::AccessIn(pqxx::work& txn, const std::string& channel_id,
+                                                     const std::string& user_id, bool for_update) {
+  pqxx::result r = txn.exec_prepared(for_update ? "channel_access_for_update" : "channel_access",
+                                     channel_id, user_id);
+  if (r.empty()) return ChannelNotFound(channel_id);
+  ChannelAccess access;
+  access.type = TypeFromSql(r[0][0].as<std::string>());
+  access.archived = r[0][1].as<bool>();
+  if (!r[0][2].is_null()) access.role = RoleFromSql(r[0][2].as<std::string>());
+  return access;
+}
+
+absl::Status ChannelStore::RequireLiveUserIn(pqxx::work& txn, const std::string& field,
+                                             const std::string& user_id) {
+  if (txn.exec_prepared("user_live", user_id).empty()) {
+    return absl::NotFoundError(absl::StrCat(field, ": user ", user_id, " not found"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Channel> ChannelStore::Create(const v1::Channel& channel,
+                                                 const std::string& creator_id,
+                                                 absl::Time deadline) {
+  v1::Channel out;
+  RETURN_IF_ERROR(RunInTransaction(
+      *pool_, deadline,
+      [&](pqxx::work& txn) -> absl::Status {
+        RETURN_IF_ERROR(RequireLiveUserIn(txn, "creator_id", creator_id));
+        const std::string id = NewUlid();
+        txn.exec_prepared("channel_insert", id, channel.name(), channel.description(),
+                          TypeToSql(channel.type()), creator_id);
+        txn.exec_prepared("member_insert", id, creator_id, "owner");
+        ASSIGN_OR_RETURN(out, GetIn(txn, id));
+        return absl::OkStatus();
+      },
+      &ChannelConstraintMessages()));
+  return out;
+}
+
+absl::StatusOr<v1::Channel> ChannelStore::Get(const std::string& id, absl::Time deadline) {
+  v1::Channel out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(out, GetIn(txn, id));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::Channel> ChannelStore::Update(const std::string& id, const std::string& actor_id,
+                                                 const ChannelUpdate& update, absl::Time deadline) {
+  v1::Channel out;
+  RETURN_IF_ERROR(RunInTransaction(
+      *pool_, deadline,
+      [&](pqxx::work& txn) -> absl::Status {
+        ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, actor_id, /*for_update=*/true));
+        RETURN_IF_ERROR(RequireManager(access, "update a channel"));
+        RETURN_IF_ERROR(RequireNotArchived(access));
+        if (access.type == v1::CHANNEL_TYPE_DIRECT && update.name.has_value()) {
+          return absl::FailedPreconditionError("direct channels have no name");
+        }
+        txn.exec_prepared("channel_update", id, update.name.has_value(), update.name.value_or(""),
+                          update.description.has_value(), update.description.value_or(""));
+        ASSIGN_OR_RETURN(out, GetIn(txn, id));
+        return absl::OkStatus();
+      },
+      &ChannelConstraintMessages()));
+  return out;
+}
+
+absl::StatusOr<v1::Channel> ChannelStore::SetArchived(const std::string& id,
+                                                      const std::string& actor_id, bool archived,
+                                                      absl::Time deadline) {
+  v1::Channel out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, actor_id, /*for_update=*/true));
+    RETURN_IF_ERROR(RequireManager(access, archived ? "archive a channel" : "unarchive a channel"));
+    if (access.type == v1::CHANNEL_TYPE_DIRECT) {
+      return absl::FailedPreconditionError("direct channels cannot be archived");
+    }
+    if (archived) {
+      txn.exec_prepared("channel_archive", id, actor_id);
+    } else {
+      txn.exec_prepared("channel_unarchive", id);
+    }
+    ASSIGN_OR_RETURN(out, GetIn(txn, id));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status ChannelStore::Delete(const std::string& id, const std::string& actor_id,
+                                  absl::Time deadline) {
+  return RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, actor_id, /*for_update=*/true));
+    if (access.type == v1::CHANNEL_TYPE_DIRECT) {
+      return absl::FailedPreconditionError("direct channels cannot be deleted");
+    }
+    if (access.role != v1::MEMBER_ROLE_OWNER) {
+      return absl::PermissionDeniedError("actor_id: only a channel owner may delete it");
+    }
+    txn.exec_prepared("channel_delete", id);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<v1::ChannelListEntry>> ChannelStore::ListForMember(
+    const std::string& user_id, bool include_archived, const std::string& after_id, int limit,
+    absl::Time deadline) {
+  std::vector<v1::ChannelListEntry> out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+    for (const pqxx::row& r :
+         txn.exec_prepared("channel_list_member", user_id, include_archived, after_id, limit)) {
+      v1::ChannelListEntry e;
+      *e.mutable_channel() = ChannelFromRow(r);
+      e.set_role(RoleFromSql(r[kChannelColumnCount].as<std::string>()));
+      e.set_unread_count(r[kChannelColumnCount + 1].as<int64_t>());
+      out.push_back(std::move(e));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::ChannelListEntry>> ChannelStore::ListPublic(
+    bool include_archived, const std::string& after_name, const std::string& after_id, int limit,
+    absl::Time deadline) {
+  std::vector<v1::ChannelListEntry> out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+    for (const pqxx::row& r :
+         txn.exec_prepared("channel_list_public", include_archived, after_name, after_id, limit)) {
+      v1::ChannelListEntry e;
+      *e.mutable_channel() = ChannelFromRow(r);
+      out.push_back(std::move(e));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::ChannelMember> ChannelStore::AddMember(const std::string& channel_id,
+                                                          const std::string& user_id,
+                                                          v1::MemberRole role,
+                                                          const std::string& actor_id,
+                                                          absl::Time deadline) {
+  v1::ChannelMember out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, actor_id, /*for_update=*/true));
+    if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
+      return absl::FailedPreconditionError("direct channels have a fixed set of members");
+    }
+    RETURN_IF_ERROR(RequireNotArchived(actor));
+    const bool self_join = actor_id == user_id && actor.type == v1::CHANNEL_TYPE_PUBLIC &&
+                           role == v1::MEMBER_ROLE_MEMBER;
+    if (!self_join) RETURN_IF_ERROR(RequireManager(actor, "add other members or set roles"));
+    if (role == v1::MEMBER_ROLE_OWNER && actor.role != v1::MEMBER_ROLE_OWNER) {
+      return absl::PermissionDeniedError("actor_id: only an owner may add another owner");
+    }
+    RETURN_IF_ERROR(RequireLiveUserIn(txn, "user_id", user_id));
+    // An existing membership stays as it is (idempotent add).
+    txn.exec_prepared("member_insert", channel_id, user_id, RoleToSql(role));
+    ASSIGN_OR_RETURN(out, MemberIn(txn, channel_id, user_id));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status ChannelStore::RemoveMember(const std::string& channel_id, const std::string& user_id,
+                                        const std::string& actor_id, absl::Time deadline) {
+  return RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, actor_id, /*for_update=*/true));
+    if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
+      return absl::FailedPreconditionError("direct channels have a fixed set of members");
+    }
+    RETURN_IF_ERROR(RequireNotArchived(actor));
+    ASSIGN_OR_RETURN(v1::ChannelMember target, MemberIn(txn, channel_id, user_id));
+    if (actor_id != user_id) {
+      RETURN_IF_ERROR(RequireManager(actor, "remove other members"));
+      if (target.role() == v1::MEMBER_ROLE_OWNER && actor.role != v1::MEMBER_ROLE_OWNER) {
+        return absl::PermissionDeniedError("actor_id: only an owner may remove an owner");
+      }
+    }
+    if (target.role() == v1::MEMBER_ROLE_OWNER &&
+        txn.exec_prepared("owner_count", channel_id)[0][0].as<int>() <= 1) {
+      return absl::FailedPreconditionError(
+          "the last owner cannot leave; make another member owner first");
+    }
+    txn.exec_prepared("member_delete", channel_id, user_id);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::ChannelMember> ChannelStore::UpdateMemberRole(const std::string& channel_id,
+                                                                 const std::string& user_id,
+                                                                 v1::MemberRole role,
+                                                                 const std::string& actor_id,
+                                                                 absl::Time deadline) {
+  v1::ChannelMember out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, actor_id, /*for_update=*/true));
+    if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
+      return absl::FailedPreconditionError("direct channels have no roles to change");
+    }
+    RETURN_IF_ERROR(RequireNotArchived(actor));
+    RETURN_IF_ERROR(RequireManager(actor, "change roles"));
+    ASSIGN_OR_RETURN(v1::ChannelMember target, MemberIn(txn, channel_id, user_id));
+    const bool touches_owner =
+        role == v1::MEMBER_ROLE_OWNER || target.role() == v1::MEMBER_ROLE_OWNER;
+    if (touches_owner && actor.role != v1::MEMBER_ROLE_OWNER) {
+      return absl::PermissionDeniedError("actor_id: only an owner may grant or revoke ownership");
+    }
+    if (target.role() == v1::MEMBER_ROLE_OWNER && role != v1::MEMBER_ROLE_OWNER &&
+        txn.exec_prepared("owner_count", channel_id)[0][0].as<int>() <= 1) {
+      return absl::FailedPreconditionError(
+          "the last owner cannot be demoted; make another member owner first");
+    }
+    txn.exec_prepared("member_set_role", channel_id, user_id, RoleToSql(role));
+    ASSIGN_OR_RETURN(out, MemberIn(txn, channel_id, user_id));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::ChannelMember>> ChannelStore::ListMembers(
+    const std::string& channel_id, const std::string& after_user_id, int limit,
+    absl::Time deadline) {
+  std::vector<v1::ChannelMember> out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+    if (txn.exec_prepared("channel_get", channel_id).empty()) return ChannelNotFound(channel_id);
+    for (const pqxx::row& r : txn.exec_prepared("member_list", channel_id, after_user_id, limit)) {
+      out.push_back(MemberFromRow(r));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::Channel> ChannelStore::GetOrCreateDirect(
+    const std::vector<std::string>& user_ids, absl::Time deadline) {
+  const std::string key = absl::StrJoin(user_ids, ",");
+  v1::Channel out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+    pqxx::result existing = txn.exec_prepared("dm_find", key);
+    if (!existing.empty()) {
+      ASSIGN_OR_RETURN(out, GetIn(txn, existing[0][0].as<std::string>()));
+      return absl::OkStatus();
+    }
+    for (size_t i = 0; i < user_ids.size(); ++i) {
+      RETURN_IF_ERROR(RequireLiveUserIn(txn, absl::StrCat("user_ids[", i, "]"), user_ids[i]));
+    }
+    // A racing call for the same set waits on the unique index, then finds
+    // the winner's row (ON CONFLICT DO NOTHING returns nothing).
+    pqxx::result inserted = txn.exec_prepared("dm_insert", NewUlid(), key, user_ids[0]);
+    if (inserted.empty()) {
+      pqxx::result winner = txn.exec_prepared("dm_find", key);
+      if (winner.empty()) return absl::AbortedError("direct channel creation raced; retry");
+      ASSIGN_OR_RETURN(out, GetIn(txn, winner[0][0].as<std::string>()));
+      return absl::OkStatus();
+    }
+    const std::string id = inserted[0][0].as<std::string>();
+    for (const std::string& user : user_ids) txn.exec_prepared("member_insert", id, user, "member");
+    ASSIGN_OR_RETURN(out, GetIn(txn, id));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::ReadState> ChannelStore::MarkRead(const std::string& channel_id,
+                                                     const std::string& user_id,
+                                                     const std::string& message_id,
+                                                     absl::Time deadline) {
+  v1::ReadState out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, channel_id, user_id));
+    if (!access.is_member()) {
+      return absl::PermissionDeniedError("user_id: not a member of this channel");
+    }
+    if (txn.exec_prepared("message_in_channel", message_id, channel_id).empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("message_id: message ", message_id, " not found in this channel"));
+    }
+    txn.exec_prepared("read_mark", channel_id, user_id, message_id);
+    pqxx::result r = txn.exec_prepared("read_state", channel_id, user_id);
+    out.set_channel_id(channel_id);
+    out.set_user_id(user_id);
+    out.set_last_read_message_id(r[0][0].as<std::string>());
+    out.set_unread_count(r[0][1].as<int64_t>());
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::ReadState> ChannelStore::GetReadState(const std::string& channel_id,
+                                                         const std::string& user_id,
+                                                         absl::Time deadline) {
+  v1::ReadState out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+    if (txn.exec_prepared("channel_get", channel_id).empty()) return ChannelNotFound(channel_id);
+    pqxx::result r = txn.exec_prepared("read_state", channel_id, user_id);
+    if (r.empty()) return absl::NotFoundError("user_id: not a member of this channel");
+    out.set_channel_id(channel_id);
+    out.set_user_id(user_id);
+    out.set_last_read_message_id(r[0][0].as<std::string>());
+    out.set_unread_count(r[0][1].as<int64_t>());
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+}  // namespace chatgenius

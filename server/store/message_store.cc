@@ -1,0 +1,472 @@
+#include "server/store/message_store.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "server/common/status_macros.h"
+#include "server/common/ulid.h"
+#include "server/db/transaction.h"
+#include "server/store/channel_store.h"
+#include "server/store/row_conversion.h"
+
+namespace chatgenius {
+namespace {
+
+namespace v1 = ::chatgenius::db::v1;
+
+std::string IsoTimeSql(const std::string& column) {
+  return absl::StrCat("to_char(", column,
+                      " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')");
+}
+
+// The attachment object in proto JSON form (lowerCamelCase names), so one
+// JSON parse fills repeated Attachment fields.
+std::string AttachmentJsonSql(const std::string& a) {
+  return absl::StrCat(
+      "json_build_object('id', ", a, ".id, 'messageId', ", a, ".message_id, ", "'channelId', ", a,
+      ".channel_id, 'uploaderId', ", a, ".uploader_id, ", "'name', ", a, ".name, 'contentType', ",
+      a, ".content_type, ", "'sizeBytes', ", a, ".size_bytes, 'storageUrl', ", a, ".storage_url, ",
+      "'sha256', ", a, ".sha256, 'createTime', ", IsoTimeSql(a + ".created_at"), ")");
+}
+
+// SELECT ... FROM ... of a render-ready message row (alias m) for the
+// viewing user in parameter `viewer`; callers append WHERE/ORDER/LIMIT.
+// Reply counts, reactions and attachments come from LATERAL subqueries that
+// each use an index on the message id, so a page costs one statement.
+std::string MessageSelect(const std::string& viewer, const std::string& extra_columns = "") {
+  return absl::StrCat(
+      "SELECT m.id, m.channel_id, u.id, u.username, u.display_name, u.avatar_url, u.is_bot, "
+      "m.content, coalesce(m.thread_parent_id, ''), coalesce(m.client_msg_id, ''), ",
+      MicrosSql("m.created_at"), ", ", MicrosSql("m.edited_at"), ", ", MicrosSql("m.deleted_at"),
+      ", rc.n, ", MicrosSql("rc.last_at"), ", x.extras", extra_columns,
+      " FROM messages m JOIN users u ON u.id = m.user_id "
+      "CROSS JOIN LATERAL (SELECT count(*) AS n, max(r.created_at) AS last_at FROM messages r "
+      "  WHERE r.thread_parent_id = m.id AND r.deleted_at IS NULL) rc "
+      "CROSS JOIN LATERAL (SELECT json_build_object("
+      "  'reactions', coalesce((SELECT json_agg(json_build_object('emoji', g.emoji, 'count', g.n, "
+      "      'viewerReacted', g.mine) ORDER BY g.first, g.emoji) FROM (SELECT emoji, count(*) AS "
+      "n, "
+      "      bool_or(user_id = ",
+      viewer,
+      "::text) AS mine, min(created_at) AS first FROM reactions "
+      "      WHERE message_id = m.id GROUP BY emoji) g), '[]'::json), "
+      "  'attachments', coalesce((SELECT json_agg(",
+      AttachmentJsonSql("a"),
+      " ORDER BY a.id) FROM attachments a WHERE a.message_id = m.id), '[]'::json)"
+      ")::text AS extras) x ");
+}
+
+// A deleted message stays visible only as the tombstone of a thread with
+// live replies.
+constexpr char kVisible[] = "(m.deleted_at IS NULL OR (m.thread_parent_id IS NULL AND rc.n > 0))";
+
+absl::StatusOr<v1::Message> MessageFromRow(const pqxx::row& r) {
+  v1::Message m;
+  // Reactions and attachments arrive as proto JSON; parse them first, then
+  // fill the scalar fields.
+  google::protobuf::util::JsonParseOptions options;
+  auto parsed = google::protobuf::util::JsonStringToMessage(r[15].as<std::string>(), &m, options);
+  if (!parsed.ok()) {
+    return absl::InternalError(absl::StrCat("message extras: ", parsed.ToString()));
+  }
+  m.set_id(r[0].as<std::string>());
+  m.set_channel_id(r[1].as<std::string>());
+  v1::UserSummary* author = m.mutable_author();
+  author->set_id(r[2].as<std::string>());
+  author->set_username(r[3].as<std::string>());
+  author->set_display_name(r[4].as<std::string>());
+  author->set_avatar_url(r[5].as<std::string>());
+  author->set_is_bot(r[6].as<bool>());
+  m.set_content(r[7].as<std::string>());
+  m.set_thread_parent_id(r[8].as<std::string>());
+  m.set_client_msg_id(r[9].as<std::string>());
+  SetTimestamp(r[10], m.mutable_create_time());
+  if (auto t = OptionalTimestamp(r[11])) *m.mutable_edit_time() = *t;
+  if (auto t = OptionalTimestamp(r[12])) *m.mutable_delete_time() = *t;
+  m.set_reply_count(r[13].as<int>());
+  if (auto t = OptionalTimestamp(r[14])) *m.mutable_last_reply_time() = *t;
+  return m;
+}
+
+v1::Attachment AttachmentFromRow(const pqxx::row& r) {
+  v1::Attachment a;
+  a.set_id(r[0].as<std::string>());
+  a.set_message_id(r[1].as<std::string>());
+  a.set_channel_id(r[2].as<std::string>());
+  a.set_uploader_id(r[3].as<std::string>());
+  a.set_name(r[4].as<std::string>());
+  a.set_content_type(r[5].as<std::string>());
+  a.set_size_bytes(r[6].as<int64_t>());
+  a.set_storage_url(r[7].as<std::string>());
+  a.set_sha256(r[8].as<std::string>());
+  SetTimestamp(r[9], a.mutable_create_time());
+  return a;
+}
+
+const std::string& AttachmentColumns() {
+  static const auto* cols = new std::string(absl::StrCat(
+      "a.id, a.message_id, a.channel_id, a.uploader_id, a.name, a.content_type, a.size_bytes, "
+      "a.storage_url, a.sha256, ",
+      MicrosSql("a.created_at")));
+  return *cols;
+}
+
+// MessageMeta is what permission checks need about one message.
+struct MessageMeta {
+  std::string channel_id;
+  std::string author_id;
+  std::string thread_parent_id;
+  bool deleted = false;
+};
+
+absl::StatusOr<MessageMeta> MetaIn(pqxx::work& txn, const std::string& id, bool for_update,
+                                   absl::string_view field = "id") {
+  pqxx::result r = txn.exec_prepared(for_update ? "msg_meta_for_update" : "msg_meta", id);
+  if (r.empty() || r[0][3].as<bool>()) {
+    return absl::NotFoundError(absl::StrCat(field, ": message ", id, " not found"));
+  }
+  return MessageMeta{r[0][0].as<std::string>(), r[0][1].as<std::string>(),
+                     r[0][2].as<std::string>(), r[0][3].as<bool>()};
+}
+
+absl::Status RequireReader(const ChannelAccess& access) {
+  if (!access.can_read()) {
+    return absl::PermissionDeniedError("viewer_id: not a member of this channel");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Message> GetVisibleIn(pqxx::work& txn, const std::string& id,
+                                         const std::string& viewer_id) {
+  pqxx::result r = txn.exec_prepared("msg_get", viewer_id, id);
+  if (r.empty()) return absl::NotFoundError(absl::StrCat("message ", id, " not found"));
+  return MessageFromRow(r[0]);
+}
+
+const ConstraintMessages& MessageConstraintMessages() {
+  static const auto* messages = new ConstraintMessages{
+      {"messages_client_msg_id_key", "client_msg_id: already used for another message"},
+  };
+  return *messages;
+}
+
+}  // namespace
+
+MessageStore::MessageStore(ConnectionPool* pool) : pool_(pool) {
+  pool_->RegisterStatement("msg_get",
+                           absl::StrCat(MessageSelect("$1"), "WHERE m.id = $2 AND ", kVisible));
+  pool_->RegisterStatement(
+      "msg_list_older",
+      absl::StrCat(
+          MessageSelect("$1"),
+          "WHERE m.channel_id = $2 AND m.thread_parent_id IS NULL AND m.id < $3::text AND ",
+          kVisible, " ORDER BY m.id DESC LIMIT $4"));
+  pool_->RegisterStatement(
+      "msg_list_newer",
+      absl::StrCat(
+          MessageSelect("$1"),
+          "WHERE m.channel_id = $2 AND m.thread_parent_id IS NULL AND m.id > $3::text AND ",
+          kVisible, " ORDER BY m.id LIMIT $4"));
+  pool_->RegisterStatement("msg_replies",
+                           absl::StrCat(MessageSelect("$1"),
+                                        "WHERE m.thread_parent_id = $2 AND m.id > $3::text "
+                                        "AND m.deleted_at IS NULL ORDER BY m.id LIMIT $4"));
+  pool_->RegisterStatement(
+      "msg_search",
+      absl::StrCat(
+          MessageSelect("$1",
+                        ", ts_headline('english', m.content, q.q, 'StartSel=<b>, "
+                        "StopSel=</b>, MaxWords=35, MinWords=15, MaxFragments=2'), "
+                        "ts_rank(m.search_vector, q.q)::text"),
+          "CROSS JOIN websearch_to_tsquery('english', $2) AS q(q) "
+          "WHERE m.search_vector @@ q.q AND m.deleted_at IS NULL "
+          "AND m.channel_id IN (SELECT cm.channel_id FROM channel_members cm "
+          "  JOIN channels c ON c.id = cm.channel_id WHERE cm.user_id = $1 "
+          "  AND c.deleted_at IS NULL) "
+          "AND (cardinality($3::text[]) = 0 OR m.channel_id = ANY($3::text[])) "
+          "AND ($4::text = '' OR m.user_id = $4::text) "
+          "AND ($5::bigint IS NULL OR m.created_at >= to_timestamp($5::bigint / 1000000.0)) "
+          "AND ($6::bigint IS NULL OR m.created_at < to_timestamp($6::bigint / 1000000.0)) "
+          "AND ($7::real IS NULL OR (ts_rank(m.search_vector, q.q), m.id) < ($7::real, $8::text)) "
+          "ORDER BY ts_rank(m.search_vector, q.q) DESC, m.id DESC LIMIT $9"));
+  pool_->RegisterStatement(
+      "msg_insert",
+      "INSERT INTO messages (id, channel_id, user_id, content, thread_parent_id, client_msg_id) "
+      "VALUES ($1, $2, $3, $4, $5, $6) "
+      "ON CONFLICT (user_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING "
+      "RETURNING id");
+  pool_->RegisterStatement("msg_by_client_id",
+                           "SELECT id, channel_id FROM messages WHERE user_id = $1 "
+                           "AND client_msg_id = $2");
+  const std::string meta =
+      "SELECT channel_id, user_id, coalesce(thread_parent_id, ''), deleted_at IS NOT NULL "
+      "FROM messages WHERE id = $1";
+  pool_->RegisterStatement("msg_meta", meta);
+  pool_->RegisterStatement("msg_meta_for_update", meta + " FOR UPDATE");
+  pool_->RegisterStatement("msg_edit",
+                           "UPDATE messages SET content = $2, edited_at = now() WHERE id = $1");
+  pool_->RegisterStatement("msg_delete",
+                           "UPDATE messages SET content = '', deleted_at = now() WHERE id = $1");
+  pool_->RegisterStatement(
+      "att_insert",
+      absl::StrCat("INSERT INTO attachments AS a (id, message_id, channel_id, uploader_id, name, "
+                   "content_type, size_bytes, storage_url, sha256) "
+                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
+                   AttachmentColumns()));
+  const std::string att_list = absl::StrCat(
+      "SELECT ", AttachmentColumns(),
+      " FROM attachments a JOIN messages m ON m.id = a.message_id WHERE m.deleted_at IS NULL ");
+  pool_->RegisterStatement(
+      "att_list_message",
+      att_list + "AND a.message_id = $1 AND a.id > $2::text ORDER BY a.id LIMIT $3");
+  pool_->RegisterStatement(
+      "att_list_channel",
+      att_list + "AND a.channel_id = $1 AND a.id > $2::text ORDER BY a.id LIMIT $3");
+  pool_->RegisterStatement("att_meta",
+                           "SELECT channel_id, uploader_id FROM attachments WHERE id = $1");
+  pool_->RegisterStatement("att_delete", "DELETE FROM attachments WHERE id = $1");
+}
+
+absl::StatusOr<v1::Message> MessageStore::Post(const v1::PostMessageRequest& request,
+                                               absl::Time deadline) {
+  v1::Message out;
+  RETURN_IF_ERROR(RunInTransaction(
+      *pool_, deadline,
+      [&](pqxx::work& txn) -> absl::Status {
+        const std::string& author = request.author_id();
+        const std::optional<std::string> client_id =
+            request.client_msg_id().empty() ? std::nullopt
+                                            : std::optional<std::string>(request.client_msg_id());
+        // A retry returns what the first attempt stored.
+        auto existing = [&]() -> absl::StatusOr<std::optional<v1::Message>> {
+          if (!client_id) return std::optional<v1::Message>();
+          pqxx::result r = txn.exec_prepared("msg_by_client_id", author, *client_id);
+          if (r.empty()) return std::optional<v1::Message>();
+          if (r[0][1].as<std::string>() != request.channel_id()) {
+            return absl::AlreadyExistsError(
+                "client_msg_id: already used by this author for a message in another channel");
+          }
+          ASSIGN_OR_RETURN(v1::Message m, GetVisibleIn(txn, r[0][0].as<std::string>(), author));
+          return std::optional<v1::Message>(std::move(m));
+        };
+        ASSIGN_OR_RETURN(std::optional<v1::Message> before, existing());
+        if (before) {
+          out = std::move(*before);
+          return absl::OkStatus();
+        }
+
+        ASSIGN_OR_RETURN(ChannelAccess access,
+                         ChannelStore::AccessIn(txn, request.channel_id(), author));
+        if (!access.is_member()) {
+          return absl::PermissionDeniedError("author_id: not a member of this channel");
+        }
+        if (access.archived) {
+          return absl::FailedPreconditionError("channel is archived; it accepts no new messages");
+        }
+        std::optional<std::string> parent;
+        if (!request.thread_parent_id().empty()) {
+          ASSIGN_OR_RETURN(MessageMeta p, MetaIn(txn, request.thread_parent_id(),
+                                                 /*for_update=*/false, "thread_parent_id"));
+          if (p.channel_id != request.channel_id()) {
+            return absl::InvalidArgumentError("thread_parent_id: the parent is in another channel");
+          }
+          if (!p.thread_parent_id.empty()) {
+            return absl::InvalidArgumentError(
+                "thread_parent_id: replies go to the top-level message, not to a reply");
+          }
+          parent = request.thread_parent_id();
+        }
+        pqxx::result inserted = txn.exec_prepared("msg_insert", NewUlid(), request.channel_id(),
+                                                  author, request.content(), parent, client_id);
+        if (inserted.empty()) {
+          // A concurrent retry with the same client_msg_id committed first.
+          ASSIGN_OR_RETURN(std::optional<v1::Message> winner, existing());
+          if (!winner) return absl::AbortedError("concurrent post with this client_msg_id; retry");
+          out = std::move(*winner);
+          return absl::OkStatus();
+        }
+        ASSIGN_OR_RETURN(out, GetVisibleIn(txn, inserted[0][0].as<std::string>(), author));
+        return absl::OkStatus();
+      },
+      &MessageConstraintMessages()));
+  return out;
+}
+
+absl::StatusOr<v1::Message> MessageStore::Get(const std::string& id, const std::string& viewer_id,
+                                              absl::Time deadline) {
+  v1::Message out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(out, GetVisibleIn(txn, id, viewer_id));
+    if (!viewer_id.empty()) {
+      ASSIGN_OR_RETURN(ChannelAccess access,
+                       ChannelStore::AccessIn(txn, out.channel_id(), viewer_id));
+      RETURN_IF_ERROR(RequireReader(access));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::Message> MessageStore::Edit(const std::string& id, const std::string& actor_id,
+                                               const std::string& content, absl::Time deadline) {
+  v1::Message out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(MessageMeta meta, MetaIn(txn, id, /*for_update=*/true, "message.id"));
+    if (meta.author_id != actor_id) {
+      return absl::PermissionDeniedError("actor_id: only the author may edit a message");
+    }
+    ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, meta.channel_id, actor_id));
+    if (access.archived) return absl::FailedPreconditionError("channel is archived");
+    txn.exec_prepared("msg_edit", id, content);
+    ASSIGN_OR_RETURN(out, GetVisibleIn(txn, id, actor_id));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status MessageStore::Delete(const std::string& id, const std::string& actor_id,
+                                  absl::Time deadline) {
+  return RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(MessageMeta meta, MetaIn(txn, id, /*for_update=*/true));
+    ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, meta.channel_id, actor_id));
+    if (meta.author_id != actor_id && !access.is_manager()) {
+      return absl::PermissionDeniedError(
+          "actor_id: only the author or a channel owner/admin may delete a message");
+    }
+    if (access.archived) return absl::FailedPreconditionError("channel is archived");
+    txn.exec_prepared("msg_delete", id);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<v1::Message>> MessageStore::List(const std::string& channel_id,
+                                                            const std::string& viewer_id,
+                                                            const std::string& cursor_id,
+                                                            bool newer, int limit,
+                                                            absl::Time deadline) {
+  std::vector<v1::Message> out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, channel_id, viewer_id));
+    RETURN_IF_ERROR(RequireReader(access));
+    // "~" sorts after every ULID character, so it starts at the newest.
+    const std::string cursor = cursor_id.empty() && !newer ? "~" : cursor_id;
+    for (const pqxx::row& r : txn.exec_prepared(newer ? "msg_list_newer" : "msg_list_older",
+                                                viewer_id, channel_id, cursor, limit)) {
+      ASSIGN_OR_RETURN(v1::Message m, MessageFromRow(r));
+      out.push_back(std::move(m));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::Message>> MessageStore::ListReplies(const std::string& parent_id,
+                                                                   const std::string& viewer_id,
+                                                                   const std::string& after_id,
+                                                                   int limit, v1::Message* parent,
+                                                                   absl::Time deadline) {
+  std::vector<v1::Message> out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(*parent, GetVisibleIn(txn, parent_id, viewer_id));
+    if (!parent->thread_parent_id().empty()) {
+      return absl::InvalidArgumentError("thread_parent_id: is a reply, not a thread parent");
+    }
+    ASSIGN_OR_RETURN(ChannelAccess access,
+                     ChannelStore::AccessIn(txn, parent->channel_id(), viewer_id));
+    RETURN_IF_ERROR(RequireReader(access));
+    for (const pqxx::row& r :
+         txn.exec_prepared("msg_replies", viewer_id, parent_id, after_id, limit)) {
+      ASSIGN_OR_RETURN(v1::Message m, MessageFromRow(r));
+      out.push_back(std::move(m));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<SearchResult>> MessageStore::Search(const SearchQuery& q,
+                                                               absl::Time deadline) {
+  std::vector<SearchResult> out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+    // Channel ids are validated ULIDs, so the array literal needs no quoting.
+    const std::string channels = absl::StrCat("{", absl::StrJoin(q.channel_ids, ","), "}");
+    std::optional<std::string> after_rank = q.after_rank;
+    for (const pqxx::row& r :
+         txn.exec_prepared("msg_search", q.user_id, q.text, channels, q.author_id, q.start_micros,
+                           q.end_micros, after_rank, q.after_id, q.limit)) {
+      SearchResult result;
+      ASSIGN_OR_RETURN(*result.hit.mutable_message(), MessageFromRow(r));
+      result.hit.set_snippet(r[16].as<std::string>());
+      result.rank_text = r[17].as<std::string>();
+      result.hit.set_rank(r[17].as<float>());
+      out.push_back(std::move(result));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::Attachment> MessageStore::AddAttachment(const v1::Attachment& a,
+                                                           absl::Time deadline) {
+  v1::Attachment out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(MessageMeta meta,
+                     MetaIn(txn, a.message_id(), /*for_update=*/false, "attachment.message_id"));
+    if (meta.author_id != a.uploader_id()) {
+      return absl::PermissionDeniedError(
+          "attachment.uploader_id: only the message's author may attach files to it");
+    }
+    ASSIGN_OR_RETURN(ChannelAccess access,
+                     ChannelStore::AccessIn(txn, meta.channel_id, a.uploader_id()));
+    if (access.archived) return absl::FailedPreconditionError("channel is archived");
+    pqxx::result r =
+        txn.exec_prepared("att_insert", NewUlid(), a.message_id(), meta.channel_id, a.uploader_id(),
+                          a.name(), a.content_type(), a.size_bytes(), a.storage_url(), a.sha256());
+    out = AttachmentFromRow(r[0]);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::Attachment>> MessageStore::ListAttachments(
+    const std::string& message_id, const std::string& channel_id, const std::string& viewer_id,
+    const std::string& after_id, int limit, absl::Time deadline) {
+  std::vector<v1::Attachment> out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+    std::string channel = channel_id;
+    if (!message_id.empty()) {
+      ASSIGN_OR_RETURN(MessageMeta meta,
+                       MetaIn(txn, message_id, /*for_update=*/false, "message_id"));
+      channel = meta.channel_id;
+    }
+    ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, channel, viewer_id));
+    RETURN_IF_ERROR(RequireReader(access));
+    pqxx::result rows = message_id.empty()
+                            ? txn.exec_prepared("att_list_channel", channel_id, after_id, limit)
+                            : txn.exec_prepared("att_list_message", message_id, after_id, limit);
+    for (const pqxx::row& r : rows) out.push_back(AttachmentFromRow(r));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status MessageStore::DeleteAttachment(const std::string& id, const std::string& actor_id,
+                                            absl::Time deadline) {
+  return RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+    pqxx::result r = txn.exec_prepared("att_meta", id);
+    if (r.empty()) return absl::NotFoundError(absl::StrCat("attachment ", id, " not found"));
+    const std::string channel_id = r[0][0].as<std::string>();
+    ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, channel_id, actor_id));
+    if (r[0][1].as<std::string>() != actor_id && !access.is_manager()) {
+      return absl::PermissionDeniedError(
+          "actor_id: only the uploader or a channel owner/admin may delete an attachment");
+    }
+    if (access.archived) return absl::FailedPreconditionError("channel is archived");
+    txn.exec_prepared("att_delete", id);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace chatgenius

@@ -1,0 +1,110 @@
+// message_store.h
+//
+// MessageStore: all SQL about messages, threads, search and attachments.
+// Every read returns render-ready messages — author summary, reply count,
+// last reply time, reactions summary for the viewing user, attachments —
+// from one query per page (no N+1). Rules checked in the write's own
+// transaction:
+// - only members post; nobody posts to an archived channel;
+// - a reply's parent is a live top-level message of the same channel;
+// - a retried post with the same (author, client_msg_id) returns the first
+//   message instead of storing a second;
+// - only the author edits; the author or a channel owner/admin deletes; a
+//   deleted parent that still has replies remains as a tombstone (empty
+//   content, delete_time set), other deleted messages disappear;
+// - private and direct channels are readable by members only.
+#ifndef CHATGENIUS_SERVER_STORE_MESSAGE_STORE_H_
+#define CHATGENIUS_SERVER_STORE_MESSAGE_STORE_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "chatgenius/db/v1/message_service.pb.h"
+#include "server/db/connection_pool.h"
+
+namespace chatgenius {
+
+// SearchQuery is a validated SearchMessages request.
+struct SearchQuery {
+  std::string user_id;
+  std::string text;
+  std::vector<std::string> channel_ids;
+  std::string author_id;
+  std::optional<int64_t> start_micros;  // inclusive
+  std::optional<int64_t> end_micros;    // exclusive
+  // Keyset cursor: the last hit's rank (as text, exact) and id.
+  std::optional<std::string> after_rank;
+  std::string after_id;
+  int limit = 0;
+};
+
+// SearchResult is one hit plus its cursor.
+struct SearchResult {
+  db::v1::SearchHit hit;
+  std::string rank_text;  // exact float4 text, for the page token
+};
+
+class MessageStore {
+ public:
+  // Registers the statements on `pool`, which must outlive the store. A
+  // ChannelStore must be registered on the same pool (access checks).
+  explicit MessageStore(ConnectionPool* pool);
+
+  // Post stores a message (see the file comment for the rules).
+  [[nodiscard]] absl::StatusOr<db::v1::Message> Post(const db::v1::PostMessageRequest& request,
+                                                     absl::Time deadline);
+  // Get returns a visible message; `viewer_id` (optional) must be able to
+  // read the channel and is whose reactions viewer_reacted reflects.
+  [[nodiscard]] absl::StatusOr<db::v1::Message> Get(const std::string& id,
+                                                    const std::string& viewer_id,
+                                                    absl::Time deadline);
+  // Edit replaces the content (author only) and sets edit_time.
+  [[nodiscard]] absl::StatusOr<db::v1::Message> Edit(const std::string& id,
+                                                     const std::string& actor_id,
+                                                     const std::string& content,
+                                                     absl::Time deadline);
+  [[nodiscard]] absl::Status Delete(const std::string& id, const std::string& actor_id,
+                                    absl::Time deadline);
+
+  // List returns a channel's visible top-level messages: older than
+  // `cursor_id` newest first (`newer` false; empty cursor = from the newest),
+  // or newer than `cursor_id` oldest first (`newer` true).
+  [[nodiscard]] absl::StatusOr<std::vector<db::v1::Message>> List(const std::string& channel_id,
+                                                                  const std::string& viewer_id,
+                                                                  const std::string& cursor_id,
+                                                                  bool newer, int limit,
+                                                                  absl::Time deadline);
+  // ListReplies returns the live replies of `parent_id` after `after_id`,
+  // oldest first; `parent` receives the parent (possibly a tombstone).
+  [[nodiscard]] absl::StatusOr<std::vector<db::v1::Message>> ListReplies(
+      const std::string& parent_id, const std::string& viewer_id, const std::string& after_id,
+      int limit, db::v1::Message* parent, absl::Time deadline);
+
+  // Search runs a websearch-syntax full-text query over the channels the
+  // user belongs to, best rank first.
+  [[nodiscard]] absl::StatusOr<std::vector<SearchResult>> Search(const SearchQuery& query,
+                                                                 absl::Time deadline);
+
+  // AddAttachment records metadata on a live message; the uploader must be
+  // its author.
+  [[nodiscard]] absl::StatusOr<db::v1::Attachment> AddAttachment(
+      const db::v1::Attachment& attachment, absl::Time deadline);
+  // ListAttachments lists by message (message_id set) or by channel, ids
+  // after `after_id`; viewer must be able to read the channel.
+  [[nodiscard]] absl::StatusOr<std::vector<db::v1::Attachment>> ListAttachments(
+      const std::string& message_id, const std::string& channel_id, const std::string& viewer_id,
+      const std::string& after_id, int limit, absl::Time deadline);
+  // DeleteAttachment: the uploader or a channel owner/admin.
+  [[nodiscard]] absl::Status DeleteAttachment(const std::string& id, const std::string& actor_id,
+                                              absl::Time deadline);
+
+ private:
+  ConnectionPool* const pool_;
+};
+
+}  // namespace chatgenius
+
+#endif  // CHATGENIUS_SERVER_STORE_MESSAGE_STORE_H_

@@ -1,0 +1,109 @@
+#include "server/store/reaction_store.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "server/common/status_macros.h"
+#include "server/db/transaction.h"
+#include "server/store/channel_store.h"
+#include "server/store/row_conversion.h"
+
+namespace chatgenius {
+namespace {
+
+namespace v1 = ::chatgenius::db::v1;
+
+// The channel of a live message; NOT_FOUND otherwise.
+absl::StatusOr<std::string> LiveMessageChannelIn(pqxx::work& txn, const std::string& message_id) {
+  pqxx::result r = txn.exec_prepared("rx_message_channel", message_id);
+  if (r.empty()) {
+    return absl::NotFoundError(absl::StrCat("message_id: message ", message_id, " not found"));
+  }
+  return r[0][0].as<std::string>();
+}
+
+}  // namespace
+
+ReactionStore::ReactionStore(ConnectionPool* pool) : pool_(pool) {
+  pool_->RegisterStatement("rx_message_channel",
+                           "SELECT channel_id FROM messages WHERE id = $1 AND deleted_at IS NULL");
+  pool_->RegisterStatement("rx_insert",
+                           "INSERT INTO reactions (message_id, user_id, emoji) VALUES ($1, $2, $3) "
+                           "ON CONFLICT (message_id, user_id, emoji) DO NOTHING");
+  pool_->RegisterStatement("rx_get",
+                           absl::StrCat("SELECT ", MicrosSql("created_at"),
+                                        " FROM reactions WHERE message_id = $1 AND user_id = $2 "
+                                        "AND emoji = $3"));
+  pool_->RegisterStatement("rx_delete",
+                           "DELETE FROM reactions WHERE message_id = $1 AND user_id = $2 "
+                           "AND emoji = $3");
+  pool_->RegisterStatement(
+      "rx_list",
+      "SELECT r.emoji, u.id, u.username, u.display_name, u.avatar_url, u.is_bot "
+      "FROM reactions r JOIN users u ON u.id = r.user_id WHERE r.message_id = $1 "
+      "ORDER BY min(r.created_at) OVER (PARTITION BY r.emoji), r.emoji, r.created_at, r.user_id");
+}
+
+absl::StatusOr<v1::Reaction> ReactionStore::Add(const std::string& message_id,
+                                                const std::string& user_id,
+                                                const std::string& emoji, absl::Time deadline) {
+  v1::Reaction out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(std::string channel_id, LiveMessageChannelIn(txn, message_id));
+    ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, channel_id, user_id));
+    if (!access.is_member()) {
+      return absl::PermissionDeniedError("user_id: not a member of the message's channel");
+    }
+    if (access.archived) return absl::FailedPreconditionError("channel is archived");
+    txn.exec_prepared("rx_insert", message_id, user_id, emoji);
+    pqxx::result r = txn.exec_prepared("rx_get", message_id, user_id, emoji);
+    out.set_message_id(message_id);
+    out.set_user_id(user_id);
+    out.set_emoji(emoji);
+    SetTimestamp(r[0][0], out.mutable_create_time());
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status ReactionStore::Remove(const std::string& message_id, const std::string& user_id,
+                                   const std::string& emoji, absl::Time deadline) {
+  return RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(std::string channel_id, LiveMessageChannelIn(txn, message_id));
+    ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, channel_id, user_id));
+    if (access.archived) return absl::FailedPreconditionError("channel is archived");
+    if (txn.exec_prepared("rx_delete", message_id, user_id, emoji).affected_rows() == 0) {
+      return absl::NotFoundError(absl::StrCat("no reaction ", emoji, " by this user"));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<v1::ReactionGroup>> ReactionStore::List(const std::string& message_id,
+                                                                   const std::string& viewer_id,
+                                                                   absl::Time deadline) {
+  std::vector<v1::ReactionGroup> out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(std::string channel_id, LiveMessageChannelIn(txn, message_id));
+    if (!viewer_id.empty()) {
+      ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, channel_id, viewer_id));
+      if (!access.can_read()) {
+        return absl::PermissionDeniedError("viewer_id: not a member of this channel");
+      }
+    }
+    for (const pqxx::row& r : txn.exec_prepared("rx_list", message_id)) {
+      const std::string emoji = r[0].as<std::string>();
+      if (out.empty() || out.back().emoji() != emoji) out.emplace_back().set_emoji(emoji);
+      v1::UserSummary* u = out.back().add_users();
+      u->set_id(r[1].as<std::string>());
+      u->set_username(r[2].as<std::string>());
+      u->set_display_name(r[3].as<std::string>());
+      u->set_avatar_url(r[4].as<std::string>());
+      u->set_is_bot(r[5].as<bool>());
+      if (u->id() == viewer_id) out.back().set_viewer_reacted(true);
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+}  // namespace chatgenius

@@ -1,0 +1,42 @@
+// reaction_store.h
+//
+// ReactionStore: all SQL about emoji reactions. A user reacts at most once
+// per emoji per message (the primary key); adding again is a no-op. Only
+// members of the message's channel react, and not in archived channels.
+#ifndef CHATGENIUS_SERVER_STORE_REACTION_STORE_H_
+#define CHATGENIUS_SERVER_STORE_REACTION_STORE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "chatgenius/db/v1/reaction_service.pb.h"
+#include "server/db/connection_pool.h"
+
+namespace chatgenius {
+
+class ReactionStore {
+ public:
+  // Registers the statements on `pool`; a ChannelStore must be registered
+  // on the same pool (access checks).
+  explicit ReactionStore(ConnectionPool* pool);
+
+  [[nodiscard]] absl::StatusOr<db::v1::Reaction> Add(const std::string& message_id,
+                                                     const std::string& user_id,
+                                                     const std::string& emoji, absl::Time deadline);
+  // Remove deletes the user's reaction; NOT_FOUND if there was none.
+  [[nodiscard]] absl::Status Remove(const std::string& message_id, const std::string& user_id,
+                                    const std::string& emoji, absl::Time deadline);
+  // List groups a visible message's reactions by emoji (first reacted
+  // first), users in reaction order.
+  [[nodiscard]] absl::StatusOr<std::vector<db::v1::ReactionGroup>> List(
+      const std::string& message_id, const std::string& viewer_id, absl::Time deadline);
+
+ private:
+  ConnectionPool* const pool_;
+};
+
+}  // namespace chatgenius
+
+#endif  // CHATGENIUS_SERVER_STORE_REACTION_STORE_H_
