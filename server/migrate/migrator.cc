@@ -203,9 +203,9 @@ absl::StatusOr<MigrationReport> Migrator::StatusIn(pqxx::transaction_base& txn) 
   return BuildReport(migrations_, ReadHistory(txn));
 }
 
-absl::StatusOr<MigrationReport> Migrator::Status(absl::Time deadline) const {
+absl::StatusOr<MigrationReport> Migrator::Status(const CallLimits& call) const {
   MigrationReport report;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) {
     report = BuildReport(migrations_, ReadHistory(txn));
     return absl::OkStatus();
   }));

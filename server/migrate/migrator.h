@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/db/call_limits.h"
 #include "server/db/connection_pool.h"
 #include "server/migrate/embedded_migrations.h"
 
@@ -88,7 +89,7 @@ class Migrator {
 
   // Status compares the binary's migrations with the history table (a
   // missing table means everything is pending).
-  [[nodiscard]] absl::StatusOr<MigrationReport> Status(absl::Time deadline) const;
+  [[nodiscard]] absl::StatusOr<MigrationReport> Status(const CallLimits& call) const;
 
   // StatusIn is Status inside a caller's transaction.
   [[nodiscard]] absl::StatusOr<MigrationReport> StatusIn(pqxx::transaction_base& txn) const;

@@ -58,7 +58,7 @@ grpc::Status AdminServiceImpl::GetTunnelStatus(grpc::ServerContext* /*context*/,
 grpc::Status AdminServiceImpl::GetServerInfo(grpc::ServerContext* context,
                                              const v1::GetServerInfoRequest* /*request*/,
                                              v1::ServerInfo* response) {
-  absl::Time deadline = RpcDeadline(context, max_statement_time_);
+  CallLimits deadline = RpcLimits(context, max_statement_time_);
   absl::StatusOr<std::string> version = info_->PostgresVersion(deadline);
   if (!version.ok()) return ToGrpcStatus(version.status());
   absl::StatusOr<MigrationReport> report = migrator_->Status(deadline);

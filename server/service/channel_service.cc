@@ -32,8 +32,8 @@ ChannelServiceImpl::ChannelServiceImpl(ChannelStore* store, const PageTokenCodec
                                        absl::Duration max_statement_time)
     : store_(store), tokens_(tokens), max_statement_time_(max_statement_time) {}
 
-absl::Time ChannelServiceImpl::Deadline(grpc::ServerContext* context) const {
-  return RpcDeadline(context, max_statement_time_);
+CallLimits ChannelServiceImpl::Deadline(grpc::ServerContext* context) const {
+  return RpcLimits(context, max_statement_time_);
 }
 
 absl::StatusOr<v1::Channel> ChannelServiceImpl::DoCreate(grpc::ServerContext* context,

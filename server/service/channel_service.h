@@ -69,7 +69,7 @@ class ChannelServiceImpl final : public db::v1::ChannelService::Service {
       grpc::ServerContext* context, const db::v1::ListMembersRequest& request);
   absl::StatusOr<db::v1::Channel> DoDirect(grpc::ServerContext* context,
                                            const db::v1::GetOrCreateDirectChannelRequest& request);
-  absl::Time Deadline(grpc::ServerContext* context) const;
+  CallLimits Deadline(grpc::ServerContext* context) const;
 
   ChannelStore* const store_;
   const PageTokenCodec* const tokens_;

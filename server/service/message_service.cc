@@ -35,8 +35,8 @@ MessageServiceImpl::MessageServiceImpl(MessageStore* store, const PageTokenCodec
                                        absl::Duration max_statement_time)
     : store_(store), tokens_(tokens), max_statement_time_(max_statement_time) {}
 
-absl::Time MessageServiceImpl::Deadline(grpc::ServerContext* context) const {
-  return RpcDeadline(context, max_statement_time_);
+CallLimits MessageServiceImpl::Deadline(grpc::ServerContext* context) const {
+  return RpcLimits(context, max_statement_time_);
 }
 
 absl::StatusOr<std::optional<std::vector<std::string>>> MessageServiceImpl::Cursor(

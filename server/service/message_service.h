@@ -72,7 +72,7 @@ class MessageServiceImpl final : public db::v1::MessageService::Service {
   absl::StatusOr<std::optional<std::vector<std::string>>> Cursor(const std::string& query,
                                                                  const std::string& token,
                                                                  size_t count) const;
-  absl::Time Deadline(grpc::ServerContext* context) const;
+  CallLimits Deadline(grpc::ServerContext* context) const;
 
   MessageStore* const store_;
   const PageTokenCodec* const tokens_;

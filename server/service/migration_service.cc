@@ -57,7 +57,7 @@ grpc::Status MigrationServiceImpl::GetMigrationStatus(
     grpc::ServerContext* context, const v1::GetMigrationStatusRequest* /*request*/,
     v1::MigrationStatus* response) {
   absl::StatusOr<MigrationReport> report =
-      migrator_->Status(RpcDeadline(context, max_statement_time_));
+      migrator_->Status(RpcLimits(context, max_statement_time_));
   if (!report.ok()) return ToGrpcStatus(report.status());
   *response = ToProto(*report);
   return grpc::Status::OK;

@@ -30,7 +30,7 @@ grpc::Status ReactionServiceImpl::AddReaction(grpc::ServerContext* context,
     return Respond(s);
   }
   return Respond(store_->Add(request->message_id(), request->user_id(), request->emoji(),
-                             RpcDeadline(context, max_statement_time_)),
+                             RpcLimits(context, max_statement_time_)),
                  response);
 }
 
@@ -43,7 +43,7 @@ grpc::Status ReactionServiceImpl::RemoveReaction(grpc::ServerContext* context,
     return Respond(s);
   }
   return Respond(store_->Remove(request->message_id(), request->user_id(), request->emoji(),
-                                RpcDeadline(context, max_statement_time_)));
+                                RpcLimits(context, max_statement_time_)));
 }
 
 grpc::Status ReactionServiceImpl::ListReactions(grpc::ServerContext* context,
@@ -53,7 +53,7 @@ grpc::Status ReactionServiceImpl::ListReactions(grpc::ServerContext* context,
   if (s.ok()) s = ValidateId("viewer_id", request->viewer_id(), /*required=*/false);
   if (!s.ok()) return Respond(s);
   absl::StatusOr<std::vector<v1::ReactionGroup>> groups = store_->List(
-      request->message_id(), request->viewer_id(), RpcDeadline(context, max_statement_time_));
+      request->message_id(), request->viewer_id(), RpcLimits(context, max_statement_time_));
   if (!groups.ok()) return Respond(groups.status());
   for (v1::ReactionGroup& g : *groups) *response->add_groups() = std::move(g);
   return grpc::Status::OK;

@@ -44,11 +44,11 @@ absl::StatusOr<std::set<std::string>> MaskPaths(const google::protobuf::FieldMas
   return out;
 }
 
-absl::Time RpcDeadline(const grpc::ServerContext* context, absl::Duration max_statement_time) {
-  absl::Time cap = absl::Now() + max_statement_time;
-  if (context == nullptr) return cap;
-  absl::Time caller = absl::FromChrono(context->deadline());
-  return std::min(caller, cap);
+CallLimits RpcLimits(grpc::ServerContext* context, absl::Duration max_statement_time) {
+  absl::Time deadline = absl::Now() + max_statement_time;
+  if (context == nullptr) return CallLimits(deadline);
+  deadline = std::min(deadline, absl::FromChrono(context->deadline()));
+  return CallLimits(deadline, [context] { return context->IsCancelled(); });
 }
 
 }  // namespace chatgenius

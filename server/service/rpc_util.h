@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/db/call_limits.h"
 
 namespace chatgenius {
 
@@ -50,10 +51,13 @@ int64_t TimestampMicros(const google::protobuf::Timestamp& ts);
 [[nodiscard]] absl::StatusOr<std::set<std::string>> MaskPaths(
     const google::protobuf::FieldMask& mask, const std::set<std::string>& allowed);
 
-// RpcDeadline returns the deadline for the database work of one call: the
+// RpcLimits returns the limits for the database work of one call: the
 // caller's gRPC deadline, capped at now + `max_statement_time` so a caller
-// without a deadline cannot hold a connection forever.
-absl::Time RpcDeadline(const grpc::ServerContext* context, absl::Duration max_statement_time);
+// without a deadline cannot hold a connection forever, and the call's
+// cancellation (a cancelled call's statement is cancelled in PostgreSQL).
+// `context` must outlive the returned limits (it does: they live for the
+// handler's duration).
+CallLimits RpcLimits(grpc::ServerContext* context, absl::Duration max_statement_time);
 
 }  // namespace chatgenius
 

@@ -59,19 +59,19 @@ grpc::Status UserServiceImpl::CreateUser(grpc::ServerContext* context,
     return ToGrpcStatus(absl::InvalidArgumentError("user: is required"));
   }
   if (absl::Status s = ValidateNewUser(request->user()); !s.ok()) return ToGrpcStatus(s);
-  return Respond(store_->Create(request->user(), RpcDeadline(context, max_statement_time_)),
+  return Respond(store_->Create(request->user(), RpcLimits(context, max_statement_time_)),
                  response);
 }
 
 grpc::Status UserServiceImpl::GetUser(grpc::ServerContext* context,
                                       const v1::GetUserRequest* request, v1::User* response) {
   if (absl::Status s = ValidateId("id", request->id()); !s.ok()) return ToGrpcStatus(s);
-  return Respond(store_->Get(request->id(), RpcDeadline(context, max_statement_time_)), response);
+  return Respond(store_->Get(request->id(), RpcLimits(context, max_statement_time_)), response);
 }
 
 grpc::Status UserServiceImpl::LookupUser(grpc::ServerContext* context,
                                          const v1::LookupUserRequest* request, v1::User* response) {
-  absl::Time deadline = RpcDeadline(context, max_statement_time_);
+  CallLimits deadline = RpcLimits(context, max_statement_time_);
   absl::StatusOr<v1::User> user;
   switch (request->key_case()) {
     case v1::LookupUserRequest::kEmail:
@@ -107,7 +107,7 @@ grpc::Status UserServiceImpl::BatchGetUsers(grpc::ServerContext* context,
     ids.push_back(request->ids(i));
   }
   absl::StatusOr<std::vector<v1::User>> users =
-      store_->BatchGet(ids, RpcDeadline(context, max_statement_time_));
+      store_->BatchGet(ids, RpcLimits(context, max_statement_time_));
   if (!users.ok()) return ToGrpcStatus(users.status());
   for (v1::User& u : *users) *response->add_users() = std::move(u);
   return grpc::Status::OK;
@@ -122,9 +122,8 @@ grpc::Status UserServiceImpl::UpdateUser(grpc::ServerContext* context,
   absl::StatusOr<UserUpdate> fields = ParseUserMask(request->update_mask());
   if (!fields.ok()) return ToGrpcStatus(fields.status());
   if (absl::Status s = ValidateProfile(request->user(), *fields); !s.ok()) return ToGrpcStatus(s);
-  return Respond(
-      store_->Update(request->user(), *fields, RpcDeadline(context, max_statement_time_)),
-      response);
+  return Respond(store_->Update(request->user(), *fields, RpcLimits(context, max_statement_time_)),
+                 response);
 }
 
 grpc::Status UserServiceImpl::ListUsers(grpc::ServerContext* context,
@@ -147,7 +146,7 @@ grpc::Status UserServiceImpl::ListUsers(grpc::ServerContext* context,
   }
   // One extra row tells whether another page exists without a COUNT.
   absl::StatusOr<std::vector<v1::User>> users = store_->List(
-      after_id, request->query(), page_size + 1, RpcDeadline(context, max_statement_time_));
+      after_id, request->query(), page_size + 1, RpcLimits(context, max_statement_time_));
   if (!users.ok()) return ToGrpcStatus(users.status());
   bool more = static_cast<int>(users->size()) > page_size;
   if (more) users->resize(page_size);
@@ -163,7 +162,7 @@ grpc::Status UserServiceImpl::DeleteUser(grpc::ServerContext* context,
                                          const v1::DeleteUserRequest* request,
                                          google::protobuf::Empty* /*response*/) {
   if (absl::Status s = ValidateId("id", request->id()); !s.ok()) return ToGrpcStatus(s);
-  return ToGrpcStatus(store_->Delete(request->id(), RpcDeadline(context, max_statement_time_)));
+  return ToGrpcStatus(store_->Delete(request->id(), RpcLimits(context, max_statement_time_)));
 }
 
 grpc::Status UserServiceImpl::SetUserStatus(grpc::ServerContext* context,
@@ -184,14 +183,14 @@ grpc::Status UserServiceImpl::SetUserStatus(grpc::ServerContext* context,
     s = ValidateTimestamp("status.status_expire_time", status.status_expire_time());
   }
   if (!s.ok()) return ToGrpcStatus(s);
-  return Respond(store_->SetStatus(status, RpcDeadline(context, max_statement_time_)), response);
+  return Respond(store_->SetStatus(status, RpcLimits(context, max_statement_time_)), response);
 }
 
 grpc::Status UserServiceImpl::GetUserStatus(grpc::ServerContext* context,
                                             const v1::GetUserStatusRequest* request,
                                             v1::UserStatus* response) {
   if (absl::Status s = ValidateId("user_id", request->user_id()); !s.ok()) return ToGrpcStatus(s);
-  return Respond(store_->GetStatus(request->user_id(), RpcDeadline(context, max_statement_time_)),
+  return Respond(store_->GetStatus(request->user_id(), RpcLimits(context, max_statement_time_)),
                  response);
 }
 

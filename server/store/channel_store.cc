@@ -245,10 +245,10 @@ absl::Status ChannelStore::RequireLiveUserIn(pqxx::work& txn, const std::string&
 
 absl::StatusOr<v1::Channel> ChannelStore::Create(const v1::Channel& channel,
                                                  const std::string& creator_id,
-                                                 absl::Time deadline) {
+                                                 const CallLimits& call) {
   v1::Channel out;
   RETURN_IF_ERROR(RunInTransaction(
-      *pool_, deadline,
+      *pool_, call,
       [&](pqxx::work& txn) -> absl::Status {
         RETURN_IF_ERROR(RequireLiveUserIn(txn, "creator_id", creator_id));
         const std::string id = NewUlid();
@@ -262,9 +262,9 @@ absl::StatusOr<v1::Channel> ChannelStore::Create(const v1::Channel& channel,
   return out;
 }
 
-absl::StatusOr<v1::Channel> ChannelStore::Get(const std::string& id, absl::Time deadline) {
+absl::StatusOr<v1::Channel> ChannelStore::Get(const std::string& id, const CallLimits& call) {
   v1::Channel out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
     ASSIGN_OR_RETURN(out, GetIn(txn, id));
     return absl::OkStatus();
   }));
@@ -272,10 +272,11 @@ absl::StatusOr<v1::Channel> ChannelStore::Get(const std::string& id, absl::Time 
 }
 
 absl::StatusOr<v1::Channel> ChannelStore::Update(const std::string& id, const std::string& actor_id,
-                                                 const ChannelUpdate& update, absl::Time deadline) {
+                                                 const ChannelUpdate& update,
+                                                 const CallLimits& call) {
   v1::Channel out;
   RETURN_IF_ERROR(RunInTransaction(
-      *pool_, deadline,
+      *pool_, call,
       [&](pqxx::work& txn) -> absl::Status {
         ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, actor_id, /*for_update=*/true));
         RETURN_IF_ERROR(RequireManager(access, "update a channel"));
@@ -294,9 +295,9 @@ absl::StatusOr<v1::Channel> ChannelStore::Update(const std::string& id, const st
 
 absl::StatusOr<v1::Channel> ChannelStore::SetArchived(const std::string& id,
                                                       const std::string& actor_id, bool archived,
-                                                      absl::Time deadline) {
+                                                      const CallLimits& call) {
   v1::Channel out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
     ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, actor_id, /*for_update=*/true));
     RETURN_IF_ERROR(RequireManager(access, archived ? "archive a channel" : "unarchive a channel"));
     if (access.type == v1::CHANNEL_TYPE_DIRECT) {
@@ -314,8 +315,8 @@ absl::StatusOr<v1::Channel> ChannelStore::SetArchived(const std::string& id,
 }
 
 absl::Status ChannelStore::Delete(const std::string& id, const std::string& actor_id,
-                                  absl::Time deadline) {
-  return RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+                                  const CallLimits& call) {
+  return RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
     ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, actor_id, /*for_update=*/true));
     if (access.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels cannot be deleted");
@@ -330,9 +331,9 @@ absl::Status ChannelStore::Delete(const std::string& id, const std::string& acto
 
 absl::StatusOr<std::vector<v1::ChannelListEntry>> ChannelStore::ListForMember(
     const std::string& user_id, bool include_archived, const std::string& after_id, int limit,
-    absl::Time deadline) {
+    const CallLimits& call) {
   std::vector<v1::ChannelListEntry> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) {
     for (const pqxx::row& r :
          txn.exec_prepared("channel_list_member", user_id, include_archived, after_id, limit)) {
       v1::ChannelListEntry e;
@@ -348,9 +349,9 @@ absl::StatusOr<std::vector<v1::ChannelListEntry>> ChannelStore::ListForMember(
 
 absl::StatusOr<std::vector<v1::ChannelListEntry>> ChannelStore::ListPublic(
     bool include_archived, const std::string& after_name, const std::string& after_id, int limit,
-    absl::Time deadline) {
+    const CallLimits& call) {
   std::vector<v1::ChannelListEntry> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) {
     for (const pqxx::row& r :
          txn.exec_prepared("channel_list_public", include_archived, after_name, after_id, limit)) {
       v1::ChannelListEntry e;
@@ -366,9 +367,9 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::AddMember(const std::string& cha
                                                           const std::string& user_id,
                                                           v1::MemberRole role,
                                                           const std::string& actor_id,
-                                                          absl::Time deadline) {
+                                                          const CallLimits& call) {
   v1::ChannelMember out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
     ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, actor_id, /*for_update=*/true));
     if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels have a fixed set of members");
@@ -390,8 +391,8 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::AddMember(const std::string& cha
 }
 
 absl::Status ChannelStore::RemoveMember(const std::string& channel_id, const std::string& user_id,
-                                        const std::string& actor_id, absl::Time deadline) {
-  return RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+                                        const std::string& actor_id, const CallLimits& call) {
+  return RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
     ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, actor_id, /*for_update=*/true));
     if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels have a fixed set of members");
@@ -418,9 +419,9 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::UpdateMemberRole(const std::stri
                                                                  const std::string& user_id,
                                                                  v1::MemberRole role,
                                                                  const std::string& actor_id,
-                                                                 absl::Time deadline) {
+                                                                 const CallLimits& call) {
   v1::ChannelMember out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
     ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, actor_id, /*for_update=*/true));
     if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels have no roles to change");
@@ -447,9 +448,9 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::UpdateMemberRole(const std::stri
 
 absl::StatusOr<std::vector<v1::ChannelMember>> ChannelStore::ListMembers(
     const std::string& channel_id, const std::string& after_user_id, int limit,
-    absl::Time deadline) {
+    const CallLimits& call) {
   std::vector<v1::ChannelMember> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
     if (txn.exec_prepared("channel_get", channel_id).empty()) return ChannelNotFound(channel_id);
     for (const pqxx::row& r : txn.exec_prepared("member_list", channel_id, after_user_id, limit)) {
       out.push_back(MemberFromRow(r));
@@ -460,10 +461,10 @@ absl::StatusOr<std::vector<v1::ChannelMember>> ChannelStore::ListMembers(
 }
 
 absl::StatusOr<v1::Channel> ChannelStore::GetOrCreateDirect(
-    const std::vector<std::string>& user_ids, absl::Time deadline) {
+    const std::vector<std::string>& user_ids, const CallLimits& call) {
   const std::string key = absl::StrJoin(user_ids, ",");
   v1::Channel out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
     pqxx::result existing = txn.exec_prepared("dm_find", key);
     if (!existing.empty()) {
       ASSIGN_OR_RETURN(out, GetIn(txn, existing[0][0].as<std::string>()));
@@ -492,9 +493,9 @@ absl::StatusOr<v1::Channel> ChannelStore::GetOrCreateDirect(
 absl::StatusOr<v1::ReadState> ChannelStore::MarkRead(const std::string& channel_id,
                                                      const std::string& user_id,
                                                      const std::string& message_id,
-                                                     absl::Time deadline) {
+                                                     const CallLimits& call) {
   v1::ReadState out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
     ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, channel_id, user_id));
     if (!access.is_member()) {
       return absl::PermissionDeniedError("user_id: not a member of this channel");
@@ -516,9 +517,9 @@ absl::StatusOr<v1::ReadState> ChannelStore::MarkRead(const std::string& channel_
 
 absl::StatusOr<v1::ReadState> ChannelStore::GetReadState(const std::string& channel_id,
                                                          const std::string& user_id,
-                                                         absl::Time deadline) {
+                                                         const CallLimits& call) {
   v1::ReadState out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
     if (txn.exec_prepared("channel_get", channel_id).empty()) return ChannelNotFound(channel_id);
     pqxx::result r = txn.exec_prepared("read_state", channel_id, user_id);
     if (r.empty()) return absl::NotFoundError("user_id: not a member of this channel");

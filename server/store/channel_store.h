@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "chatgenius/db/v1/channel_service.pb.h"
+#include "server/db/call_limits.h"
 #include "server/db/connection_pool.h"
 
 namespace chatgenius {
@@ -70,59 +71,59 @@ class ChannelStore {
 
   [[nodiscard]] absl::StatusOr<db::v1::Channel> Create(const db::v1::Channel& channel,
                                                        const std::string& creator_id,
-                                                       absl::Time deadline);
-  [[nodiscard]] absl::StatusOr<db::v1::Channel> Get(const std::string& id, absl::Time deadline);
+                                                       const CallLimits& call);
+  [[nodiscard]] absl::StatusOr<db::v1::Channel> Get(const std::string& id, const CallLimits& call);
   [[nodiscard]] absl::StatusOr<db::v1::Channel> Update(const std::string& id,
                                                        const std::string& actor_id,
                                                        const ChannelUpdate& update,
-                                                       absl::Time deadline);
+                                                       const CallLimits& call);
   // SetArchived archives or unarchives; repeating the current state is a
   // no-op that returns the channel.
   [[nodiscard]] absl::StatusOr<db::v1::Channel> SetArchived(const std::string& id,
                                                             const std::string& actor_id,
-                                                            bool archived, absl::Time deadline);
+                                                            bool archived, const CallLimits& call);
   [[nodiscard]] absl::Status Delete(const std::string& id, const std::string& actor_id,
-                                    absl::Time deadline);
+                                    const CallLimits& call);
 
   // ListForMember returns the live channels `user_id` belongs to with id >
   // `after_id`, ordered by id, with role and unread count.
   [[nodiscard]] absl::StatusOr<std::vector<db::v1::ChannelListEntry>> ListForMember(
       const std::string& user_id, bool include_archived, const std::string& after_id, int limit,
-      absl::Time deadline);
+      const CallLimits& call);
   // ListPublic returns public channels after (`after_name`, `after_id`),
   // ordered by name then id.
   [[nodiscard]] absl::StatusOr<std::vector<db::v1::ChannelListEntry>> ListPublic(
       bool include_archived, const std::string& after_name, const std::string& after_id, int limit,
-      absl::Time deadline);
+      const CallLimits& call);
 
   [[nodiscard]] absl::StatusOr<db::v1::ChannelMember> AddMember(const std::string& channel_id,
                                                                 const std::string& user_id,
                                                                 db::v1::MemberRole role,
                                                                 const std::string& actor_id,
-                                                                absl::Time deadline);
+                                                                const CallLimits& call);
   [[nodiscard]] absl::Status RemoveMember(const std::string& channel_id, const std::string& user_id,
-                                          const std::string& actor_id, absl::Time deadline);
+                                          const std::string& actor_id, const CallLimits& call);
   [[nodiscard]] absl::StatusOr<db::v1::ChannelMember> UpdateMemberRole(
       const std::string& channel_id, const std::string& user_id, db::v1::MemberRole role,
-      const std::string& actor_id, absl::Time deadline);
+      const std::string& actor_id, const CallLimits& call);
   // ListMembers returns members with user id > `after_user_id`.
   [[nodiscard]] absl::StatusOr<std::vector<db::v1::ChannelMember>> ListMembers(
       const std::string& channel_id, const std::string& after_user_id, int limit,
-      absl::Time deadline);
+      const CallLimits& call);
 
   // GetOrCreateDirect returns the direct channel of exactly `user_ids`
   // (2..9 distinct, sorted), creating it and its memberships on first use.
   [[nodiscard]] absl::StatusOr<db::v1::Channel> GetOrCreateDirect(
-      const std::vector<std::string>& user_ids, absl::Time deadline);
+      const std::vector<std::string>& user_ids, const CallLimits& call);
 
   // MarkRead moves the member's marker forward to `message_id` (never back).
   [[nodiscard]] absl::StatusOr<db::v1::ReadState> MarkRead(const std::string& channel_id,
                                                            const std::string& user_id,
                                                            const std::string& message_id,
-                                                           absl::Time deadline);
+                                                           const CallLimits& call);
   [[nodiscard]] absl::StatusOr<db::v1::ReadState> GetReadState(const std::string& channel_id,
                                                                const std::string& user_id,
-                                                               absl::Time deadline);
+                                                               const CallLimits& call);
 
  private:
   ConnectionPool* const pool_;

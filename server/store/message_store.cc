@@ -58,6 +58,12 @@ std::string MessageSelect(const std::string& viewer, const std::string& extra_co
       ")::text AS extras) x ");
 }
 
+// Listings state the keyset cursor as a row comparison on (channel_id, id)
+// (or (thread_parent_id, id)): only the composite index can use it, so the
+// planner never walks the primary key filtering out other channels' rows —
+// cheap-looking for the busiest channel, ruinous for a quiet one next to it
+// and for generic plans, which cannot see which channel is asked for.
+
 // A deleted message stays visible only as the tombstone of a thread with
 // live replies.
 constexpr char kVisible[] = "(m.deleted_at IS NULL OR (m.thread_parent_id IS NULL AND rc.n > 0))";
@@ -158,21 +164,21 @@ MessageStore::MessageStore(ConnectionPool* pool) : pool_(pool) {
   pool_->RegisterStatement("msg_get",
                            absl::StrCat(MessageSelect("$1"), "WHERE m.id = $2 AND ", kVisible));
   pool_->RegisterStatement(
-      "msg_list_older",
-      absl::StrCat(
-          MessageSelect("$1"),
-          "WHERE m.channel_id = $2 AND m.thread_parent_id IS NULL AND m.id < $3::text AND ",
-          kVisible, " ORDER BY m.id DESC LIMIT $4"));
-  pool_->RegisterStatement(
-      "msg_list_newer",
-      absl::StrCat(
-          MessageSelect("$1"),
-          "WHERE m.channel_id = $2 AND m.thread_parent_id IS NULL AND m.id > $3::text AND ",
-          kVisible, " ORDER BY m.id LIMIT $4"));
-  pool_->RegisterStatement("msg_replies",
+      "msg_list_older", absl::StrCat(MessageSelect("$1"),
+                                     "WHERE m.channel_id = $2 AND m.thread_parent_id IS NULL "
+                                     "AND (m.channel_id, m.id) < ($2::text, $3::text) AND ",
+                                     kVisible, " ORDER BY m.channel_id DESC, m.id DESC LIMIT $4"));
+  pool_->RegisterStatement("msg_list_newer",
                            absl::StrCat(MessageSelect("$1"),
-                                        "WHERE m.thread_parent_id = $2 AND m.id > $3::text "
-                                        "AND m.deleted_at IS NULL ORDER BY m.id LIMIT $4"));
+                                        "WHERE m.channel_id = $2 AND m.thread_parent_id IS NULL "
+                                        "AND (m.channel_id, m.id) > ($2::text, $3::text) AND ",
+                                        kVisible, " ORDER BY m.channel_id, m.id LIMIT $4"));
+  pool_->RegisterStatement(
+      "msg_replies",
+      absl::StrCat(
+          MessageSelect("$1"),
+          "WHERE m.thread_parent_id = $2 AND (m.thread_parent_id, m.id) > ($2::text, $3::text) "
+          "AND m.deleted_at IS NULL ORDER BY m.thread_parent_id, m.id LIMIT $4"));
   pool_->RegisterStatement(
       "msg_search",
       absl::StrCat(
@@ -230,10 +236,10 @@ MessageStore::MessageStore(ConnectionPool* pool) : pool_(pool) {
 }
 
 absl::StatusOr<v1::Message> MessageStore::Post(const v1::PostMessageRequest& request,
-                                               absl::Time deadline) {
+                                               const CallLimits& call) {
   v1::Message out;
   RETURN_IF_ERROR(RunInTransaction(
-      *pool_, deadline,
+      *pool_, call,
       [&](pqxx::work& txn) -> absl::Status {
         const std::string& author = request.author_id();
         const std::optional<std::string> client_id =
@@ -295,9 +301,9 @@ absl::StatusOr<v1::Message> MessageStore::Post(const v1::PostMessageRequest& req
 }
 
 absl::StatusOr<v1::Message> MessageStore::Get(const std::string& id, const std::string& viewer_id,
-                                              absl::Time deadline) {
+                                              const CallLimits& call) {
   v1::Message out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
     ASSIGN_OR_RETURN(out, GetVisibleIn(txn, id, viewer_id));
     if (!viewer_id.empty()) {
       ASSIGN_OR_RETURN(ChannelAccess access,
@@ -310,9 +316,9 @@ absl::StatusOr<v1::Message> MessageStore::Get(const std::string& id, const std::
 }
 
 absl::StatusOr<v1::Message> MessageStore::Edit(const std::string& id, const std::string& actor_id,
-                                               const std::string& content, absl::Time deadline) {
+                                               const std::string& content, const CallLimits& call) {
   v1::Message out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
     ASSIGN_OR_RETURN(MessageMeta meta, MetaIn(txn, id, /*for_update=*/true, "message.id"));
     if (meta.author_id != actor_id) {
       return absl::PermissionDeniedError("actor_id: only the author may edit a message");
@@ -327,8 +333,8 @@ absl::StatusOr<v1::Message> MessageStore::Edit(const std::string& id, const std:
 }
 
 absl::Status MessageStore::Delete(const std::string& id, const std::string& actor_id,
-                                  absl::Time deadline) {
-  return RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+                                  const CallLimits& call) {
+  return RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
     ASSIGN_OR_RETURN(MessageMeta meta, MetaIn(txn, id, /*for_update=*/true));
     ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, meta.channel_id, actor_id));
     if (meta.author_id != actor_id && !access.is_manager()) {
@@ -345,9 +351,9 @@ absl::StatusOr<std::vector<v1::Message>> MessageStore::List(const std::string& c
                                                             const std::string& viewer_id,
                                                             const std::string& cursor_id,
                                                             bool newer, int limit,
-                                                            absl::Time deadline) {
+                                                            const CallLimits& call) {
   std::vector<v1::Message> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
     ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, channel_id, viewer_id));
     RETURN_IF_ERROR(RequireReader(access));
     // "~" sorts after every ULID character, so it starts at the newest.
@@ -366,9 +372,9 @@ absl::StatusOr<std::vector<v1::Message>> MessageStore::ListReplies(const std::st
                                                                    const std::string& viewer_id,
                                                                    const std::string& after_id,
                                                                    int limit, v1::Message* parent,
-                                                                   absl::Time deadline) {
+                                                                   const CallLimits& call) {
   std::vector<v1::Message> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
     ASSIGN_OR_RETURN(*parent, GetVisibleIn(txn, parent_id, viewer_id));
     if (!parent->thread_parent_id().empty()) {
       return absl::InvalidArgumentError("thread_parent_id: is a reply, not a thread parent");
@@ -387,9 +393,9 @@ absl::StatusOr<std::vector<v1::Message>> MessageStore::ListReplies(const std::st
 }
 
 absl::StatusOr<std::vector<SearchResult>> MessageStore::Search(const SearchQuery& q,
-                                                               absl::Time deadline) {
+                                                               const CallLimits& call) {
   std::vector<SearchResult> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
     // Channel ids are validated ULIDs, so the array literal needs no quoting.
     const std::string channels = absl::StrCat("{", absl::StrJoin(q.channel_ids, ","), "}");
     std::optional<std::string> after_rank = q.after_rank;
@@ -409,9 +415,9 @@ absl::StatusOr<std::vector<SearchResult>> MessageStore::Search(const SearchQuery
 }
 
 absl::StatusOr<v1::Attachment> MessageStore::AddAttachment(const v1::Attachment& a,
-                                                           absl::Time deadline) {
+                                                           const CallLimits& call) {
   v1::Attachment out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
     ASSIGN_OR_RETURN(MessageMeta meta,
                      MetaIn(txn, a.message_id(), /*for_update=*/false, "attachment.message_id"));
     if (meta.author_id != a.uploader_id()) {
@@ -432,9 +438,9 @@ absl::StatusOr<v1::Attachment> MessageStore::AddAttachment(const v1::Attachment&
 
 absl::StatusOr<std::vector<v1::Attachment>> MessageStore::ListAttachments(
     const std::string& message_id, const std::string& channel_id, const std::string& viewer_id,
-    const std::string& after_id, int limit, absl::Time deadline) {
+    const std::string& after_id, int limit, const CallLimits& call) {
   std::vector<v1::Attachment> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
     std::string channel = channel_id;
     if (!message_id.empty()) {
       ASSIGN_OR_RETURN(MessageMeta meta,
@@ -453,8 +459,8 @@ absl::StatusOr<std::vector<v1::Attachment>> MessageStore::ListAttachments(
 }
 
 absl::Status MessageStore::DeleteAttachment(const std::string& id, const std::string& actor_id,
-                                            absl::Time deadline) {
-  return RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+                                            const CallLimits& call) {
+  return RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
     pqxx::result r = txn.exec_prepared("att_meta", id);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("attachment ", id, " not found"));
     const std::string channel_id = r[0][0].as<std::string>();

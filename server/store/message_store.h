@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "chatgenius/db/v1/message_service.pb.h"
+#include "server/db/call_limits.h"
 #include "server/db/connection_pool.h"
 
 namespace chatgenius {
@@ -55,19 +56,19 @@ class MessageStore {
 
   // Post stores a message (see the file comment for the rules).
   [[nodiscard]] absl::StatusOr<db::v1::Message> Post(const db::v1::PostMessageRequest& request,
-                                                     absl::Time deadline);
+                                                     const CallLimits& call);
   // Get returns a visible message; `viewer_id` (optional) must be able to
   // read the channel and is whose reactions viewer_reacted reflects.
   [[nodiscard]] absl::StatusOr<db::v1::Message> Get(const std::string& id,
                                                     const std::string& viewer_id,
-                                                    absl::Time deadline);
+                                                    const CallLimits& call);
   // Edit replaces the content (author only) and sets edit_time.
   [[nodiscard]] absl::StatusOr<db::v1::Message> Edit(const std::string& id,
                                                      const std::string& actor_id,
                                                      const std::string& content,
-                                                     absl::Time deadline);
+                                                     const CallLimits& call);
   [[nodiscard]] absl::Status Delete(const std::string& id, const std::string& actor_id,
-                                    absl::Time deadline);
+                                    const CallLimits& call);
 
   // List returns a channel's visible top-level messages: older than
   // `cursor_id` newest first (`newer` false; empty cursor = from the newest),
@@ -76,30 +77,30 @@ class MessageStore {
                                                                   const std::string& viewer_id,
                                                                   const std::string& cursor_id,
                                                                   bool newer, int limit,
-                                                                  absl::Time deadline);
+                                                                  const CallLimits& call);
   // ListReplies returns the live replies of `parent_id` after `after_id`,
   // oldest first; `parent` receives the parent (possibly a tombstone).
   [[nodiscard]] absl::StatusOr<std::vector<db::v1::Message>> ListReplies(
       const std::string& parent_id, const std::string& viewer_id, const std::string& after_id,
-      int limit, db::v1::Message* parent, absl::Time deadline);
+      int limit, db::v1::Message* parent, const CallLimits& call);
 
   // Search runs a websearch-syntax full-text query over the channels the
   // user belongs to, best rank first.
   [[nodiscard]] absl::StatusOr<std::vector<SearchResult>> Search(const SearchQuery& query,
-                                                                 absl::Time deadline);
+                                                                 const CallLimits& call);
 
   // AddAttachment records metadata on a live message; the uploader must be
   // its author.
   [[nodiscard]] absl::StatusOr<db::v1::Attachment> AddAttachment(
-      const db::v1::Attachment& attachment, absl::Time deadline);
+      const db::v1::Attachment& attachment, const CallLimits& call);
   // ListAttachments lists by message (message_id set) or by channel, ids
   // after `after_id`; viewer must be able to read the channel.
   [[nodiscard]] absl::StatusOr<std::vector<db::v1::Attachment>> ListAttachments(
       const std::string& message_id, const std::string& channel_id, const std::string& viewer_id,
-      const std::string& after_id, int limit, absl::Time deadline);
+      const std::string& after_id, int limit, const CallLimits& call);
   // DeleteAttachment: the uploader or a channel owner/admin.
   [[nodiscard]] absl::Status DeleteAttachment(const std::string& id, const std::string& actor_id,
-                                              absl::Time deadline);
+                                              const CallLimits& call);
 
  private:
   ConnectionPool* const pool_;

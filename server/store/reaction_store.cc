@@ -45,9 +45,9 @@ ReactionStore::ReactionStore(ConnectionPool* pool) : pool_(pool) {
 
 absl::StatusOr<v1::Reaction> ReactionStore::Add(const std::string& message_id,
                                                 const std::string& user_id,
-                                                const std::string& emoji, absl::Time deadline) {
+                                                const std::string& emoji, const CallLimits& call) {
   v1::Reaction out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
     ASSIGN_OR_RETURN(std::string channel_id, LiveMessageChannelIn(txn, message_id));
     ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, channel_id, user_id));
     if (!access.is_member()) {
@@ -66,8 +66,8 @@ absl::StatusOr<v1::Reaction> ReactionStore::Add(const std::string& message_id,
 }
 
 absl::Status ReactionStore::Remove(const std::string& message_id, const std::string& user_id,
-                                   const std::string& emoji, absl::Time deadline) {
-  return RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+                                   const std::string& emoji, const CallLimits& call) {
+  return RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
     ASSIGN_OR_RETURN(std::string channel_id, LiveMessageChannelIn(txn, message_id));
     ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, channel_id, user_id));
     if (access.archived) return absl::FailedPreconditionError("channel is archived");
@@ -80,9 +80,9 @@ absl::Status ReactionStore::Remove(const std::string& message_id, const std::str
 
 absl::StatusOr<std::vector<v1::ReactionGroup>> ReactionStore::List(const std::string& message_id,
                                                                    const std::string& viewer_id,
-                                                                   absl::Time deadline) {
+                                                                   const CallLimits& call) {
   std::vector<v1::ReactionGroup> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
     ASSIGN_OR_RETURN(std::string channel_id, LiveMessageChannelIn(txn, message_id));
     if (!viewer_id.empty()) {
       ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, channel_id, viewer_id));

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "chatgenius/db/v1/reaction_service.pb.h"
+#include "server/db/call_limits.h"
 #include "server/db/connection_pool.h"
 
 namespace chatgenius {
@@ -24,14 +25,15 @@ class ReactionStore {
 
   [[nodiscard]] absl::StatusOr<db::v1::Reaction> Add(const std::string& message_id,
                                                      const std::string& user_id,
-                                                     const std::string& emoji, absl::Time deadline);
+                                                     const std::string& emoji,
+                                                     const CallLimits& call);
   // Remove deletes the user's reaction; NOT_FOUND if there was none.
   [[nodiscard]] absl::Status Remove(const std::string& message_id, const std::string& user_id,
-                                    const std::string& emoji, absl::Time deadline);
+                                    const std::string& emoji, const CallLimits& call);
   // List groups a visible message's reactions by emoji (first reacted
   // first), users in reaction order.
   [[nodiscard]] absl::StatusOr<std::vector<db::v1::ReactionGroup>> List(
-      const std::string& message_id, const std::string& viewer_id, absl::Time deadline);
+      const std::string& message_id, const std::string& viewer_id, const CallLimits& call);
 
  private:
   ConnectionPool* const pool_;

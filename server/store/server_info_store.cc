@@ -9,9 +9,9 @@ ServerInfoStore::ServerInfoStore(ConnectionPool* pool) : pool_(pool) {
   pool_->RegisterStatement("server_version", "SELECT current_setting('server_version')");
 }
 
-absl::StatusOr<std::string> ServerInfoStore::PostgresVersion(absl::Time deadline) {
+absl::StatusOr<std::string> ServerInfoStore::PostgresVersion(const CallLimits& call) {
   std::string version;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) {
     version = txn.exec_prepared("server_version")[0][0].as<std::string>();
     return absl::OkStatus();
   }));

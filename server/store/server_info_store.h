@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/db/call_limits.h"
 #include "server/db/connection_pool.h"
 
 namespace chatgenius {
@@ -18,7 +19,7 @@ class ServerInfoStore {
   explicit ServerInfoStore(ConnectionPool* pool);
 
   // PostgresVersion returns the server_version setting, e.g. "15.18".
-  [[nodiscard]] absl::StatusOr<std::string> PostgresVersion(absl::Time deadline);
+  [[nodiscard]] absl::StatusOr<std::string> PostgresVersion(const CallLimits& call);
 
  private:
   ConnectionPool* const pool_;

@@ -159,10 +159,10 @@ UserStore::UserStore(ConnectionPool* pool) : pool_(pool) {
                                         "WHERE u.id = $1 AND u.deleted_at IS NULL"));
 }
 
-absl::StatusOr<v1::User> UserStore::Create(const v1::User& user, absl::Time deadline) {
+absl::StatusOr<v1::User> UserStore::Create(const v1::User& user, const CallLimits& call) {
   v1::User out;
   RETURN_IF_ERROR(RunInTransaction(
-      *pool_, deadline,
+      *pool_, call,
       [&](pqxx::work& txn) {
         pqxx::result r = txn.exec_prepared("user_create", NewUlid(), user.email(), user.username(),
                                            user.display_name(), user.full_name(), user.avatar_url(),
@@ -174,9 +174,9 @@ absl::StatusOr<v1::User> UserStore::Create(const v1::User& user, absl::Time dead
   return out;
 }
 
-absl::StatusOr<v1::User> UserStore::Get(const std::string& id, absl::Time deadline) {
+absl::StatusOr<v1::User> UserStore::Get(const std::string& id, const CallLimits& call) {
   v1::User out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) {
     pqxx::result r = txn.exec_prepared("user_get", id);
     if (r.empty()) return UserNotFound(id);
     out = UserFromRow(r[0]);
@@ -185,9 +185,9 @@ absl::StatusOr<v1::User> UserStore::Get(const std::string& id, absl::Time deadli
   return out;
 }
 
-absl::StatusOr<v1::User> UserStore::GetByEmail(const std::string& email, absl::Time deadline) {
+absl::StatusOr<v1::User> UserStore::GetByEmail(const std::string& email, const CallLimits& call) {
   v1::User out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) {
     pqxx::result r = txn.exec_prepared("user_get_by_email", email);
     if (r.empty()) return absl::NotFoundError("no user with this email");
     out = UserFromRow(r[0]);
@@ -197,9 +197,9 @@ absl::StatusOr<v1::User> UserStore::GetByEmail(const std::string& email, absl::T
 }
 
 absl::StatusOr<v1::User> UserStore::GetByUsername(const std::string& username,
-                                                  absl::Time deadline) {
+                                                  const CallLimits& call) {
   v1::User out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) {
     pqxx::result r = txn.exec_prepared("user_get_by_username", username);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("no user named '", username, "'"));
     out = UserFromRow(r[0]);
@@ -209,10 +209,10 @@ absl::StatusOr<v1::User> UserStore::GetByUsername(const std::string& username,
 }
 
 absl::StatusOr<std::vector<v1::User>> UserStore::BatchGet(const std::vector<std::string>& ids,
-                                                          absl::Time deadline) {
+                                                          const CallLimits& call) {
   std::vector<v1::User> out;
   if (ids.empty()) return out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) {
     // Ids are validated ULIDs (no quotes or commas), so the array literal
     // needs no escaping.
     std::string array = absl::StrCat("{", absl::StrJoin(ids, ","), "}");
@@ -231,10 +231,10 @@ absl::StatusOr<std::vector<v1::User>> UserStore::BatchGet(const std::vector<std:
 }
 
 absl::StatusOr<v1::User> UserStore::Update(const v1::User& user, const UserUpdate& f,
-                                           absl::Time deadline) {
+                                           const CallLimits& call) {
   v1::User out;
   RETURN_IF_ERROR(RunInTransaction(
-      *pool_, deadline,
+      *pool_, call,
       [&](pqxx::work& txn) {
         pqxx::result r =
             txn.exec_prepared("user_update", user.id(), f.email, user.email(), f.username,
@@ -250,9 +250,9 @@ absl::StatusOr<v1::User> UserStore::Update(const v1::User& user, const UserUpdat
 
 absl::StatusOr<std::vector<v1::User>> UserStore::List(const std::string& after_id,
                                                       const std::string& prefix, int limit,
-                                                      absl::Time deadline) {
+                                                      const CallLimits& call) {
   std::vector<v1::User> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) {
     std::string like = prefix.empty() ? "" : LikePrefix(prefix);
     for (const pqxx::row& row : txn.exec_prepared("user_list", after_id, like, limit)) {
       out.push_back(UserFromRow(row));
@@ -262,8 +262,8 @@ absl::StatusOr<std::vector<v1::User>> UserStore::List(const std::string& after_i
   return out;
 }
 
-absl::Status UserStore::Delete(const std::string& id, absl::Time deadline) {
-  return RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+absl::Status UserStore::Delete(const std::string& id, const CallLimits& call) {
+  return RunInTransaction(*pool_, call, [&](pqxx::work& txn) {
     pqxx::result r = txn.exec_prepared("user_delete", id);
     if (r.affected_rows() == 0) return UserNotFound(id);
     return absl::OkStatus();
@@ -271,9 +271,9 @@ absl::Status UserStore::Delete(const std::string& id, absl::Time deadline) {
 }
 
 absl::StatusOr<v1::UserStatus> UserStore::SetStatus(const v1::UserStatus& status,
-                                                    absl::Time deadline) {
+                                                    const CallLimits& call) {
   v1::UserStatus out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) {
     std::optional<int64_t> expires =
         TimestampToMicros(status.has_status_expire_time() ? &status.status_expire_time() : nullptr);
     pqxx::result r =
@@ -288,9 +288,9 @@ absl::StatusOr<v1::UserStatus> UserStore::SetStatus(const v1::UserStatus& status
 }
 
 absl::StatusOr<v1::UserStatus> UserStore::GetStatus(const std::string& user_id,
-                                                    absl::Time deadline) {
+                                                    const CallLimits& call) {
   v1::UserStatus out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, deadline, [&](pqxx::work& txn) {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) {
     pqxx::result r = txn.exec_prepared("user_status_get", user_id);
     if (r.empty()) return UserNotFound(user_id);
     out.set_user_id(user_id);

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "chatgenius/db/v1/user_service.pb.h"
+#include "server/db/call_limits.h"
 #include "server/db/connection_pool.h"
 
 namespace chatgenius {
@@ -36,36 +37,38 @@ class UserStore {
 
   // Create inserts `user` under a new ULID. ALREADY_EXISTS naming the field
   // if the email or username is taken.
-  [[nodiscard]] absl::StatusOr<db::v1::User> Create(const db::v1::User& user, absl::Time deadline);
+  [[nodiscard]] absl::StatusOr<db::v1::User> Create(const db::v1::User& user,
+                                                    const CallLimits& call);
   // Get returns a live user. NOT_FOUND if absent or deleted.
-  [[nodiscard]] absl::StatusOr<db::v1::User> Get(const std::string& id, absl::Time deadline);
+  [[nodiscard]] absl::StatusOr<db::v1::User> Get(const std::string& id, const CallLimits& call);
   // GetByEmail matches case-insensitively.
   [[nodiscard]] absl::StatusOr<db::v1::User> GetByEmail(const std::string& email,
-                                                        absl::Time deadline);
+                                                        const CallLimits& call);
   [[nodiscard]] absl::StatusOr<db::v1::User> GetByUsername(const std::string& username,
-                                                           absl::Time deadline);
+                                                           const CallLimits& call);
   // BatchGet returns the live users among `ids`, in the order of `ids`.
   [[nodiscard]] absl::StatusOr<std::vector<db::v1::User>> BatchGet(
-      const std::vector<std::string>& ids, absl::Time deadline);
+      const std::vector<std::string>& ids, const CallLimits& call);
   // Update writes the fields selected by `fields` from `user`.
   [[nodiscard]] absl::StatusOr<db::v1::User> Update(const db::v1::User& user,
-                                                    const UserUpdate& fields, absl::Time deadline);
+                                                    const UserUpdate& fields,
+                                                    const CallLimits& call);
   // List returns up to `limit` live users with id > `after_id` (empty: from
   // the start), ordered by id, optionally filtered by a case-insensitive
   // prefix of username or display name.
   [[nodiscard]] absl::StatusOr<std::vector<db::v1::User>> List(const std::string& after_id,
                                                                const std::string& prefix, int limit,
-                                                               absl::Time deadline);
+                                                               const CallLimits& call);
   // Delete soft-deletes a live user. NOT_FOUND if absent or deleted.
-  [[nodiscard]] absl::Status Delete(const std::string& id, absl::Time deadline);
+  [[nodiscard]] absl::Status Delete(const std::string& id, const CallLimits& call);
 
   // SetStatus writes every field of `status` for a live user.
   [[nodiscard]] absl::StatusOr<db::v1::UserStatus> SetStatus(const db::v1::UserStatus& status,
-                                                             absl::Time deadline);
+                                                             const CallLimits& call);
   // GetStatus returns the status (presence OFFLINE and no text if never
   // set); custom text and emoji past their expiry come back empty.
   [[nodiscard]] absl::StatusOr<db::v1::UserStatus> GetStatus(const std::string& user_id,
-                                                             absl::Time deadline);
+                                                             const CallLimits& call);
 
  private:
   ConnectionPool* const pool_;

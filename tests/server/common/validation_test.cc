@@ -73,6 +73,37 @@ TEST(ValidationTest, UrlAndEmoji) {
   ExpectInvalid(ValidateEmoji("emoji", std::string(65, 'a'), true), "emoji");
 }
 
+TEST(ValidationTest, ChannelNames) {
+  EXPECT_TRUE(ValidateChannelName("name", "general").ok());
+  EXPECT_TRUE(ValidateChannelName("name", "dev-ops_2").ok());
+  ExpectInvalid(ValidateChannelName("name", ""), "name");
+  ExpectInvalid(ValidateChannelName("name", "General"), "name");
+  ExpectInvalid(ValidateChannelName("name", "two words"), "name");
+  ExpectInvalid(ValidateChannelName("name", "-leading"), "name");
+  ExpectInvalid(ValidateChannelName("name", "dot.name"), "name");
+  ExpectInvalid(ValidateChannelName("name", std::string(81, 'a')), "name");
+}
+
+TEST(ValidationTest, AttachmentFields) {
+  EXPECT_TRUE(ValidateStorageUrl("url", "https://cdn.example.com/x.png").ok());
+  EXPECT_TRUE(ValidateStorageUrl("url", "s3://bucket/key").ok());
+  ExpectInvalid(ValidateStorageUrl("url", ""), "url");
+  ExpectInvalid(ValidateStorageUrl("url", "no-scheme"), "url");
+  ExpectInvalid(ValidateStorageUrl("url", "https://"), "url");
+  ExpectInvalid(ValidateStorageUrl("url", "1x://host"), "url");
+  ExpectInvalid(ValidateStorageUrl("url", "https://a b"), "url");
+  EXPECT_TRUE(ValidateSha256Hex("sha", std::string(64, 'f')).ok());
+  ExpectInvalid(ValidateSha256Hex("sha", std::string(64, 'F')), "sha");
+  ExpectInvalid(ValidateSha256Hex("sha", std::string(63, 'a')), "sha");
+  ExpectInvalid(ValidateSha256Hex("sha", std::string(63, 'a') + "g"), "sha");
+  EXPECT_TRUE(ValidateContentType("type", "image/png").ok());
+  EXPECT_TRUE(ValidateContentType("type", "application/vnd.ms-excel").ok());
+  ExpectInvalid(ValidateContentType("type", "image"), "type");
+  ExpectInvalid(ValidateContentType("type", "Image/PNG"), "type");
+  ExpectInvalid(ValidateContentType("type", "image/"), "type");
+  ExpectInvalid(ValidateContentType("type", "/png"), "type");
+}
+
 TEST(ValidationTest, PageSize) {
   int size = -1;
   ASSERT_TRUE(NormalizePageSize(0, &size).ok());

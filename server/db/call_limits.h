@@ -1,0 +1,39 @@
+// call_limits.h
+//
+// CallLimits: how long one caller's database work may run and whether the
+// caller has gone away. The service layer builds one per RPC from the gRPC
+// deadline and ServerContext::IsCancelled; stores pass it to
+// RunInTransaction unchanged. Constructible from a bare deadline, for
+// callers without cancellation (tests, start-up work).
+//
+// Example:
+//   store.Get(id, CallLimits(absl::Now() + absl::Seconds(5)));
+#ifndef CHATGENIUS_SERVER_DB_CALL_LIMITS_H_
+#define CHATGENIUS_SERVER_DB_CALL_LIMITS_H_
+
+#include <functional>
+#include <utility>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace chatgenius {
+
+struct CallLimits {
+  // Implicit on purpose: a deadline alone is a complete limit.
+  CallLimits(absl::Time deadline) : deadline(deadline) {}  // NOLINT
+  CallLimits(absl::Time deadline, std::function<bool()> cancelled)
+      : deadline(deadline), cancelled(std::move(cancelled)) {}
+
+  // The work must finish by then (statement_timeout is derived from it).
+  absl::Time deadline;
+  // Returns true once the caller has cancelled; may be called from any
+  // thread. Empty: never cancelled.
+  std::function<bool()> cancelled;
+
+  bool IsCancelled() const { return cancelled && cancelled(); }
+};
+
+}  // namespace chatgenius
+
+#endif  // CHATGENIUS_SERVER_DB_CALL_LIMITS_H_

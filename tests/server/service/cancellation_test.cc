@@ -1,0 +1,78 @@
+// A call cancelled by its client stops its statement in PostgreSQL and gives
+// its connection back, instead of running until the deadline.
+#include <thread>
+
+#include <pqxx/pqxx>
+
+#include "chatgenius/db/v1/admin_service.grpc.pb.h"
+#include "tests/support/domain_fixture.h"
+
+namespace chatgenius {
+namespace {
+
+namespace v1 = ::chatgenius::db::v1;
+
+class CancellationTest : public testing::DomainTest {
+ protected:
+  int WaitingOnLocks() {
+    return std::stoi(
+        db_.Query("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'chatgenius-db' "
+                  "AND wait_event_type = 'Lock'"));
+  }
+  int PoolInUse() {
+    auto admin = v1::AdminService::NewStub(server_.channel());
+    v1::PoolStats stats;
+    EXPECT_TRUE(admin->GetPoolStats(Ctx().get(), {}, &stats).ok());
+    return stats.in_use();
+  }
+};
+
+TEST_F(CancellationTest, CancelledCallStopsItsStatement) {
+  v1::User ada = User("ada");
+  v1::Channel general = Channel(ada, "general");
+
+  // Another session holds the channel row, so UpdateChannel blocks on it.
+  pqxx::connection blocker(db_.conninfo());
+  pqxx::work hold(blocker);
+  hold.exec("SELECT 1 FROM channels WHERE id = " + hold.quote(general.id()) + " FOR UPDATE");
+
+  grpc::ClientContext context;
+  testing::SetDeadline(&context, absl::Seconds(60));
+  grpc::Status result;
+  std::thread caller([&] {
+    v1::UpdateChannelRequest r;
+    r.mutable_channel()->set_id(general.id());
+    r.mutable_channel()->set_description("blocked");
+    r.mutable_update_mask()->add_paths("description");
+    r.set_actor_id(ada.id());
+    v1::Channel out;
+    result = channels_->UpdateChannel(&context, r, &out);
+  });
+
+  absl::Time until = absl::Now() + absl::Seconds(10);
+  while (WaitingOnLocks() == 0 && absl::Now() < until) absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_EQ(WaitingOnLocks(), 1) << "the update should be waiting for the row lock";
+  EXPECT_EQ(PoolInUse(), 1);
+
+  context.TryCancel();
+  caller.join();
+  EXPECT_EQ(result.error_code(), grpc::StatusCode::CANCELLED);
+
+  until = absl::Now() + absl::Seconds(5);
+  while ((WaitingOnLocks() > 0 || PoolInUse() > 0) && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(WaitingOnLocks(), 0) << "the statement must be cancelled in PostgreSQL, not left "
+                                    "waiting until the 60 s deadline";
+  EXPECT_EQ(PoolInUse(), 0) << "the connection returns to the pool";
+  hold.commit();
+
+  v1::GetChannelRequest g;
+  g.set_id(general.id());
+  v1::Channel after;
+  ASSERT_TRUE(channels_->GetChannel(Ctx().get(), g, &after).ok());
+  EXPECT_EQ(after.description(), "") << "the cancelled update wrote nothing";
+}
+
+}  // namespace
+}  // namespace chatgenius
