@@ -1,6 +1,9 @@
 #include "server/app/config.h"
 
+#include <pwd.h>
+#include <unistd.h>
 #include <algorithm>
+
 #include <cstdlib>
 
 #include "absl/flags/flag.h"
@@ -124,11 +127,29 @@ std::string QuoteConnValue(const std::string& value) {
   return absl::StrCat("'", absl::StrReplaceAll(value, {{"\\", "\\\\"}, {"'", "\\'"}}), "'");
 }
 
-std::string BuildConnInfo(const Config& c, bool redact) {
+// ExpandHome replaces a leading "~/" with $HOME (or the passwd entry's home).
+std::string ExpandHome(const std::string& path) {
+  if (path != "~" && path.rfind("~/", 0) != 0) return path;
+  const char* home = std::getenv("HOME");
+  std::string dir;
+  if (home != nullptr && *home != '\0') {
+    dir = home;
+  } else if (passwd* pw = getpwuid(geteuid())) {
+    dir = pw->pw_dir;
+  }
+  return dir + path.substr(1);
+}
+
+std::string CurrentUser() {
+  if (passwd* pw = getpwuid(geteuid())) return pw->pw_name;
+  const char* user = std::getenv("USER");
+  return user != nullptr ? user : "root";
+}
+
+std::string BuildConnInfo(const Config& c, const std::string& host, int port, bool redact) {
   std::string out = absl::StrCat(
-      "host=", QuoteConnValue(c.postgres_host), " port=", c.postgres_port,
-      " dbname=", QuoteConnValue(c.postgres_db), " user=", QuoteConnValue(c.postgres_user),
-      " sslmode=", c.postgres_sslmode,
+      "host=", QuoteConnValue(host), " port=", port, " dbname=", QuoteConnValue(c.postgres_db),
+      " user=", QuoteConnValue(c.postgres_user), " sslmode=", c.postgres_sslmode,
       " connect_timeout=", std::max<int64_t>(1, absl::ToInt64Seconds(c.postgres_connect_timeout)),
       " application_name=chatgenius-db");
   if (!c.postgres_password.empty()) {
@@ -148,9 +169,22 @@ const std::vector<ConfigSetting>& ConfigSettings() {
   return *settings;
 }
 
-std::string Config::ConnInfo() const { return BuildConnInfo(*this, /*redact=*/false); }
+std::string Config::ConnInfo() const {
+  return BuildConnInfo(*this, postgres_host, postgres_port, /*redact=*/false);
+}
 
-std::string Config::RedactedConnInfo() const { return BuildConnInfo(*this, /*redact=*/true); }
+std::string Config::ConnInfoVia(const std::string& host, int port) const {
+  return BuildConnInfo(*this, host, port, /*redact=*/false);
+}
+
+std::string Config::RedactedConnInfo() const {
+  if (ssh_enabled()) {
+    return absl::StrCat(BuildConnInfo(*this, "(ssh tunnel)", postgres_port, /*redact=*/true),
+                        " via ", ssh_user, "@", ssh_host, ":", ssh_port, " to ",
+                        postgres_remote_host, ":", postgres_remote_port);
+  }
+  return BuildConnInfo(*this, postgres_host, postgres_port, /*redact=*/true);
+}
 
 std::vector<std::string> Config::Describe() const {
   auto ms = [](absl::Duration d) { return absl::StrCat(absl::ToInt64Milliseconds(d)); };
@@ -170,6 +204,7 @@ std::vector<std::string> Config::Describe() const {
       absl::StrCat("HEALTH_PROBE_INTERVAL_MS=", ms(health_probe_interval)),
       absl::StrCat("HEALTH_FAILURE_THRESHOLD=", health_failure_threshold),
       absl::StrCat("PAGE_TOKEN_KEY=", page_token_key.empty() ? "(random per process)" : "***"),
+      absl::StrCat("SSH_HOST=", ssh_enabled() ? ssh_host : "(unset: direct connection)"),
   };
 }
 
@@ -237,6 +272,36 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
   c.page_token_key = r.String("PAGE_TOKEN_KEY", "");
   if (!c.page_token_key.empty() && c.page_token_key.size() < 16) {
     r.Fail("PAGE_TOKEN_KEY: must be at least 16 characters (or unset for a random key)");
+  }
+
+  c.ssh_host = r.String("SSH_HOST", "");
+  if (c.ssh_enabled()) {
+    c.ssh_port = r.Int("SSH_PORT", c.ssh_port, 1, 65535);
+    c.ssh_user = r.String("SSH_USER", CurrentUser());
+    c.ssh_key_path = ExpandHome(r.String("SSH_KEY_PATH", "~/.ssh/id_ed25519"));
+    c.ssh_key_passphrase = r.String("SSH_KEY_PASSPHRASE", "");
+    c.ssh_known_hosts = ExpandHome(r.String("SSH_KNOWN_HOSTS", "~/.ssh/known_hosts"));
+    c.ssh_accept_new_host_key = r.Bool("SSH_ACCEPT_NEW_HOST_KEY", false);
+    c.ssh_max_retries = r.Int("SSH_MAX_RETRIES", c.ssh_max_retries, 1, 1000);
+    c.ssh_retry_delay = r.Millis("SSH_RETRY_DELAY", c.ssh_retry_delay, 10, 3600000);
+    c.ssh_retry_max_delay = r.Millis("SSH_RETRY_MAX_DELAY", c.ssh_retry_max_delay, 10, 3600000);
+    c.ssh_health_check_interval =
+        r.Millis("SSH_HEALTH_CHECK_INTERVAL", c.ssh_health_check_interval, 100, 3600000);
+    c.ssh_max_channels = r.Int("SSH_MAX_CHANNELS", c.ssh_max_channels, 1, 10000);
+    std::string endpoint = absl::AsciiStrToLower(r.String("SSH_LOCAL_ENDPOINT", "unix"));
+    if (endpoint != "unix" && endpoint != "tcp") {
+      r.Fail(absl::StrCat("SSH_LOCAL_ENDPOINT: must be unix or tcp, got '", endpoint, "'"));
+    }
+    c.ssh_local_tcp = endpoint == "tcp";
+    c.postgres_remote_host = r.String("POSTGRES_REMOTE_HOST", c.postgres_remote_host);
+    c.postgres_remote_port = r.Int("POSTGRES_REMOTE_PORT", c.postgres_remote_port, 1, 65535);
+    if (c.ssh_retry_max_delay < c.ssh_retry_delay) {
+      r.Fail("SSH_RETRY_MAX_DELAY: must not be below SSH_RETRY_DELAY");
+    }
+    if (c.ssh_max_channels < c.pool_max_size) {
+      r.Fail(absl::StrCat("SSH_MAX_CHANNELS: must be at least POOL_MAX_SIZE (", c.pool_max_size,
+                          ") or the pool cannot open all its connections"));
+    }
   }
 
   if (!r.error().empty()) return absl::InvalidArgumentError(r.error());

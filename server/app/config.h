@@ -61,9 +61,33 @@ struct Config {
   // tokens do not survive a restart or cross replicas.
   std::string page_token_key;
 
+  // SSH tunnel, enabled when SSH_HOST is set. The pool then connects to the
+  // tunnel's local endpoint and POSTGRES_HOST is not used; POSTGRES_PORT
+  // names the local endpoint (socket name or loopback TCP port).
+  std::string ssh_host;                                    // SSH_HOST
+  int ssh_port = 22;                                       // SSH_PORT
+  std::string ssh_user;                                    // SSH_USER (default: the current user)
+  std::string ssh_key_path;                                // SSH_KEY_PATH (~ expanded)
+  std::string ssh_key_passphrase;                          // SSH_KEY_PASSPHRASE (secret)
+  std::string ssh_known_hosts;                             // SSH_KNOWN_HOSTS (~ expanded)
+  bool ssh_accept_new_host_key = false;                    // SSH_ACCEPT_NEW_HOST_KEY
+  int ssh_max_retries = 3;                                 // SSH_MAX_RETRIES
+  absl::Duration ssh_retry_delay = absl::Seconds(1);       // SSH_RETRY_DELAY (ms)
+  absl::Duration ssh_retry_max_delay = absl::Seconds(30);  // SSH_RETRY_MAX_DELAY (ms)
+  absl::Duration ssh_health_check_interval = absl::Seconds(30);  // SSH_HEALTH_CHECK_INTERVAL
+  int ssh_max_channels = 32;                                     // SSH_MAX_CHANNELS
+  bool ssh_local_tcp = false;                      // SSH_LOCAL_ENDPOINT=tcp (default unix)
+  std::string postgres_remote_host = "localhost";  // POSTGRES_REMOTE_HOST
+  int postgres_remote_port = 5432;                 // POSTGRES_REMOTE_PORT
+
+  bool ssh_enabled() const { return !ssh_host.empty(); }
+
   // ConnInfo returns the libpq connection string, password included. Never
   // log it; use RedactedConnInfo().
   std::string ConnInfo() const;
+  // ConnInfoVia is ConnInfo with another host and port (the tunnel's local
+  // endpoint).
+  std::string ConnInfoVia(const std::string& host, int port) const;
   // RedactedConnInfo is ConnInfo with the password replaced by "***".
   std::string RedactedConnInfo() const;
   // Describe returns "NAME=value" lines for every setting, secrets masked.

@@ -46,7 +46,43 @@ const std::vector<std::string>& ReadinessServiceNames() {
   return *names;
 }
 
+// Drops the pool's idle connections when the tunnel they ran through goes
+// down, so callers after the reconnect get fresh connections.
+class Server::TunnelWatcher : public TunnelListener {
+ public:
+  explicit TunnelWatcher(Server* server) : server_(server) {}
+  void OnTunnelStateChange(const TunnelStatus& status) override {
+    if (status.state != TunnelState::kUp && server_->pool_ != nullptr) {
+      server_->pool_->DiscardIdle();
+    }
+  }
+
+ private:
+  Server* const server_;
+};
+
 Server::Server(const Config& config) : config_(config) {}
+
+TunnelSettings TunnelSettingsFrom(const Config& c) {
+  TunnelSettings t;
+  t.ssh_host = c.ssh_host;
+  t.ssh_port = c.ssh_port;
+  t.ssh_user = c.ssh_user;
+  t.key_path = c.ssh_key_path;
+  t.key_passphrase = c.ssh_key_passphrase;
+  t.known_hosts_path = c.ssh_known_hosts;
+  t.accept_new_host_key = c.ssh_accept_new_host_key;
+  t.remote_host = c.postgres_remote_host;
+  t.remote_port = c.postgres_remote_port;
+  t.local_tcp = c.ssh_local_tcp;
+  t.local_port = c.postgres_port;
+  t.max_channels = c.ssh_max_channels;
+  t.max_retries = c.ssh_max_retries;
+  t.retry_delay = c.ssh_retry_delay;
+  t.max_retry_delay = c.ssh_retry_max_delay;
+  t.health_check_interval = c.ssh_health_check_interval;
+  return t;
+}
 
 Server::~Server() { Shutdown(absl::ZeroDuration()); }
 
@@ -54,8 +90,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   std::unique_ptr<Server> s(new Server(config));
   ASSIGN_OR_RETURN(std::vector<MigrationFile> migrations, BuiltinMigrations());
 
+  std::string conninfo = config.ConnInfo();
+  if (config.ssh_enabled()) {
+    s->tunnel_ = std::make_unique<SshTunnel>(TunnelSettingsFrom(config));
+    s->tunnel_watcher_ = std::make_unique<TunnelWatcher>(s.get());
+    s->tunnel_->AddListener(s->tunnel_watcher_.get());
+    RETURN_IF_ERROR(s->tunnel_->Start());
+    conninfo = config.ConnInfoVia(s->tunnel_->local_host(), s->tunnel_->local_port());
+  }
+
   PoolSettings pool_settings;
-  pool_settings.conninfo = config.ConnInfo();
+  pool_settings.conninfo = conninfo;
   pool_settings.max_size = config.pool_max_size;
   pool_settings.acquire_timeout = config.pool_acquire_timeout;
   pool_settings.idle_check_after = config.pool_idle_check_after;
@@ -69,8 +114,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   }
   s->tokens_ = std::make_unique<PageTokenCodec>(
       config.page_token_key.empty() ? RandomKey() : config.page_token_key);
-  s->migrator_ =
-      std::make_unique<Migrator>(config.ConnInfo(), s->pool_.get(), std::move(migrations));
+  s->migrator_ = std::make_unique<Migrator>(conninfo, s->pool_.get(), std::move(migrations));
   s->user_store_ = std::make_unique<UserStore>(s->pool_.get());
   s->channel_store_ = std::make_unique<ChannelStore>(s->pool_.get());
   s->message_store_ = std::make_unique<MessageStore>(s->pool_.get());
@@ -92,9 +136,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   s->services_.push_back(
       std::make_unique<UserServiceImpl>(s->user_store_.get(), s->tokens_.get(), max_statement));
   s->services_.push_back(std::make_unique<MigrationServiceImpl>(s->migrator_.get(), max_statement));
-  s->services_.push_back(
-      std::make_unique<AdminServiceImpl>(s->pool_.get(), s->info_store_.get(), s->migrator_.get(),
-                                         config.RedactedConnInfo(), max_statement));
+  s->services_.push_back(std::make_unique<AdminServiceImpl>(
+      s->pool_.get(), s->info_store_.get(), s->migrator_.get(), s->tunnel_.get(),
+      config.RedactedConnInfo(), max_statement));
   s->services_.push_back(std::make_unique<ChannelServiceImpl>(s->channel_store_.get(),
                                                               s->tokens_.get(), max_statement));
   s->services_.push_back(std::make_unique<MessageServiceImpl>(s->message_store_.get(),
@@ -135,6 +179,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
 }
 
 absl::Status Server::ProbeReadiness(absl::Time deadline) {
+  if (tunnel_ != nullptr && !tunnel_->IsUp()) {
+    TunnelStatus t = tunnel_->status();
+    return absl::UnavailableError(absl::StrCat("ssh tunnel ", TunnelStateName(t.state),
+                                               t.last_error.empty() ? "" : ": ", t.last_error));
+  }
   // One pooled round trip proves the pool can reach PostgreSQL; the report
   // proves the schema this binary expects is there.
   absl::StatusOr<MigrationReport> report = migrator_->Status(deadline);
@@ -166,6 +215,10 @@ void Server::Shutdown(absl::Duration grace) {
     grpc_server_->GetHealthCheckService()->Shutdown();
     grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   }
+  // The tunnel stops first: its last state change still reaches a live
+  // pool (TunnelWatcher), and the backends see their channels close.
+  if (tunnel_ != nullptr) tunnel_->Stop();
+  pool_.reset();
 }
 
 }  // namespace chatgenius

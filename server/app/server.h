@@ -33,6 +33,7 @@
 #include "server/store/reaction_store.h"
 #include "server/store/server_info_store.h"
 #include "server/store/user_store.h"
+#include "server/tunnel/ssh_tunnel.h"
 
 namespace chatgenius {
 
@@ -44,10 +45,12 @@ const std::vector<std::string>& ReadinessServiceNames();
 
 class Server {
  public:
-  // Start builds everything, applies migrations when MIGRATE_MODE=auto
+  // Start builds everything — with SSH_HOST set, first the SSH tunnel the
+  // pool connects through — applies migrations when MIGRATE_MODE=auto
   // (failure to reach the database is not fatal: the readiness probe keeps
-  // retrying), and starts serving. Fails if the address cannot be bound or
-  // the built-in migrations are malformed.
+  // retrying), and starts serving. Fails if the address cannot be bound,
+  // the built-in migrations are malformed, or the tunnel meets an error
+  // retrying cannot fix (host key unknown or changed, key refused).
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Server>> Start(const Config& config);
 
   ~Server();
@@ -66,12 +69,18 @@ class Server {
   bool ready() const { return monitor_ != nullptr && monitor_->serving(); }
 
   ConnectionPool& pool() { return *pool_; }
+  // tunnel is null when SSH_HOST is not set.
+  SshTunnel* tunnel() { return tunnel_.get(); }
 
  private:
   explicit Server(const Config& config);
   absl::Status ProbeReadiness(absl::Time deadline);
 
+  class TunnelWatcher;
+
   const Config config_;
+  std::unique_ptr<SshTunnel> tunnel_;
+  std::unique_ptr<TunnelWatcher> tunnel_watcher_;
   std::unique_ptr<ConnectionPool> pool_;
   std::unique_ptr<PageTokenCodec> tokens_;
   std::unique_ptr<Migrator> migrator_;

@@ -202,6 +202,19 @@ void ConnectionPool::Release(std::unique_ptr<pqxx::connection> conn, absl::Time 
   CloseAll(std::move(dead));
 }
 
+void ConnectionPool::DiscardIdle() {
+  std::vector<std::unique_ptr<pqxx::connection>> conns;
+  {
+    absl::MutexLock lock(&mu_);
+    for (IdleConnection& c : idle_) conns.push_back(std::move(c.conn));
+    size_ -= static_cast<int>(idle_.size());
+    totals_.broken_total += static_cast<int64_t>(idle_.size());
+    idle_.clear();
+    available_.SignalAll();
+  }
+  CloseAll(std::move(conns));
+}
+
 PoolStatistics ConnectionPool::Stats() const {
   absl::MutexLock lock(&mu_);
   PoolStatistics s = totals_;

@@ -123,6 +123,12 @@ class ConnectionPool {
   // new connection cannot be opened.
   [[nodiscard]] absl::StatusOr<PooledConnection> Acquire(absl::Time deadline);
 
+  // DiscardIdle closes every idle connection (e.g. after the tunnel they
+  // ran through went down), so the next callers get fresh ones instead of
+  // finding dead ones. Connections in use are discarded when their broken
+  // state shows.
+  void DiscardIdle();
+
   // Stats returns a consistent snapshot of the statistics.
   PoolStatistics Stats() const;
 

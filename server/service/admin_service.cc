@@ -13,14 +13,37 @@ void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
   out->set_nanos(static_cast<int32_t>(ns % 1000000000));
 }
 
+void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
+  int64_t us = absl::ToUnixMicros(t);
+  out->set_seconds(us / 1000000);
+  out->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
+}
+
+v1::TunnelState TunnelStateToProto(TunnelState s) {
+  switch (s) {
+    case TunnelState::kConnecting:
+      return v1::TUNNEL_STATE_CONNECTING;
+    case TunnelState::kUp:
+      return v1::TUNNEL_STATE_CONNECTED;
+    case TunnelState::kBackoff:
+      return v1::TUNNEL_STATE_BACKOFF;
+    case TunnelState::kMaxRetriesExceeded:
+      return v1::TUNNEL_STATE_MAX_RETRIES_EXCEEDED;
+    case TunnelState::kStopped:
+      return v1::TUNNEL_STATE_STOPPED;
+  }
+  return v1::TUNNEL_STATE_UNSPECIFIED;
+}
+
 }  // namespace
 
 AdminServiceImpl::AdminServiceImpl(const ConnectionPool* pool, ServerInfoStore* info,
-                                   const Migrator* migrator, std::string database,
-                                   absl::Duration max_statement_time)
+                                   const Migrator* migrator, const SshTunnel* tunnel,
+                                   std::string database, absl::Duration max_statement_time)
     : pool_(pool),
       info_(info),
       migrator_(migrator),
+      tunnel_(tunnel),
       database_(std::move(database)),
       start_time_(absl::Now()),
       max_statement_time_(max_statement_time) {}
@@ -48,10 +71,27 @@ grpc::Status AdminServiceImpl::GetPoolStats(grpc::ServerContext* /*context*/,
 grpc::Status AdminServiceImpl::GetTunnelStatus(grpc::ServerContext* /*context*/,
                                                const v1::GetTunnelStatusRequest* /*request*/,
                                                v1::TunnelStatus* response) {
-  // This build connects to PostgreSQL directly (the SSH tunnel is a later
-  // issue), so the honest answer is "disabled".
-  response->set_enabled(false);
-  response->set_state(v1::TUNNEL_STATE_DISABLED);
+  if (tunnel_ == nullptr) {
+    response->set_enabled(false);
+    response->set_state(v1::TUNNEL_STATE_DISABLED);
+    return grpc::Status::OK;
+  }
+  TunnelStatus t = tunnel_->status();
+  response->set_enabled(true);
+  response->set_state(TunnelStateToProto(t.state));
+  response->set_ssh_target(t.ssh_target);
+  response->set_remote_target(t.remote_target);
+  response->set_local_endpoint(t.local_endpoint);
+  response->set_open_channels(t.open_channels);
+  response->set_reconnects_total(t.reconnects_total);
+  response->set_consecutive_failures(t.consecutive_failures);
+  response->set_last_error(t.last_error);
+  SetTime(t.state_since, response->mutable_state_since());
+  if (t.last_keepalive != absl::InfinitePast()) {
+    SetTime(t.last_keepalive, response->mutable_last_keepalive_time());
+  }
+  response->set_bytes_to_remote(t.bytes_to_remote);
+  response->set_bytes_from_remote(t.bytes_from_remote);
   return grpc::Status::OK;
 }
 
@@ -66,7 +106,7 @@ grpc::Status AdminServiceImpl::GetServerInfo(grpc::ServerContext* context,
   response->set_version(kServerVersion);
   response->set_postgres_version(*version);
   response->set_database(database_);
-  response->mutable_start_time()->set_seconds(absl::ToUnixSeconds(start_time_));
+  SetTime(start_time_, response->mutable_start_time());
   response->set_schema_version(report->current_version);
   return grpc::Status::OK;
 }

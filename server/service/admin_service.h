@@ -12,6 +12,7 @@
 #include "server/db/connection_pool.h"
 #include "server/migrate/migrator.h"
 #include "server/store/server_info_store.h"
+#include "server/tunnel/ssh_tunnel.h"
 
 namespace chatgenius {
 
@@ -21,8 +22,10 @@ inline constexpr char kServerVersion[] = "0.1.0";
 class AdminServiceImpl final : public db::v1::AdminService::Service {
  public:
   // Pointers must outlive the service. `database` is the redacted target.
+  // `tunnel` is null when the service connects directly.
   AdminServiceImpl(const ConnectionPool* pool, ServerInfoStore* info, const Migrator* migrator,
-                   std::string database, absl::Duration max_statement_time);
+                   const SshTunnel* tunnel, std::string database,
+                   absl::Duration max_statement_time);
 
   grpc::Status GetPoolStats(grpc::ServerContext* context,
                             const db::v1::GetPoolStatsRequest* request,
@@ -38,6 +41,7 @@ class AdminServiceImpl final : public db::v1::AdminService::Service {
   const ConnectionPool* const pool_;
   ServerInfoStore* const info_;
   const Migrator* const migrator_;
+  const SshTunnel* const tunnel_;
   const std::string database_;
   const absl::Time start_time_;
   const absl::Duration max_statement_time_;

@@ -91,6 +91,53 @@ TEST(ConfigTest, ErrorsNameTheVariable) {
   }
 }
 
+TEST(ConfigTest, SshTunnelSettings) {
+  setenv("HOME", "/home/tester", 1);
+  absl::StatusOr<Config> c = LoadConfig(From({{"SSH_HOST", "bastion.example.com"},
+                                              {"SSH_USER", "deploy"},
+                                              {"SSH_KEY_PATH", "~/.ssh/db_key"},
+                                              {"SSH_KEY_PASSPHRASE", "key-secret-42"},
+                                              {"SSH_MAX_RETRIES", "5"},
+                                              {"SSH_RETRY_DELAY", "2000"},
+                                              {"SSH_HEALTH_CHECK_INTERVAL", "15000"},
+                                              {"POSTGRES_REMOTE_HOST", "db.internal"},
+                                              {"POSTGRES_REMOTE_PORT", "6432"}}));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->ssh_enabled());
+  EXPECT_EQ(c->ssh_port, 22) << "the seed's default";
+  EXPECT_EQ(c->ssh_key_path, "/home/tester/.ssh/db_key") << "~ is expanded";
+  EXPECT_EQ(c->ssh_known_hosts, "/home/tester/.ssh/known_hosts");
+  EXPECT_EQ(c->ssh_max_retries, 5);
+  EXPECT_EQ(c->ssh_retry_delay, absl::Seconds(2));
+  EXPECT_EQ(c->ssh_health_check_interval, absl::Seconds(15));
+  EXPECT_EQ(c->postgres_remote_host, "db.internal");
+  EXPECT_EQ(c->postgres_remote_port, 6432);
+  EXPECT_FALSE(c->ssh_local_tcp) << "a private Unix socket by default";
+  for (const std::string& line : c->Describe()) {
+    EXPECT_FALSE(absl::StrContains(line, "key-secret-42")) << line;
+  }
+  EXPECT_TRUE(absl::StrContains(c->RedactedConnInfo(), "bastion.example.com"))
+      << c->RedactedConnInfo();
+
+  absl::StatusOr<Config> defaults = LoadConfig(From({{"SSH_HOST", "b"}}));
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->ssh_max_retries, 3);
+  EXPECT_EQ(defaults->ssh_retry_delay, absl::Seconds(1));
+  EXPECT_EQ(defaults->ssh_health_check_interval, absl::Seconds(30));
+  EXPECT_EQ(defaults->postgres_remote_host, "localhost");
+  EXPECT_EQ(defaults->postgres_remote_port, 5432);
+
+  for (const auto& [name, value] :
+       std::vector<std::pair<std::string, std::string>>{{"SSH_LOCAL_ENDPOINT", "pipe"},
+                                                        {"SSH_MAX_CHANNELS", "5"},
+                                                        {"SSH_PORT", "0"},
+                                                        {"SSH_RETRY_MAX_DELAY", "10"}}) {
+    absl::StatusOr<Config> bad = LoadConfig(From({{"SSH_HOST", "b"}, {name, value}}));
+    ASSERT_FALSE(bad.ok()) << name << "=" << value;
+    EXPECT_TRUE(absl::StartsWith(bad.status().message(), name)) << bad.status();
+  }
+}
+
 TEST(ConfigTest, EverySettingIsDocumented) {
   for (const ConfigSetting& s : ConfigSettings()) {
     EXPECT_NE(std::string(s.help), "") << s.env_name << " needs a description";
