@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "server/common/log.h"
 #include "server/db/pg_error.h"
 
 namespace chatgenius {
@@ -47,6 +48,18 @@ ConnectionPool::~ConnectionPool() {
 
 void ConnectionPool::RegisterStatement(std::string name, std::string sql) {
   absl::MutexLock lock(&mu_);
+  // Several stores share some statements (the event log's); the same
+  // definition twice is one statement.
+  for (const auto& [existing, existing_sql] : statements_) {
+    if (existing == name) {
+      if (existing_sql != sql) {
+        LogError(absl::StrCat("prepared statement '", name,
+                              "' registered twice with "
+                              "different SQL; keeping the first"));
+      }
+      return;
+    }
+  }
   // Connections already open learn the statement now; libpqxx prepares it
   // lazily on first execution.
   for (IdleConnection& c : idle_) c.conn->prepare(name, sql);

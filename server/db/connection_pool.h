@@ -114,7 +114,8 @@ class ConnectionPool {
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
   // RegisterStatement declares a named prepared statement on every
-  // connection, current and future. Names must be unique.
+  // connection, current and future. Registering a name again with the same
+  // SQL is a no-op (stores may share statements).
   void RegisterStatement(std::string name, std::string sql);
 
   // Acquire returns an idle connection, opens a new one if below max_size,

@@ -6,6 +6,7 @@
 #include "server/common/status_macros.h"
 #include "server/common/ulid.h"
 #include "server/db/transaction.h"
+#include "server/store/event_store.h"
 #include "server/store/row_conversion.h"
 
 namespace chatgenius {
@@ -128,6 +129,21 @@ absl::StatusOr<v1::ChannelMember> MemberIn(pqxx::work& txn, const std::string& c
   return MemberFromRow(r[0]);
 }
 
+// Appends a member event about `member` (its user is the event's user).
+void AppendMemberEvent(pqxx::work& txn, v1::EventKind kind, const v1::ChannelMember& member,
+                       const std::string& actor_id) {
+  v1::Event event = NewEvent(kind, member.channel_id(), actor_id);
+  *event.mutable_member() = member;
+  EventStore::AppendIn(txn, event, member.user().id());
+}
+
+void AppendChannelEvent(pqxx::work& txn, v1::EventKind kind, const v1::Channel& channel,
+                        const std::string& actor_id) {
+  v1::Event event = NewEvent(kind, channel.id(), actor_id);
+  *event.mutable_channel() = channel;
+  EventStore::AppendIn(txn, event);
+}
+
 }  // namespace
 
 const char* RoleToSql(v1::MemberRole role) {
@@ -148,6 +164,7 @@ v1::MemberRole RoleFromSql(const std::string& role) {
 }
 
 ChannelStore::ChannelStore(ConnectionPool* pool) : pool_(pool) {
+  EventStore::RegisterStatementsOn(pool_);
   const std::string access =
       "SELECT c.type, c.archived_at IS NOT NULL, m.role FROM channels c "
       "LEFT JOIN channel_members m ON m.channel_id = c.id AND m.user_id = $2::text "
@@ -173,7 +190,7 @@ ChannelStore::ChannelStore(ConnectionPool* pool) : pool_(pool) {
                            "WHERE id = $1 AND archived_at IS NULL");
   pool_->RegisterStatement("channel_unarchive",
                            "UPDATE channels SET archived_at = NULL, archived_by = NULL "
-                           "WHERE id = $1");
+                           "WHERE id = $1 AND archived_at IS NOT NULL");
   pool_->RegisterStatement("channel_delete",
                            "UPDATE channels SET deleted_at = now() WHERE id = $1");
   pool_->RegisterStatement(
@@ -256,6 +273,8 @@ absl::StatusOr<v1::Channel> ChannelStore::Create(const v1::Channel& channel,
                           TypeToSql(channel.type()), creator_id);
         txn.exec_prepared("member_insert", id, creator_id, "owner");
         ASSIGN_OR_RETURN(out, GetIn(txn, id));
+        ASSIGN_OR_RETURN(v1::ChannelMember owner, MemberIn(txn, id, creator_id));
+        AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_JOINED, owner, creator_id);
         return absl::OkStatus();
       },
       &ChannelConstraintMessages()));
@@ -287,6 +306,7 @@ absl::StatusOr<v1::Channel> ChannelStore::Update(const std::string& id, const st
         txn.exec_prepared("channel_update", id, update.name.has_value(), update.name.value_or(""),
                           update.description.has_value(), update.description.value_or(""));
         ASSIGN_OR_RETURN(out, GetIn(txn, id));
+        AppendChannelEvent(txn, v1::EVENT_KIND_CHANNEL_UPDATED, out, actor_id);
         return absl::OkStatus();
       },
       &ChannelConstraintMessages()));
@@ -303,12 +323,15 @@ absl::StatusOr<v1::Channel> ChannelStore::SetArchived(const std::string& id,
     if (access.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels cannot be archived");
     }
-    if (archived) {
-      txn.exec_prepared("channel_archive", id, actor_id);
-    } else {
-      txn.exec_prepared("channel_unarchive", id);
-    }
+    const bool changed = (archived ? txn.exec_prepared("channel_archive", id, actor_id)
+                                   : txn.exec_prepared("channel_unarchive", id))
+                             .affected_rows() > 0;
     ASSIGN_OR_RETURN(out, GetIn(txn, id));
+    if (changed) {
+      AppendChannelEvent(
+          txn, archived ? v1::EVENT_KIND_CHANNEL_ARCHIVED : v1::EVENT_KIND_CHANNEL_UPDATED, out,
+          actor_id);
+    }
     return absl::OkStatus();
   }));
   return out;
@@ -324,7 +347,9 @@ absl::Status ChannelStore::Delete(const std::string& id, const std::string& acto
     if (access.role != v1::MEMBER_ROLE_OWNER) {
       return absl::PermissionDeniedError("actor_id: only a channel owner may delete it");
     }
+    ASSIGN_OR_RETURN(v1::Channel last, GetIn(txn, id));
     txn.exec_prepared("channel_delete", id);
+    AppendChannelEvent(txn, v1::EVENT_KIND_CHANNEL_DELETED, last, actor_id);
     return absl::OkStatus();
   });
 }
@@ -382,9 +407,12 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::AddMember(const std::string& cha
       return absl::PermissionDeniedError("actor_id: only an owner may add another owner");
     }
     RETURN_IF_ERROR(RequireLiveUserIn(txn, "user_id", user_id));
-    // An existing membership stays as it is (idempotent add).
-    txn.exec_prepared("member_insert", channel_id, user_id, RoleToSql(role));
+    // An existing membership stays as it is (idempotent add, no event).
+    const bool joined =
+        txn.exec_prepared("member_insert", channel_id, user_id, RoleToSql(role)).affected_rows() >
+        0;
     ASSIGN_OR_RETURN(out, MemberIn(txn, channel_id, user_id));
+    if (joined) AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_JOINED, out, actor_id);
     return absl::OkStatus();
   }));
   return out;
@@ -411,6 +439,7 @@ absl::Status ChannelStore::RemoveMember(const std::string& channel_id, const std
           "the last owner cannot leave; make another member owner first");
     }
     txn.exec_prepared("member_delete", channel_id, user_id);
+    AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_LEFT, target, actor_id);
     return absl::OkStatus();
   });
 }
@@ -441,6 +470,9 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::UpdateMemberRole(const std::stri
     }
     txn.exec_prepared("member_set_role", channel_id, user_id, RoleToSql(role));
     ASSIGN_OR_RETURN(out, MemberIn(txn, channel_id, user_id));
+    if (target.role() != role) {
+      AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_ROLE_CHANGED, out, actor_id);
+    }
     return absl::OkStatus();
   }));
   return out;
@@ -485,6 +517,10 @@ absl::StatusOr<v1::Channel> ChannelStore::GetOrCreateDirect(
     const std::string id = inserted[0][0].as<std::string>();
     for (const std::string& user : user_ids) txn.exec_prepared("member_insert", id, user, "member");
     ASSIGN_OR_RETURN(out, GetIn(txn, id));
+    for (const std::string& user : user_ids) {
+      ASSIGN_OR_RETURN(v1::ChannelMember member, MemberIn(txn, id, user));
+      AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_JOINED, member, user_ids[0]);
+    }
     return absl::OkStatus();
   }));
   return out;

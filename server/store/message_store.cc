@@ -9,6 +9,7 @@
 #include "server/common/ulid.h"
 #include "server/db/transaction.h"
 #include "server/store/channel_store.h"
+#include "server/store/event_store.h"
 #include "server/store/row_conversion.h"
 
 namespace chatgenius {
@@ -161,6 +162,7 @@ const ConstraintMessages& MessageConstraintMessages() {
 }  // namespace
 
 MessageStore::MessageStore(ConnectionPool* pool) : pool_(pool) {
+  EventStore::RegisterStatementsOn(pool_);
   pool_->RegisterStatement("msg_get",
                            absl::StrCat(MessageSelect("$1"), "WHERE m.id = $2 AND ", kVisible));
   pool_->RegisterStatement(
@@ -294,6 +296,9 @@ absl::StatusOr<v1::Message> MessageStore::Post(const v1::PostMessageRequest& req
           return absl::OkStatus();
         }
         ASSIGN_OR_RETURN(out, GetVisibleIn(txn, inserted[0][0].as<std::string>(), author));
+        v1::Event event = NewEvent(v1::EVENT_KIND_MESSAGE_CREATED, out.channel_id(), author);
+        *event.mutable_message() = out;
+        EventStore::AppendIn(txn, event);
         return absl::OkStatus();
       },
       &MessageConstraintMessages()));
@@ -327,6 +332,9 @@ absl::StatusOr<v1::Message> MessageStore::Edit(const std::string& id, const std:
     if (access.archived) return absl::FailedPreconditionError("channel is archived");
     txn.exec_prepared("msg_edit", id, content);
     ASSIGN_OR_RETURN(out, GetVisibleIn(txn, id, actor_id));
+    v1::Event event = NewEvent(v1::EVENT_KIND_MESSAGE_UPDATED, out.channel_id(), actor_id);
+    *event.mutable_message() = out;
+    EventStore::AppendIn(txn, event);
     return absl::OkStatus();
   }));
   return out;
@@ -343,6 +351,13 @@ absl::Status MessageStore::Delete(const std::string& id, const std::string& acto
     }
     if (access.archived) return absl::FailedPreconditionError("channel is archived");
     txn.exec_prepared("msg_delete", id);
+    v1::Event event = NewEvent(v1::EVENT_KIND_MESSAGE_DELETED, meta.channel_id, actor_id);
+    v1::Message* gone = event.mutable_message();
+    gone->set_id(id);
+    gone->set_channel_id(meta.channel_id);
+    gone->set_thread_parent_id(meta.thread_parent_id);
+    gone->mutable_delete_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    EventStore::AppendIn(txn, event);
     return absl::OkStatus();
   });
 }

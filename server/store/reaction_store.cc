@@ -5,6 +5,7 @@
 #include "server/common/status_macros.h"
 #include "server/db/transaction.h"
 #include "server/store/channel_store.h"
+#include "server/store/event_store.h"
 #include "server/store/row_conversion.h"
 
 namespace chatgenius {
@@ -24,6 +25,7 @@ absl::StatusOr<std::string> LiveMessageChannelIn(pqxx::work& txn, const std::str
 }  // namespace
 
 ReactionStore::ReactionStore(ConnectionPool* pool) : pool_(pool) {
+  EventStore::RegisterStatementsOn(pool_);
   pool_->RegisterStatement("rx_message_channel",
                            "SELECT channel_id FROM messages WHERE id = $1 AND deleted_at IS NULL");
   pool_->RegisterStatement("rx_insert",
@@ -54,12 +56,18 @@ absl::StatusOr<v1::Reaction> ReactionStore::Add(const std::string& message_id,
       return absl::PermissionDeniedError("user_id: not a member of the message's channel");
     }
     if (access.archived) return absl::FailedPreconditionError("channel is archived");
-    txn.exec_prepared("rx_insert", message_id, user_id, emoji);
+    const bool added =
+        txn.exec_prepared("rx_insert", message_id, user_id, emoji).affected_rows() > 0;
     pqxx::result r = txn.exec_prepared("rx_get", message_id, user_id, emoji);
     out.set_message_id(message_id);
     out.set_user_id(user_id);
     out.set_emoji(emoji);
     SetTimestamp(r[0][0], out.mutable_create_time());
+    if (added) {  // repeating an existing reaction changes nothing, so says nothing
+      v1::Event event = NewEvent(v1::EVENT_KIND_REACTION_ADDED, channel_id, user_id);
+      *event.mutable_reaction() = out;
+      EventStore::AppendIn(txn, event);
+    }
     return absl::OkStatus();
   }));
   return out;
@@ -74,6 +82,12 @@ absl::Status ReactionStore::Remove(const std::string& message_id, const std::str
     if (txn.exec_prepared("rx_delete", message_id, user_id, emoji).affected_rows() == 0) {
       return absl::NotFoundError(absl::StrCat("no reaction ", emoji, " by this user"));
     }
+    v1::Event event = NewEvent(v1::EVENT_KIND_REACTION_REMOVED, channel_id, user_id);
+    v1::Reaction* gone = event.mutable_reaction();
+    gone->set_message_id(message_id);
+    gone->set_user_id(user_id);
+    gone->set_emoji(emoji);
+    EventStore::AppendIn(txn, event);
     return absl::OkStatus();
   });
 }

@@ -12,6 +12,7 @@
 #include "server/common/status_macros.h"
 #include "server/common/ulid.h"
 #include "server/db/transaction.h"
+#include "server/store/event_store.h"
 #include "server/store/row_conversion.h"
 
 namespace chatgenius {
@@ -104,6 +105,7 @@ absl::Status UserNotFound(const std::string& key) {
 }  // namespace
 
 UserStore::UserStore(ConnectionPool* pool) : pool_(pool) {
+  EventStore::RegisterStatementsOn(pool_);
   const std::string& cols = UserColumns();
   pool_->RegisterStatement(
       "user_create",
@@ -282,6 +284,9 @@ absl::StatusOr<v1::UserStatus> UserStore::SetStatus(const v1::UserStatus& status
     if (r.empty()) return UserNotFound(status.user_id());
     out.set_user_id(status.user_id());
     StatusFromRow(r[0], 0, &out);
+    v1::Event event = NewEvent(v1::EVENT_KIND_USER_STATUS_CHANGED, "", status.user_id());
+    *event.mutable_user_status() = out;
+    EventStore::AppendIn(txn, event, status.user_id());
     return absl::OkStatus();
   }));
   return out;

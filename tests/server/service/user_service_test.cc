@@ -396,7 +396,8 @@ TEST_F(UserServiceTest, Status) {
   {
     grpc::ClientContext context;
     SetDeadline(&context);
-    ASSERT_TRUE(stub_->SetUserStatus(&context, set, &out).ok());
+    grpc::Status s = stub_->SetUserStatus(&context, set, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
     EXPECT_EQ(out.presence(), v1::PRESENCE_ONLINE);
     EXPECT_EQ(out.status_text(), "In a meeting");
   }

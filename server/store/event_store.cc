@@ -1,0 +1,157 @@
+#include "server/store/event_store.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "server/common/status_macros.h"
+#include "server/db/transaction.h"
+#include "server/store/row_conversion.h"
+
+namespace chatgenius {
+namespace {
+
+namespace v1 = ::chatgenius::db::v1;
+
+// Advisory lock key that orders event insertion: "cgdb" + 2.
+constexpr int64_t kEventOrderLockKey = 0x6367646200000002;
+
+}  // namespace
+
+void EventStore::RegisterStatementsOn(ConnectionPool* pool) {
+  pool->RegisterStatement("event_order_lock",
+                          absl::StrCat("SELECT pg_advisory_xact_lock(", kEventOrderLockKey, ")"));
+  const std::string notify =
+      absl::StrCat("SELECT (SELECT id FROM e), pg_notify('", kEventNotifyChannel, "', '')");
+  pool->RegisterStatement(
+      "event_append",
+      absl::StrCat("WITH e AS (INSERT INTO events (kind, channel_id, user_id, payload) "
+                   "VALUES ($1, $2, $3, $4::jsonb) RETURNING id) ",
+                   notify));
+  pool->RegisterStatement(
+      "event_append_status",
+      absl::StrCat("WITH e AS (INSERT INTO events (kind, user_id, channel_ids, payload) "
+                   "SELECT $1::smallint, $2::text, coalesce(array_agg(m.channel_id::text), '{}'), "
+                   "$3::jsonb FROM channel_members m JOIN channels c ON c.id = m.channel_id "
+                   "WHERE m.user_id = $2::text AND c.deleted_at IS NULL RETURNING id) ",
+                   notify));
+  pool->RegisterStatement(
+      "event_read",
+      absl::StrCat("SELECT id, coalesce(channel_id, ''), coalesce(user_id, ''), "
+                   "coalesce(array_to_string(channel_ids, ','), ''), payload::text, ",
+                   MicrosSql("created_at"), " FROM events WHERE id > $1 ORDER BY id LIMIT $2"));
+}
+
+EventStore::EventStore(ConnectionPool* pool) : pool_(pool) {
+  RegisterStatementsOn(pool_);
+  pool_->RegisterStatement("event_latest", "SELECT coalesce(max(id), 0) FROM events");
+  pool_->RegisterStatement("event_pruned", "SELECT pruned_through FROM event_retention");
+  pool_->RegisterStatement(
+      "event_prune",
+      "WITH d AS (DELETE FROM events WHERE created_at < now() - make_interval(secs => $1) "
+      "RETURNING id) "
+      "UPDATE event_retention SET pruned_through = greatest(pruned_through, "
+      "(SELECT coalesce(max(id), 0) FROM d)) RETURNING (SELECT count(*) FROM d)");
+  pool_->RegisterStatement("event_user_channels",
+                           "SELECT m.channel_id FROM channel_members m JOIN channels c "
+                           "ON c.id = m.channel_id WHERE m.user_id = $1 AND c.deleted_at IS NULL");
+}
+
+void EventStore::AppendIn(pqxx::work& txn, const v1::Event& event, const std::string& user_id) {
+  // Held until commit: the next writer's events get higher ids and commit
+  // after this transaction does.
+  txn.exec_prepared("event_order_lock");
+  v1::Event stored = event;
+  stored.clear_id();
+  stored.clear_create_time();
+  std::string payload;
+  google::protobuf::util::JsonPrintOptions options;
+  (void)google::protobuf::util::MessageToJsonString(stored, &payload, options);
+  if (event.kind() == v1::EVENT_KIND_USER_STATUS_CHANGED) {
+    txn.exec_prepared("event_append_status", static_cast<int>(event.kind()), user_id, payload);
+    return;
+  }
+  std::optional<std::string> channel;
+  if (!event.channel_id().empty()) channel = event.channel_id();
+  std::optional<std::string> user;
+  if (!user_id.empty()) user = user_id;
+  txn.exec_prepared("event_append", static_cast<int>(event.kind()), channel, user, payload);
+}
+
+absl::StatusOr<std::vector<StoredEvent>> EventStore::ReadIn(pqxx::transaction_base& txn,
+                                                            int64_t after, int limit) {
+  std::vector<StoredEvent> out;
+  for (const pqxx::row& r : txn.exec_prepared("event_read", after, limit)) {
+    StoredEvent e;
+    auto parsed = google::protobuf::util::JsonStringToMessage(r[4].as<std::string>(), &e.event);
+    if (!parsed.ok()) {
+      return absl::InternalError(
+          absl::StrCat("event ", r[0].as<int64_t>(), ": ", parsed.ToString()));
+    }
+    e.event.set_id(r[0].as<int64_t>());
+    SetTimestamp(r[5], e.event.mutable_create_time());
+    e.user_id = r[2].as<std::string>();
+    std::string channel = r[1].as<std::string>();
+    if (!channel.empty()) {
+      e.channels.push_back(channel);
+    } else {
+      std::string list = r[3].as<std::string>();
+      if (!list.empty()) e.channels = absl::StrSplit(list, ',');
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<StoredEvent>> EventStore::Read(int64_t after, int limit,
+                                                          const CallLimits& call) {
+  std::vector<StoredEvent> out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(out, ReadIn(txn, after, limit));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<int64_t> EventStore::LatestId(const CallLimits& call) {
+  int64_t id = 0;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) {
+    id = txn.exec_prepared("event_latest")[0][0].as<int64_t>();
+    return absl::OkStatus();
+  }));
+  return id;
+}
+
+absl::StatusOr<int64_t> EventStore::PrunedThrough(const CallLimits& call) {
+  int64_t id = 0;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) {
+    id = txn.exec_prepared("event_pruned")[0][0].as<int64_t>();
+    return absl::OkStatus();
+  }));
+  return id;
+}
+
+absl::StatusOr<int64_t> EventStore::Prune(absl::Duration retention, const CallLimits& call) {
+  int64_t deleted = 0;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) {
+    deleted =
+        txn.exec_prepared("event_prune", absl::ToDoubleSeconds(retention))[0][0].as<int64_t>();
+    return absl::OkStatus();
+  }));
+  return deleted;
+}
+
+absl::StatusOr<std::vector<std::string>> EventStore::ChannelsOf(const std::string& user_id,
+                                                                const CallLimits& call) {
+  std::vector<std::string> out;
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) {
+    for (const pqxx::row& r : txn.exec_prepared("event_user_channels", user_id)) {
+      out.push_back(r[0].as<std::string>());
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+}  // namespace chatgenius
