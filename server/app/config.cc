@@ -16,48 +16,75 @@
 
 // The one table of settings: flag name, variable, default, help, secret.
 // It defines the flags and feeds ConfigSettings(), so the two cannot drift.
-#define CG_CONFIG_SETTINGS(X)                                                                     \
-  X(listen_address, "LISTEN_ADDRESS", "127.0.0.1:50051",                                          \
-    "gRPC listen address host:port (port 0 picks a free port)", false)                            \
-  X(reflection, "REFLECTION", "true", "serve gRPC server reflection (true/false)", false)         \
-  X(postgres_host, "POSTGRES_HOST", "localhost", "PostgreSQL host name, IP, or socket directory", \
-    false)                                                                                        \
-  X(postgres_port, "POSTGRES_PORT", "5432", "PostgreSQL port", false)                             \
-  X(postgres_db, "POSTGRES_DB", "chatgenius", "database name", false)                             \
-  X(postgres_user, "POSTGRES_USER", "postgres", "database user", false)                           \
-  X(postgres_password, "POSTGRES_PASSWORD", "", "database password (never logged)", true)         \
-  X(postgres_sslmode, "POSTGRES_SSLMODE", "prefer",                                               \
-    "libpq sslmode: disable, allow, prefer, require, verify-ca, verify-full", false)              \
-  X(postgres_connect_timeout_ms, "POSTGRES_CONNECT_TIMEOUT_MS", "5000",                           \
-    "timeout for opening one database connection", false)                                         \
-  X(use_test_database, "USE_TEST_DATABASE", "false",                                              \
-    "use TEST_POSTGRES_DB/USER/PASSWORD (and TEST_POSTGRES_HOST/PORT if set)", false)             \
-  X(test_postgres_host, "TEST_POSTGRES_HOST", "", "test database host (default: POSTGRES_HOST)",  \
-    false)                                                                                        \
-  X(test_postgres_port, "TEST_POSTGRES_PORT", "", "test database port (default: POSTGRES_PORT)",  \
-    false)                                                                                        \
-  X(test_postgres_db, "TEST_POSTGRES_DB", "chatgenius_test", "test database name", false)         \
-  X(test_postgres_user, "TEST_POSTGRES_USER", "", "test database user (default: POSTGRES_USER)",  \
-    false)                                                                                        \
-  X(test_postgres_password, "TEST_POSTGRES_PASSWORD", "",                                         \
-    "test database password (default: POSTGRES_PASSWORD; never logged)", true)                    \
-  X(pool_max_size, "POOL_MAX_SIZE", "10", "maximum database connections (1..1000)", false)        \
-  X(pool_acquire_timeout_ms, "POOL_ACQUIRE_TIMEOUT_MS", "5000",                                   \
-    "longest wait for a free connection before UNAVAILABLE", false)                               \
-  X(pool_idle_check_ms, "POOL_IDLE_CHECK_MS", "5000",                                             \
-    "probe a connection idle longer than this before reusing it", false)                          \
-  X(pool_max_lifetime_ms, "POOL_MAX_LIFETIME_MS", "3600000",                                      \
-    "close connections older than this when they are released", false)                            \
-  X(statement_timeout_ms, "STATEMENT_TIMEOUT_MS", "30000",                                        \
-    "statement timeout when the caller sets no shorter gRPC deadline", false)                     \
-  X(migrate_mode, "MIGRATE_MODE", "auto",                                                         \
-    "auto (apply pending), check (not ready while pending), off", false)                          \
-  X(health_probe_interval_ms, "HEALTH_PROBE_INTERVAL_MS", "1000",                                 \
-    "interval of the readiness probe", false)                                                     \
-  X(health_failure_threshold, "HEALTH_FAILURE_THRESHOLD", "2",                                    \
-    "consecutive failed probes before NOT_SERVING", false)                                        \
-  X(page_token_key, "PAGE_TOKEN_KEY", "",                                                         \
-    "HMAC key for page tokens; share it between replicas (never logged)", true)
+#define CG_CONFIG_SETTINGS(X)                                                                      \
+  X(listen_address, "LISTEN_ADDRESS", "127.0.0.1:50051",                                           \
+    "gRPC listen address host:port (port 0 picks a free port)", false)                             \
+  X(reflection, "REFLECTION", "true", "serve gRPC server reflection (true/false)", false)          \
+  X(postgres_host, "POSTGRES_HOST", "localhost", "PostgreSQL host name, IP, or socket directory",  \
+    false)                                                                                         \
+  X(postgres_port, "POSTGRES_PORT", "5432", "PostgreSQL port", false)                              \
+  X(postgres_db, "POSTGRES_DB", "chatgenius", "database name", false)                              \
+  X(postgres_user, "POSTGRES_USER", "postgres", "database user", false)                            \
+  X(postgres_password, "POSTGRES_PASSWORD", "", "database password (never logged)", true)          \
+  X(postgres_sslmode, "POSTGRES_SSLMODE", "prefer",                                                \
+    "libpq sslmode: disable, allow, prefer, require, verify-ca, verify-full", false)               \
+  X(postgres_connect_timeout_ms, "POSTGRES_CONNECT_TIMEOUT_MS", "5000",                            \
+    "timeout for opening one database connection", false)                                          \
+  X(use_test_database, "USE_TEST_DATABASE", "false",                                               \
+    "use TEST_POSTGRES_DB/USER/PASSWORD (and TEST_POSTGRES_HOST/PORT if set)", false)              \
+  X(test_postgres_host, "TEST_POSTGRES_HOST", "", "test database host (default: POSTGRES_HOST)",   \
+    false)                                                                                         \
+  X(test_postgres_port, "TEST_POSTGRES_PORT", "", "test database port (default: POSTGRES_PORT)",   \
+    false)                                                                                         \
+  X(test_postgres_db, "TEST_POSTGRES_DB", "chatgenius_test", "test database name", false)          \
+  X(test_postgres_user, "TEST_POSTGRES_USER", "", "test database user (default: POSTGRES_USER)",   \
+    false)                                                                                         \
+  X(test_postgres_password, "TEST_POSTGRES_PASSWORD", "",                                          \
+    "test database password (default: POSTGRES_PASSWORD; never logged)", true)                     \
+  X(pool_max_size, "POOL_MAX_SIZE", "10", "maximum database connections (1..1000)", false)         \
+  X(pool_acquire_timeout_ms, "POOL_ACQUIRE_TIMEOUT_MS", "5000",                                    \
+    "longest wait for a free connection before UNAVAILABLE", false)                                \
+  X(pool_idle_check_ms, "POOL_IDLE_CHECK_MS", "5000",                                              \
+    "probe a connection idle longer than this before reusing it", false)                           \
+  X(pool_max_lifetime_ms, "POOL_MAX_LIFETIME_MS", "3600000",                                       \
+    "close connections older than this when they are released", false)                             \
+  X(statement_timeout_ms, "STATEMENT_TIMEOUT_MS", "30000",                                         \
+    "statement timeout when the caller sets no shorter gRPC deadline", false)                      \
+  X(migrate_mode, "MIGRATE_MODE", "auto",                                                          \
+    "auto (apply pending), check (not ready while pending), off", false)                           \
+  X(health_probe_interval_ms, "HEALTH_PROBE_INTERVAL_MS", "1000",                                  \
+    "interval of the readiness probe", false)                                                      \
+  X(health_failure_threshold, "HEALTH_FAILURE_THRESHOLD", "2",                                     \
+    "consecutive failed probes before NOT_SERVING", false)                                         \
+  X(page_token_key, "PAGE_TOKEN_KEY", "",                                                          \
+    "HMAC key for page tokens; share it between replicas (never logged)", true)                    \
+  X(ssh_host, "SSH_HOST", "", "SSH bastion host; set to reach PostgreSQL through a tunnel", false) \
+  X(ssh_port, "SSH_PORT", "22", "SSH port", false)                                                 \
+  X(ssh_user, "SSH_USER", "", "SSH user (default: the current user)", false)                       \
+  X(ssh_key_path, "SSH_KEY_PATH", "~/.ssh/id_ed25519", "private key file (~ expanded)", false)     \
+  X(ssh_key_passphrase, "SSH_KEY_PASSPHRASE", "", "passphrase of the key (never logged)", true)    \
+  X(ssh_known_hosts, "SSH_KNOWN_HOSTS", "~/.ssh/known_hosts",                                      \
+    "known_hosts file for strict host-key checking", false)                                        \
+  X(ssh_accept_new_host_key, "SSH_ACCEPT_NEW_HOST_KEY", "false",                                   \
+    "record an unknown host key on first connect (like accept-new); never a changed one", false)   \
+  X(ssh_max_retries, "SSH_MAX_RETRIES", "3",                                                       \
+    "failed attempts in a row before maxRetriesExceeded (retrying continues)", false)              \
+  X(ssh_retry_delay, "SSH_RETRY_DELAY", "1000", "reconnect backoff base, ms", false)               \
+  X(ssh_retry_max_delay, "SSH_RETRY_MAX_DELAY", "30000", "reconnect backoff cap, ms", false)       \
+  X(ssh_health_check_interval, "SSH_HEALTH_CHECK_INTERVAL", "30000",                               \
+    "keepalive interval, ms; a hung server is detected within two", false)                         \
+  X(ssh_max_channels, "SSH_MAX_CHANNELS", "32",                                                    \
+    "concurrent forwarded connections (at least POOL_MAX_SIZE)", false)                            \
+  X(ssh_local_endpoint, "SSH_LOCAL_ENDPOINT", "unix",                                              \
+    "unix (socket in a private 0700 directory) or tcp (127.0.0.1:POSTGRES_PORT)", false)           \
+  X(postgres_remote_host, "POSTGRES_REMOTE_HOST", "localhost",                                     \
+    "PostgreSQL host as seen from the SSH host", false)                                            \
+  X(postgres_remote_port, "POSTGRES_REMOTE_PORT", "5432",                                          \
+    "PostgreSQL port as seen from the SSH host", false)                                            \
+  X(event_retention_hours, "EVENT_RETENTION_HOURS", "168",                                         \
+    "events older than this are pruned; older resume cursors get OUT_OF_RANGE", false)             \
+  X(event_stream_queue, "EVENT_STREAM_QUEUE", "1000",                                              \
+    "undelivered events one Subscribe stream may queue before RESOURCE_EXHAUSTED", false)
 
 #define CG_DEFINE_FLAG(flag, env, def, help, secret) \
   ABSL_FLAG(std::string, flag, "", absl::StrCat(help, " [env ", env, ", default '", def, "']"));
@@ -273,6 +300,10 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
   if (!c.page_token_key.empty() && c.page_token_key.size() < 16) {
     r.Fail("PAGE_TOKEN_KEY: must be at least 16 characters (or unset for a random key)");
   }
+
+  c.event_retention = absl::Hours(r.Int(
+      "EVENT_RETENTION_HOURS", static_cast<int>(absl::ToInt64Hours(c.event_retention)), 1, 87600));
+  c.event_stream_queue = r.Int("EVENT_STREAM_QUEUE", c.event_stream_queue, 1, 1000000);
 
   c.ssh_host = r.String("SSH_HOST", "");
   if (c.ssh_enabled()) {

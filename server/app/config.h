@@ -82,6 +82,9 @@ struct Config {
 
   bool ssh_enabled() const { return !ssh_host.empty(); }
 
+  absl::Duration event_retention = absl::Hours(24 * 7);  // EVENT_RETENTION_HOURS
+  int event_stream_queue = 1000;                         // EVENT_STREAM_QUEUE
+
   // ConnInfo returns the libpq connection string, password included. Never
   // log it; use RedactedConnInfo().
   std::string ConnInfo() const;

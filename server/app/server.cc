@@ -14,6 +14,7 @@
 #include "server/common/status_macros.h"
 #include "server/service/admin_service.h"
 #include "server/service/channel_service.h"
+#include "server/service/event_service.h"
 #include "server/service/message_service.h"
 #include "server/service/migration_service.h"
 #include "server/service/reaction_service.h"
@@ -120,6 +121,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   s->message_store_ = std::make_unique<MessageStore>(s->pool_.get());
   s->reaction_store_ = std::make_unique<ReactionStore>(s->pool_.get());
   s->info_store_ = std::make_unique<ServerInfoStore>(s->pool_.get());
+  s->event_store_ = std::make_unique<EventStore>(s->pool_.get());
 
   if (config.migrate_mode == MigrateMode::kAuto) {
     absl::StatusOr<MigrationReport> report = s->migrator_->Apply();
@@ -145,9 +147,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
                                                               s->tokens_.get(), max_statement));
   s->services_.push_back(
       std::make_unique<ReactionServiceImpl>(s->reaction_store_.get(), max_statement));
-  // The realtime issue has not landed: the generated base class answers
-  // every RPC with UNIMPLEMENTED, and reflection still lists the service.
-  s->services_.push_back(std::make_unique<v1::EventService::Service>());
+  HubSettings hub_settings;
+  hub_settings.conninfo = conninfo;
+  hub_settings.retention = config.event_retention;
+  s->hub_ = std::make_unique<EventHub>(hub_settings, s->event_store_.get());
+  s->hub_->Start();
+  // Replays of stored events run here, off gRPC's callback threads.
+  s->work_ = std::make_unique<WorkQueue>(2);
+  s->services_.push_back(std::make_unique<EventServiceImpl>(
+      s->hub_.get(), s->event_store_.get(), s->work_.get(), config.event_stream_queue));
 
   grpc::EnableDefaultHealthCheckService(true);
   if (config.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -213,8 +221,12 @@ void Server::Shutdown(absl::Duration grace) {
   if (grpc_server_ != nullptr) {
     // Marks every health name NOT_SERVING and ignores later updates.
     grpc_server_->GetHealthCheckService()->Shutdown();
-    grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   }
+  // Event streams end with UNAVAILABLE (and the resume id) before the
+  // server waits for calls to finish.
+  if (hub_ != nullptr) hub_->Stop();
+  if (grpc_server_ != nullptr) grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  work_.reset();  // finishes queued replays of streams that already ended
   // The tunnel stops first: its last state change still reaches a live
   // pool (TunnelWatcher), and the backends see their channels close.
   if (tunnel_ != nullptr) tunnel_->Stop();

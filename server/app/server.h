@@ -26,9 +26,12 @@
 #include "server/app/config.h"
 #include "server/app/health_monitor.h"
 #include "server/common/page_token.h"
+#include "server/common/work_queue.h"
 #include "server/db/connection_pool.h"
 #include "server/migrate/migrator.h"
+#include "server/realtime/event_hub.h"
 #include "server/store/channel_store.h"
+#include "server/store/event_store.h"
 #include "server/store/message_store.h"
 #include "server/store/reaction_store.h"
 #include "server/store/server_info_store.h"
@@ -69,6 +72,7 @@ class Server {
   bool ready() const { return monitor_ != nullptr && monitor_->serving(); }
 
   ConnectionPool& pool() { return *pool_; }
+  EventHub& hub() { return *hub_; }
   // tunnel is null when SSH_HOST is not set.
   SshTunnel* tunnel() { return tunnel_.get(); }
 
@@ -89,6 +93,9 @@ class Server {
   std::unique_ptr<MessageStore> message_store_;
   std::unique_ptr<ReactionStore> reaction_store_;
   std::unique_ptr<ServerInfoStore> info_store_;
+  std::unique_ptr<EventStore> event_store_;
+  std::unique_ptr<EventHub> hub_;
+  std::unique_ptr<WorkQueue> work_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<HealthMonitor> monitor_;

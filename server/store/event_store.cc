@@ -17,6 +17,14 @@ namespace v1 = ::chatgenius::db::v1;
 // Advisory lock key that orders event insertion: "cgdb" + 2.
 constexpr int64_t kEventOrderLockKey = 0x6367646200000002;
 
+const std::string& ReadSql() {
+  static const auto* sql = new std::string(
+      absl::StrCat("SELECT id, coalesce(channel_id, ''), coalesce(user_id, ''), "
+                   "coalesce(array_to_string(channel_ids, ','), ''), payload::text, ",
+                   MicrosSql("created_at"), " FROM events WHERE id > $1 ORDER BY id LIMIT $2"));
+  return *sql;
+}
+
 }  // namespace
 
 void EventStore::RegisterStatementsOn(ConnectionPool* pool) {
@@ -36,12 +44,10 @@ void EventStore::RegisterStatementsOn(ConnectionPool* pool) {
                    "$3::jsonb FROM channel_members m JOIN channels c ON c.id = m.channel_id "
                    "WHERE m.user_id = $2::text AND c.deleted_at IS NULL RETURNING id) ",
                    notify));
-  pool->RegisterStatement(
-      "event_read",
-      absl::StrCat("SELECT id, coalesce(channel_id, ''), coalesce(user_id, ''), "
-                   "coalesce(array_to_string(channel_ids, ','), ''), payload::text, ",
-                   MicrosSql("created_at"), " FROM events WHERE id > $1 ORDER BY id LIMIT $2"));
+  pool->RegisterStatement("event_read", ReadSql());
 }
+
+void EventStore::PrepareReaderOn(pqxx::connection& conn) { conn.prepare("event_read", ReadSql()); }
 
 EventStore::EventStore(ConnectionPool* pool) : pool_(pool) {
   RegisterStatementsOn(pool_);

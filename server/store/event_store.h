@@ -60,6 +60,10 @@ class EventStore {
   static void AppendIn(pqxx::work& txn, const db::v1::Event& event,
                        const std::string& user_id = "");
 
+  // PrepareReaderOn declares ReadIn's statement on a connection outside the
+  // pool (the hub's dedicated LISTEN connection).
+  static void PrepareReaderOn(pqxx::connection& conn);
+
   // ReadIn returns up to `limit` events with id > `after`, in id order,
   // inside any transaction (the hub's LISTEN connection uses its own).
   static absl::StatusOr<std::vector<StoredEvent>> ReadIn(pqxx::transaction_base& txn, int64_t after,

@@ -1,9 +1,15 @@
 #include "server/app/config.h"
 
+#include <cstdlib>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 
+#include "absl/flags/reflection.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace chatgenius {
@@ -138,11 +144,19 @@ TEST(ConfigTest, SshTunnelSettings) {
   }
 }
 
-TEST(ConfigTest, EverySettingIsDocumented) {
+TEST(ConfigTest, EverySettingHasAFlagAndIsInTheReadme) {
+  std::ifstream in(std::string(std::getenv("TEST_SRCDIR")) + "/chatgenius_db/README.md");
+  std::stringstream readme;
+  readme << in.rdbuf();
+  ASSERT_GT(readme.str().size(), 1000u) << "README.md must be a data dependency";
   for (const ConfigSetting& s : ConfigSettings()) {
     EXPECT_NE(std::string(s.help), "") << s.env_name << " needs a description";
+    EXPECT_NE(absl::FindCommandLineFlag(absl::AsciiStrToLower(s.env_name)), nullptr)
+        << "--" << absl::AsciiStrToLower(s.env_name) << " must exist";
+    EXPECT_TRUE(absl::StrContains(readme.str(), absl::StrCat("`", s.env_name, "`")))
+        << s.env_name << " must be documented in the README's configuration tables";
   }
-  EXPECT_GE(ConfigSettings().size(), 20u);
+  EXPECT_GE(ConfigSettings().size(), 40u);
 }
 
 }  // namespace

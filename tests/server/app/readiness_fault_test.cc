@@ -1,6 +1,11 @@
 // Readiness follows the database: NOT_SERVING when PostgreSQL stops, back to
 // SERVING (and RPCs succeed) when it returns, without restarting the server.
+#include <thread>
+#include <vector>
+
 #include <grpcpp/client_context.h>
+
+#include "absl/synchronization/mutex.h"
 
 #include "chatgenius/db/v1/user_service.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -27,6 +32,23 @@ TEST(ReadinessFaultTest, FollowsPostgresDownAndUp) {
   config.pool_idle_check_after = absl::ZeroDuration();
   testing::TestServer server(config);
   ASSERT_TRUE(server.WaitForHealth("", HealthCheckResponse::SERVING, absl::Seconds(15)));
+
+  // A Watch stream (what Kubernetes-style watchers use) must see the same
+  // transitions as Check.
+  auto health = grpc::health::v1::Health::NewStub(server.channel());
+  grpc::ClientContext watch_context;
+  testing::SetDeadline(&watch_context, absl::Seconds(60));
+  grpc::health::v1::HealthCheckRequest watch_request;
+  auto watch = health->Watch(&watch_context, watch_request);
+  absl::Mutex watch_mu;
+  std::vector<HealthCheckResponse::ServingStatus> watched;
+  std::thread watcher([&] {
+    HealthCheckResponse r;
+    while (watch->Read(&r)) {
+      absl::MutexLock lock(&watch_mu);
+      watched.push_back(r.status());
+    }
+  });
 
   ASSERT_TRUE(pg.Stop());
   EXPECT_TRUE(server.WaitForHealth("", HealthCheckResponse::NOT_SERVING, absl::Seconds(10)))
@@ -60,6 +82,13 @@ TEST(ReadinessFaultTest, FollowsPostgresDownAndUp) {
   testing::SetDeadline(&context, absl::Seconds(10));
   grpc::Status s = stub->CreateUser(&context, request, &out);
   EXPECT_TRUE(s.ok()) << "RPCs succeed again without a restart: " << s.error_message();
+
+  watch_context.TryCancel();
+  watcher.join();
+  absl::MutexLock lock(&watch_mu);
+  std::vector<HealthCheckResponse::ServingStatus> want = {
+      HealthCheckResponse::SERVING, HealthCheckResponse::NOT_SERVING, HealthCheckResponse::SERVING};
+  EXPECT_EQ(watched, want) << "Watch streams the real readiness transitions";
 }
 
 }  // namespace

@@ -105,14 +105,16 @@ TEST_F(ServerTest, AdminReportsPoolAndServer) {
   }
 }
 
-TEST_F(ServerTest, EventServiceAnswersUnimplementedUntilItLands) {
+TEST_F(ServerTest, EventServiceRejectsAnUnfilteredSubscription) {
   auto stub = v1::EventService::NewStub(server_.channel());
   grpc::ClientContext context;
   SetDeadline(&context);
   auto stream = stub->Subscribe(&context, {});
   v1::Event event;
   EXPECT_FALSE(stream->Read(&event));
-  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_NE(status.error_message().find("channel_ids"), std::string::npos);
 }
 
 TEST(ServerStartTest, CheckModeStaysNotServingWhilePending) {

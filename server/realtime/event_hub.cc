@@ -1,0 +1,204 @@
+#include "server/realtime/event_hub.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "server/common/log.h"
+
+namespace chatgenius {
+namespace {
+
+namespace v1 = ::chatgenius::db::v1;
+
+// Counts wake-ups; the hub reads the log after each, whatever the payload.
+class WakeUp : public pqxx::notification_receiver {
+ public:
+  explicit WakeUp(pqxx::connection_base& conn)
+      : pqxx::notification_receiver(conn, kEventNotifyChannel) {}
+  void operator()(const std::string& /*payload*/, int /*backend_pid*/) override { ++count; }
+  int count = 0;
+};
+
+}  // namespace
+
+EventHub::EventHub(HubSettings settings, EventStore* store)
+    : settings_(std::move(settings)), store_(store) {}
+
+EventHub::~EventHub() { Stop(); }
+
+void EventHub::Start() {
+  if (pipe(wake_pipe_) != 0) LogError("event hub: pipe() failed; Stop will wait for a poll tick");
+  thread_ = std::thread([this] { Run(); });
+}
+
+void EventHub::Stop() {
+  {
+    // Under the lock, like fan-out: a subscriber is only destroyed after its
+    // Remove, which waits for this loop.
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    for (EventSubscriber* s : subscribers_) s->OnHubStopped();
+    subscribers_.clear();
+    stats_.subscribers = 0;
+  }
+  if (!stop_.HasBeenNotified()) stop_.Notify();
+  if (wake_pipe_[1] >= 0) {
+    char c = 1;
+    (void)!write(wake_pipe_[1], &c, 1);
+  }
+  if (thread_.joinable()) thread_.join();
+  for (int& fd : wake_pipe_) {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+}
+
+absl::StatusOr<int64_t> EventHub::Add(EventSubscriber* subscriber) {
+  absl::MutexLock lock(&mu_);
+  if (stopped_) return absl::UnavailableError("the server is shutting down");
+  if (!initialized_) {
+    return absl::UnavailableError("the event feed is not connected to the database yet; retry");
+  }
+  subscribers_.insert(subscriber);
+  stats_.subscribers = static_cast<int>(subscribers_.size());
+  return position_;
+}
+
+void EventHub::Remove(EventSubscriber* subscriber) {
+  absl::MutexLock lock(&mu_);
+  subscribers_.erase(subscriber);
+  stats_.subscribers = static_cast<int>(subscribers_.size());
+}
+
+HubStatistics EventHub::stats() const {
+  absl::MutexLock lock(&mu_);
+  HubStatistics s = stats_;
+  s.position = position_;
+  return s;
+}
+
+void EventHub::CatchUp(pqxx::connection& conn) {
+  while (!stop_.HasBeenNotified()) {
+    int64_t after;
+    {
+      absl::MutexLock lock(&mu_);
+      after = position_;
+    }
+    absl::StatusOr<std::vector<StoredEvent>> events;
+    {
+      pqxx::nontransaction txn(conn);
+      events = EventStore::ReadIn(txn, after, settings_.batch_size);
+    }
+    if (!events.ok()) {
+      LogError(absl::StrCat("event hub: ", events.status().ToString()));
+      return;
+    }
+    if (events->empty()) return;
+    EventBatch batch;
+    batch.reserve(events->size());
+    for (StoredEvent& e : *events)
+      batch.push_back(std::make_shared<const StoredEvent>(std::move(e)));
+    {
+      // Fan-out and the position move together, so Add's answer is exact:
+      // a new subscriber gets OnEvents for everything after it.
+      absl::MutexLock lock(&mu_);
+      for (EventSubscriber* s : subscribers_) s->OnEvents(batch);
+      position_ = batch.back()->event.id();
+      stats_.events_total += static_cast<int64_t>(batch.size());
+    }
+    if (static_cast<int>(batch.size()) < settings_.batch_size) return;
+  }
+}
+
+void EventHub::Run() {
+  bool connected_before = false;
+  absl::Time next_prune = absl::Now();
+  while (!stop_.HasBeenNotified()) {
+    try {
+      pqxx::connection conn(
+          absl::StrCat(settings_.conninfo, " application_name=chatgenius-db-listen"));
+      EventStore::PrepareReaderOn(conn);
+      WakeUp wake(conn);  // LISTEN before reading, so no commit falls between
+      {
+        absl::MutexLock lock(&mu_);
+        if (!initialized_) {
+          // Live streams start at the present; older events are replayed
+          // from the database by the streams that ask for them.
+          pqxx::nontransaction txn(conn);
+          position_ = txn.exec("SELECT coalesce(max(id), 0) FROM events")[0][0].as<int64_t>();
+          initialized_ = true;
+        }
+        stats_.connected = true;
+        if (connected_before) ++stats_.reconnects_total;
+      }
+      if (connected_before) LogInfo("event hub: reconnected; catching up by id");
+      warned_ = false;
+      connected_before = true;
+      while (!stop_.HasBeenNotified()) {
+        CatchUp(conn);
+        if (absl::Now() >= next_prune) {
+          absl::StatusOr<int64_t> pruned =
+              store_->Prune(settings_.retention, absl::Now() + absl::Seconds(30));
+          if (pruned.ok() && *pruned > 0) {
+            LogInfo(absl::StrCat("event hub: pruned ", *pruned, " events older than ",
+                                 absl::FormatDuration(settings_.retention)));
+          }
+          next_prune = absl::Now() + settings_.prune_interval;
+        }
+        // Wait for a wake-up on the connection, Stop's pipe, or the poll
+        // interval: await_notification plus a way to be woken.
+        pollfd fds[2] = {{conn.sock(), POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
+        poll(fds, 2, static_cast<int>(absl::ToInt64Milliseconds(kPollInterval)));
+        if (fds[1].revents & POLLIN) break;
+        conn.get_notifs();
+      }
+    } catch (const std::exception& e) {
+      {
+        absl::MutexLock lock(&mu_);
+        stats_.connected = false;
+      }
+      // One line per outage, not one per retry.
+      if (!warned_) {
+        LogWarning(absl::StrCat("event hub: no LISTEN connection (", e.what(), "); retrying every ",
+                                absl::FormatDuration(settings_.reconnect_delay)));
+      }
+      warned_ = true;
+      stop_.WaitForNotificationWithTimeout(settings_.reconnect_delay);
+    }
+  }
+}
+
+EventFilter::EventFilter(std::set<std::string> channels) : channels_(std::move(channels)) {}
+
+EventFilter::EventFilter(std::string user_id, std::set<std::string> channels)
+    : user_id_(std::move(user_id)), channels_(std::move(channels)) {}
+
+bool EventFilter::Matches(const StoredEvent& e) {
+  const v1::EventKind kind = e.event.kind();
+  const bool about_me = !user_id_.empty() && e.user_id == user_id_;
+  if (kind == v1::EVENT_KIND_USER_STATUS_CHANGED) {
+    if (about_me) return true;
+    for (const std::string& c : e.channels) {
+      if (channels_.count(c)) return true;
+    }
+    return false;
+  }
+  if (e.channels.empty()) return false;
+  const std::string& channel = e.channels.front();
+  if (about_me && kind == v1::EVENT_KIND_MEMBER_JOINED) {
+    channels_.insert(channel);
+    return true;
+  }
+  const bool match = channels_.count(channel) > 0;
+  if (!user_id_.empty() && ((about_me && kind == v1::EVENT_KIND_MEMBER_LEFT) ||
+                            kind == v1::EVENT_KIND_CHANNEL_DELETED)) {
+    channels_.erase(channel);  // delivered (if it matched), then no more
+  }
+  return match;
+}
+
+}  // namespace chatgenius

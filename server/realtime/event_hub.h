@@ -1,0 +1,133 @@
+// event_hub.h
+//
+// EventHub: the one reader of the event log in this process. A dedicated
+// connection (outside the pool, through the tunnel when there is one)
+// LISTENs for the log's wake-ups; on each one — and at least every
+// kPollInterval, in case a wake-up was lost — it reads the events after the
+// last id it saw, in batches, and hands each batch to every subscriber. If
+// the connection breaks it reconnects and catches up by id, so nothing is
+// lost; a subscriber never needs its own database connection for live
+// events. It also prunes events older than the retention.
+//
+// Subscribers receive every event and filter for themselves (see
+// EventFilter); the hub calls them on its thread in id order, so they must
+// not block.
+#ifndef CHATGENIUS_SERVER_REALTIME_EVENT_HUB_H_
+#define CHATGENIUS_SERVER_REALTIME_EVENT_HUB_H_
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "server/store/event_store.h"
+
+namespace chatgenius {
+
+using EventBatch = std::vector<std::shared_ptr<const StoredEvent>>;
+
+// EventSubscriber receives fanned-out events.
+class EventSubscriber {
+ public:
+  virtual ~EventSubscriber() = default;
+  // OnEvents gets every new event after the position Add returned, in id
+  // order. Called on the hub thread: must not block.
+  virtual void OnEvents(const EventBatch& batch) = 0;
+  // OnHubStopped: the process is shutting down; end the stream. Called with
+  // the hub's lock held, like OnEvents: must not block or call the hub.
+  virtual void OnHubStopped() = 0;
+};
+
+// HubSettings configures an EventHub.
+struct HubSettings {
+  std::string conninfo;  // for the dedicated LISTEN connection
+  int batch_size = 500;
+  absl::Duration retention = absl::Hours(24 * 7);
+  absl::Duration prune_interval = absl::Minutes(10);
+  absl::Duration reconnect_delay = absl::Milliseconds(500);
+};
+
+// HubStatistics for operators and tests.
+struct HubStatistics {
+  int subscribers = 0;
+  int64_t position = 0;  // last event id fanned out
+  int64_t events_total = 0;
+  int64_t reconnects_total = 0;
+  bool connected = false;
+};
+
+class EventHub {
+ public:
+  // kPollInterval bounds the delay if a NOTIFY is ever missed.
+  static constexpr absl::Duration kPollInterval = absl::Milliseconds(500);
+
+  // `store` (pool-backed, for pruning) must outlive the hub.
+  EventHub(HubSettings settings, EventStore* store);
+  ~EventHub();
+
+  // Start launches the hub thread; it connects and retries by itself.
+  void Start();
+  // Stop tells every subscriber OnHubStopped, then ends the thread.
+  void Stop();
+
+  // Add registers `subscriber` and returns the id through which events
+  // have already been fanned out: the subscriber replays (cursor, id] from
+  // the database itself; everything after comes to OnEvents. UNAVAILABLE
+  // until the hub has connected once.
+  [[nodiscard]] absl::StatusOr<int64_t> Add(EventSubscriber* subscriber);
+  // Remove unregisters; after it returns the hub no longer calls it.
+  void Remove(EventSubscriber* subscriber);
+
+  HubStatistics stats() const;
+
+ private:
+  void Run();
+  // Reads and fans out everything after position_ on `conn`.
+  void CatchUp(pqxx::connection& conn);
+
+  const HubSettings settings_;
+  EventStore* const store_;
+
+  mutable absl::Mutex mu_;
+  std::set<EventSubscriber*> subscribers_ ABSL_GUARDED_BY(mu_);
+  int64_t position_ ABSL_GUARDED_BY(mu_) = 0;
+  bool initialized_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  HubStatistics stats_ ABSL_GUARDED_BY(mu_);
+
+  bool warned_ = false;           // hub thread only
+  int wake_pipe_[2] = {-1, -1};  // Stop writes here to end the wait at once
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+// EventFilter decides which events one stream gets, in id order: the
+// events of a fixed set of channels, or — for a user — of every channel the
+// user belongs to, following their joins and leaves as the events arrive,
+// plus status changes of anyone sharing one of those channels.
+class EventFilter {
+ public:
+  // For channel subscriptions.
+  explicit EventFilter(std::set<std::string> channels);
+  // For user subscriptions; `channels` is the membership at the start.
+  EventFilter(std::string user_id, std::set<std::string> channels);
+
+  // Matches returns whether to deliver `e`, updating the membership of a
+  // user filter on the user's join, leave and channel deletion.
+  bool Matches(const StoredEvent& e);
+
+ private:
+  std::string user_id_;
+  std::set<std::string> channels_;
+};
+
+}  // namespace chatgenius
+
+#endif  // CHATGENIUS_SERVER_REALTIME_EVENT_HUB_H_

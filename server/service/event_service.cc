@@ -1,0 +1,311 @@
+#include "server/service/event_service.h"
+
+#include <deque>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "server/common/validation.h"
+
+namespace chatgenius {
+namespace {
+
+namespace v1 = ::chatgenius::db::v1;
+
+// Rows read per replay round trip.
+constexpr int kReplayBatch = 500;
+
+absl::Status ValidateSubscribe(const v1::SubscribeRequest& r) {
+  if (r.channel_ids().empty() == r.user_id().empty()) {
+    return absl::InvalidArgumentError("channel_ids: set channel_ids or user_id, not both");
+  }
+  if (r.channel_ids_size() > kMaxSubscribeChannels) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("channel_ids: at most ", kMaxSubscribeChannels, " channels"));
+  }
+  for (int i = 0; i < r.channel_ids_size(); ++i) {
+    if (absl::Status s = ValidateId(absl::StrCat("channel_ids[", i, "]"), r.channel_ids(i));
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (absl::Status s = ValidateId("user_id", r.user_id(), /*required=*/false); !s.ok()) return s;
+  if (r.after_event_id() < 0) {
+    return absl::InvalidArgumentError("after_event_id: must not be negative");
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+// One Subscribe stream. Lifetime: deleted when gRPC is done with it (OnDone)
+// and no replay task still refers to it, whichever comes last.
+class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public EventSubscriber {
+ public:
+  EventStream(EventHub* hub, EventStore* store, WorkQueue* work, int capacity,
+              const v1::SubscribeRequest& request)
+      : hub_(hub), store_(store), work_(work), capacity_(capacity), request_(request) {
+    if (absl::Status s = ValidateSubscribe(request_); !s.ok()) {
+      FinishOnce(ToGrpc(s));
+      return;
+    }
+    ScheduleTask([this] { Begin(); });
+  }
+
+  void OnEvents(const EventBatch& batch) override {
+    bool pump = false;
+    std::optional<grpc::Status> overflow;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      if (replaying_) {
+        // Filtered once replay is done: the filter must see events in id
+        // order, and these come after everything being replayed.
+        live_backlog_.insert(live_backlog_.end(), batch.begin(), batch.end());
+        if (static_cast<int>(live_backlog_.size()) > capacity_) overflow = OverflowLocked();
+      } else {
+        for (const auto& e : batch) Enqueue(e);
+        if (static_cast<int>(queue_.size()) > capacity_) overflow = OverflowLocked();
+        pump = true;
+      }
+    }
+    if (overflow) {
+      FinishOnce(*overflow);
+    } else if (pump) {
+      Pump();
+    }
+  }
+
+  void OnHubStopped() override {
+    int64_t last;
+    {
+      absl::MutexLock lock(&mu_);
+      last = last_written_id_;
+    }
+    FinishOnce(
+        grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                     absl::StrCat("server shutting down; resume with after_event_id=", last)));
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool replay_more = false;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!queue_.empty()) {
+        if (ok) last_written_id_ = queue_.front()->event.id();
+        queue_.pop_front();
+      }
+      // Resume a replay that paused on a full queue once half has drained.
+      if (ok && replay_paused_ && static_cast<int>(queue_.size()) <= capacity_ / 2) {
+        replay_paused_ = false;
+        replay_more = true;
+      }
+    }
+    if (!ok) {
+      FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+      return;
+    }
+    if (replay_more) ScheduleTask([this] { ReplayChunk(); });
+    Pump();
+  }
+
+  void OnCancel() override {
+    FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
+  }
+
+  void OnDone() override {
+    hub_->Remove(this);  // after this the hub never calls us again
+    bool last;
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+      last = tasks_ == 0;
+    }
+    if (last) delete this;
+  }
+
+ private:
+  void ScheduleTask(std::function<void()> task) {
+    {
+      absl::MutexLock lock(&mu_);
+      ++tasks_;
+    }
+    work_->Schedule([this, task = std::move(task)] {
+      task();
+      bool last;
+      {
+        absl::MutexLock lock(&mu_);
+        --tasks_;
+        last = done_ && tasks_ == 0;
+      }
+      if (last) delete this;
+    });
+  }
+
+  // Runs on the work queue: membership, cursor checks, registration.
+  void Begin() {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    std::optional<EventFilter> filter;
+    if (!request_.user_id().empty()) {
+      absl::StatusOr<std::vector<std::string>> channels =
+          store_->ChannelsOf(request_.user_id(), deadline);
+      if (!channels.ok()) return FinishOnce(ToGrpc(channels.status()));
+      filter.emplace(request_.user_id(), std::set<std::string>(channels->begin(), channels->end()));
+    } else {
+      filter.emplace(
+          std::set<std::string>(request_.channel_ids().begin(), request_.channel_ids().end()));
+    }
+    const int64_t after = request_.after_event_id();
+    if (after > 0) {
+      absl::StatusOr<int64_t> pruned = store_->PrunedThrough(deadline);
+      if (!pruned.ok()) return FinishOnce(ToGrpc(pruned.status()));
+      if (after < *pruned) {
+        return FinishOnce(grpc::Status(
+            grpc::StatusCode::OUT_OF_RANGE,
+            absl::StrCat("after_event_id: events up to ", *pruned,
+                         " were pruned by retention; resync and subscribe with after_event_id=0")));
+      }
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      filter_ = std::move(filter);
+      if (finished_) return;
+    }
+    absl::StatusOr<int64_t> position = hub_->Add(this);
+    if (!position.ok()) return FinishOnce(ToGrpc(position.status()));
+    bool ended;
+    {
+      absl::MutexLock lock(&mu_);
+      ended = finished_;
+    }
+    if (ended) {
+      // The call ended while we were registering: OnDone's Remove may have
+      // run before our Add. (Never call the hub holding mu_: the hub calls
+      // OnEvents holding its own lock.)
+      hub_->Remove(this);
+      return;
+    }
+    if (after > *position) {
+      return FinishOnce(grpc::Status(
+          grpc::StatusCode::OUT_OF_RANGE,
+          absl::StrCat("after_event_id: ", after, " is beyond the latest event ", *position)));
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      replay_cursor_ = after == 0 ? *position : after;
+      replay_end_ = *position;
+      last_written_id_ = replay_cursor_;
+    }
+    ReplayChunk();
+  }
+
+  // Runs on the work queue: replays up to the free queue space, then either
+  // pauses (queue full) or switches to live events.
+  void ReplayChunk() {
+    while (true) {
+      int64_t cursor, end;
+      int room;
+      {
+        absl::MutexLock lock(&mu_);
+        if (finished_) return;
+        cursor = replay_cursor_;
+        end = replay_end_;
+        room = capacity_ - static_cast<int>(queue_.size());
+        if (cursor >= end) {
+          // Replay done: the live events held back come next, filtered now.
+          replaying_ = false;
+          for (const auto& e : live_backlog_) Enqueue(e);
+          live_backlog_.clear();
+          break;
+        }
+        if (room <= 0) {
+          replay_paused_ = true;
+          break;
+        }
+      }
+      absl::StatusOr<std::vector<StoredEvent>> events =
+          store_->Read(cursor, std::min(room, kReplayBatch), absl::Now() + absl::Seconds(30));
+      if (!events.ok()) return FinishOnce(ToGrpc(events.status()));
+      absl::MutexLock lock(&mu_);
+      if (events->empty()) {
+        replay_cursor_ = end;  // nothing stored up to the hub position
+        continue;
+      }
+      for (StoredEvent& e : *events) {
+        if (e.event.id() > end) {
+          replay_cursor_ = end;
+          break;
+        }
+        replay_cursor_ = e.event.id();
+        Enqueue(std::make_shared<const StoredEvent>(std::move(e)));
+      }
+    }
+    Pump();
+  }
+
+  void Enqueue(const std::shared_ptr<const StoredEvent>& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (filter_->Matches(*e)) queue_.push_back(e);
+  }
+
+  grpc::Status OverflowLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("subscriber too slow: more than ", capacity_,
+                     " events waiting; resume with after_event_id=", last_written_id_));
+  }
+
+  void Pump() {
+    const v1::Event* next = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || writing_ || queue_.empty()) return;
+      writing_ = true;
+      next = &queue_.front()->event;
+    }
+    StartWrite(next);
+  }
+
+  void FinishOnce(const grpc::Status& status) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      finished_ = true;
+    }
+    Finish(status);
+  }
+
+  EventHub* const hub_;
+  EventStore* const store_;
+  WorkQueue* const work_;
+  const int capacity_;
+  const v1::SubscribeRequest request_;
+
+  absl::Mutex mu_;
+  std::optional<EventFilter> filter_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::shared_ptr<const StoredEvent>> queue_ ABSL_GUARDED_BY(mu_);
+  EventBatch live_backlog_ ABSL_GUARDED_BY(mu_);
+  bool replaying_ ABSL_GUARDED_BY(mu_) = true;
+  bool replay_paused_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t replay_cursor_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t replay_end_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t last_written_id_ ABSL_GUARDED_BY(mu_) = 0;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  int tasks_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace
+
+EventServiceImpl::EventServiceImpl(EventHub* hub, EventStore* store, WorkQueue* work,
+                                   int queue_capacity)
+    : hub_(hub), store_(store), work_(work), queue_capacity_(queue_capacity) {}
+
+grpc::ServerWriteReactor<v1::Event>* EventServiceImpl::Subscribe(
+    grpc::CallbackServerContext* /*context*/, const v1::SubscribeRequest* request) {
+  return new EventStream(hub_, store_, work_, queue_capacity_, *request);
+}
+
+}  // namespace chatgenius

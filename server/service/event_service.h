@@ -1,0 +1,48 @@
+// event_service.h
+//
+// EventServiceImpl: EventService.Subscribe on gRPC's callback API, so
+// 1,000 open streams are 1,000 small reactor objects, not 1,000 blocked
+// threads. Each stream:
+//  1. registers with the EventHub, learning the position P the hub has
+//     fanned out through; later events arrive from the hub;
+//  2. replays stored events in (after_event_id, P] from the database on a
+//     small worker pool, in chunks that respect its queue bound, while live
+//     events wait;
+//  3. then streams live events — no gap (the hub position splits replay and
+//     live exactly), no duplicate, in id order.
+// Each stream's queue is bounded; a subscriber that cannot keep up is
+// finished with RESOURCE_EXHAUSTED naming the id to resume after, and never
+// delays the others. A cursor older than what retention kept is
+// OUT_OF_RANGE (resync). Shutdown finishes streams with UNAVAILABLE.
+#ifndef CHATGENIUS_SERVER_SERVICE_EVENT_SERVICE_H_
+#define CHATGENIUS_SERVER_SERVICE_EVENT_SERVICE_H_
+
+#include "chatgenius/db/v1/event_service.grpc.pb.h"
+#include "server/common/work_queue.h"
+#include "server/realtime/event_hub.h"
+#include "server/store/event_store.h"
+
+namespace chatgenius {
+
+// kMaxSubscribeChannels bounds a channel-filtered subscription.
+inline constexpr int kMaxSubscribeChannels = 1000;
+
+class EventServiceImpl final : public db::v1::EventService::CallbackService {
+ public:
+  // Pointers must outlive the service. `queue_capacity` bounds each
+  // stream's backlog of undelivered events.
+  EventServiceImpl(EventHub* hub, EventStore* store, WorkQueue* work, int queue_capacity);
+
+  grpc::ServerWriteReactor<db::v1::Event>* Subscribe(
+      grpc::CallbackServerContext* context, const db::v1::SubscribeRequest* request) override;
+
+ private:
+  EventHub* const hub_;
+  EventStore* const store_;
+  WorkQueue* const work_;
+  const int queue_capacity_;
+};
+
+}  // namespace chatgenius
+
+#endif  // CHATGENIUS_SERVER_SERVICE_EVENT_SERVICE_H_

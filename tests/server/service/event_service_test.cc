@@ -1,0 +1,579 @@
+// EventService through a real gRPC server and PostgreSQL: payloads and
+// order, user filters that follow joins and leaves, resume without gap or
+// duplicate, concurrent writers with delayed commits, a killed LISTEN
+// backend, slow consumers, 1,000 subscribers, two server processes, pruned
+// cursors and shutdown.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "chatgenius/db/v1/event_service.grpc.pb.h"
+#include "server/db/transaction.h"
+#include "server/store/event_store.h"
+#include "tests/support/domain_fixture.h"
+#include "tests/support/private_postgres.h"
+
+namespace chatgenius {
+namespace {
+
+namespace v1 = ::chatgenius::db::v1;
+using grpc::StatusCode;
+
+// Collector reads one Subscribe stream on its own thread.
+class Collector {
+ public:
+  Collector(v1::EventService::Stub* stub, const v1::SubscribeRequest& request) {
+    context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+    reader_ = stub->Subscribe(&context_, request);
+    thread_ = std::thread([this] {
+      v1::Event e;
+      while (reader_->Read(&e)) {
+        absl::MutexLock lock(&mu_);
+        events_.push_back(e);
+      }
+      grpc::Status s = reader_->Finish();
+      absl::MutexLock lock(&mu_);
+      status_ = s;
+      finished_ = true;
+    });
+  }
+  ~Collector() {
+    context_.TryCancel();
+    thread_.join();
+  }
+
+  bool WaitFor(size_t n, absl::Duration timeout = absl::Seconds(20)) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return events_.size() >= n || finished_;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+    return events_.size() >= n;
+  }
+  bool WaitFinished(absl::Duration timeout = absl::Seconds(20)) {
+    absl::MutexLock lock(&mu_);
+    auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return finished_; };
+    return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+  }
+  std::vector<v1::Event> events() {
+    absl::MutexLock lock(&mu_);
+    return events_;
+  }
+  grpc::Status status() {
+    absl::MutexLock lock(&mu_);
+    return status_;
+  }
+  void Cancel() { context_.TryCancel(); }
+
+ private:
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<v1::Event>> reader_;
+  absl::Mutex mu_;
+  std::vector<v1::Event> events_ ABSL_GUARDED_BY(mu_);
+  grpc::Status status_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+v1::SubscribeRequest ForChannel(const std::string& channel, int64_t after = 0) {
+  v1::SubscribeRequest r;
+  r.add_channel_ids(channel);
+  r.set_after_event_id(after);
+  return r;
+}
+
+v1::SubscribeRequest ForUser(const std::string& user, int64_t after = 0) {
+  v1::SubscribeRequest r;
+  r.set_user_id(user);
+  r.set_after_event_id(after);
+  return r;
+}
+
+void ExpectIncreasingIds(const std::vector<v1::Event>& events) {
+  for (size_t i = 1; i < events.size(); ++i) {
+    ASSERT_LT(events[i - 1].id(), events[i].id()) << "ids must strictly increase at " << i;
+  }
+}
+
+class EventServiceTest : public testing::DomainTest {
+ protected:
+  EventServiceTest() {
+    events_ = v1::EventService::NewStub(server_.channel());
+    ada_ = User("ada");
+    bob_ = User("bob");
+    general_ = Channel(ada_, "general");
+    Join(general_, bob_, bob_);
+    WaitForHubToCatchUp();
+  }
+
+  // Live-only subscriptions start at the hub's position; waiting for it to
+  // pass the setup's events keeps them out of the tests' streams.
+  void WaitForHubToCatchUp() {
+    const int64_t latest = std::stoll(db_.Query("SELECT coalesce(max(id), 0) FROM events"));
+    absl::Time until = absl::Now() + absl::Seconds(20);
+    while (server_.server()->hub().stats().position < latest && absl::Now() < until) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    ASSERT_GE(server_.server()->hub().stats().position, latest);
+  }
+
+  // Waits until the hub has `n` registered subscribers (a live-only
+  // subscription sees events committed after that point).
+  void WaitForSubscribers(int n, testing::TestServer* server = nullptr) {
+    server = server != nullptr ? server : &server_;
+    absl::Time until = absl::Now() + absl::Seconds(20);
+    while (server->server()->hub().stats().subscribers < n && absl::Now() < until) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    ASSERT_GE(server->server()->hub().stats().subscribers, n);
+  }
+
+  std::unique_ptr<v1::EventService::Stub> events_;
+  v1::User ada_, bob_;
+  v1::Channel general_;
+};
+
+TEST_F(EventServiceTest, LiveEventsCarryRenderablePayloadsInOrder) {
+  Collector bobs(events_.get(), ForUser(bob_.id()));
+  WaitForSubscribers(1);
+  v1::Message m = Post(general_, ada_, "hello bob");
+  v1::UpdateMessageRequest edit;
+  edit.mutable_message()->set_id(m.id());
+  edit.mutable_message()->set_content("hello, bob");
+  edit.mutable_update_mask()->add_paths("content");
+  edit.set_actor_id(ada_.id());
+  v1::Message edited;
+  ASSERT_TRUE(messages_->UpdateMessage(Ctx().get(), edit, &edited).ok());
+  v1::AddReactionRequest react;
+  react.set_message_id(m.id());
+  react.set_user_id(bob_.id());
+  react.set_emoji(":wave:");
+  v1::Reaction reaction;
+  ASSERT_TRUE(reactions_->AddReaction(Ctx().get(), react, &reaction).ok());
+  ASSERT_TRUE(reactions_->AddReaction(Ctx().get(), react, &reaction).ok());  // no-op: no event
+  v1::DeleteMessageRequest del;
+  del.set_id(m.id());
+  del.set_actor_id(ada_.id());
+  google::protobuf::Empty empty;
+  ASSERT_TRUE(messages_->DeleteMessage(Ctx().get(), del, &empty).ok());
+
+  ASSERT_TRUE(bobs.WaitFor(4)) << bobs.status().error_message();
+  absl::SleepFor(absl::Milliseconds(200));
+  std::vector<v1::Event> got = bobs.events();
+  ASSERT_EQ(got.size(), 4u) << "the repeated reaction must not produce an event";
+  ExpectIncreasingIds(got);
+  EXPECT_EQ(got[0].kind(), v1::EVENT_KIND_MESSAGE_CREATED);
+  EXPECT_EQ(got[0].message().content(), "hello bob") << "the message as it was created";
+  EXPECT_EQ(got[0].message().author().username(), "ada") << "author summary included";
+  EXPECT_EQ(got[0].channel_id(), general_.id());
+  EXPECT_EQ(got[0].actor_id(), ada_.id());
+  EXPECT_GT(got[0].create_time().seconds(), 0);
+  EXPECT_EQ(got[1].kind(), v1::EVENT_KIND_MESSAGE_UPDATED);
+  EXPECT_EQ(got[1].message().content(), "hello, bob");
+  EXPECT_EQ(got[2].kind(), v1::EVENT_KIND_REACTION_ADDED);
+  EXPECT_EQ(got[2].reaction().emoji(), ":wave:");
+  EXPECT_EQ(got[3].kind(), v1::EVENT_KIND_MESSAGE_DELETED);
+  EXPECT_EQ(got[3].message().id(), m.id());
+}
+
+TEST_F(EventServiceTest, UserFilterFollowsJoinsAndLeaves) {
+  v1::User eve = User("eve");
+  Collector eves(events_.get(), ForUser(eve.id()));
+  WaitForSubscribers(1);
+  Post(general_, ada_, "before eve joined");
+  Join(general_, eve, eve);
+  Post(general_, ada_, "while eve is here");
+  v1::RemoveMemberRequest leave;
+  leave.set_channel_id(general_.id());
+  leave.set_user_id(eve.id());
+  leave.set_actor_id(eve.id());
+  google::protobuf::Empty empty;
+  ASSERT_TRUE(channels_->RemoveMember(Ctx().get(), leave, &empty).ok());
+  Post(general_, ada_, "after eve left");
+  v1::SetUserStatusRequest status;
+  status.mutable_status()->set_user_id(eve.id());
+  status.mutable_status()->set_presence(v1::PRESENCE_AWAY);
+  v1::UserStatus out;
+  ASSERT_TRUE(users_->SetUserStatus(Ctx().get(), status, &out).ok());
+
+  ASSERT_TRUE(eves.WaitFor(4)) << eves.status().error_message();
+  absl::SleepFor(absl::Milliseconds(200));
+  std::vector<v1::Event> got = eves.events();
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[0].kind(), v1::EVENT_KIND_MEMBER_JOINED);
+  EXPECT_EQ(got[0].member().user().id(), eve.id());
+  EXPECT_EQ(got[1].kind(), v1::EVENT_KIND_MESSAGE_CREATED);
+  EXPECT_EQ(got[1].message().content(), "while eve is here");
+  EXPECT_EQ(got[2].kind(), v1::EVENT_KIND_MEMBER_LEFT);
+  EXPECT_EQ(got[3].kind(), v1::EVENT_KIND_USER_STATUS_CHANGED)
+      << "the message after leaving is not delivered; her own status is";
+  EXPECT_EQ(got[3].user_status().presence(), v1::PRESENCE_AWAY);
+
+  // Bob shares general with ada: ada's status reaches him.
+  Collector bobs(events_.get(), ForUser(bob_.id()));
+  WaitForSubscribers(2);
+  status.mutable_status()->set_user_id(ada_.id());
+  ASSERT_TRUE(users_->SetUserStatus(Ctx().get(), status, &out).ok());
+  ASSERT_TRUE(bobs.WaitFor(1));
+  EXPECT_EQ(bobs.events()[0].kind(), v1::EVENT_KIND_USER_STATUS_CHANGED);
+  EXPECT_EQ(bobs.events()[0].user_status().user_id(), ada_.id());
+}
+
+TEST_F(EventServiceTest, ResumeAfterDisconnectHasNoGapAndNoDuplicate) {
+  std::vector<v1::Event> first;
+  int64_t start;
+  {
+    Collector c(events_.get(), ForChannel(general_.id()));
+    WaitForSubscribers(1);
+    for (int i = 0; i < 5; ++i) Post(general_, ada_, absl::StrCat("part one ", i));
+    ASSERT_TRUE(c.WaitFor(5));
+    first = c.events();
+    start = first.front().id() - 1;
+  }
+  int64_t resume_after = first[2].id();  // pretend only three arrived
+  for (int i = 0; i < 5; ++i) Post(general_, bob_, absl::StrCat("part two ", i));
+  Collector resumed(events_.get(), ForChannel(general_.id(), resume_after));
+  ASSERT_TRUE(resumed.WaitFor(7)) << resumed.status().error_message();
+  std::vector<v1::Event> rest = resumed.events();
+  ASSERT_EQ(rest.size(), 7u) << "2 missed from part one + 5 from part two";
+  ExpectIncreasingIds(rest);
+  EXPECT_EQ(rest[0].id(), first[3].id()) << "replay starts right after the cursor";
+  EXPECT_EQ(rest[1].id(), first[4].id());
+  EXPECT_EQ(rest[2].message().content(), "part two 0");
+  std::string expected_count = db_.Query(absl::StrCat(
+      "SELECT count(*) FROM events WHERE channel_id = '", general_.id(), "' AND id > ", start));
+  EXPECT_EQ(std::to_string(first.size() + 5), expected_count);
+}
+
+TEST_F(EventServiceTest, ConcurrentWritersWithDelayedCommitsSkipNothing) {
+  Collector c(events_.get(), ForChannel(general_.id()));
+  WaitForSubscribers(1);
+  ConnectionPool pool(PoolSettings{db_.conninfo(), 8});
+  EventStore store(&pool);
+  constexpr int kWriters = 8;
+  constexpr int kEach = 6;
+  std::vector<std::thread> writers;
+  std::atomic<int> failures{0};
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      std::mt19937 rng(w);
+      for (int i = 0; i < kEach; ++i) {
+        absl::Status s =
+            RunInTransaction(pool, absl::Now() + absl::Seconds(60), [&](pqxx::work& t) {
+              v1::Event e = NewEvent(v1::EVENT_KIND_CHANNEL_UPDATED, general_.id(), ada_.id());
+              e.mutable_channel()->set_id(general_.id());
+              e.mutable_channel()->set_description(absl::StrCat(w, ":", i));
+              // Work before the event, then a delayed commit after it.
+              t.exec(absl::StrCat("SELECT pg_sleep(", (rng() % 15) / 1000.0, ")"));
+              EventStore::AppendIn(t, e);
+              t.exec(absl::StrCat("SELECT pg_sleep(", (rng() % 15) / 1000.0, ")"));
+              return absl::OkStatus();
+            });
+        if (!s.ok()) ++failures;
+      }
+    });
+  }
+  // A second subscriber joins mid-way and resumes from the first's cursor.
+  ASSERT_TRUE(c.WaitFor(5));
+  const int64_t mid = c.events().back().id();
+  for (auto& t : writers) t.join();
+  ASSERT_EQ(failures.load(), 0);
+  ASSERT_TRUE(c.WaitFor(kWriters * kEach));
+  absl::SleepFor(absl::Milliseconds(200));
+  std::vector<v1::Event> got = c.events();
+  // Only the writers' events: the fixture's own (channel created, bob
+  // joined) may also arrive, being newer than the hub's position when the
+  // subscription registered.
+  got.erase(
+      std::remove_if(got.begin(), got.end(),
+                     [](const v1::Event& e) { return e.kind() != v1::EVENT_KIND_CHANNEL_UPDATED; }),
+      got.end());
+  ASSERT_EQ(got.size(), static_cast<size_t>(kWriters * kEach)) << "every committed event, once";
+  ExpectIncreasingIds(got);
+  std::set<std::string> payloads;
+  for (const auto& e : got) payloads.insert(e.channel().description());
+  EXPECT_EQ(payloads.size(), static_cast<size_t>(kWriters * kEach));
+
+  Collector late(events_.get(), ForChannel(general_.id(), mid));
+  size_t expected_late = 0;
+  for (const auto& e : got) expected_late += e.id() > mid;
+  ASSERT_TRUE(late.WaitFor(expected_late));
+  absl::SleepFor(absl::Milliseconds(200));
+  std::vector<v1::Event> late_got = late.events();
+  late_got.erase(
+      std::remove_if(late_got.begin(), late_got.end(),
+                     [](const v1::Event& e) { return e.kind() != v1::EVENT_KIND_CHANNEL_UPDATED; }),
+      late_got.end());
+  ASSERT_EQ(late_got.size(), expected_late);
+  EXPECT_EQ(late_got.front().id(), got[got.size() - expected_late].id());
+}
+
+TEST_F(EventServiceTest, KilledListenBackendLosesNothing) {
+  Collector c(events_.get(), ForChannel(general_.id()));
+  WaitForSubscribers(1);
+  Post(general_, ada_, "before the kill");
+  ASSERT_TRUE(c.WaitFor(1));
+  EXPECT_EQ(db_.AdminExec(absl::StrCat("SELECT count(pg_terminate_backend(pid)) FROM "
+                                       "pg_stat_activity WHERE application_name = "
+                                       "'chatgenius-db-listen' AND datname = '",
+                                       db_.name(), "'")),
+            "1")
+      << "one LISTEN connection per server process";
+  for (int i = 0; i < 5; ++i) Post(general_, ada_, absl::StrCat("during reconnect ", i));
+  ASSERT_TRUE(c.WaitFor(6)) << "events written while the hub reconnects are caught up";
+  std::vector<v1::Event> got = c.events();
+  EXPECT_EQ(got.size(), 6u);
+  ExpectIncreasingIds(got);
+  EXPECT_GE(server_.server()->hub().stats().reconnects_total, 1);
+}
+
+TEST_F(EventServiceTest, PrunedCursorIsOutOfRange) {
+  for (int i = 0; i < 3; ++i) Post(general_, ada_, absl::StrCat("old ", i));
+  int64_t latest = std::stoll(db_.Query("SELECT max(id) FROM events"));
+  ConnectionPool pool(PoolSettings{db_.conninfo()});
+  EventStore store(&pool);
+  absl::StatusOr<int64_t> pruned =
+      store.Prune(absl::ZeroDuration(), absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_GE(*pruned, 3);
+  Collector stale(events_.get(), ForChannel(general_.id(), 1));
+  ASSERT_TRUE(stale.WaitFinished());
+  EXPECT_EQ(stale.status().error_code(), StatusCode::OUT_OF_RANGE)
+      << stale.status().error_message();
+  Collector current(events_.get(), ForChannel(general_.id(), latest));
+  WaitForSubscribers(1);
+  Post(general_, ada_, "new");
+  ASSERT_TRUE(current.WaitFor(1)) << "a cursor at the pruned boundary still works: "
+                                  << current.status().error_message();
+  Collector future(events_.get(), ForChannel(general_.id(), latest + 1000));
+  ASSERT_TRUE(future.WaitFinished());
+  EXPECT_EQ(future.status().error_code(), StatusCode::OUT_OF_RANGE);
+}
+
+TEST_F(EventServiceTest, BadRequestsAreInvalidArgument) {
+  v1::SubscribeRequest both = ForUser(ada_.id());
+  both.add_channel_ids(general_.id());
+  for (const v1::SubscribeRequest& r :
+       {v1::SubscribeRequest(), both, ForChannel("nope"), ForChannel(general_.id(), -1)}) {
+    Collector c(events_.get(), r);
+    ASSERT_TRUE(c.WaitFinished());
+    EXPECT_EQ(c.status().error_code(), StatusCode::INVALID_ARGUMENT) << r.DebugString();
+  }
+}
+
+TEST_F(EventServiceTest, ShutdownEndsStreamsWithUnavailableAndResumeId) {
+  Collector c(events_.get(), ForChannel(general_.id()));
+  WaitForSubscribers(1);
+  Post(general_, ada_, "last words");
+  ASSERT_TRUE(c.WaitFor(1));
+  server_.server()->Shutdown(absl::Seconds(2));
+  ASSERT_TRUE(c.WaitFinished());
+  EXPECT_EQ(c.status().error_code(), StatusCode::UNAVAILABLE);
+  // The resume id is the last write gRPC confirmed: at most the last event
+  // received (resuming may repeat one, never skip one).
+  const std::string message = c.status().error_message();
+  size_t at = message.find("after_event_id=");
+  ASSERT_NE(at, std::string::npos) << message;
+  int64_t resume = std::stoll(message.substr(at + strlen("after_event_id=")));
+  EXPECT_LE(resume, c.events().back().id()) << message;
+  EXPECT_GE(resume, c.events().front().id() - 1) << message;
+}
+
+// A server with a tiny per-stream queue, for the slow-consumer test.
+class SmallQueueTest : public ::testing::Test {
+ protected:
+  SmallQueueTest() : server_(Small(db_.config())) {}
+  static Config Small(Config c) {
+    c.event_stream_queue = 20;
+    return c;
+  }
+  testing::TestDatabase db_;
+  testing::TestServer server_;
+};
+
+// A channel on its own TCP connection. `small_window` turns off BDP probing
+// and keeps HTTP/2 windows at 64 KiB, like a client that cannot keep up:
+// otherwise gRPC grows the window to megabytes and absorbs the backlog
+// before the server ever sees backpressure.
+std::shared_ptr<grpc::Channel> SeparateChannel(const std::string& address, bool small_window) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  if (small_window) {
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 65535);
+  }
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
+TEST_F(SmallQueueTest, SlowConsumerIsCutOffWhileAFastOneKeepsUp) {
+  auto users = v1::UserService::NewStub(server_.channel());
+  auto channels = v1::ChannelService::NewStub(server_.channel());
+  auto messages = v1::MessageService::NewStub(server_.channel());
+  v1::CreateUserRequest cu;
+  cu.mutable_user()->set_username("ada");
+  cu.mutable_user()->set_email("ada@example.com");
+  v1::User ada;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(users->CreateUser(&c1, cu, &ada).ok());
+  v1::CreateChannelRequest cc;
+  cc.mutable_channel()->set_name("general");
+  cc.mutable_channel()->set_type(v1::CHANNEL_TYPE_PUBLIC);
+  cc.set_creator_id(ada.id());
+  v1::Channel general;
+  grpc::ClientContext c2;
+  ASSERT_TRUE(channels->CreateChannel(&c2, cc, &general).ok());
+
+  auto fast_stub = v1::EventService::NewStub(SeparateChannel(server_.address(), false));
+  auto slow_stub = v1::EventService::NewStub(SeparateChannel(server_.address(), true));
+  Collector fast(fast_stub.get(), ForChannel(general.id()));
+  // The slow one opens its stream and never reads.
+  grpc::ClientContext slow_context;
+  slow_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  std::unique_ptr<grpc::ClientReader<v1::Event>> slow =
+      slow_stub->Subscribe(&slow_context, ForChannel(general.id()));
+  absl::Time until = absl::Now() + absl::Seconds(20);
+  while (server_.server()->hub().stats().subscribers < 2 && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  constexpr int kPosts = 150;
+  const std::string big(30000, 'x');  // fills HTTP/2 windows quickly
+  for (int i = 0; i < kPosts; ++i) {
+    v1::PostMessageRequest p;
+    p.set_channel_id(general.id());
+    p.set_author_id(ada.id());
+    p.set_content(absl::StrCat(i, big));
+    v1::Message m;
+    grpc::ClientContext c;
+    ASSERT_TRUE(messages->PostMessage(&c, p, &m).ok());
+  }
+  ASSERT_TRUE(fast.WaitFor(kPosts))
+      << "the fast subscriber gets everything: " << fast.events().size();
+  v1::Event e;
+  int slow_got = 0;
+  while (slow->Read(&e)) ++slow_got;
+  grpc::Status s = slow->Finish();
+  EXPECT_EQ(s.error_code(), StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  EXPECT_NE(s.error_message().find("after_event_id="), std::string::npos) << s.error_message();
+  EXPECT_LT(slow_got, kPosts) << "the slow subscriber was cut off";
+}
+
+TEST_F(EventServiceTest, ThousandSubscribersAllReceiveEveryEvent) {
+  constexpr int kStreams = 1000;
+  grpc::CompletionQueue cq;
+  struct Stream {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientAsyncReader<v1::Event>> reader;
+    v1::Event event;
+    int received = 0;
+  };
+  std::vector<std::unique_ptr<Stream>> streams(kStreams);
+  auto stub = v1::EventService::NewStub(server_.channel());
+  for (int i = 0; i < kStreams; ++i) {
+    streams[i] = std::make_unique<Stream>();
+    streams[i]->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+    streams[i]->reader =
+        stub->AsyncSubscribe(&streams[i]->context, ForChannel(general_.id()), &cq,
+                             reinterpret_cast<void*>(static_cast<intptr_t>(i * 2)));
+  }
+  WaitForSubscribers(kStreams);
+  constexpr int kEvents = 3;
+  for (int i = 0; i < kEvents; ++i) Post(general_, ada_, absl::StrCat("to all ", i));
+  int complete = 0;
+  absl::Time until = absl::Now() + absl::Seconds(60);
+  while (complete < kStreams && absl::Now() < until) {
+    void* tag;
+    bool ok;
+    if (cq.AsyncNext(&tag, &ok, std::chrono::system_clock::now() + std::chrono::seconds(1)) !=
+        grpc::CompletionQueue::GOT_EVENT) {
+      continue;
+    }
+    intptr_t t = reinterpret_cast<intptr_t>(tag);
+    Stream& s = *streams[t / 2];
+    if (!ok) continue;
+    if (t % 2 == 1 && ++s.received == kEvents) ++complete;
+    if (s.received < kEvents) s.reader->Read(&s.event, reinterpret_cast<void*>(t | 1));
+  }
+  EXPECT_EQ(complete, kStreams) << "every stream got all " << kEvents << " events";
+  for (auto& s : streams) s->context.TryCancel();
+  cq.Shutdown();
+  void* tag;
+  bool ok;
+  while (cq.Next(&tag, &ok)) {
+  }
+}
+
+TEST_F(EventServiceTest, TwoServerProcessesDeliverEachOthersEvents) {
+  // A second server process on the same database, started from the binary.
+  const std::string binary =
+      std::string(std::getenv("TEST_SRCDIR")) + "/chatgenius_db/server/chatgenius-db-server";
+  const int port = testing::FreeLoopbackPort();
+  Config c = db_.config();
+  pid_t pid = fork();
+  if (pid == 0) {
+    setenv("LISTEN_ADDRESS", absl::StrCat("127.0.0.1:", port).c_str(), 1);
+    setenv("POSTGRES_HOST", c.postgres_host.c_str(), 1);
+    setenv("POSTGRES_PORT", std::to_string(c.postgres_port).c_str(), 1);
+    setenv("POSTGRES_DB", c.postgres_db.c_str(), 1);
+    setenv("POSTGRES_USER", c.postgres_user.c_str(), 1);
+    setenv("POSTGRES_SSLMODE", "disable", 1);
+    setenv("HEALTH_PROBE_INTERVAL_MS", "100", 1);
+    execl(binary.c_str(), binary.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  auto other =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+  auto health = grpc::health::v1::Health::NewStub(other);
+  bool serving = false;
+  for (absl::Time until = absl::Now() + absl::Seconds(20); !serving && absl::Now() < until;) {
+    grpc::ClientContext hc;
+    hc.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    grpc::health::v1::HealthCheckResponse r;
+    serving = health->Check(&hc, {}, &r).ok() &&
+              r.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+    if (!serving) absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(serving) << "second server process did not become ready";
+
+  auto other_events = v1::EventService::NewStub(other);
+  Collector on_other(other_events.get(), ForChannel(general_.id()));
+  Collector on_this(events_.get(), ForChannel(general_.id()));
+  WaitForSubscribers(1);
+  absl::SleepFor(absl::Milliseconds(300));  // the other process registers its stream
+  Post(general_, ada_, "written through process one");
+  auto other_messages = v1::MessageService::NewStub(other);
+  v1::PostMessageRequest p;
+  p.set_channel_id(general_.id());
+  p.set_author_id(bob_.id());
+  p.set_content("written through process two");
+  v1::Message m;
+  grpc::ClientContext pc;
+  ASSERT_TRUE(other_messages->PostMessage(&pc, p, &m).ok());
+
+  EXPECT_TRUE(on_other.WaitFor(2)) << "process two sees process one's write";
+  EXPECT_TRUE(on_this.WaitFor(2)) << "process one sees process two's write";
+  if (on_other.events().size() >= 2 && on_this.events().size() >= 2) {
+    EXPECT_EQ(on_other.events()[0].id(), on_this.events()[0].id());
+    EXPECT_EQ(on_other.events()[1].message().content(), "written through process two");
+  }
+  on_other.Cancel();
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "graceful exit on SIGTERM";
+}
+
+}  // namespace
+}  // namespace chatgenius
