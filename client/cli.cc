@@ -1,0 +1,371 @@
+// chatgenius-db: the operator CLI of the ChatGenius database service.
+//
+//   chatgenius-db [--target=HOST:PORT] [--json] <command> [flags]
+//
+// Service commands (over gRPC, like any client):
+//   health [--service=NAME]         exit 0 only when SERVING (container HEALTHCHECK)
+//   migrate status|up|validate      schema status; apply pending; non-zero unless current
+//   pool stats | tunnel status | server info
+//   create-user --username=U --email=E [--display_name=D]
+//   post-message --channel=C --author=U --content=TEXT [--thread=M] [--client_msg_id=K]
+//   list-messages --channel=C --viewer=U [--limit=N]
+//   tail-events (--channel=C[,C...] | --user=U) [--after=N] [--count=N]
+// Database commands (the seed's scripts; connect directly, through the SSH
+// tunnel when SSH_HOST is set, with the server's settings and variables):
+//   setup [--test]                  create the database if missing and migrate
+//   verify                          connect and print server version and tables
+//
+// Errors print "error: CODE: message" and exit 1; usage errors exit 2.
+#include <google/protobuf/util/json_util.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "client/client.h"
+#include "server/app/config.h"
+#include "server/migrate/migrator.h"
+#include "server/tunnel/ssh_tunnel.h"
+
+ABSL_FLAG(std::string, target, "",
+          "service address (env CHATGENIUS_DB_TARGET, default 127.0.0.1:50051)");
+ABSL_FLAG(bool, json, false, "print JSON instead of tables");
+ABSL_FLAG(int, timeout_ms, 5000, "deadline of each call");
+ABSL_FLAG(std::string, service, "", "health: service name ('' = readiness, or 'liveness')");
+ABSL_FLAG(std::string, username, "", "create-user: username");
+ABSL_FLAG(std::string, email, "", "create-user: email");
+ABSL_FLAG(std::string, display_name, "", "create-user: display name");
+ABSL_FLAG(std::string, channel, "", "channel id (tail-events: comma-separated ids)");
+ABSL_FLAG(std::string, author, "", "post-message: author user id");
+ABSL_FLAG(std::string, content, "", "post-message: text");
+ABSL_FLAG(std::string, thread, "", "post-message: thread parent message id");
+ABSL_FLAG(std::string, client_msg_id, "", "post-message: idempotency key");
+ABSL_FLAG(std::string, viewer, "", "list-messages: viewing user id");
+ABSL_FLAG(int, limit, 20, "list-messages: page size");
+ABSL_FLAG(std::string, user, "", "tail-events: follow this user's channels");
+ABSL_FLAG(int64_t, after, 0, "tail-events: resume after this event id (0 = live only)");
+ABSL_FLAG(int, count, 0, "tail-events: stop after this many events (0 = run until killed)");
+ABSL_FLAG(bool, test, false, "setup: use TEST_POSTGRES_* (the seed's setup:test)");
+
+namespace {
+
+namespace v1 = ::chatgenius::db::v1;
+using chatgenius::client::Client;
+
+int Fail(const absl::Status& status) {
+  std::cerr << "error: " << absl::StatusCodeToString(status.code()) << ": " << status.message()
+            << "\n";
+  return 1;
+}
+
+int Usage(const std::string& why) {
+  std::cerr << "usage error: " << why << "\nrun 'chatgenius-db --help' for the commands\n";
+  return 2;
+}
+
+std::string Json(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, options);
+  return out;
+}
+
+// Print prints a message as JSON (--json) or as "field: value" lines.
+void Print(const google::protobuf::Message& m) {
+  if (absl::GetFlag(FLAGS_json)) {
+    std::cout << Json(m) << "\n";
+  } else {
+    std::cout << m.DebugString();
+  }
+}
+
+std::unique_ptr<Client> Connect() {
+  chatgenius::client::ClientOptions options;
+  std::string target = absl::GetFlag(FLAGS_target);
+  if (target.empty()) {
+    const char* env = std::getenv("CHATGENIUS_DB_TARGET");
+    target = env != nullptr && *env != '\0' ? env : "127.0.0.1:50051";
+  }
+  options.target = target;
+  options.default_deadline = absl::Milliseconds(absl::GetFlag(FLAGS_timeout_ms));
+  const char* token = std::getenv("CHATGENIUS_DB_TOKEN");
+  if (token != nullptr) options.bearer_token = token;
+  absl::StatusOr<std::unique_ptr<Client>> client = Client::Create(options);
+  if (!client.ok()) {
+    Fail(client.status());
+    std::exit(2);
+  }
+  return std::move(*client);
+}
+
+int Health() {
+  auto client = Connect();
+  const std::string service = absl::GetFlag(FLAGS_service);
+  auto status = client->Check(service);
+  if (!status.ok()) return Fail(status.status());
+  const std::string name = grpc::health::v1::HealthCheckResponse::ServingStatus_Name(*status);
+  if (absl::GetFlag(FLAGS_json)) {
+    std::cout << "{\"service\":\"" << service << "\",\"status\":\"" << name << "\"}\n";
+  } else {
+    std::cout << name << "\n";
+  }
+  return *status == grpc::health::v1::HealthCheckResponse::SERVING ? 0 : 1;
+}
+
+int MigrationTable(const v1::MigrationStatus& s) {
+  if (absl::GetFlag(FLAGS_json)) {
+    std::cout << Json(s) << "\n";
+    return 0;
+  }
+  std::printf("schema version %d of %d (%s)\n", s.current_version(), s.latest_version(),
+              s.up_to_date() ? "up to date" : "NOT up to date");
+  std::printf("%-8s %-28s %-18s %s\n", "VERSION", "DESCRIPTION", "STATE", "CHECKSUM");
+  for (const v1::Migration& m : s.migrations()) {
+    std::string state = v1::MigrationState_Name(m.state()).substr(strlen("MIGRATION_STATE_"));
+    std::printf("%-8d %-28s %-18s %.12s\n", m.version(), m.description().c_str(), state.c_str(),
+                m.checksum().c_str());
+  }
+  return 0;
+}
+
+int Migrate(const std::string& sub) {
+  auto client = Connect();
+  if (sub == "status" || sub == "validate") {
+    auto s = client->GetMigrationStatus();
+    if (!s.ok()) return Fail(s.status());
+    MigrationTable(*s);
+    if (sub == "validate" && !s->up_to_date()) {
+      std::cerr << "error: FAILED_PRECONDITION: migrations are pending, failed or edited\n";
+      return 1;
+    }
+    return 0;
+  }
+  if (sub == "up") {
+    auto s = client->ApplyMigrations();
+    if (!s.ok()) return Fail(s.status());
+    return MigrationTable(*s);
+  }
+  return Usage("migrate status|up|validate");
+}
+
+// DirectConfig loads the server's configuration (flags and variables).
+absl::StatusOr<chatgenius::Config> DirectConfig() {
+  return chatgenius::LoadConfig([](absl::string_view name) -> std::optional<std::string> {
+    if (name == "USE_TEST_DATABASE" && absl::GetFlag(FLAGS_test)) return "true";
+    return chatgenius::FlagsThenEnvironment()(name);
+  });
+}
+
+// WithDatabase opens the tunnel if configured and calls `fn` with a
+// connection string to `dbname` (empty: the configured database).
+int WithDatabase(
+    const chatgenius::Config& config,
+    const std::function<int(const std::function<std::string(const std::string&)>&)>& fn) {
+  std::unique_ptr<chatgenius::SshTunnel> tunnel;
+  std::string host = config.postgres_host;
+  int port = config.postgres_port;
+  if (config.ssh_enabled()) {
+    chatgenius::TunnelSettings t;
+    t.ssh_host = config.ssh_host;
+    t.ssh_port = config.ssh_port;
+    t.ssh_user = config.ssh_user;
+    t.key_path = config.ssh_key_path;
+    t.key_passphrase = config.ssh_key_passphrase;
+    t.known_hosts_path = config.ssh_known_hosts;
+    t.accept_new_host_key = config.ssh_accept_new_host_key;
+    t.remote_host = config.postgres_remote_host;
+    t.remote_port = config.postgres_remote_port;
+    t.local_port = config.postgres_port;
+    tunnel = std::make_unique<chatgenius::SshTunnel>(t);
+    if (absl::Status s = tunnel->Start(); !s.ok()) return Fail(s);
+    if (!tunnel->WaitForState(chatgenius::TunnelState::kUp, absl::Seconds(15))) {
+      return Fail(absl::UnavailableError("ssh tunnel: " + tunnel->status().last_error));
+    }
+    host = tunnel->local_host();
+    port = tunnel->local_port();
+  }
+  return fn([&](const std::string& dbname) {
+    chatgenius::Config c = config;
+    if (!dbname.empty()) c.postgres_db = dbname;
+    return c.ConnInfoVia(host, port);
+  });
+}
+
+int Setup() {
+  absl::StatusOr<chatgenius::Config> config = DirectConfig();
+  if (!config.ok()) return Fail(config.status());
+  return WithDatabase(*config, [&](const auto& conninfo) {
+    try {
+      {
+        pqxx::connection admin(conninfo("postgres"));
+        pqxx::nontransaction t(admin);
+        if (t.exec_params("SELECT 1 FROM pg_database WHERE datname = $1", config->postgres_db)
+                .empty()) {
+          t.exec("CREATE DATABASE " + t.quote_name(config->postgres_db));
+          std::cout << "created database " << config->postgres_db << "\n";
+        } else {
+          std::cout << "database " << config->postgres_db << " exists\n";
+        }
+      }
+      absl::StatusOr<std::vector<chatgenius::MigrationFile>> files =
+          chatgenius::BuiltinMigrations();
+      if (!files.ok()) return Fail(files.status());
+      chatgenius::ConnectionPool pool(chatgenius::PoolSettings{conninfo("")});
+      chatgenius::Migrator migrator(conninfo(""), &pool, *files);
+      absl::StatusOr<chatgenius::MigrationReport> report = migrator.Apply();
+      if (!report.ok()) return Fail(report.status());
+      std::cout << "schema at version " << report->current_version << " (latest "
+                << report->latest_version << ")\n";
+      return 0;
+    } catch (const std::exception& e) {
+      return Fail(absl::UnavailableError(e.what()));
+    }
+  });
+}
+
+int Verify() {
+  absl::StatusOr<chatgenius::Config> config = DirectConfig();
+  if (!config.ok()) return Fail(config.status());
+  std::cout << "connecting to " << config->RedactedConnInfo() << "\n";
+  return WithDatabase(*config, [&](const auto& conninfo) {
+    try {
+      pqxx::connection conn(conninfo(""));
+      pqxx::nontransaction t(conn);
+      std::cout << "server version: " << t.exec("SHOW server_version")[0][0].as<std::string>()
+                << "\n";
+      std::cout << "tables:\n";
+      for (const pqxx::row& r :
+           t.exec("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")) {
+        std::cout << "  " << r[0].as<std::string>() << "\n";
+      }
+      return 0;
+    } catch (const std::exception& e) {
+      return Fail(absl::UnavailableError(e.what()));
+    }
+  });
+}
+
+int TailEvents() {
+  auto client = Connect();
+  v1::SubscribeRequest request;
+  for (absl::string_view c : absl::StrSplit(absl::GetFlag(FLAGS_channel), ',', absl::SkipEmpty())) {
+    request.add_channel_ids(std::string(c));
+  }
+  request.set_user_id(absl::GetFlag(FLAGS_user));
+  request.set_after_event_id(absl::GetFlag(FLAGS_after));
+  auto subscription = client->Subscribe(request);
+  const int count = absl::GetFlag(FLAGS_count);
+  int seen = 0;
+  v1::Event event;
+  while ((count == 0 || seen < count) && subscription->Next(&event)) {
+    ++seen;
+    if (absl::GetFlag(FLAGS_json)) {
+      std::cout << Json(event) << std::endl;
+    } else {
+      std::cout << event.id() << " "
+                << v1::EventKind_Name(event.kind()).substr(strlen("EVENT_KIND_"))
+                << " channel=" << event.channel_id() << " actor=" << event.actor_id() << std::endl;
+    }
+  }
+  if (count > 0 && seen >= count) return 0;
+  return subscription->status().ok() ? 0 : Fail(subscription->status());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "chatgenius-db [--target=HOST:PORT] [--json] <command>\n"
+      "commands: health, migrate status|up|validate, pool stats, tunnel status, server info,\n"
+      "  setup [--test], verify, create-user, post-message, list-messages, tail-events");
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  if (args.size() < 2) return Usage("no command");
+  const std::string command = args[1];
+  const std::string sub = args.size() > 2 ? args[2] : "";
+
+  if (command == "health") return Health();
+  if (command == "migrate") return Migrate(sub);
+  if (command == "setup") return Setup();
+  if (command == "verify") return Verify();
+  if (command == "tail-events") return TailEvents();
+
+  auto client = Connect();
+  if (command == "pool" && sub == "stats") {
+    auto s = client->GetPoolStats();
+    if (!s.ok()) return Fail(s.status());
+    Print(*s);
+    return 0;
+  }
+  if (command == "tunnel" && sub == "status") {
+    auto s = client->GetTunnelStatus();
+    if (!s.ok()) return Fail(s.status());
+    Print(*s);
+    return 0;
+  }
+  if (command == "server" && sub == "info") {
+    auto s = client->GetServerInfo();
+    if (!s.ok()) return Fail(s.status());
+    Print(*s);
+    return 0;
+  }
+  if (command == "create-user") {
+    v1::CreateUserRequest r;
+    r.mutable_user()->set_username(absl::GetFlag(FLAGS_username));
+    r.mutable_user()->set_email(absl::GetFlag(FLAGS_email));
+    r.mutable_user()->set_display_name(absl::GetFlag(FLAGS_display_name));
+    auto u = client->CreateUser(r);
+    if (!u.ok()) return Fail(u.status());
+    if (absl::GetFlag(FLAGS_json)) {
+      Print(*u);
+    } else {
+      std::cout << u->id() << "\n";
+    }
+    return 0;
+  }
+  if (command == "post-message") {
+    v1::PostMessageRequest r;
+    r.set_channel_id(absl::GetFlag(FLAGS_channel));
+    r.set_author_id(absl::GetFlag(FLAGS_author));
+    r.set_content(absl::GetFlag(FLAGS_content));
+    r.set_thread_parent_id(absl::GetFlag(FLAGS_thread));
+    r.set_client_msg_id(absl::GetFlag(FLAGS_client_msg_id));
+    auto m = client->PostMessage(r);
+    if (!m.ok()) return Fail(m.status());
+    if (absl::GetFlag(FLAGS_json)) {
+      Print(*m);
+    } else {
+      std::cout << m->id() << "\n";
+    }
+    return 0;
+  }
+  if (command == "list-messages") {
+    v1::ListMessagesRequest r;
+    r.set_channel_id(absl::GetFlag(FLAGS_channel));
+    r.set_viewer_id(absl::GetFlag(FLAGS_viewer));
+    r.set_page_size(absl::GetFlag(FLAGS_limit));
+    auto list = client->ListMessages(r);
+    if (!list.ok()) return Fail(list.status());
+    if (absl::GetFlag(FLAGS_json)) {
+      Print(*list);
+      return 0;
+    }
+    std::printf("%-26s %-16s %-7s %s\n", "ID", "AUTHOR", "REPLIES", "CONTENT");
+    for (const v1::Message& m : list->messages()) {
+      std::printf("%-26s %-16s %-7d %s\n", m.id().c_str(), m.author().username().c_str(),
+                  m.reply_count(), m.content().substr(0, 60).c_str());
+    }
+    return 0;
+  }
+  return Usage("unknown command '" + command + "'");
+}

@@ -1,0 +1,238 @@
+#include "client/client.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+
+namespace chatgenius::client {
+namespace {
+
+namespace v1 = ::chatgenius::db::v1;
+
+// Methods that may run twice without harm, by service.
+const std::vector<std::pair<const char*, std::vector<const char*>>>& IdempotentMethods() {
+  static const auto* methods = new std::vector<std::pair<const char*, std::vector<const char*>>>{
+      {"chatgenius.db.v1.UserService",
+       {"GetUser", "LookupUser", "BatchGetUsers", "ListUsers", "GetUserStatus", "SetUserStatus"}},
+      {"chatgenius.db.v1.ChannelService",
+       {"GetChannel", "ListChannels", "ListMembers", "GetOrCreateDirectChannel", "AddMember",
+        "MarkRead", "GetReadState", "ArchiveChannel", "UnarchiveChannel"}},
+      {"chatgenius.db.v1.MessageService",
+       {"GetMessage", "ListMessages", "ListThreadReplies", "SearchMessages", "ListAttachments"}},
+      {"chatgenius.db.v1.ReactionService", {"AddReaction", "ListReactions"}},
+      {"chatgenius.db.v1.MigrationService", {"GetMigrationStatus", "ApplyMigrations"}},
+      {"chatgenius.db.v1.AdminService", {"GetPoolStats", "GetTunnelStatus", "GetServerInfo"}},
+  };
+  return *methods;
+}
+
+}  // namespace
+
+std::string ServiceConfigJson(int max_attempts) {
+  std::vector<std::string> names;
+  for (const auto& [service, methods] : IdempotentMethods()) {
+    for (const char* m : methods) {
+      names.push_back(absl::StrCat(R"({"service":")", service, R"(","method":")", m, R"("})"));
+    }
+  }
+  std::string retry;
+  if (max_attempts > 1) {
+    retry = absl::StrCat(R"(,"retryPolicy":{"maxAttempts":)", std::min(max_attempts, 5),
+                         R"(,"initialBackoff":"0.1s","maxBackoff":"2s","backoffMultiplier":2,)",
+                         R"("retryableStatusCodes":["UNAVAILABLE"]})");
+  }
+  return absl::StrCat(R"({"loadBalancingConfig":[{"round_robin":{}}],"methodConfig":[{"name":[)",
+                      absl::StrJoin(names, ","), "]", retry, "}]}");
+}
+
+absl::Status ToStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
+  if (options.target.empty()) return absl::InvalidArgumentError("target: is required");
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (options.tls) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options.tls_root_certs_pem;
+    ssl.pem_cert_chain = options.tls_client_cert_pem;
+    ssl.pem_private_key = options.tls_client_key_pem;
+    credentials = grpc::SslCredentials(ssl);
+  } else {
+    credentials = grpc::InsecureChannelCredentials();
+  }
+  grpc::ChannelArguments args;
+  args.SetServiceConfigJSON(ServiceConfigJson(options.max_attempts));
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, options.max_attempts > 1 ? 1 : 0);
+  if (!options.tls_server_name.empty()) {
+    args.SetSslTargetNameOverride(options.tls_server_name);
+  }
+  std::unique_ptr<Client> c(new Client(std::move(options)));
+  c->channel_ = grpc::CreateCustomChannel(c->options_.target, credentials, args);
+  c->users_ = v1::UserService::NewStub(c->channel_);
+  c->channels_ = v1::ChannelService::NewStub(c->channel_);
+  c->messages_ = v1::MessageService::NewStub(c->channel_);
+  c->reactions_ = v1::ReactionService::NewStub(c->channel_);
+  c->events_ = v1::EventService::NewStub(c->channel_);
+  c->migrations_ = v1::MigrationService::NewStub(c->channel_);
+  c->admin_ = v1::AdminService::NewStub(c->channel_);
+  c->health_ = grpc::health::v1::Health::NewStub(c->channel_);
+  return c;
+}
+
+std::unique_ptr<grpc::ClientContext> Client::NewContext() const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + options_.default_deadline));
+  if (!options_.bearer_token.empty()) {
+    context->AddMetadata("authorization", absl::StrCat("Bearer ", options_.bearer_token));
+  }
+  return context;
+}
+
+template <typename Response, typename Request, typename Method>
+absl::StatusOr<Response> Client::Call(Method method, const Request& request) {
+  std::unique_ptr<grpc::ClientContext> context = NewContext();
+  Response response;
+  grpc::Status status = method(context.get(), request, &response);
+  if (!status.ok()) return ToStatus(status);
+  return response;
+}
+
+absl::StatusOr<v1::User> Client::CreateUser(const v1::CreateUserRequest& r) {
+  return Call<v1::User>([this](auto* c, auto& q, auto* p) { return users_->CreateUser(c, q, p); },
+                        r);
+}
+
+absl::StatusOr<v1::User> Client::GetUser(const std::string& id) {
+  v1::GetUserRequest r;
+  r.set_id(id);
+  return Call<v1::User>([this](auto* c, auto& q, auto* p) { return users_->GetUser(c, q, p); }, r);
+}
+
+absl::StatusOr<v1::User> Client::LookupUser(const v1::LookupUserRequest& r) {
+  return Call<v1::User>([this](auto* c, auto& q, auto* p) { return users_->LookupUser(c, q, p); },
+                        r);
+}
+
+absl::StatusOr<v1::Channel> Client::CreateChannel(const v1::CreateChannelRequest& r) {
+  return Call<v1::Channel>(
+      [this](auto* c, auto& q, auto* p) { return channels_->CreateChannel(c, q, p); }, r);
+}
+
+absl::StatusOr<v1::ChannelMember> Client::AddMember(const v1::AddMemberRequest& r) {
+  return Call<v1::ChannelMember>(
+      [this](auto* c, auto& q, auto* p) { return channels_->AddMember(c, q, p); }, r);
+}
+
+absl::StatusOr<v1::Message> Client::PostMessage(const v1::PostMessageRequest& r) {
+  return Call<v1::Message>(
+      [this](auto* c, auto& q, auto* p) { return messages_->PostMessage(c, q, p); }, r);
+}
+
+absl::StatusOr<v1::ListMessagesResponse> Client::ListMessages(const v1::ListMessagesRequest& r) {
+  return Call<v1::ListMessagesResponse>(
+      [this](auto* c, auto& q, auto* p) { return messages_->ListMessages(c, q, p); }, r);
+}
+
+absl::StatusOr<v1::MigrationStatus> Client::GetMigrationStatus() {
+  return Call<v1::MigrationStatus>(
+      [this](auto* c, auto& q, auto* p) { return migrations_->GetMigrationStatus(c, q, p); },
+      v1::GetMigrationStatusRequest());
+}
+
+absl::StatusOr<v1::MigrationStatus> Client::ApplyMigrations() {
+  return Call<v1::MigrationStatus>(
+      [this](auto* c, auto& q, auto* p) { return migrations_->ApplyMigrations(c, q, p); },
+      v1::ApplyMigrationsRequest());
+}
+
+absl::StatusOr<v1::PoolStats> Client::GetPoolStats() {
+  return Call<v1::PoolStats>(
+      [this](auto* c, auto& q, auto* p) { return admin_->GetPoolStats(c, q, p); },
+      v1::GetPoolStatsRequest());
+}
+
+absl::StatusOr<v1::TunnelStatus> Client::GetTunnelStatus() {
+  return Call<v1::TunnelStatus>(
+      [this](auto* c, auto& q, auto* p) { return admin_->GetTunnelStatus(c, q, p); },
+      v1::GetTunnelStatusRequest());
+}
+
+absl::StatusOr<v1::ServerInfo> Client::GetServerInfo() {
+  return Call<v1::ServerInfo>(
+      [this](auto* c, auto& q, auto* p) { return admin_->GetServerInfo(c, q, p); },
+      v1::GetServerInfoRequest());
+}
+
+absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> Client::Check(
+    const std::string& service) {
+  grpc::health::v1::HealthCheckRequest r;
+  r.set_service(service);
+  absl::StatusOr<grpc::health::v1::HealthCheckResponse> response =
+      Call<grpc::health::v1::HealthCheckResponse>(
+          [this](auto* c, auto& q, auto* p) { return health_->Check(c, q, p); }, r);
+  if (!response.ok()) return response.status();
+  return response->status();
+}
+
+std::unique_ptr<EventSubscription> Client::Subscribe(v1::SubscribeRequest request) {
+  return std::unique_ptr<EventSubscription>(
+      new EventSubscription(events_.get(), std::move(request), options_.bearer_token));
+}
+
+EventSubscription::EventSubscription(v1::EventService::Stub* stub, v1::SubscribeRequest request,
+                                     std::string bearer_token)
+    : stub_(stub), request_(std::move(request)), bearer_token_(std::move(bearer_token)) {
+  Open();
+}
+
+void EventSubscription::Open() {
+  auto context = std::make_unique<grpc::ClientContext>();
+  if (!bearer_token_.empty()) {
+    context->AddMetadata("authorization", absl::StrCat("Bearer ", bearer_token_));
+  }
+  // Waits for the server when it is (re)starting instead of failing at once.
+  context->set_wait_for_ready(true);
+  reader_ = stub_->Subscribe(context.get(), request_);
+  absl::MutexLock lock(&mu_);
+  context_ = std::move(context);
+  if (cancelled_) context_->TryCancel();
+}
+
+bool EventSubscription::Next(v1::Event* event) {
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (!cancelled_) {
+    if (reader_->Read(event)) {
+      request_.set_after_event_id(event->id());  // resume point: delivered
+      return true;
+    }
+    grpc::Status status = reader_->Finish();
+    if (cancelled_) break;
+    // Server shutdown, a lost connection or a slow-consumer cut-off: resume
+    // from the last delivered event. Anything else is final.
+    const grpc::StatusCode code = status.error_code();
+    if (code != grpc::StatusCode::UNAVAILABLE && code != grpc::StatusCode::RESOURCE_EXHAUSTED &&
+        code != grpc::StatusCode::INTERNAL) {
+      status_ = ToStatus(status);
+      return false;
+    }
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+    Open();
+  }
+  status_ = absl::OkStatus();
+  return false;
+}
+
+void EventSubscription::Cancel() {
+  cancelled_ = true;
+  absl::MutexLock lock(&mu_);
+  if (context_ != nullptr) context_->TryCancel();
+}
+
+}  // namespace chatgenius::client
