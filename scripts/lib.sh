@@ -8,11 +8,22 @@ log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 
 # install_packages installs whatever in scripts/packages.txt is missing.
 install_packages() {
-  local list missing=()
-  list=$(grep -v '^[[:space:]]*#' "$(dirname "${BASH_SOURCE[0]}")/packages.txt" | awk 'NF')
-  for p in $list; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
+  local missing=() line cmd pkg
+  while read -r line; do
+    case "$line" in
+      '' | '#'*) continue ;;
+      command:*)
+        cmd=${line#command:}
+        pkg=${cmd#* }
+        cmd=${cmd%% *}
+        command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+        ;;
+      *)
+        dpkg-query -W -f='${Status}' "$line" 2>/dev/null | grep -q 'install ok installed' ||
+          missing+=("$line")
+        ;;
+    esac
+  done <"$(dirname "${BASH_SOURCE[0]}")/packages.txt"
   if [ ${#missing[@]} -eq 0 ]; then
     return 0
   fi

@@ -31,10 +31,41 @@ bazel test \
   --test_env=PG_BIN="$PG_BIN" \
   "${targets[@]}" 2>&1 | tee "$pg_dir/bazel-test.log" || status=$?
 
-# One closing line in the plain "N passed, N failed" form CI reads.
 summary=$(grep -E '^Executed [0-9]+ out of [0-9]+ tests?:' "$pg_dir/bazel-test.log" | tail -1 || true)
 passed=$(grep -cE '^//.* (\(cached\) )?PASSED in' "$pg_dir/bazel-test.log" || true)
 failed=$(grep -cE '^//.* (FAILED|TIMEOUT|NO STATUS|FLAKY)' "$pg_dir/bazel-test.log" || true)
+
+# Conformance: the real server binary against clients nobody here wrote
+# (Node's @grpc/grpc-js, @grpc/proto-loader, grpc-health-check; versions
+# pinned by tests/conformance/package-lock.json). Skipped when only some
+# targets were asked for.
+conf_passed=0
+conf_failed=0
+if [ $# -eq 0 ]; then
+  bazel build //server:chatgenius-db-server //client:cli >/dev/null 2>&1
+  npm ci --prefix tests/conformance --no-audit --no-fund --loglevel=error >/dev/null
+  psql -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -qc "CREATE DATABASE conformance"
+  conf_port=$(free_port)
+  LISTEN_ADDRESS=127.0.0.1:$conf_port POSTGRES_HOST=127.0.0.1 POSTGRES_PORT=$pg_port \
+    POSTGRES_DB=conformance POSTGRES_SSLMODE=disable \
+    bazel-bin/server/chatgenius-db-server >"$pg_dir/conformance-server.log" 2>&1 &
+  conf_pid=$!
+  for _ in $(seq 1 100); do
+    bazel-bin/client/cli --target=127.0.0.1:$conf_port --timeout_ms=500 health >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  CONFORMANCE_TARGET=127.0.0.1:$conf_port node --test tests/conformance/conformance.test.mjs \
+    2>&1 | tee "$pg_dir/conformance.log" || status=1
+  kill -TERM "$conf_pid" 2>/dev/null || true
+  wait "$conf_pid" 2>/dev/null || true
+  conf_passed=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$pg_dir/conformance.log" | tail -1)
+  conf_failed=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$pg_dir/conformance.log" | tail -1)
+  [ "${conf_failed:-1}" = "0" ] || status=1
+fi
+
+# One closing line in the plain "N passed, N failed" form CI reads: Bazel
+# test targets plus conformance cases.
 echo "${summary:-no summary from bazel}"
-echo "tests: ${passed} passed, ${failed} failed"
+echo "conformance: ${conf_passed:-0} passed, ${conf_failed:-0} failed"
+echo "tests: $((passed + ${conf_passed:-0})) passed, $((failed + ${conf_failed:-0})) failed"
 exit "$status"
