@@ -43,8 +43,11 @@ int main(int argc, char** argv) {
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);
-    chatgenius::LogInfo(absl::StrCat("received signal ", sig, ", shutting down"));
-    (*server)->Shutdown(absl::Seconds(10));
+    chatgenius::LogInfo(absl::StrCat("received signal ", sig, "; draining for ",
+                                     absl::FormatDuration(config->shutdown_drain)));
+    (*server)->BeginShutdown();
+    absl::SleepFor(config->shutdown_drain);
+    (*server)->Shutdown(config->shutdown_grace);
   });
   (*server)->Wait();
   waiter.join();

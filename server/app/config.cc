@@ -10,6 +10,7 @@
 #include "absl/flags/reflection.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -84,7 +85,18 @@
   X(event_retention_hours, "EVENT_RETENTION_HOURS", "168",                                         \
     "events older than this are pruned; older resume cursors get OUT_OF_RANGE", false)             \
   X(event_stream_queue, "EVENT_STREAM_QUEUE", "1000",                                              \
-    "undelivered events one Subscribe stream may queue before RESOURCE_EXHAUSTED", false)
+    "undelivered events one Subscribe stream may queue before RESOURCE_EXHAUSTED", false)          \
+  X(tls_cert_file, "TLS_CERT_FILE", "",                                                            \
+    "server certificate chain (PEM); set with TLS_KEY_FILE to serve TLS", false)                   \
+  X(tls_key_file, "TLS_KEY_FILE", "", "server private key (PEM)", false)                           \
+  X(tls_client_ca_file, "TLS_CLIENT_CA_FILE", "",                                                  \
+    "CA (PEM) that must sign client certificates (mTLS)", false)                                   \
+  X(allow_plaintext_non_loopback, "ALLOW_PLAINTEXT_NON_LOOPBACK", "false",                         \
+    "serve plaintext on a non-loopback LISTEN_ADDRESS", false)                                     \
+  X(shutdown_drain_ms, "SHUTDOWN_DRAIN_MS", "3000",                                                \
+    "after SIGTERM: NOT_SERVING but still serving for this long", false)                           \
+  X(shutdown_grace_ms, "SHUTDOWN_GRACE_MS", "10000", "then: longest wait for calls in flight",     \
+    false)
 
 #define CG_DEFINE_FLAG(flag, env, def, help, secret) \
   ABSL_FLAG(std::string, flag, "", absl::StrCat(help, " [env ", env, ", default '", def, "']"));
@@ -183,6 +195,15 @@ std::string BuildConnInfo(const Config& c, const std::string& host, int port, bo
     absl::StrAppend(&out, " password=", redact ? "***" : QuoteConnValue(c.postgres_password));
   }
   return out;
+}
+
+// IsLoopback reports whether host:port names a loopback host.
+bool IsLoopback(const std::string& address) {
+  std::string host = address.substr(0, address.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
 }
 
 }  // namespace
@@ -304,6 +325,24 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
   c.event_retention = absl::Hours(r.Int(
       "EVENT_RETENTION_HOURS", static_cast<int>(absl::ToInt64Hours(c.event_retention)), 1, 87600));
   c.event_stream_queue = r.Int("EVENT_STREAM_QUEUE", c.event_stream_queue, 1, 1000000);
+
+  c.tls_cert_file = r.String("TLS_CERT_FILE", "");
+  c.tls_key_file = r.String("TLS_KEY_FILE", "");
+  c.tls_client_ca_file = r.String("TLS_CLIENT_CA_FILE", "");
+  c.allow_plaintext_non_loopback = r.Bool("ALLOW_PLAINTEXT_NON_LOOPBACK", false);
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
+    r.Fail("TLS_CERT_FILE: set together with TLS_KEY_FILE (both or neither)");
+  }
+  if (!c.tls_client_ca_file.empty() && !c.tls_enabled()) {
+    r.Fail("TLS_CLIENT_CA_FILE: mTLS needs TLS_CERT_FILE and TLS_KEY_FILE too");
+  }
+  if (!c.tls_enabled() && !c.allow_plaintext_non_loopback && !IsLoopback(c.listen_address)) {
+    r.Fail(absl::StrCat("LISTEN_ADDRESS: ", c.listen_address,
+                        " is not a loopback address; serve TLS (TLS_CERT_FILE, TLS_KEY_FILE) or "
+                        "set ALLOW_PLAINTEXT_NON_LOOPBACK=true"));
+  }
+  c.shutdown_drain = r.Millis("SHUTDOWN_DRAIN_MS", c.shutdown_drain, 0, 600000);
+  c.shutdown_grace = r.Millis("SHUTDOWN_GRACE_MS", c.shutdown_grace, 0, 600000);
 
   c.ssh_host = r.String("SSH_HOST", "");
   if (c.ssh_enabled()) {

@@ -82,6 +82,21 @@ struct Config {
 
   bool ssh_enabled() const { return !ssh_host.empty(); }
 
+  // TLS: both files set = TLS on; with a client CA, clients must present a
+  // certificate it signed (mTLS). Plaintext is allowed on loopback only,
+  // unless ALLOW_PLAINTEXT_NON_LOOPBACK says otherwise.
+  std::string tls_cert_file;                  // TLS_CERT_FILE (PEM chain)
+  std::string tls_key_file;                   // TLS_KEY_FILE (PEM)
+  std::string tls_client_ca_file;             // TLS_CLIENT_CA_FILE (PEM)
+  bool allow_plaintext_non_loopback = false;  // ALLOW_PLAINTEXT_NON_LOOPBACK
+  bool tls_enabled() const { return !tls_cert_file.empty(); }
+
+  // Graceful shutdown on SIGTERM/SIGINT: NOT_SERVING at once, keep serving
+  // for the drain delay so load balancers notice, then wait up to the grace
+  // period for calls in flight.
+  absl::Duration shutdown_drain = absl::Seconds(3);   // SHUTDOWN_DRAIN_MS
+  absl::Duration shutdown_grace = absl::Seconds(10);  // SHUTDOWN_GRACE_MS
+
   absl::Duration event_retention = absl::Hours(24 * 7);  // EVENT_RETENTION_HOURS
   int event_stream_queue = 1000;                         // EVENT_STREAM_QUEUE
 

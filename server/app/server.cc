@@ -2,6 +2,9 @@
 
 #include <openssl/rand.h>
 
+#include <fstream>
+#include <sstream>
+
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
@@ -63,6 +66,32 @@ class Server::TunnelWatcher : public TunnelListener {
 };
 
 Server::Server(const Config& config) : config_(config) {}
+
+absl::StatusOr<std::string> ReadPem(const char* variable, const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream pem;
+  pem << in.rdbuf();
+  if (!in || pem.str().find("-----BEGIN") == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(variable, ": cannot read a PEM file at '", path, "'"));
+  }
+  return pem.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(const Config& c) {
+  if (!c.tls_enabled()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadPem("TLS_CERT_FILE", c.tls_cert_file));
+  ASSIGN_OR_RETURN(pair.private_key, ReadPem("TLS_KEY_FILE", c.tls_key_file));
+  options.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!c.tls_client_ca_file.empty()) {
+    ASSIGN_OR_RETURN(options.pem_root_certs, ReadPem("TLS_CLIENT_CA_FILE", c.tls_client_ca_file));
+    // Unknown clients are refused during the handshake.
+    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
+}
 
 TunnelSettings TunnelSettingsFrom(const Config& c) {
   TunnelSettings t;
@@ -157,10 +186,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   s->services_.push_back(std::make_unique<EventServiceImpl>(
       s->hub_.get(), s->event_store_.get(), s->work_.get(), config.event_stream_queue));
 
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                   ServerCredentialsFor(config));
   grpc::EnableDefaultHealthCheckService(true);
   if (config.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &s->port_);
+  builder.AddListeningPort(config.listen_address, credentials, &s->port_);
   for (auto& service : s->services_) builder.RegisterService(service.get());
   s->grpc_server_ = builder.BuildAndStart();
   if (s->grpc_server_ == nullptr || s->port_ == 0) {
@@ -212,6 +243,14 @@ absl::Status Server::ProbeReadiness(absl::Time deadline) {
 
 void Server::Wait() {
   if (grpc_server_ != nullptr) grpc_server_->Wait();
+}
+
+void Server::BeginShutdown() {
+  if (monitor_ != nullptr) monitor_->Stop();
+  if (grpc_server_ == nullptr) return;
+  grpc::HealthCheckServiceInterface* health = grpc_server_->GetHealthCheckService();
+  for (const std::string& name : ReadinessServiceNames()) health->SetServingStatus(name, false);
+  LogInfo("shutting down: readiness NOT_SERVING, still serving while load balancers notice");
 }
 
 void Server::Shutdown(absl::Duration grace) {

@@ -64,8 +64,13 @@ class Server {
   // Wait blocks until Shutdown.
   void Wait();
 
-  // Shutdown reports NOT_SERVING on every health name, stops accepting
-  // calls, waits up to `grace` for running ones, then cancels the rest.
+  // BeginShutdown reports NOT_SERVING on every readiness name at once but
+  // keeps serving, so load balancers move traffic away first.
+  void BeginShutdown();
+
+  // Shutdown reports NOT_SERVING on every health name, ends event streams
+  // with UNAVAILABLE, stops accepting calls, waits up to `grace` for running
+  // ones, cancels the rest, and closes the pool and tunnel.
   void Shutdown(absl::Duration grace = absl::Seconds(5));
 
   // ready is the readiness probe's current verdict.

@@ -144,6 +144,29 @@ TEST(ConfigTest, SshTunnelSettings) {
   }
 }
 
+TEST(ConfigTest, PlaintextOnlyOnLoopbackUnlessAllowed) {
+  for (const char* ok : {"127.0.0.1:50051", "localhost:1", "[::1]:50051", "127.1.2.3:0"}) {
+    EXPECT_TRUE(LoadConfig(From({{"LISTEN_ADDRESS", ok}})).ok()) << ok;
+  }
+  absl::StatusOr<Config> open = LoadConfig(From({{"LISTEN_ADDRESS", "0.0.0.0:50051"}}));
+  ASSERT_FALSE(open.ok()) << "plaintext on every interface needs an explicit opt-in";
+  EXPECT_TRUE(absl::StartsWith(open.status().message(), "LISTEN_ADDRESS")) << open.status();
+  EXPECT_TRUE(LoadConfig(From({{"LISTEN_ADDRESS", "0.0.0.0:50051"},
+                               {"ALLOW_PLAINTEXT_NON_LOOPBACK", "true"}}))
+                  .ok());
+  EXPECT_TRUE(LoadConfig(From({{"LISTEN_ADDRESS", "0.0.0.0:50051"},
+                               {"TLS_CERT_FILE", "/c.pem"},
+                               {"TLS_KEY_FILE", "/k.pem"}}))
+                  .ok())
+      << "TLS may listen anywhere";
+  absl::StatusOr<Config> half = LoadConfig(From({{"TLS_CERT_FILE", "/c.pem"}}));
+  ASSERT_FALSE(half.ok());
+  EXPECT_TRUE(absl::StartsWith(half.status().message(), "TLS_CERT_FILE")) << half.status();
+  absl::StatusOr<Config> ca_only = LoadConfig(From({{"TLS_CLIENT_CA_FILE", "/ca.pem"}}));
+  ASSERT_FALSE(ca_only.ok());
+  EXPECT_TRUE(absl::StartsWith(ca_only.status().message(), "TLS_CLIENT_CA_FILE"));
+}
+
 TEST(ConfigTest, EverySettingHasAFlagAndIsInTheReadme) {
   std::ifstream in(std::string(std::getenv("TEST_SRCDIR")) + "/chatgenius_db/README.md");
   std::stringstream readme;
