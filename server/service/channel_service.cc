@@ -145,8 +145,7 @@ absl::StatusOr<v1::ListChannelsResponse> ChannelServiceImpl::DoList(
                                                     cursor[1], page_size + 1, Deadline(context)));
   }
   v1::ListChannelsResponse response;
-  const bool more = static_cast<int>(entries.size()) > page_size;
-  if (more) entries.resize(page_size);
+  const bool more = TrimPage(entries, page_size);
   for (v1::ChannelListEntry& e : entries) *response.add_channels() = std::move(e);
   if (more) {
     const v1::Channel& last = response.channels().rbegin()->channel();
@@ -216,8 +215,7 @@ absl::StatusOr<v1::ListMembersResponse> ChannelServiceImpl::DoListMembers(
       std::vector<v1::ChannelMember> members,
       store_->ListMembers(request.channel_id(), after, page_size + 1, Deadline(context)));
   v1::ListMembersResponse response;
-  const bool more = static_cast<int>(members.size()) > page_size;
-  if (more) members.resize(page_size);
+  const bool more = TrimPage(members, page_size);
   for (v1::ChannelMember& m : members) *response.add_members() = std::move(m);
   if (more) {
     response.set_next_page_token(

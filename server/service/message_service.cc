@@ -113,8 +113,7 @@ absl::StatusOr<v1::ListMessagesResponse> MessageServiceImpl::DoList(
                    store_->List(request.channel_id(), request.viewer_id(), from, newer,
                                 page_size + 1, Deadline(context)));
   v1::ListMessagesResponse response;
-  const bool more = static_cast<int>(messages.size()) > page_size;
-  if (more) messages.resize(page_size);
+  const bool more = TrimPage(messages, page_size);
   for (v1::Message& m : messages) *response.add_messages() = std::move(m);
   if (more) {
     response.set_next_page_token(tokens_->Encode(query, {response.messages().rbegin()->id()}));
@@ -146,8 +145,7 @@ absl::StatusOr<v1::ListThreadRepliesResponse> MessageServiceImpl::DoReplies(
                                        cursor ? (*cursor)[0] : request.after_message_id(),
                                        page_size + 1, &parent, Deadline(context)));
   if (!cursor) *response.mutable_parent() = std::move(parent);
-  const bool more = static_cast<int>(replies.size()) > page_size;
-  if (more) replies.resize(page_size);
+  const bool more = TrimPage(replies, page_size);
   for (v1::Message& m : replies) *response.add_replies() = std::move(m);
   if (more) {
     response.set_next_page_token(tokens_->Encode(query, {response.replies().rbegin()->id()}));
@@ -200,8 +198,7 @@ absl::StatusOr<v1::SearchMessagesResponse> MessageServiceImpl::DoSearch(
   }
   ASSIGN_OR_RETURN(std::vector<SearchResult> results, store_->Search(q, Deadline(context)));
   v1::SearchMessagesResponse response;
-  const bool more = static_cast<int>(results.size()) > page_size;
-  if (more) results.resize(page_size);
+  const bool more = TrimPage(results, page_size);
   if (more) {
     response.set_next_page_token(
         tokens_->Encode(query, {results.back().rank_text, results.back().hit.message().id()}));
@@ -262,8 +259,7 @@ absl::StatusOr<v1::ListAttachmentsResponse> MessageServiceImpl::DoListAttachment
       store_->ListAttachments(request.message_id(), request.channel_id(), request.viewer_id(),
                               cursor ? (*cursor)[0] : "", page_size + 1, Deadline(context)));
   v1::ListAttachmentsResponse response;
-  const bool more = static_cast<int>(attachments.size()) > page_size;
-  if (more) attachments.resize(page_size);
+  const bool more = TrimPage(attachments, page_size);
   for (v1::Attachment& a : attachments) *response.add_attachments() = std::move(a);
   if (more) {
     response.set_next_page_token(tokens_->Encode(query, {response.attachments().rbegin()->id()}));

@@ -7,6 +7,7 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 #include <google/protobuf/field_mask.pb.h>
 #include <google/protobuf/timestamp.pb.h>
@@ -50,6 +51,15 @@ int64_t TimestampMicros(const google::protobuf::Timestamp& ts);
 // returns the named ones. INVALID_ARGUMENT for an empty mask or other names.
 [[nodiscard]] absl::StatusOr<std::set<std::string>> MaskPaths(
     const google::protobuf::FieldMask& mask, const std::set<std::string>& allowed);
+
+// TrimPage keeps the first `page_size` rows of a page fetched with one row
+// extra and returns whether another page exists (no COUNT needed).
+template <typename T>
+bool TrimPage(std::vector<T>& rows, int page_size) {
+  const bool more = static_cast<int>(rows.size()) > page_size;
+  if (more) rows.resize(page_size);
+  return more;
+}
 
 // RpcLimits returns the limits for the database work of one call: the
 // caller's gRPC deadline, capped at now + `max_statement_time` so a caller

@@ -148,8 +148,7 @@ grpc::Status UserServiceImpl::ListUsers(grpc::ServerContext* context,
   absl::StatusOr<std::vector<v1::User>> users = store_->List(
       after_id, request->query(), page_size + 1, RpcLimits(context, max_statement_time_));
   if (!users.ok()) return ToGrpcStatus(users.status());
-  bool more = static_cast<int>(users->size()) > page_size;
-  if (more) users->resize(page_size);
+  const bool more = TrimPage(*users, page_size);
   for (v1::User& u : *users) *response->add_users() = std::move(u);
   if (more) {
     response->set_next_page_token(

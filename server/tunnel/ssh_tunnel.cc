@@ -477,6 +477,8 @@ absl::Status SshTunnel::Serve(Session& session) {
       if (f->to_client_offset < f->to_client.size()) events |= POLLOUT;
       fds.push_back({f->fd, events, 0});
     }
+    // fds holds entries for these forwards only; one accepted below has none.
+    const size_t polled_forwards = fw.size();
     absl::Duration wait = std::max(next_keepalive - absl::Now(), absl::ZeroDuration());
     // A window adjustment may already sit inside libssh: look again soon.
     if (window_blocked) wait = std::min(wait, absl::Milliseconds(20));
@@ -512,7 +514,7 @@ absl::Status SshTunnel::Serve(Session& session) {
       }
     }
 
-    for (size_t i = 0; i < fw.size(); ++i) {
+    for (size_t i = 0; i < polled_forwards; ++i) {
       Forward& f = *fw[i];
       short revents = fds[3 + i].revents;
       if (f.closed) continue;

@@ -280,6 +280,11 @@ TEST_F(SshTunnelTest, MaxRetriesExceededIsReportedThenRecovered) {
   sshd_.Kill();
   ASSERT_TRUE(tunnel.WaitForState(TunnelState::kMaxRetriesExceeded, absl::Seconds(10)))
       << "state: " << TunnelStateName(tunnel.status().state);
+  // Listeners are called just after the state is published.
+  for (absl::Time until = absl::Now() + absl::Seconds(2);
+       !listener.Saw(TunnelState::kMaxRetriesExceeded) && absl::Now() < until;) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
   EXPECT_TRUE(listener.Saw(TunnelState::kMaxRetriesExceeded)) << "listeners hear the event";
   EXPECT_GE(tunnel.status().consecutive_failures, 2);
 
