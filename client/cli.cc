@@ -167,11 +167,13 @@ absl::StatusOr<chatgenius::Config> DirectConfig() {
   });
 }
 
-// WithDatabase opens the tunnel if configured and calls `fn` with a
-// connection string to `dbname` (empty: the configured database).
-int WithDatabase(
-    const chatgenius::Config& config,
-    const std::function<int(const std::function<std::string(const std::string&)>&)>& fn) {
+// ConnInfoFn returns a connection string to `dbname` (empty: the configured
+// database), as the migration role when `migrate` is set.
+using ConnInfoFn = std::function<std::string(const std::string& dbname, bool migrate)>;
+
+// WithDatabase opens the tunnel if configured and calls `fn`.
+int WithDatabase(const chatgenius::Config& config,
+                 const std::function<int(const ConnInfoFn&)>& fn) {
   std::unique_ptr<chatgenius::SshTunnel> tunnel;
   std::string host = config.postgres_host;
   int port = config.postgres_port;
@@ -195,10 +197,10 @@ int WithDatabase(
     host = tunnel->local_host();
     port = tunnel->local_port();
   }
-  return fn([&](const std::string& dbname) {
+  return fn([&](const std::string& dbname, bool migrate) {
     chatgenius::Config c = config;
     if (!dbname.empty()) c.postgres_db = dbname;
-    return c.ConnInfoVia(host, port);
+    return migrate ? c.MigrationConnInfoVia(host, port) : c.ConnInfoVia(host, port);
   });
 }
 
@@ -208,7 +210,7 @@ int Setup() {
   return WithDatabase(*config, [&](const auto& conninfo) {
     try {
       {
-        pqxx::connection admin(conninfo("postgres"));
+        pqxx::connection admin(conninfo("postgres", true));
         pqxx::nontransaction t(admin);
         if (t.exec_params("SELECT 1 FROM pg_database WHERE datname = $1", config->postgres_db)
                 .empty()) {
@@ -221,8 +223,8 @@ int Setup() {
       absl::StatusOr<std::vector<chatgenius::MigrationFile>> files =
           chatgenius::BuiltinMigrations();
       if (!files.ok()) return Fail(files.status());
-      chatgenius::ConnectionPool pool(chatgenius::PoolSettings{conninfo("")});
-      chatgenius::Migrator migrator(conninfo(""), &pool, *files);
+      chatgenius::ConnectionPool pool(chatgenius::PoolSettings{conninfo("", true)});
+      chatgenius::Migrator migrator(conninfo("", true), &pool, *files);
       absl::StatusOr<chatgenius::MigrationReport> report = migrator.Apply();
       if (!report.ok()) return Fail(report.status());
       std::cout << "schema at version " << report->current_version << " (latest "
@@ -240,7 +242,7 @@ int Verify() {
   std::cout << "connecting to " << config->RedactedConnInfo() << "\n";
   return WithDatabase(*config, [&](const auto& conninfo) {
     try {
-      pqxx::connection conn(conninfo(""));
+      pqxx::connection conn(conninfo("", false));
       pqxx::nontransaction t(conn);
       std::cout << "server version: " << t.exec("SHOW server_version")[0][0].as<std::string>()
                 << "\n";

@@ -86,6 +86,10 @@
     "events older than this are pruned; older resume cursors get OUT_OF_RANGE", false)             \
   X(event_stream_queue, "EVENT_STREAM_QUEUE", "1000",                                              \
     "undelivered events one Subscribe stream may queue before RESOURCE_EXHAUSTED", false)          \
+  X(postgres_migration_user, "POSTGRES_MIGRATION_USER", "",                                        \
+    "role that applies migrations (default: POSTGRES_USER)", false)                                \
+  X(postgres_migration_password, "POSTGRES_MIGRATION_PASSWORD", "",                                \
+    "its password (default: POSTGRES_PASSWORD; never logged)", true)                               \
   X(tls_cert_file, "TLS_CERT_FILE", "",                                                            \
     "server certificate chain (PEM); set with TLS_KEY_FILE to serve TLS", false)                   \
   X(tls_key_file, "TLS_KEY_FILE", "", "server private key (PEM)", false)                           \
@@ -225,6 +229,14 @@ std::string Config::ConnInfoVia(const std::string& host, int port) const {
   return BuildConnInfo(*this, host, port, /*redact=*/false);
 }
 
+std::string Config::MigrationConnInfoVia(const std::string& host, int port) const {
+  if (postgres_migration_user.empty()) return ConnInfoVia(host, port);  // one role for both
+  Config as_owner = *this;
+  as_owner.postgres_user = postgres_migration_user;
+  as_owner.postgres_password = postgres_migration_password;
+  return BuildConnInfo(as_owner, host, port, /*redact=*/false);
+}
+
 std::string Config::RedactedConnInfo() const {
   if (ssh_enabled()) {
     return absl::StrCat(BuildConnInfo(*this, "(ssh tunnel)", postgres_port, /*redact=*/true),
@@ -326,6 +338,9 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
       "EVENT_RETENTION_HOURS", static_cast<int>(absl::ToInt64Hours(c.event_retention)), 1, 87600));
   c.event_stream_queue = r.Int("EVENT_STREAM_QUEUE", c.event_stream_queue, 1, 1000000);
 
+  c.postgres_migration_user = r.String("POSTGRES_MIGRATION_USER", c.postgres_user);
+  c.postgres_migration_password = r.String(
+      "POSTGRES_MIGRATION_PASSWORD", r.IsSet("POSTGRES_MIGRATION_USER") ? "" : c.postgres_password);
   c.tls_cert_file = r.String("TLS_CERT_FILE", "");
   c.tls_key_file = r.String("TLS_KEY_FILE", "");
   c.tls_client_ca_file = r.String("TLS_CLIENT_CA_FILE", "");

@@ -42,6 +42,10 @@ struct Config {
   std::string postgres_db = "chatgenius";   // POSTGRES_DB
   std::string postgres_user = "postgres";   // POSTGRES_USER
   std::string postgres_password;            // POSTGRES_PASSWORD (secret)
+  // Role that applies migrations (owns the schema); empty: POSTGRES_USER.
+  // Serving with a DML-only POSTGRES_USER is docs/LEAST_PRIVILEGE.md.
+  std::string postgres_migration_user;      // POSTGRES_MIGRATION_USER
+  std::string postgres_migration_password;  // POSTGRES_MIGRATION_PASSWORD (secret)
   std::string postgres_sslmode = "prefer";  // POSTGRES_SSLMODE
   absl::Duration postgres_connect_timeout = absl::Seconds(5);  // POSTGRES_CONNECT_TIMEOUT_MS
   bool use_test_database = false;  // USE_TEST_DATABASE -> TEST_POSTGRES_*
@@ -106,6 +110,8 @@ struct Config {
   // ConnInfoVia is ConnInfo with another host and port (the tunnel's local
   // endpoint).
   std::string ConnInfoVia(const std::string& host, int port) const;
+  // MigrationConnInfoVia is ConnInfoVia as the migration role.
+  std::string MigrationConnInfoVia(const std::string& host, int port) const;
   // RedactedConnInfo is ConnInfo with the password replaced by "***".
   std::string RedactedConnInfo() const;
   // Describe returns "NAME=value" lines for every setting, secrets masked.

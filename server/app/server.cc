@@ -121,12 +121,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   ASSIGN_OR_RETURN(std::vector<MigrationFile> migrations, BuiltinMigrations());
 
   std::string conninfo = config.ConnInfo();
+  std::string migration_conninfo =
+      config.MigrationConnInfoVia(config.postgres_host, config.postgres_port);
   if (config.ssh_enabled()) {
     s->tunnel_ = std::make_unique<SshTunnel>(TunnelSettingsFrom(config));
     s->tunnel_watcher_ = std::make_unique<TunnelWatcher>(s.get());
     s->tunnel_->AddListener(s->tunnel_watcher_.get());
     RETURN_IF_ERROR(s->tunnel_->Start());
     conninfo = config.ConnInfoVia(s->tunnel_->local_host(), s->tunnel_->local_port());
+    migration_conninfo =
+        config.MigrationConnInfoVia(s->tunnel_->local_host(), s->tunnel_->local_port());
   }
 
   PoolSettings pool_settings;
@@ -144,7 +148,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   }
   s->tokens_ = std::make_unique<PageTokenCodec>(
       config.page_token_key.empty() ? RandomKey() : config.page_token_key);
-  s->migrator_ = std::make_unique<Migrator>(conninfo, s->pool_.get(), std::move(migrations));
+  s->migrator_ =
+      std::make_unique<Migrator>(migration_conninfo, s->pool_.get(), std::move(migrations));
   s->user_store_ = std::make_unique<UserStore>(s->pool_.get());
   s->channel_store_ = std::make_unique<ChannelStore>(s->pool_.get());
   s->message_store_ = std::make_unique<MessageStore>(s->pool_.get());
