@@ -33,6 +33,35 @@ std::string ConstraintName(absl::string_view what) {
   return "";
 }
 
+// SqlStateOf returns the SQLSTATE of a libpqxx exception: its sqlstate()
+// when it carries one, else the state its class stands for. libpqxx 6.4
+// throws some errors without one, and its transaction_rollback family
+// (serialization failures, deadlocks) is not even an sql_error.
+std::string SqlStateOf(const std::exception& e) {
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    if (!sql->sqlstate().empty()) return sql->sqlstate();
+  }
+  // Most specific classes first.
+  if (dynamic_cast<const pqxx::unique_violation*>(&e)) return "23505";
+  if (dynamic_cast<const pqxx::foreign_key_violation*>(&e)) return "23503";
+  if (dynamic_cast<const pqxx::check_violation*>(&e)) return "23514";
+  if (dynamic_cast<const pqxx::not_null_violation*>(&e)) return "23502";
+  if (dynamic_cast<const pqxx::restrict_violation*>(&e)) return "23001";
+  if (dynamic_cast<const pqxx::integrity_constraint_violation*>(&e)) return "23000";
+  if (dynamic_cast<const pqxx::data_exception*>(&e)) return "22000";
+  if (dynamic_cast<const pqxx::insufficient_privilege*>(&e)) return "42501";
+  if (dynamic_cast<const pqxx::serialization_failure*>(&e)) return "40001";
+  if (dynamic_cast<const pqxx::deadlock_detected*>(&e)) return "40P01";
+  if (dynamic_cast<const pqxx::statement_completion_unknown*>(&e)) return "40003";
+  if (dynamic_cast<const pqxx::transaction_rollback*>(&e)) return "40000";
+  if (dynamic_cast<const pqxx::insufficient_resources*>(&e)) return "53000";
+  if (dynamic_cast<const pqxx::undefined_table*>(&e)) return "42P01";
+  if (dynamic_cast<const pqxx::undefined_column*>(&e)) return "42703";
+  if (dynamic_cast<const pqxx::syntax_error*>(&e)) return "42601";
+  if (dynamic_cast<const pqxx::feature_not_supported*>(&e)) return "0A000";
+  return "";
+}
+
 absl::Status ConnectionLoss(absl::string_view what) {
   absl::Status status =
       absl::UnavailableError(absl::StrCat("database connection lost: ", FirstLine(what)));
@@ -74,8 +103,7 @@ absl::Status StatusFromException(const std::exception& e, const ConstraintMessag
         "the database connection broke during commit; the write may or may not have been "
         "applied");
   }
-  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
-    const std::string& state = sql->sqlstate();
+  if (const std::string state = SqlStateOf(e); !state.empty()) {
     absl::StatusCode code = StatusCodeForSqlState(state);
     if (code == absl::StatusCode::kUnavailable) return ConnectionLoss(e.what());
     if (messages != nullptr) {

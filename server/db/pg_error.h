@@ -16,6 +16,10 @@
 //   53xxx insufficient resources                        -> RESOURCE_EXHAUSTED
 //   42501 insufficient_privilege                        -> PERMISSION_DENIED
 //   anything else (syntax errors, bugs)                 -> INTERNAL
+//
+// When libpqxx throws without a SQLSTATE (6.4 does for some paths, and its
+// serialization_failure/deadlock_detected are not sql_errors), the
+// exception's class stands in for the state.
 #ifndef CHATGENIUS_SERVER_DB_PG_ERROR_H_
 #define CHATGENIUS_SERVER_DB_PG_ERROR_H_
 

@@ -58,6 +58,23 @@ TEST(PgErrorTest, ConnectionLossIsUnavailableAndMarked) {
   EXPECT_FALSE(IsConnectionLoss(absl::UnavailableError("pool exhausted")));
 }
 
+TEST(PgErrorTest, ExceptionClassStandsInForAMissingSqlState) {
+  // libpqxx 6.4 throws these without a SQLSTATE in some paths, and its
+  // transaction_rollback family is not an sql_error at all.
+  EXPECT_EQ(StatusFromException(pqxx::deadlock_detected("ERROR:  deadlock detected")).code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(StatusFromException(pqxx::serialization_failure("ERROR:  could not serialize")).code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(StatusFromException(pqxx::insufficient_privilege("ERROR:  must be owner")).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(StatusFromException(pqxx::unique_violation("ERROR:  duplicate key")).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(StatusFromException(pqxx::check_violation("ERROR:  violates check")).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(StatusFromException(pqxx::sql_error("ERROR:  something else")).code(),
+            absl::StatusCode::kInternal);
+}
+
 TEST(PgErrorTest, InDoubtCommitIsUnknown) {
   absl::Status s = StatusFromException(pqxx::in_doubt_error("lost during commit"));
   EXPECT_EQ(s.code(), absl::StatusCode::kUnknown);
