@@ -34,6 +34,7 @@
 #include "absl/strings/str_split.h"
 #include "client/client.h"
 #include "server/app/config.h"
+#include "server/app/server.h"
 #include "server/migrate/migrator.h"
 #include "server/tunnel/ssh_tunnel.h"
 
@@ -178,18 +179,7 @@ int WithDatabase(const chatgenius::Config& config,
   std::string host = config.postgres_host;
   int port = config.postgres_port;
   if (config.ssh_enabled()) {
-    chatgenius::TunnelSettings t;
-    t.ssh_host = config.ssh_host;
-    t.ssh_port = config.ssh_port;
-    t.ssh_user = config.ssh_user;
-    t.key_path = config.ssh_key_path;
-    t.key_passphrase = config.ssh_key_passphrase;
-    t.known_hosts_path = config.ssh_known_hosts;
-    t.accept_new_host_key = config.ssh_accept_new_host_key;
-    t.remote_host = config.postgres_remote_host;
-    t.remote_port = config.postgres_remote_port;
-    t.local_port = config.postgres_port;
-    tunnel = std::make_unique<chatgenius::SshTunnel>(t);
+    tunnel = std::make_unique<chatgenius::SshTunnel>(chatgenius::TunnelSettingsFrom(config));
     if (absl::Status s = tunnel->Start(); !s.ok()) return Fail(s);
     if (!tunnel->WaitForState(chatgenius::TunnelState::kUp, absl::Seconds(15))) {
       return Fail(absl::UnavailableError("ssh tunnel: " + tunnel->status().last_error));

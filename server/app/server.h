@@ -43,6 +43,10 @@ namespace chatgenius {
 // kLivenessService is the health name that only says the process is up.
 inline constexpr char kLivenessService[] = "liveness";
 
+// TunnelSettingsFrom maps the SSH_* settings (and POSTGRES_PORT as the
+// local endpoint) to the tunnel's; the server and the CLI both use it.
+TunnelSettings TunnelSettingsFrom(const Config& config);
+
 // ReadinessServiceNames returns "" and every chatgenius.db.v1 service name.
 const std::vector<std::string>& ReadinessServiceNames();
 

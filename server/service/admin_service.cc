@@ -1,5 +1,7 @@
 #include "server/service/admin_service.h"
 
+#include <google/protobuf/util/time_util.h>
+
 #include "server/service/rpc_util.h"
 
 namespace chatgenius {
@@ -7,17 +9,7 @@ namespace {
 
 namespace v1 = ::chatgenius::db::v1;
 
-void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
-  int64_t ns = absl::ToInt64Nanoseconds(d);
-  out->set_seconds(ns / 1000000000);
-  out->set_nanos(static_cast<int32_t>(ns % 1000000000));
-}
-
-void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
-  int64_t us = absl::ToUnixMicros(t);
-  out->set_seconds(us / 1000000);
-  out->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
-}
+using google::protobuf::util::TimeUtil;
 
 v1::TunnelState TunnelStateToProto(TunnelState s) {
   switch (s) {
@@ -58,7 +50,8 @@ grpc::Status AdminServiceImpl::GetPoolStats(grpc::ServerContext* /*context*/,
   response->set_in_use(s.in_use);
   response->set_waiting(s.waiting);
   response->set_acquired_total(s.acquired_total);
-  SetDuration(s.wait_time_total, response->mutable_wait_time_total());
+  *response->mutable_wait_time_total() =
+      TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(s.wait_time_total));
   response->set_acquire_timeouts_total(s.acquire_timeouts_total);
   response->set_broken_total(s.broken_total);
   response->set_created_total(s.created_total);
@@ -86,9 +79,11 @@ grpc::Status AdminServiceImpl::GetTunnelStatus(grpc::ServerContext* /*context*/,
   response->set_reconnects_total(t.reconnects_total);
   response->set_consecutive_failures(t.consecutive_failures);
   response->set_last_error(t.last_error);
-  SetTime(t.state_since, response->mutable_state_since());
+  *response->mutable_state_since() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t.state_since));
   if (t.last_keepalive != absl::InfinitePast()) {
-    SetTime(t.last_keepalive, response->mutable_last_keepalive_time());
+    *response->mutable_last_keepalive_time() =
+        TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t.last_keepalive));
   }
   response->set_bytes_to_remote(t.bytes_to_remote);
   response->set_bytes_from_remote(t.bytes_from_remote);
@@ -106,7 +101,8 @@ grpc::Status AdminServiceImpl::GetServerInfo(grpc::ServerContext* context,
   response->set_version(kServerVersion);
   response->set_postgres_version(*version);
   response->set_database(database_);
-  SetTime(start_time_, response->mutable_start_time());
+  *response->mutable_start_time() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(start_time_));
   response->set_schema_version(report->current_version);
   return grpc::Status::OK;
 }

@@ -1,11 +1,14 @@
 #include "server/service/migration_service.h"
 
+#include <google/protobuf/util/time_util.h>
+
 #include "server/service/rpc_util.h"
 
 namespace chatgenius {
 namespace {
 
 namespace v1 = ::chatgenius::db::v1;
+using google::protobuf::util::TimeUtil;
 
 v1::MigrationState StateToProto(MigrationState s) {
   switch (s) {
@@ -38,13 +41,11 @@ v1::MigrationStatus ToProto(const MigrationReport& report) {
     p->set_checksum(m.checksum);
     p->set_applied_checksum(m.applied_checksum);
     if (m.installed_at.has_value()) {
-      int64_t us = absl::ToUnixMicros(*m.installed_at);
-      p->mutable_install_time()->set_seconds(us / 1000000);
-      p->mutable_install_time()->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
+      *p->mutable_install_time() =
+          TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(*m.installed_at));
     }
-    int64_t ms = absl::ToInt64Milliseconds(m.execution_time);
-    p->mutable_execution_time()->set_seconds(ms / 1000);
-    p->mutable_execution_time()->set_nanos(static_cast<int32_t>(ms % 1000) * 1000000);
+    *p->mutable_execution_time() =
+        TimeUtil::MillisecondsToDuration(absl::ToInt64Milliseconds(m.execution_time));
   }
   return out;
 }

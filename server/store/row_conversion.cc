@@ -1,5 +1,7 @@
 #include "server/store/row_conversion.h"
 
+#include <google/protobuf/util/time_util.h>
+
 #include "absl/strings/str_cat.h"
 
 namespace chatgenius {
@@ -9,11 +11,7 @@ std::string MicrosSql(const std::string& column) {
 }
 
 void SetTimestamp(const pqxx::field& micros, google::protobuf::Timestamp* ts) {
-  int64_t us = micros.as<int64_t>();
-  // Floor division keeps nanos non-negative for times before 1970.
-  int64_t seconds = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
-  ts->set_seconds(seconds);
-  ts->set_nanos(static_cast<int32_t>((us - seconds * 1000000) * 1000));
+  *ts = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(micros.as<int64_t>());
 }
 
 std::optional<google::protobuf::Timestamp> OptionalTimestamp(const pqxx::field& micros) {

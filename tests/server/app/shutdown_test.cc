@@ -10,6 +10,7 @@
 #include "client/client.h"
 #include "gtest/gtest.h"
 #include "tests/support/private_postgres.h"
+#include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 
 namespace chatgenius {
@@ -21,21 +22,7 @@ TEST(ShutdownTest, SigtermDrainsThenExitsZero) {
   testing::TestDatabase db;
   Config c = db.config();
   const int port = testing::FreeLoopbackPort();
-  const std::string binary =
-      std::string(std::getenv("TEST_SRCDIR")) + "/chatgenius_db/server/chatgenius-db-server";
-  pid_t pid = fork();
-  if (pid == 0) {
-    setenv("LISTEN_ADDRESS", absl::StrCat("127.0.0.1:", port).c_str(), 1);
-    setenv("POSTGRES_HOST", c.postgres_host.c_str(), 1);
-    setenv("POSTGRES_PORT", std::to_string(c.postgres_port).c_str(), 1);
-    setenv("POSTGRES_DB", c.postgres_db.c_str(), 1);
-    setenv("POSTGRES_USER", c.postgres_user.c_str(), 1);
-    setenv("POSTGRES_SSLMODE", "disable", 1);
-    setenv("HEALTH_PROBE_INTERVAL_MS", "100", 1);
-    setenv("SHUTDOWN_DRAIN_MS", "1500", 1);
-    execl(binary.c_str(), binary.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  pid_t pid = testing::StartServerProcess(c, port, {{"SHUTDOWN_DRAIN_MS", "1500"}});
   client::ClientOptions options;
   options.target = absl::StrCat("127.0.0.1:", port);
   options.max_attempts = 1;

@@ -25,6 +25,7 @@
 #include "server/store/event_store.h"
 #include "tests/support/domain_fixture.h"
 #include "tests/support/private_postgres.h"
+#include "tests/support/server_process.h"
 
 namespace chatgenius {
 namespace {
@@ -517,22 +518,8 @@ TEST_F(EventServiceTest, ThousandSubscribersAllReceiveEveryEvent) {
 
 TEST_F(EventServiceTest, TwoServerProcessesDeliverEachOthersEvents) {
   // A second server process on the same database, started from the binary.
-  const std::string binary =
-      std::string(std::getenv("TEST_SRCDIR")) + "/chatgenius_db/server/chatgenius-db-server";
   const int port = testing::FreeLoopbackPort();
-  Config c = db_.config();
-  pid_t pid = fork();
-  if (pid == 0) {
-    setenv("LISTEN_ADDRESS", absl::StrCat("127.0.0.1:", port).c_str(), 1);
-    setenv("POSTGRES_HOST", c.postgres_host.c_str(), 1);
-    setenv("POSTGRES_PORT", std::to_string(c.postgres_port).c_str(), 1);
-    setenv("POSTGRES_DB", c.postgres_db.c_str(), 1);
-    setenv("POSTGRES_USER", c.postgres_user.c_str(), 1);
-    setenv("POSTGRES_SSLMODE", "disable", 1);
-    setenv("HEALTH_PROBE_INTERVAL_MS", "100", 1);
-    execl(binary.c_str(), binary.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  pid_t pid = testing::StartServerProcess(db_.config(), port);
   auto other =
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
   auto health = grpc::health::v1::Health::NewStub(other);
