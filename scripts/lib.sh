@@ -6,12 +6,25 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 
-# install_packages installs whatever in scripts/packages.txt is missing.
+# install_packages [SECTION...] installs whatever in the named sections of
+# scripts/packages.txt is missing (default: build run test).
 install_packages() {
-  local missing=() line cmd pkg
+  local sections=("$@")
+  [ ${#sections[@]} -gt 0 ] || sections=(build run test)
+  local missing=() line cmd pkg section="" wanted
   while read -r line; do
     case "$line" in
       '' | '#'*) continue ;;
+      '['*']')
+        section=${line#[}
+        section=${section%]}
+        continue
+        ;;
+    esac
+    wanted=""
+    for s in "${sections[@]}"; do [ "$s" = "$section" ] && wanted=1; done
+    [ -n "$wanted" ] || continue
+    case "$line" in
       command:*)
         cmd=${line#command:}
         pkg=${cmd#* }

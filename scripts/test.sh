@@ -63,9 +63,23 @@ if [ $# -eq 0 ]; then
   [ "${conf_failed:-1}" = "0" ] || status=1
 fi
 
+# Deployment files: the compose topology and Kubernetes manifests keep the
+# properties the README promises (Debian's python3 with python3-yaml).
+man_passed=0
+man_failed=0
+if [ $# -eq 0 ]; then
+  /usr/bin/python3 tests/deploy/manifests_test.py >"$pg_dir/manifests.log" 2>&1 || status=1
+  cat "$pg_dir/manifests.log"
+  man_total=$(sed -n 's/^Ran \([0-9]*\) tests\? .*/\1/p' "$pg_dir/manifests.log")
+  man_failed=$(grep -cE '^(FAIL|ERROR):' "$pg_dir/manifests.log" || true)
+  man_passed=$((${man_total:-0} - man_failed))
+  [ -n "$man_total" ] || { man_failed=1; status=1; }
+fi
+
 # One closing line in the plain "N passed, N failed" form CI reads: Bazel
-# test targets plus conformance cases.
+# test targets plus conformance cases plus manifest checks.
 echo "${summary:-no summary from bazel}"
 echo "conformance: ${conf_passed:-0} passed, ${conf_failed:-0} failed"
-echo "tests: $((passed + ${conf_passed:-0})) passed, $((failed + ${conf_failed:-0})) failed"
+echo "manifests: $man_passed passed, $man_failed failed"
+echo "tests: $((passed + ${conf_passed:-0} + man_passed)) passed, $((failed + ${conf_failed:-0} + man_failed)) failed"
 exit "$status"

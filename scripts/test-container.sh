@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Builds the container image with podman (docker/Dockerfile) and runs it
+# against a throwaway PostgreSQL on the host: waits for the image's
+# HEALTHCHECK to pass, checks it runs as the non-root user on a read-only
+# root filesystem, makes a model call with the CLI inside the image and
+# finds the row in PostgreSQL, then stops it with SIGTERM (graceful exit 0).
+# Removes the container, the image and the database it made; keeps the base
+# image (localhost/chatgenius-base:bookworm, made from Debian's packages by
+# scripts/container-base.sh) and podman's build cache, like a pulled base
+# image. Prints image size and start-up time. Needs root.
+#   IMAGE=...      tag to build (default localhost/chatgenius-db:test)
+#   KEEP_IMAGE=1   keep the built image
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+install_packages build run container
+IMAGE=${IMAGE:-localhost/chatgenius-db:test}
+export BASE_IMAGE=${BASE_IMAGE:-localhost/chatgenius-base:bookworm}
+
+work=$(mktemp -d /tmp/chatgenius-container-XXXXXX)
+chmod 755 "$work"
+# podman needs runc and these limits here (see docs/CONTAINER.md).
+if [ -z "${CONTAINERS_CONF:-}" ]; then
+  cat >"$work/containers.conf" <<'CONF'
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+[engine]
+runtime = "runc"
+CONF
+  export CONTAINERS_CONF=$work/containers.conf
+fi
+container=chatgenius-db-test-$$
+cleanup() {
+  podman rm -f -t 0 "$container" >/dev/null 2>&1 || true
+  [ "${KEEP_IMAGE:-0}" = 1 ] || podman rmi -f "$IMAGE" >/dev/null 2>&1 || true
+  stop_postgres "$work/pg"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+check() {  # check NAME COMMAND...: one counted assertion
+  local name=$1
+  shift
+  if "$@"; then
+    passed=$((passed + 1))
+    log "ok: $name"
+  else
+    failed=$((failed + 1))
+    log "FAILED: $name"
+  fi
+}
+
+bash scripts/container-base.sh
+log "building $IMAGE (base $BASE_IMAGE)"
+build_start=$(date +%s)
+podman build --format docker --network=host --build-arg BASE_IMAGE="$BASE_IMAGE" \
+  -f docker/Dockerfile -t "$IMAGE" . >"$work/build.log" 2>&1 ||
+  { tail -40 "$work/build.log"; log "image build failed"; exit 1; }
+build_s=$(($(date +%s) - build_start))
+size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
+log "built in ${build_s}s; image size $((size / 1024 / 1024)) MiB"
+
+pg_port=$(free_port)
+start_postgres "$work/pg" "$pg_port"
+psql -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -qc "CREATE DATABASE chatgenius"
+grpc_port=$(free_port)
+
+# Host networking: the container reaches the host's PostgreSQL on loopback
+# and serves on loopback. Read-only root filesystem with a tmpfs /tmp, as
+# in deploy/k8s.
+start_ns=$(date +%s%N)
+podman run -d --name "$container" --network=host --read-only --tmpfs /tmp \
+  -e LISTEN_ADDRESS=127.0.0.1:$grpc_port -e CHATGENIUS_DB_TARGET=127.0.0.1:$grpc_port \
+  -e POSTGRES_HOST=127.0.0.1 -e POSTGRES_PORT="$pg_port" -e POSTGRES_DB=chatgenius \
+  -e POSTGRES_SSLMODE=disable -e SHUTDOWN_DRAIN_MS=500 -e LOG_FORMAT=json \
+  "$IMAGE" >/dev/null
+healthy=""
+for _ in $(seq 1 300); do
+  if podman healthcheck run "$container" >/dev/null 2>&1; then
+    healthy=1
+    break
+  fi
+  sleep 0.1
+done
+startup_ms=$((($(date +%s%N) - start_ns) / 1000000))
+check "HEALTHCHECK passes (SERVING) after ${startup_ms} ms" test -n "$healthy"
+[ -n "$healthy" ] || { podman logs "$container" | tail -30; exit 1; }
+check "runs as uid 10001, not root" test "$(podman exec "$container" id -u)" = 10001
+check "root filesystem is read-only" \
+  bash -c "! podman exec $container touch /usr/local/bin/x 2>/dev/null"
+check "logs are JSON lines" \
+  bash -c "podman logs $container 2>&1 | head -1 | grep -q '^{\"ts\":'"
+created=$(podman exec "$container" chatgenius-db --json create-user --username=containeruser \
+  --email=container@example.com --display_name=Container)
+check "model call through the CLI in the image" grep -q '"username":"containeruser"' <<<"$created"
+check "the row is in PostgreSQL" test "$(psql -h 127.0.0.1 -p "$pg_port" -U postgres -d chatgenius \
+  -tAc "SELECT count(*) FROM users WHERE username = 'containeruser'")" = 1
+podman stop -t 20 "$container" >/dev/null
+check "SIGTERM: graceful exit 0" \
+  test "$(podman inspect --format '{{.State.ExitCode}}' "$container")" = 0
+
+echo "image: $IMAGE, $((size / 1024 / 1024)) MiB; build ${build_s}s; start to SERVING ${startup_ms} ms"
+echo "container: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
