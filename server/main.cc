@@ -25,6 +25,9 @@ int main(int argc, char** argv) {
     std::cerr << "configuration error: " << config.status().message() << "\n";
     return 2;
   }
+  chatgenius::ConfigureLogging(
+      config->log_format == "json" ? chatgenius::LogFormat::kJson : chatgenius::LogFormat::kText,
+      chatgenius::ParseLogLevel(config->log_level));
   for (const std::string& line : config->Describe()) chatgenius::LogInfo(line);
 
   // Block the signals before any thread starts so only the waiter below

@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 
 // The one table of settings: flag name, variable, default, help, secret.
 // It defines the flags and feeds ConfigSettings(), so the two cannot drift.
@@ -100,7 +101,15 @@
   X(shutdown_drain_ms, "SHUTDOWN_DRAIN_MS", "3000",                                                \
     "after SIGTERM: NOT_SERVING but still serving for this long", false)                           \
   X(shutdown_grace_ms, "SHUTDOWN_GRACE_MS", "10000", "then: longest wait for calls in flight",     \
-    false)
+    false)                                                                                         \
+  X(auth_tokens_file, "AUTH_TOKENS_FILE", "",                                                      \
+    "file of SHA-256 hashes of accepted bearer tokens; set = every call needs a token", false)     \
+  X(auth_exempt, "AUTH_EXEMPT", "grpc.health.v1.Health",                                           \
+    "comma-separated services callable without a token", false)                                    \
+  X(metrics_address, "METRICS_ADDRESS", "",                                                        \
+    "host:port of the Prometheus /metrics HTTP endpoint (empty = off)", false)                     \
+  X(log_format, "LOG_FORMAT", "text", "text or json (one JSON object per line)", false)            \
+  X(log_level, "LOG_LEVEL", "info", "debug, info, warn or error", false)
 
 #define CG_DEFINE_FLAG(flag, env, def, help, secret) \
   ABSL_FLAG(std::string, flag, "", absl::StrCat(help, " [env ", env, ", default '", def, "']"));
@@ -265,6 +274,10 @@ std::vector<std::string> Config::Describe() const {
       absl::StrCat("HEALTH_FAILURE_THRESHOLD=", health_failure_threshold),
       absl::StrCat("PAGE_TOKEN_KEY=", page_token_key.empty() ? "(random per process)" : "***"),
       absl::StrCat("SSH_HOST=", ssh_enabled() ? ssh_host : "(unset: direct connection)"),
+      absl::StrCat("TLS=", tls_enabled() ? (tls_client_ca_file.empty() ? "on" : "mutual") : "off"),
+      absl::StrCat("AUTH_TOKENS_FILE=",
+                   auth_tokens_file.empty() ? "(unset: no caller auth)" : auth_tokens_file),
+      absl::StrCat("METRICS_ADDRESS=", metrics_address.empty() ? "(off)" : metrics_address),
   };
 }
 
@@ -358,6 +371,30 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
   }
   c.shutdown_drain = r.Millis("SHUTDOWN_DRAIN_MS", c.shutdown_drain, 0, 600000);
   c.shutdown_grace = r.Millis("SHUTDOWN_GRACE_MS", c.shutdown_grace, 0, 600000);
+
+  c.auth_tokens_file = r.String("AUTH_TOKENS_FILE", "");
+  c.auth_exempt.clear();
+  for (absl::string_view service :
+       absl::StrSplit(r.String("AUTH_EXEMPT", "grpc.health.v1.Health"), ',', absl::SkipEmpty())) {
+    c.auth_exempt.insert(std::string(absl::StripAsciiWhitespace(service)));
+  }
+  if (!c.auth_tokens_file.empty() && !c.tls_enabled() && !IsLoopback(c.listen_address)) {
+    r.Fail(absl::StrCat("AUTH_TOKENS_FILE: bearer tokens would cross the network in clear on ",
+                        c.listen_address, "; serve TLS (TLS_CERT_FILE, TLS_KEY_FILE)"));
+  }
+  c.metrics_address = r.String("METRICS_ADDRESS", "");
+  if (!c.metrics_address.empty() && c.metrics_address.find(':') == std::string::npos) {
+    r.Fail(absl::StrCat("METRICS_ADDRESS: must be host:port, got '", c.metrics_address, "'"));
+  }
+  c.log_format = r.String("LOG_FORMAT", c.log_format);
+  if (c.log_format != "text" && c.log_format != "json") {
+    r.Fail(absl::StrCat("LOG_FORMAT: must be text or json, got '", c.log_format, "'"));
+  }
+  c.log_level = r.String("LOG_LEVEL", c.log_level);
+  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
+      c.log_level != "error") {
+    r.Fail(absl::StrCat("LOG_LEVEL: must be debug, info, warn or error, got '", c.log_level, "'"));
+  }
 
   c.ssh_host = r.String("SSH_HOST", "");
   if (c.ssh_enabled()) {

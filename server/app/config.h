@@ -14,6 +14,7 @@
 
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -100,6 +101,16 @@ struct Config {
   // period for calls in flight.
   absl::Duration shutdown_drain = absl::Seconds(3);   // SHUTDOWN_DRAIN_MS
   absl::Duration shutdown_grace = absl::Seconds(10);  // SHUTDOWN_GRACE_MS
+
+  // Caller auth: with a tokens file every call needs "authorization: Bearer
+  // <token>" whose SHA-256 is in the file, except calls to exempt services.
+  std::string auth_tokens_file;                                   // AUTH_TOKENS_FILE
+  std::set<std::string> auth_exempt = {"grpc.health.v1.Health"};  // AUTH_EXEMPT
+  bool auth_enabled() const { return !auth_tokens_file.empty(); }
+
+  std::string metrics_address;      // METRICS_ADDRESS (empty = no metrics endpoint)
+  std::string log_format = "text";  // LOG_FORMAT: text | json
+  std::string log_level = "info";   // LOG_LEVEL: debug | info | warn | error
 
   absl::Duration event_retention = absl::Hours(24 * 7);  // EVENT_RETENTION_HOURS
   int event_stream_queue = 1000;                         // EVENT_STREAM_QUEUE

@@ -12,9 +12,14 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "chatgenius/db/v1/event_service.grpc.pb.h"
+#include "server/app/rpc_observer.h"
+#include "server/auth/bearer_tokens.h"
+#include "server/auth/token_auth_processor.h"
 #include "server/common/log.h"
 #include "server/common/status_macros.h"
+#include "server/metrics/prometheus_text.h"
 #include "server/service/admin_service.h"
 #include "server/service/channel_service.h"
 #include "server/service/event_service.h"
@@ -78,8 +83,28 @@ absl::StatusOr<std::string> ReadPem(const char* variable, const std::string& pat
   return pem.str();
 }
 
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(const Config& c) {
-  if (!c.tls_enabled()) return grpc::InsecureServerCredentials();
+// ServerCredentialsFor returns TLS (or mTLS) credentials when configured,
+// plaintext otherwise. With caller auth the token processor is installed;
+// gRPC runs processors on secure credentials only, so plaintext with auth
+// uses local credentials (plaintext, loopback peers only; LoadConfig refuses
+// auth on a plaintext non-loopback address).
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(
+    const Config& c, std::shared_ptr<TokenAuthProcessor>* auth) {
+  std::shared_ptr<TokenAuthProcessor> processor;
+  if (c.auth_enabled()) {
+    ASSIGN_OR_RETURN(BearerTokens tokens, BearerTokens::Load(c.auth_tokens_file));
+    LogInfo(absl::StrCat("caller auth on: ", tokens.size(), " token(s) from ", c.auth_tokens_file,
+                         "; exempt: ", absl::StrJoin(c.auth_exempt, ",")));
+    processor = std::make_shared<TokenAuthProcessor>(std::move(tokens), c.auth_exempt);
+    *auth = processor;
+  }
+  if (!c.tls_enabled()) {
+    if (processor == nullptr) return grpc::InsecureServerCredentials();
+    std::shared_ptr<grpc::ServerCredentials> local =
+        grpc::experimental::LocalServerCredentials(LOCAL_TCP);
+    local->SetAuthMetadataProcessor(processor);
+    return local;
+  }
   grpc::SslServerCredentialsOptions options;
   grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
   ASSIGN_OR_RETURN(pair.cert_chain, ReadPem("TLS_CERT_FILE", c.tls_cert_file));
@@ -90,7 +115,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(co
     // Unknown clients are refused during the handshake.
     options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
-  return grpc::SslServerCredentials(options);
+  std::shared_ptr<grpc::ServerCredentials> tls = grpc::SslServerCredentials(options);
+  if (processor != nullptr) tls->SetAuthMetadataProcessor(processor);
+  return tls;
 }
 
 TunnelSettings TunnelSettingsFrom(const Config& c) {
@@ -188,16 +215,21 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   s->hub_->Start();
   // Replays of stored events run here, off gRPC's callback threads.
   s->work_ = std::make_unique<WorkQueue>(2);
-  s->services_.push_back(std::make_unique<EventServiceImpl>(
-      s->hub_.get(), s->event_store_.get(), s->work_.get(), config.event_stream_queue));
+  auto events = std::make_unique<EventServiceImpl>(s->hub_.get(), s->event_store_.get(),
+                                                   s->work_.get(), config.event_stream_queue);
+  s->events_ = events.get();
+  s->services_.push_back(std::move(events));
 
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
-                   ServerCredentialsFor(config));
+                   ServerCredentialsFor(config, &s->auth_));
   grpc::EnableDefaultHealthCheckService(true);
   if (config.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen_address, credentials, &s->port_);
   for (auto& service : s->services_) builder.RegisterService(service.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> observers;
+  observers.push_back(std::make_unique<RpcObserverFactory>(&s->rpc_metrics_));
+  builder.experimental().SetInterceptorCreators(std::move(observers));
   s->grpc_server_ = builder.BuildAndStart();
   if (s->grpc_server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError(
@@ -218,6 +250,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
       },
       config.health_probe_interval, config.health_failure_threshold);
   s->monitor_->Start();
+  if (!config.metrics_address.empty()) {
+    ASSIGN_OR_RETURN(s->metrics_, MetricsEndpoint::Start(config.metrics_address,
+                                                         [raw] { return raw->RenderMetrics(); }));
+    LogInfo(absl::StrCat("metrics on http://",
+                         config.metrics_address.substr(0, config.metrics_address.rfind(':')), ":",
+                         s->metrics_->port(), "/metrics"));
+  }
   LogInfo(absl::StrCat("serving gRPC on ", config.listen_address, " (port ", s->port_, ")"));
   return s;
 }
@@ -232,12 +271,14 @@ absl::Status Server::ProbeReadiness(absl::Time deadline) {
   // proves the schema this binary expects is there.
   absl::StatusOr<MigrationReport> report = migrator_->Status(deadline);
   if (!report.ok()) return report.status();
+  schema_version_.store(report->current_version);
   if (report->up_to_date) return absl::OkStatus();
   if (config_.migrate_mode == MigrateMode::kAuto) {
     absl::StatusOr<MigrationReport> applied = migrator_->Apply();
     if (!applied.ok()) return applied.status();
     if (applied->up_to_date) {
       LogInfo(absl::StrCat("migrations: schema at version ", applied->current_version));
+      schema_version_.store(applied->current_version);
       return absl::OkStatus();
     }
   }
@@ -262,6 +303,7 @@ void Server::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
   if (monitor_ != nullptr) monitor_->Stop();
+  metrics_.reset();
   if (grpc_server_ != nullptr) {
     // Marks every health name NOT_SERVING and ignores later updates.
     grpc_server_->GetHealthCheckService()->Shutdown();
@@ -275,6 +317,91 @@ void Server::Shutdown(absl::Duration grace) {
   // pool (TunnelWatcher), and the backends see their channels close.
   if (tunnel_ != nullptr) tunnel_->Stop();
   pool_.reset();
+}
+
+}  // namespace chatgenius
+
+namespace chatgenius {
+
+std::string Server::RenderMetrics() const {
+  std::string out;
+  rpc_metrics_.AppendTo(&out);
+  const PoolStatistics pool = pool_->Stats();
+  // PgBouncer's SHOW POOLS / SHOW STATS meanings: cl_waiting = callers
+  // waiting for a connection, sv_active / sv_idle = server connections in
+  // use / idle.
+  AppendGauge(&out, "chatgenius_pool_max_size", "POOL_MAX_SIZE.", pool.max_size);
+  AppendGauge(&out, "chatgenius_pool_sv_active", "Connections lent to a call.", pool.in_use);
+  AppendGauge(&out, "chatgenius_pool_sv_idle", "Idle open connections.", pool.idle);
+  AppendGauge(&out, "chatgenius_pool_cl_waiting", "Callers waiting for a connection.",
+              pool.waiting);
+  AppendCounter(&out, "chatgenius_pool_acquired_total", "Connections handed out.",
+                pool.acquired_total);
+  AppendCounter(&out, "chatgenius_pool_wait_seconds_total", "Time callers spent waiting.",
+                absl::ToDoubleSeconds(pool.wait_time_total));
+  AppendCounter(&out, "chatgenius_pool_acquire_timeouts_total",
+                "Callers that gave up waiting (UNAVAILABLE or DEADLINE_EXCEEDED).",
+                pool.acquire_timeouts_total);
+  AppendCounter(&out, "chatgenius_pool_connections_created_total", "Connections opened.",
+                pool.created_total);
+  AppendCounter(&out, "chatgenius_pool_connections_broken_total",
+                "Connections found dead and replaced.", pool.broken_total);
+  AppendCounter(&out, "chatgenius_pool_connections_expired_total",
+                "Connections retired at POOL_MAX_LIFETIME_MS.", pool.expired_total);
+  AppendCounter(&out, "chatgenius_pool_health_checks_total", "Idle-connection probes.",
+                pool.health_checks_total);
+  AppendCounter(&out, "chatgenius_pool_health_check_failures_total", "Failed probes.",
+                pool.health_check_failures_total);
+
+  AppendGauge(&out, "chatgenius_tunnel_enabled", "1 when SSH_HOST is set.",
+              tunnel_ != nullptr ? 1 : 0);
+  if (tunnel_ != nullptr) {
+    const TunnelStatus t = tunnel_->status();
+    AppendFamilyHeader(&out, "chatgenius_tunnel_state", "gauge",
+                       "1 for the tunnel's current state.");
+    for (TunnelState state : {TunnelState::kConnecting, TunnelState::kUp, TunnelState::kBackoff,
+                              TunnelState::kMaxRetriesExceeded, TunnelState::kStopped}) {
+      AppendSample(&out, "chatgenius_tunnel_state", {{"state", TunnelStateName(state)}},
+                   t.state == state ? 1 : 0);
+    }
+    AppendGauge(&out, "chatgenius_tunnel_open_channels", "Forwarded connections open.",
+                t.open_channels);
+    AppendCounter(&out, "chatgenius_tunnel_reconnects_total",
+                  "Successful SSH connects after the first.", t.reconnects_total);
+    AppendCounter(&out, "chatgenius_tunnel_connect_attempts_total", "SSH connect attempts.",
+                  t.connect_attempts_total);
+    AppendCounter(&out, "chatgenius_tunnel_bytes_to_remote_total", "Bytes sent to PostgreSQL.",
+                  t.bytes_to_remote);
+    AppendCounter(&out, "chatgenius_tunnel_bytes_from_remote_total",
+                  "Bytes received from PostgreSQL.", t.bytes_from_remote);
+  }
+
+  const HubStatistics hub = hub_->stats();
+  AppendGauge(&out, "chatgenius_events_listen_connected", "1 while the LISTEN connection is up.",
+              hub.connected ? 1 : 0);
+  AppendGauge(&out, "chatgenius_events_position", "Last event id fanned out.", hub.position);
+  AppendCounter(&out, "chatgenius_events_fanned_out_total", "Events read from the log.",
+                hub.events_total);
+  AppendGauge(&out, "chatgenius_events_subscribers", "Open Subscribe streams.",
+              events_->stats().open.load());
+  AppendGauge(&out, "chatgenius_events_queued", "Events waiting in stream queues.",
+              events_->stats().queued.load());
+  AppendCounter(&out, "chatgenius_events_delivered_total", "Events written to subscribers.",
+                events_->stats().delivered_total.load());
+  AppendCounter(&out, "chatgenius_events_dropped_streams_total",
+                "Streams closed RESOURCE_EXHAUSTED because the subscriber was too slow.",
+                events_->stats().dropped_total.load());
+
+  if (auth_ != nullptr) {
+    AppendCounter(&out, "chatgenius_auth_refused_total",
+                  "Calls refused UNAUTHENTICATED (missing or unknown bearer token).",
+                  auth_->refused_total());
+  }
+  AppendGauge(&out, "chatgenius_schema_version",
+              "Applied migration version last seen (-1 before the first probe).",
+              schema_version_.load());
+  AppendGauge(&out, "chatgenius_ready", "1 while readiness is SERVING.", ready() ? 1 : 0);
+  return out;
 }
 
 }  // namespace chatgenius

@@ -16,6 +16,7 @@
 #ifndef CHATGENIUS_SERVER_APP_SERVER_H_
 #define CHATGENIUS_SERVER_APP_SERVER_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,11 +26,15 @@
 #include "absl/status/statusor.h"
 #include "server/app/config.h"
 #include "server/app/health_monitor.h"
+#include "server/auth/token_auth_processor.h"
 #include "server/common/page_token.h"
 #include "server/common/work_queue.h"
 #include "server/db/connection_pool.h"
+#include "server/metrics/metrics_endpoint.h"
+#include "server/metrics/rpc_metrics.h"
 #include "server/migrate/migrator.h"
 #include "server/realtime/event_hub.h"
+#include "server/service/event_service.h"
 #include "server/store/channel_store.h"
 #include "server/store/event_store.h"
 #include "server/store/message_store.h"
@@ -84,6 +89,12 @@ class Server {
   EventHub& hub() { return *hub_; }
   // tunnel is null when SSH_HOST is not set.
   SshTunnel* tunnel() { return tunnel_.get(); }
+  // metrics_port is the bound port of the METRICS_ADDRESS endpoint (0: off).
+  int metrics_port() const { return metrics_ == nullptr ? 0 : metrics_->port(); }
+
+  // RenderMetrics returns every metric in Prometheus text format: RPCs,
+  // pool (PgBouncer-like names), tunnel, event fan-out, auth, schema.
+  std::string RenderMetrics() const;
 
  private:
   explicit Server(const Config& config);
@@ -108,6 +119,11 @@ class Server {
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<HealthMonitor> monitor_;
+  RpcMetrics rpc_metrics_;
+  std::shared_ptr<TokenAuthProcessor> auth_;
+  EventServiceImpl* events_ = nullptr;       // owned by services_
+  std::atomic<int64_t> schema_version_{-1};  // last seen by the readiness probe
+  std::unique_ptr<MetricsEndpoint> metrics_;
   int port_ = 0;
   bool shut_down_ = false;
 };

@@ -44,8 +44,14 @@ grpc::Status ToGrpc(const absl::Status& s) {
 class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public EventSubscriber {
  public:
   EventStream(EventHub* hub, EventStore* store, WorkQueue* work, int capacity,
-              const v1::SubscribeRequest& request)
-      : hub_(hub), store_(store), work_(work), capacity_(capacity), request_(request) {
+              EventStreamStats* stats, const v1::SubscribeRequest& request)
+      : hub_(hub),
+        store_(store),
+        work_(work),
+        capacity_(capacity),
+        stats_(stats),
+        request_(request) {
+    stats_->open.fetch_add(1);
     if (absl::Status s = ValidateSubscribe(request_); !s.ok()) {
       FinishOnce(ToGrpc(s));
       return;
@@ -71,7 +77,7 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
       }
     }
     if (overflow) {
-      FinishOnce(*overflow);
+      if (TryFinish(*overflow)) stats_->dropped_total.fetch_add(1);
     } else if (pump) {
       Pump();
     }
@@ -94,8 +100,12 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
       absl::MutexLock lock(&mu_);
       writing_ = false;
       if (!queue_.empty()) {
-        if (ok) last_written_id_ = queue_.front()->event.id();
+        if (ok) {
+          last_written_id_ = queue_.front()->event.id();
+          stats_->delivered_total.fetch_add(1);
+        }
         queue_.pop_front();
+        stats_->queued.fetch_sub(1);
       }
       // Resume a replay that paused on a full queue once half has drained.
       if (ok && replay_paused_ && static_cast<int>(queue_.size()) <= capacity_ / 2) {
@@ -109,6 +119,12 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
     }
     if (replay_more) ScheduleTask([this] { ReplayChunk(); });
     Pump();
+  }
+
+  ~EventStream() override {
+    absl::MutexLock lock(&mu_);
+    stats_->queued.fetch_sub(static_cast<int64_t>(queue_.size()));
+    stats_->open.fetch_sub(1);
   }
 
   void OnCancel() override {
@@ -246,7 +262,10 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
   }
 
   void Enqueue(const std::shared_ptr<const StoredEvent>& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (filter_->Matches(*e)) queue_.push_back(e);
+    if (filter_->Matches(*e)) {
+      queue_.push_back(e);
+      stats_->queued.fetch_add(1);
+    }
   }
 
   grpc::Status OverflowLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -267,19 +286,23 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
     StartWrite(next);
   }
 
-  void FinishOnce(const grpc::Status& status) {
+  // TryFinish finishes the stream; false if it was already finished.
+  bool TryFinish(const grpc::Status& status) {
     {
       absl::MutexLock lock(&mu_);
-      if (finished_) return;
+      if (finished_) return false;
       finished_ = true;
     }
     Finish(status);
+    return true;
   }
+  void FinishOnce(const grpc::Status& status) { TryFinish(status); }
 
   EventHub* const hub_;
   EventStore* const store_;
   WorkQueue* const work_;
   const int capacity_;
+  EventStreamStats* const stats_;
   const v1::SubscribeRequest request_;
 
   absl::Mutex mu_;
@@ -305,7 +328,7 @@ EventServiceImpl::EventServiceImpl(EventHub* hub, EventStore* store, WorkQueue* 
 
 grpc::ServerWriteReactor<v1::Event>* EventServiceImpl::Subscribe(
     grpc::CallbackServerContext* /*context*/, const v1::SubscribeRequest* request) {
-  return new EventStream(hub_, store_, work_, queue_capacity_, *request);
+  return new EventStream(hub_, store_, work_, queue_capacity_, &stats_, *request);
 }
 
 }  // namespace chatgenius

@@ -17,7 +17,10 @@
 #ifndef CHATGENIUS_SERVER_SERVICE_EVENT_SERVICE_H_
 #define CHATGENIUS_SERVER_SERVICE_EVENT_SERVICE_H_
 
+#include <atomic>
+#include <cstdint>
 #include "chatgenius/db/v1/event_service.grpc.pb.h"
+
 #include "server/common/work_queue.h"
 #include "server/realtime/event_hub.h"
 #include "server/store/event_store.h"
@@ -26,6 +29,15 @@ namespace chatgenius {
 
 // kMaxSubscribeChannels bounds a channel-filtered subscription.
 inline constexpr int kMaxSubscribeChannels = 1000;
+
+// EventStreamStats counts Subscribe streams for metrics; updated lock-free
+// by the streams.
+struct EventStreamStats {
+  std::atomic<int64_t> open{0};             // streams currently open
+  std::atomic<int64_t> queued{0};           // events waiting in all stream queues
+  std::atomic<int64_t> delivered_total{0};  // events written to clients
+  std::atomic<int64_t> dropped_total{0};    // streams closed RESOURCE_EXHAUSTED
+};
 
 class EventServiceImpl final : public db::v1::EventService::CallbackService {
  public:
@@ -36,11 +48,14 @@ class EventServiceImpl final : public db::v1::EventService::CallbackService {
   grpc::ServerWriteReactor<db::v1::Event>* Subscribe(
       grpc::CallbackServerContext* context, const db::v1::SubscribeRequest* request) override;
 
+  const EventStreamStats& stats() const { return stats_; }
+
  private:
   EventHub* const hub_;
   EventStore* const store_;
   WorkQueue* const work_;
   const int queue_capacity_;
+  EventStreamStats stats_;
 };
 
 }  // namespace chatgenius

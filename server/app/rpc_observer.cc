@@ -1,0 +1,145 @@
+#include "server/app/rpc_observer.h"
+
+#include <string>
+
+#include <grpcpp/security/auth_context.h>
+#include <grpcpp/server_context.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/auth/token_auth_processor.h"
+#include "server/common/log.h"
+#include "server/common/ulid.h"
+
+namespace chatgenius {
+namespace {
+
+using grpc::experimental::InterceptionHookPoints;
+
+const char* CodeName(grpc::StatusCode code) {
+  static const char* const kNames[] = {"OK",
+                                       "CANCELLED",
+                                       "UNKNOWN",
+                                       "INVALID_ARGUMENT",
+                                       "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND",
+                                       "ALREADY_EXISTS",
+                                       "PERMISSION_DENIED",
+                                       "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION",
+                                       "ABORTED",
+                                       "OUT_OF_RANGE",
+                                       "UNIMPLEMENTED",
+                                       "INTERNAL",
+                                       "UNAVAILABLE",
+                                       "DATA_LOSS",
+                                       "UNAUTHENTICATED"};
+  const int i = static_cast<int>(code);
+  return i >= 0 && i < 17 ? kNames[i] : "UNKNOWN";
+}
+
+LogLevel AccessLogLevel(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::INTERNAL:
+    case grpc::StatusCode::UNKNOWN:
+    case grpc::StatusCode::DATA_LOSS:
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return LogLevel::kError;
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+    case grpc::StatusCode::ABORTED:
+      return LogLevel::kWarning;
+    default:
+      return LogLevel::kDebug;
+  }
+}
+
+class RpcObserver final : public grpc::experimental::Interceptor {
+ public:
+  RpcObserver(grpc::experimental::ServerRpcInfo* info, RpcMetrics* metrics)
+      : info_(info),
+        metrics_(metrics),
+        start_(absl::Now()),
+        method_(info->method() != nullptr && info->method()[0] == '/' ? info->method() + 1
+                                                                      : "unknown") {}
+
+  ~RpcObserver() override {
+    // A call that ended without sending a status (the client went away).
+    if (!recorded_) Finish(grpc::Status(grpc::StatusCode::CANCELLED, "call ended by the client"));
+  }
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+      auto* md = methods->GetRecvInitialMetadata();
+      if (auto it = md->find(kRequestIdHeader); it != md->end()) {
+        const absl::string_view id(it->second.data(), it->second.size());
+        if (IsUsableRequestId(id)) request_id_ = std::string(id);
+      }
+      if (request_id_.empty()) request_id_ = NewUlid();
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      if (request_id_.empty()) request_id_ = NewUlid();
+      methods->GetSendInitialMetadata()->emplace(kRequestIdHeader, request_id_);
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      Finish(methods->GetSendStatus());
+    }
+    methods->Proceed();
+  }
+
+ private:
+  void Finish(const grpc::Status& status) {
+    recorded_ = true;
+    const absl::Duration latency = absl::Now() - start_;
+    const char* code = CodeName(status.error_code());
+    metrics_->Record(method_, code, latency,
+                     info_->type() == grpc::experimental::ServerRpcInfo::Type::UNARY);
+    const LogLevel level = AccessLogLevel(status.error_code());
+    if (!LogEnabled(level)) return;
+    std::string caller;
+    if (grpc::ServerContextBase* context = info_->server_context(); context != nullptr) {
+      std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
+      if (auth != nullptr) {
+        for (const grpc::string_ref& v : auth->FindPropertyValues(kCallerProperty)) {
+          caller.assign(v.data(), v.size());
+        }
+      }
+    }
+    Log(level, "rpc",
+        {{"request_id", request_id_.empty() ? std::string("-") : request_id_},
+         {"method", method_},
+         {"code", code},
+         {"ms", absl::StrCat(absl::ToDoubleMilliseconds(latency))},
+         {"caller", caller.empty() ? std::string("-") : caller},
+         {"error", status.error_message()}});
+  }
+
+  grpc::experimental::ServerRpcInfo* const info_;
+  RpcMetrics* const metrics_;
+  const absl::Time start_;
+  const std::string method_;
+  std::string request_id_;
+  bool recorded_ = false;
+};
+
+}  // namespace
+
+bool IsUsableRequestId(absl::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (const char c : id) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-' &&
+        c != ':') {
+      return false;
+    }
+  }
+  return true;
+}
+
+grpc::experimental::Interceptor* RpcObserverFactory::CreateServerInterceptor(
+    grpc::experimental::ServerRpcInfo* info) {
+  return new RpcObserver(info, metrics_);
+}
+
+}  // namespace chatgenius

@@ -1,0 +1,44 @@
+#include "server/auth/token_auth_processor.h"
+
+#include <utility>
+
+#include "absl/strings/string_view.h"
+
+namespace chatgenius {
+namespace {
+
+absl::string_view View(grpc::string_ref s) { return absl::string_view(s.data(), s.size()); }
+
+// ServiceOf returns "pkg.Service" of a ":path" "/pkg.Service/Method".
+absl::string_view ServiceOf(absl::string_view path) {
+  if (!path.empty() && path[0] == '/') path.remove_prefix(1);
+  return path.substr(0, path.find('/'));
+}
+
+}  // namespace
+
+TokenAuthProcessor::TokenAuthProcessor(BearerTokens tokens, std::set<std::string> exempt_services)
+    : tokens_(std::move(tokens)), exempt_services_(std::move(exempt_services)) {}
+
+grpc::Status TokenAuthProcessor::Process(const InputMetadata& auth_metadata,
+                                         grpc::AuthContext* context,
+                                         OutputMetadata* consumed_auth_metadata,
+                                         OutputMetadata* /*response_metadata*/) {
+  absl::string_view path;
+  if (auto it = auth_metadata.find(":path"); it != auth_metadata.end()) path = View(it->second);
+  const auto authorization = auth_metadata.find("authorization");
+  if (authorization != auth_metadata.end()) {
+    consumed_auth_metadata->emplace("authorization", std::string(View(authorization->second)));
+  }
+  if (exempt_services_.count(std::string(ServiceOf(path))) > 0) return grpc::Status::OK;
+  absl::StatusOr<std::string> caller = tokens_.Authenticate(
+      authorization == auth_metadata.end() ? absl::string_view() : View(authorization->second));
+  if (!caller.ok()) {
+    refused_total_.fetch_add(1);
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(caller.status().message()));
+  }
+  context->AddProperty(kCallerProperty, *caller);
+  return grpc::Status::OK;
+}
+
+}  // namespace chatgenius

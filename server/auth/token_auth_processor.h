@@ -1,0 +1,52 @@
+// token_auth_processor.h
+//
+// The gRPC side of bearer-token auth: an AuthMetadataProcessor that checks
+// each call's `authorization` metadata against BearerTokens before any
+// handler runs. Calls to exempt services (AUTH_EXEMPT, e.g. the health
+// service for load-balancer probes) pass without a token. The token is
+// consumed: handlers and logs never see it. The caller's name is added to
+// the call's AuthContext as property kCallerProperty.
+//
+// gRPC runs AuthMetadataProcessors only on secure server credentials, so the
+// server installs it on its TLS credentials, or on local (loopback-only)
+// credentials when serving plaintext on loopback.
+#ifndef CHATGENIUS_SERVER_AUTH_TOKEN_AUTH_PROCESSOR_H_
+#define CHATGENIUS_SERVER_AUTH_TOKEN_AUTH_PROCESSOR_H_
+
+#include <atomic>
+#include <cstdint>
+#include <set>
+#include <string>
+
+#include <grpcpp/security/auth_metadata_processor.h>
+
+#include "server/auth/bearer_tokens.h"
+
+namespace chatgenius {
+
+inline constexpr char kCallerProperty[] = "chatgenius.caller";
+
+class TokenAuthProcessor final : public grpc::AuthMetadataProcessor {
+ public:
+  // `exempt_services` are full service names ("grpc.health.v1.Health").
+  TokenAuthProcessor(BearerTokens tokens, std::set<std::string> exempt_services);
+
+  // Checks are CPU-only (a hash and compares): run inline on gRPC's thread.
+  bool IsBlocking() const override { return false; }
+
+  grpc::Status Process(const InputMetadata& auth_metadata, grpc::AuthContext* context,
+                       OutputMetadata* consumed_auth_metadata,
+                       OutputMetadata* response_metadata) override;
+
+  // refused_total counts calls refused with UNAUTHENTICATED.
+  int64_t refused_total() const { return refused_total_.load(); }
+
+ private:
+  const BearerTokens tokens_;
+  const std::set<std::string> exempt_services_;
+  std::atomic<int64_t> refused_total_{0};
+};
+
+}  // namespace chatgenius
+
+#endif  // CHATGENIUS_SERVER_AUTH_TOKEN_AUTH_PROCESSOR_H_
