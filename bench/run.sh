@@ -1,37 +1,164 @@
 #!/usr/bin/env bash
 # Benchmarks, measured side by side in one run on this machine. Starts what
-# it needs (a private PostgreSQL and the server binary), prints one table per
-# benchmark, stops what it started. See docs/BENCHMARKS.md.
+# it needs — a private PostgreSQL, PgBouncer, a private sshd, the server —
+# loads the dataset (bench/dataset.sql: 1,000 users, 200 channels, 1,000,000
+# messages), prints one table per figure with its comparison, and stops what
+# it started. See docs/BENCHMARKS.md for a recorded run.
+#   BENCH_SECONDS   seconds per throughput point (default 3)
+#   PGBENCH_SECONDS seconds per pgbench run (default 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-install_packages
-bazel build -c opt //server:chatgenius-db-server //bench:event_bench //client:cli >/dev/null
+install_packages build run bench
+bazel build -c opt //server:chatgenius-db-server //client:cli //bench:event_bench \
+  //bench:load_bench //bench:tunnel_endpoint >/dev/null 2>&1
+bin=bazel-bin
+seconds=${BENCH_SECONDS:-3}
+pgbench_seconds=${PGBENCH_SECONDS:-10}
 
 work=$(mktemp -d /tmp/chatgenius-bench-XXXXXX)
-chmod 755 "$work"  # user postgres owns the cluster inside
-server_pid=""
+chmod 755 "$work"  # user postgres owns the cluster and PgBouncer inside
+pids=()
 cleanup() {
-  [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  [ -f "$work/sshd.pid" ] && kill "$(cat "$work/sshd.pid")" 2>/dev/null
   stop_postgres "$work/pg"
   rm -rf "$work"
 }
 trap cleanup EXIT
+psql_pg() { psql -h 127.0.0.1 -p "$pg_port" -U postgres -v ON_ERROR_STOP=1 "$@"; }
+wait_serving() {  # wait_serving PORT: until the health check says SERVING
+  for _ in $(seq 1 1000); do
+    "$bin/client/cli" --target=127.0.0.1:$1 --timeout_ms=200 health >/dev/null 2>&1 && return 0
+    sleep 0.005
+  done
+  return 1
+}
+start_server() {  # start_server PORT DB [VAR=value...]
+  local port=$1 db=$2
+  shift 2
+  env LISTEN_ADDRESS=127.0.0.1:$port POSTGRES_HOST=127.0.0.1 POSTGRES_PORT=$pg_port \
+    POSTGRES_DB=$db POSTGRES_SSLMODE=disable SHUTDOWN_DRAIN_MS=0 HEALTH_PROBE_INTERVAL_MS=20 \
+    "$@" "$bin/server/chatgenius-db-server" >>"$work/server-$port.log" 2>&1 &
+  server_pid=$!
+}
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release; echo "$PRETTY_NAME"), PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}')"
 pg_port=$(free_port)
-start_postgres "$work/pg" "$pg_port"
-psql -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -qc "CREATE DATABASE bench"
+start_postgres "$work/pg" "$pg_port" 2>/dev/null
 
-port=$(free_port)
-LISTEN_ADDRESS=127.0.0.1:$port POSTGRES_HOST=127.0.0.1 POSTGRES_PORT=$pg_port POSTGRES_DB=bench \
-  POSTGRES_SSLMODE=disable SHUTDOWN_DRAIN_MS=0 EVENT_STREAM_QUEUE=100000 \
-  bazel-bin/server/chatgenius-db-server >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 100); do
-  bazel-bin/client/cli --target=127.0.0.1:$port --timeout_ms=500 health >/dev/null 2>&1 && break
-  sleep 0.1
+# -- cold start: exec to SERVING on an empty database (migrations applied)
+echo
+echo "== cold start to SERVING with migrations applied (empty database each time; goal < 1 s)"
+times=()
+for i in 1 2 3; do
+  psql_pg -d postgres -qc "DROP DATABASE IF EXISTS cold" -qc "CREATE DATABASE cold"
+  port=$(free_port)
+  t0=$(date +%s%N)
+  start_server "$port" cold
+  wait_serving "$port" || { echo "server did not become SERVING"; exit 1; }
+  times+=($((($(date +%s%N) - t0) / 1000000)))
+  kill -TERM "$server_pid"
+  wait "$server_pid" 2>/dev/null || true
 done
+sorted=($(printf '%s\n' "${times[@]}" | sort -n))
+echo "runs: ${times[*]} ms; median ${sorted[1]} ms (includes ~5-15 ms per CLI health poll)"
 
-echo "== post -> event delivery (loopback; goal: p99 < 10 ms at 100 subscribers, RSS < 100 MiB at 1,000 streams)"
-bazel-bin/bench/event_bench --target=127.0.0.1:$port --server_pid=$server_pid \
+# -- the dataset, in a database the server migrated
+psql_pg -d postgres -qc "CREATE DATABASE bench"
+port=$(free_port)
+start_server "$port" bench EVENT_STREAM_QUEUE=100000
+pids+=("$server_pid")
+main_pid=$server_pid
+wait_serving "$port"
+t0=$(date +%s)
+psql_pg -d bench -q -f bench/dataset.sql >/dev/null
+echo
+echo "dataset loaded in $(($(date +%s) - t0)) s: $(psql_pg -d bench -tAc "SELECT count(*) FROM messages") messages"
+
+# -- PgBouncer (transaction pooling, 10 server connections like the service)
+pgb_port=$(free_port)
+cat >"$work/pgbouncer.ini" <<INI
+[databases]
+bench = host=127.0.0.1 port=$pg_port dbname=bench
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $pgb_port
+unix_socket_dir =
+auth_type = trust
+auth_file = $work/userlist.txt
+pool_mode = transaction
+default_pool_size = 10
+max_client_conn = 500
+logfile = $work/pgbouncer.log
+pidfile = $work/pgbouncer.pid
+INI
+echo '"postgres" ""' >"$work/userlist.txt"
+chown postgres "$work/pgbouncer.ini" "$work/userlist.txt" 2>/dev/null || true
+as_pg_owner pgbouncer "$work/pgbouncer.ini" >/dev/null 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$pgb_port") 2>/dev/null && break; sleep 0.05; done
+
+echo
+"$bin/bench/load_bench" --target=127.0.0.1:$port --seconds="$seconds" \
+  --direct="host=127.0.0.1 port=$pg_port dbname=bench user=postgres sslmode=disable" \
+  --pgbouncer="host=127.0.0.1 port=$pgb_port dbname=bench user=postgres sslmode=disable"
+
+echo
+echo "== post -> event delivery (loopback; goal: p99 < 10 ms at 100 subscribers, RSS < 100 MiB at 1,000 streams; Hasura polls live queries every 1 s)"
+"$bin/bench/event_bench" --target=127.0.0.1:$port --server_pid=$main_pid \
   --subscribers=1,100,1000 --messages=200
+
+# -- pgbench -S: direct, through OpenSSH's ssh -L, through our tunnel
+mkdir -p /run/sshd
+ssh-keygen -q -t ed25519 -N '' -f "$work/host_key"
+ssh-keygen -q -t ed25519 -N '' -f "$work/client_key"
+cp "$work/client_key.pub" "$work/authorized_keys"
+ssh_port=$(free_port)
+echo "[127.0.0.1]:$ssh_port $(cut -d' ' -f1,2 "$work/host_key.pub")" >"$work/known_hosts"
+cat >"$work/sshd_config" <<CFG
+Port $ssh_port
+ListenAddress 127.0.0.1
+HostKey $work/host_key
+AuthorizedKeysFile $work/authorized_keys
+PidFile $work/sshd.pid
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+PermitRootLogin prohibit-password
+AllowTcpForwarding yes
+StrictModes no
+LogLevel ERROR
+CFG
+/usr/sbin/sshd -f "$work/sshd_config"
+psql_pg -d postgres -qc "CREATE DATABASE pgbench"
+"$PG_BIN/pgbench" -i -s 10 -q -h 127.0.0.1 -p "$pg_port" -U postgres pgbench >/dev/null 2>&1
+fwd_port=$(free_port)
+ssh -N -o ExitOnForwardFailure=yes -o BatchMode=yes -o UserKnownHostsFile="$work/known_hosts" \
+  -o StrictHostKeyChecking=yes -i "$work/client_key" -p "$ssh_port" \
+  -L "127.0.0.1:$fwd_port:127.0.0.1:$pg_port" "$(id -un)@127.0.0.1" &
+pids+=($!)
+SSH_HOST=127.0.0.1 SSH_PORT=$ssh_port SSH_USER=$(id -un) SSH_KEY_PATH=$work/client_key \
+  SSH_KNOWN_HOSTS=$work/known_hosts POSTGRES_REMOTE_HOST=127.0.0.1 POSTGRES_REMOTE_PORT=$pg_port \
+  "$bin/bench/tunnel_endpoint" >"$work/tunnel.port" 2>"$work/tunnel.log" &
+pids+=($!)
+for _ in $(seq 1 100); do [ -s "$work/tunnel.port" ] && break; sleep 0.05; done
+tunnel_port=$(cat "$work/tunnel.port")
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$fwd_port") 2>/dev/null && break; sleep 0.05; done
+tps() {  # tps PORT CLIENTS
+  "$PG_BIN/pgbench" -S -n -c "$2" -j 2 -T "$pgbench_seconds" -h 127.0.0.1 -p "$1" -U postgres \
+    pgbench 2>/dev/null | sed -n 's/^tps = \([0-9.]*\) .*without.*/\1/p'
+}
+echo
+echo "== pgbench -S (scale 10, ${pgbench_seconds} s each): our tunnel vs OpenSSH ssh -L vs direct TCP; goal tunnel/ssh-L >= 1.0"
+printf "%-8s | %10s %10s %10s | %12s %12s\n" clients direct ssh-L tunnel tunnel/ssh-L tunnel/direct
+for c in 1 8; do
+  d=$(tps "$pg_port" $c)
+  s=$(tps "$fwd_port" $c)
+  t=$(tps "$tunnel_port" $c)
+  printf "%-8s | %10.0f %10.0f %10.0f | %12.2f %12.2f\n" "$c" "$d" "$s" "$t" \
+    "$(echo "$t / $s" | bc -l)" "$(echo "$t / $d" | bc -l)"
+done

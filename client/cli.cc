@@ -20,7 +20,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -41,6 +43,13 @@
 ABSL_FLAG(std::string, target, "",
           "service address (env CHATGENIUS_DB_TARGET, default 127.0.0.1:50051)");
 ABSL_FLAG(bool, json, false, "print JSON instead of tables");
+ABSL_FLAG(bool, tls, false, "connect with TLS (env CHATGENIUS_DB_TLS=true; implied by a CA file)");
+ABSL_FLAG(std::string, ca_file, "", "CA (PEM) to verify the server (env CHATGENIUS_DB_CA_FILE)");
+ABSL_FLAG(std::string, cert_file, "",
+          "client certificate (PEM) for mTLS (env CHATGENIUS_DB_CERT_FILE)");
+ABSL_FLAG(std::string, key_file, "", "client key (PEM) for mTLS (env CHATGENIUS_DB_KEY_FILE)");
+ABSL_FLAG(std::string, server_name, "",
+          "name to check in the server certificate (env CHATGENIUS_DB_SERVER_NAME)");
 ABSL_FLAG(int, timeout_ms, 5000, "deadline of each call");
 ABSL_FLAG(std::string, service, "", "health: service name ('' = readiness, or 'liveness')");
 ABSL_FLAG(std::string, username, "", "create-user: username");
@@ -102,6 +111,36 @@ std::unique_ptr<Client> Connect() {
   options.default_deadline = absl::Milliseconds(absl::GetFlag(FLAGS_timeout_ms));
   const char* token = std::getenv("CHATGENIUS_DB_TOKEN");
   if (token != nullptr) options.bearer_token = token;
+  // TLS settings: the flag, else the environment (so a container's
+  // HEALTHCHECK follows the image's environment).
+  auto setting = [](const absl::Flag<std::string>& flag, const char* env) {
+    std::string value = absl::GetFlag(flag);
+    if (value.empty()) {
+      const char* v = std::getenv(env);
+      if (v != nullptr) value = v;
+    }
+    return value;
+  };
+  auto read_pem = [](const std::string& what, const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream pem;
+    pem << in.rdbuf();
+    if (!in || pem.str().find("-----BEGIN") == std::string::npos) {
+      std::cerr << "error: cannot read a PEM file for " << what << " at '" << path << "'\n";
+      std::exit(2);
+    }
+    return pem.str();
+  };
+  const std::string ca_file = setting(FLAGS_ca_file, "CHATGENIUS_DB_CA_FILE");
+  const std::string cert_file = setting(FLAGS_cert_file, "CHATGENIUS_DB_CERT_FILE");
+  const std::string key_file = setting(FLAGS_key_file, "CHATGENIUS_DB_KEY_FILE");
+  const char* tls_env = std::getenv("CHATGENIUS_DB_TLS");
+  options.tls = absl::GetFlag(FLAGS_tls) || !ca_file.empty() || !cert_file.empty() ||
+                (tls_env != nullptr && std::string(tls_env) == "true");
+  if (!ca_file.empty()) options.tls_root_certs_pem = read_pem("--ca_file", ca_file);
+  if (!cert_file.empty()) options.tls_client_cert_pem = read_pem("--cert_file", cert_file);
+  if (!key_file.empty()) options.tls_client_key_pem = read_pem("--key_file", key_file);
+  options.tls_server_name = setting(FLAGS_server_name, "CHATGENIUS_DB_SERVER_NAME");
   absl::StatusOr<std::unique_ptr<Client>> client = Client::Create(options);
   if (!client.ok()) {
     Fail(client.status());

@@ -134,6 +134,11 @@ absl::StatusOr<v1::Message> Client::PostMessage(const v1::PostMessageRequest& r)
       [this](auto* c, auto& q, auto* p) { return messages_->PostMessage(c, q, p); }, r);
 }
 
+absl::StatusOr<v1::Message> Client::GetMessage(const v1::GetMessageRequest& r) {
+  return Call<v1::Message>(
+      [this](auto* c, auto& q, auto* p) { return messages_->GetMessage(c, q, p); }, r);
+}
+
 absl::StatusOr<v1::ListMessagesResponse> Client::ListMessages(const v1::ListMessagesRequest& r) {
   return Call<v1::ListMessagesResponse>(
       [this](auto* c, auto& q, auto* p) { return messages_->ListMessages(c, q, p); }, r);

@@ -114,6 +114,7 @@ class Client {
   absl::StatusOr<db::v1::Channel> CreateChannel(const db::v1::CreateChannelRequest& r);
   absl::StatusOr<db::v1::ChannelMember> AddMember(const db::v1::AddMemberRequest& r);
   absl::StatusOr<db::v1::Message> PostMessage(const db::v1::PostMessageRequest& r);
+  absl::StatusOr<db::v1::Message> GetMessage(const db::v1::GetMessageRequest& r);
   absl::StatusOr<db::v1::ListMessagesResponse> ListMessages(const db::v1::ListMessagesRequest& r);
   absl::StatusOr<db::v1::MigrationStatus> GetMigrationStatus();
   absl::StatusOr<db::v1::MigrationStatus> ApplyMigrations();

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Builds the container image with podman (docker/Dockerfile) and runs it
-# against a throwaway PostgreSQL on the host: waits for the image's
+# first against a throwaway PostgreSQL on the host, then (unless
+# --host-only) as the compose topology of docker/compose.yaml. On the host: waits for the image's
 # HEALTHCHECK to pass, checks it runs as the non-root user on a read-only
 # root filesystem, makes a model call with the CLI inside the image and
 # finds the row in PostgreSQL, then stops it with SIGTERM (graceful exit 0).
-# Removes the container, the image and the database it made; keeps the base
+# In compose: both replicas SERVING through the bastion, PostgreSQL not
+# reachable from their network, a write through one seen through the other.
+# Removes the containers, images, volumes and the database it made; keeps the base
 # image (localhost/chatgenius-base:bookworm, made from Debian's packages by
 # scripts/container-base.sh) and podman's build cache, like a pulled base
 # image. Prints image size and start-up time. Needs root.
@@ -20,7 +23,7 @@ export BASE_IMAGE=${BASE_IMAGE:-localhost/chatgenius-base:bookworm}
 
 work=$(mktemp -d /tmp/chatgenius-container-XXXXXX)
 chmod 755 "$work"
-# podman needs runc and these limits here (see docs/CONTAINER.md).
+# podman needs runc and these limits here (README \"Container and deployment\").
 if [ -z "${CONTAINERS_CONF:-}" ]; then
   cat >"$work/containers.conf" <<'CONF'
 [containers]
@@ -101,6 +104,51 @@ check "the row is in PostgreSQL" test "$(psql -h 127.0.0.1 -p "$pg_port" -U post
 podman stop -t 20 "$container" >/dev/null
 check "SIGTERM: graceful exit 0" \
   test "$(podman inspect --format '{{.State.ExitCode}}' "$container")" = 0
+
+podman rm -f -t 0 "$container" >/dev/null
+
+# The compose topology (docker/compose.yaml): PostgreSQL behind an SSH
+# bastion, two replicas tunnelling to it. Skipped with --host-only.
+if [ "${1:-}" != --host-only ]; then
+  project=chatgenius-test-$$
+  compose() { (cd docker && podman-compose -p "$project" -f compose.yaml "$@"); }
+  compose_cleanup() {
+    compose down -v >/dev/null 2>&1 || true
+    [ "${KEEP_IMAGE:-0}" = 1 ] || podman rmi -f localhost/chatgenius-db:compose \
+      localhost/chatgenius-bastion:latest localhost/chatgenius-postgres:15 >/dev/null 2>&1 || true
+  }
+  trap 'compose_cleanup; cleanup' EXIT
+  bash scripts/compose-secrets.sh >/dev/null
+  log "compose: building and starting postgres, bastion, db-1, db-2"
+  compose_start=$(date +%s)
+  compose --podman-build-args="--format docker --network=host" up -d --build \
+    >"$work/compose.log" 2>&1 || { tail -30 "$work/compose.log"; log "compose up failed"; exit 1; }
+  db1=${project}_db-1_1
+  db2=${project}_db-2_1
+  serving=""
+  for _ in $(seq 1 240); do
+    if podman exec "$db1" chatgenius-db health >/dev/null 2>&1 &&
+      podman exec "$db2" chatgenius-db health >/dev/null 2>&1; then
+      serving=1
+      break
+    fi
+    sleep 0.5
+  done
+  log "compose up to both replicas SERVING: $(($(date +%s) - compose_start))s"
+  check "compose: both replicas SERVING" test -n "$serving"
+  [ -n "$serving" ] || { compose logs 2>&1 | tail -40; exit 1; }
+  check "compose: replicas reach PostgreSQL through the bastion" \
+    bash -c "podman exec $db1 chatgenius-db --json tunnel status | grep -q '\"sshTarget\":\"tunnel@bastion:22\"'"
+  check "compose: PostgreSQL is not reachable from the replicas' network" \
+    bash -c "! podman exec $db1 bash -c 'exec 3<>/dev/tcp/postgres/5432' 2>/dev/null"
+  check "compose: PostgreSQL publishes no port" \
+    test -z "$(podman port "${project}_postgres_1" 2>/dev/null)"
+  podman exec "$db1" chatgenius-db create-user --username=viaone --email=one@example.com \
+    >/dev/null 2>&1
+  again=$(podman exec "$db2" chatgenius-db create-user --username=viaone \
+    --email=one@example.com 2>&1 || true)
+  check "compose: a write through db-1 is seen through db-2" grep -q ALREADY_EXISTS <<<"$again"
+fi
 
 echo "image: $IMAGE, $((size / 1024 / 1024)) MiB; build ${build_s}s; start to SERVING ${startup_ms} ms"
 echo "container: $passed passed, $failed failed"

@@ -163,13 +163,8 @@ const ConstraintMessages& MessageConstraintMessages() {
 
 MessageStore::MessageStore(ConnectionPool* pool) : pool_(pool) {
   EventStore::RegisterStatementsOn(pool_);
-  pool_->RegisterStatement("msg_get",
-                           absl::StrCat(MessageSelect("$1"), "WHERE m.id = $2 AND ", kVisible));
-  pool_->RegisterStatement(
-      "msg_list_older", absl::StrCat(MessageSelect("$1"),
-                                     "WHERE m.channel_id = $2 AND m.thread_parent_id IS NULL "
-                                     "AND (m.channel_id, m.id) < ($2::text, $3::text) AND ",
-                                     kVisible, " ORDER BY m.channel_id DESC, m.id DESC LIMIT $4"));
+  pool_->RegisterStatement("msg_get", GetSql());
+  pool_->RegisterStatement("msg_list_older", ListOlderSql());
   pool_->RegisterStatement("msg_list_newer",
                            absl::StrCat(MessageSelect("$1"),
                                         "WHERE m.channel_id = $2 AND m.thread_parent_id IS NULL "
@@ -235,6 +230,17 @@ MessageStore::MessageStore(ConnectionPool* pool) : pool_(pool) {
   pool_->RegisterStatement("att_meta",
                            "SELECT channel_id, uploader_id FROM attachments WHERE id = $1");
   pool_->RegisterStatement("att_delete", "DELETE FROM attachments WHERE id = $1");
+}
+
+std::string MessageStore::GetSql() {
+  return absl::StrCat(MessageSelect("$1"), "WHERE m.id = $2 AND ", kVisible);
+}
+
+std::string MessageStore::ListOlderSql() {
+  return absl::StrCat(MessageSelect("$1"),
+                      "WHERE m.channel_id = $2 AND m.thread_parent_id IS NULL "
+                      "AND (m.channel_id, m.id) < ($2::text, $3::text) AND ",
+                      kVisible, " ORDER BY m.channel_id DESC, m.id DESC LIMIT $4");
 }
 
 absl::StatusOr<v1::Message> MessageStore::Post(const v1::PostMessageRequest& request,

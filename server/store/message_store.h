@@ -54,6 +54,12 @@ class MessageStore {
   // ChannelStore must be registered on the same pool (access checks).
   explicit MessageStore(ConnectionPool* pool);
 
+  // The SQL of the two read statements, for benchmarks that compare the
+  // service with the same statements run directly: GetSql takes (viewer, id),
+  // ListOlderSql (viewer, channel, cursor id or "~", limit).
+  static std::string GetSql();
+  static std::string ListOlderSql();
+
   // Post stores a message (see the file comment for the rules).
   [[nodiscard]] absl::StatusOr<db::v1::Message> Post(const db::v1::PostMessageRequest& request,
                                                      const CallLimits& call);

@@ -53,7 +53,10 @@ class ComposeTest(unittest.TestCase):
             self.services["bastion"]["depends_on"]["postgres"]["condition"], "service_healthy")
 
     def test_builds_take_the_base_image_argument(self):
-        for name, s in self.services.items():
+        built = {n: s for n, s in self.services.items() if "build" in s}
+        self.assertEqual(sorted(built), ["bastion", "db-1", "postgres"])
+        self.assertEqual(self.services["db-2"]["image"], self.services["db-1"]["image"])
+        for name, s in built.items():
             self.assertIn("BASE_IMAGE", s["build"]["args"], name)
         for path in ("docker/Dockerfile", "docker/bastion/Dockerfile", "docker/postgres/Dockerfile"):
             with open(os.path.join(ROOT, path)) as f:

@@ -1,0 +1,302 @@
+// Load generator: GetMessage and ListMessages(50) through the service (our
+// client library, one channel, N threads), and the same SQL statements run
+// directly with libpqxx (prepared, on at most --connections connections:
+// the service's pool limit) and through PgBouncer (transaction pooling, so
+// unnamed statements). Then keyset vs OFFSET paging deep in a 900k-message
+// channel and a 10k one. Prints one table per figure with the ratios.
+//
+//   load_bench --target=127.0.0.1:50051 --direct='host=... dbname=bench'
+//              --pgbouncer='host=127.0.0.1 port=6432 dbname=bench'
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "client/client.h"
+#include "server/store/message_store.h"
+
+ABSL_FLAG(std::string, target, "127.0.0.1:50051", "the service");
+ABSL_FLAG(std::string, direct, "", "libpq conninfo of PostgreSQL itself");
+ABSL_FLAG(std::string, pgbouncer, "", "libpq conninfo of PgBouncer in front of it (optional)");
+ABSL_FLAG(std::string, concurrency, "1,16,64", "client concurrency levels");
+ABSL_FLAG(double, seconds, 3, "duration of each throughput measurement");
+ABSL_FLAG(int, connections, 10, "direct connections: the service's POOL_MAX_SIZE");
+ABSL_FLAG(int, latency_samples, 200, "calls per paging latency figure");
+
+namespace {
+
+namespace v1 = ::chatgenius::db::v1;
+using chatgenius::MessageStore;
+
+std::string Id(const char* prefix, int64_t n) {
+  std::string digits = std::to_string(n);
+  return absl::StrCat(prefix, std::string(23 - digits.size(), '0'), digits);
+}
+const std::string kViewer = Id("01A", 0);
+const std::string kBig = Id("01C", 0);
+const std::string kSmall = Id("01C", 1);
+
+// A random top-level message of the big channel.
+std::string RandomBigMessage(std::mt19937_64& rng) {
+  int64_t n = static_cast<int64_t>(rng() % 900000);
+  if (n % 100 >= 1 && n % 100 <= 3) n -= n % 100;
+  return Id("01M", n);
+}
+
+struct Result {
+  double per_second = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  int64_t errors = 0;
+};
+
+// Run starts `threads` workers; each makes its call function once (its own
+// connection) and calls it until the time is up.
+Result Run(int threads, absl::Duration duration,
+           const std::function<std::function<bool(std::mt19937_64&)>(int)>& make_worker) {
+  std::vector<std::vector<double>> latencies(threads);
+  std::atomic<int64_t> errors{0};
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  absl::Time end;
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      std::function<bool(std::mt19937_64&)> call = make_worker(t);
+      std::mt19937_64 rng(t + 1);
+      ready.fetch_add(1);
+      while (!go.load()) std::this_thread::yield();
+      while (absl::Now() < end) {
+        const absl::Time start = absl::Now();
+        if (!call(rng)) errors.fetch_add(1);
+        latencies[t].push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
+      }
+    });
+  }
+  while (ready.load() < threads) absl::SleepFor(absl::Milliseconds(1));
+  const absl::Time start = absl::Now();
+  end = start + duration;
+  go = true;
+  for (std::thread& w : workers) w.join();
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::vector<double> all;
+  for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  Result r;
+  r.errors = errors.load();
+  if (all.empty()) return r;
+  r.per_second = static_cast<double>(all.size()) / seconds;
+  r.p50_ms = all[all.size() / 2];
+  r.p99_ms = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+  return r;
+}
+
+std::unique_ptr<chatgenius::client::Client> NewClient() {
+  chatgenius::client::ClientOptions options;
+  options.target = absl::GetFlag(FLAGS_target);
+  options.default_deadline = absl::Seconds(10);
+  options.max_attempts = 1;
+  auto c = chatgenius::client::Client::Create(options);
+  if (!c.ok()) {
+    std::fprintf(stderr, "client: %s\n", c.status().ToString().c_str());
+    std::exit(1);
+  }
+  return std::move(*c);
+}
+
+enum class Method { kGet, kList };
+
+std::function<bool(std::mt19937_64&)> RpcCall(chatgenius::client::Client* client, Method m) {
+  if (m == Method::kGet) {
+    return [client](std::mt19937_64& rng) {
+      v1::GetMessageRequest r;
+      r.set_id(RandomBigMessage(rng));
+      r.set_viewer_id(kViewer);
+      return client->GetMessage(r).ok();
+    };
+  }
+  return [client](std::mt19937_64&) {
+    v1::ListMessagesRequest r;
+    r.set_channel_id(kBig);
+    r.set_viewer_id(kViewer);
+    r.set_page_size(50);
+    auto page = client->ListMessages(r);
+    return page.ok() && page->messages_size() == 50;
+  };
+}
+
+// SqlCall runs the service's own statement: prepared on a direct
+// connection, unnamed (exec_params) through PgBouncer's transaction pooling.
+std::function<bool(std::mt19937_64&)> SqlCall(const std::string& conninfo, Method m,
+                                              bool prepared) {
+  auto connection = std::make_shared<pqxx::connection>(conninfo);
+  const std::string sql = m == Method::kGet ? MessageStore::GetSql() : MessageStore::ListOlderSql();
+  if (prepared) connection->prepare("stmt", sql);
+  return [connection, m, sql, prepared](std::mt19937_64& rng) {
+    try {
+      pqxx::nontransaction tx(*connection);
+      pqxx::result r;
+      if (m == Method::kGet) {
+        const std::string id = RandomBigMessage(rng);
+        r = prepared ? tx.exec_prepared("stmt", kViewer, id) : tx.exec_params(sql, kViewer, id);
+        return r.size() == 1;
+      }
+      r = prepared ? tx.exec_prepared("stmt", kViewer, kBig, "~", 50)
+                   : tx.exec_params(sql, kViewer, kBig, "~", 50);
+      return r.size() == 50;
+    } catch (const std::exception& e) {
+      return false;
+    }
+  };
+}
+
+void Throughput() {
+  std::vector<int> levels;
+  for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_concurrency), ',')) {
+    int c = 0;
+    if (absl::SimpleAtoi(s, &c)) levels.push_back(c);
+  }
+  const absl::Duration d = absl::Seconds(absl::GetFlag(FLAGS_seconds));
+  const int max_conns = absl::GetFlag(FLAGS_connections);
+  const std::string bouncer = absl::GetFlag(FLAGS_pgbouncer);
+  std::unique_ptr<chatgenius::client::Client> client = NewClient();
+  std::printf(
+      "== RPC throughput: service vs the same SQL direct (prepared, <= %d connections) and via "
+      "PgBouncer (transaction pooling, pool %d); goal service/direct >= 0.8\n",
+      max_conns, max_conns);
+  std::printf("%-13s %5s | %9s %7s %7s | %9s %7s %7s | %9s %7s %7s | %8s %8s\n", "method", "conc",
+              "service/s", "p50 ms", "p99 ms", "direct/s", "p50 ms", "p99 ms", "pgbouncer/s",
+              "p50 ms", "p99 ms", "svc/dir", "svc/pgb");
+  for (Method m : {Method::kGet, Method::kList}) {
+    for (int c : levels) {
+      Result svc = Run(c, d, [&](int) { return RpcCall(client.get(), m); });
+      Result dir = Run(std::min(c, max_conns), d, [&](int) {
+        return SqlCall(absl::GetFlag(FLAGS_direct), m, /*prepared=*/true);
+      });
+      Result pgb;
+      if (!bouncer.empty()) {
+        pgb = Run(c, d, [&](int) { return SqlCall(bouncer, m, /*prepared=*/false); });
+      }
+      std::printf(
+          "%-13s %5d | %9.0f %7.2f %7.2f | %9.0f %7.2f %7.2f | %9.0f %7.2f %7.2f | %8.2f %8.2f%s\n",
+          m == Method::kGet ? "GetMessage" : "ListMsgs(50)", c, svc.per_second, svc.p50_ms,
+          svc.p99_ms, dir.per_second, dir.p50_ms, dir.p99_ms, pgb.per_second, pgb.p50_ms,
+          pgb.p99_ms, svc.per_second / dir.per_second,
+          pgb.per_second > 0 ? svc.per_second / pgb.per_second : 0.0,
+          svc.errors + dir.errors + pgb.errors > 0
+              ? absl::StrFormat("  (errors %d/%d/%d)", svc.errors, dir.errors, pgb.errors).c_str()
+              : "");
+      std::fflush(stdout);
+    }
+  }
+}
+
+double MedianMs(int samples, const std::function<bool()>& call) {
+  std::vector<double> ms;
+  for (int i = 0; i < samples; ++i) {
+    const absl::Time start = absl::Now();
+    if (!call()) {
+      std::fprintf(stderr, "paging call failed\n");
+      std::exit(1);
+    }
+    ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+void Paging() {
+  const int samples = absl::GetFlag(FLAGS_latency_samples);
+  pqxx::connection c(absl::GetFlag(FLAGS_direct));
+  // OFFSET paging of the same listing: the keyset predicate replaced by an
+  // OFFSET of the same depth.
+  const std::string keyset = MessageStore::ListOlderSql();
+  const std::string predicate = "AND (m.channel_id, m.id) < ($2::text, $3::text) ";
+  if (keyset.find(predicate) == std::string::npos) {
+    std::fprintf(stderr, "ListOlderSql changed; update the OFFSET variant\n");
+    std::exit(1);
+  }
+  const std::string offset = absl::StrReplaceAll(
+      keyset, {{predicate, "AND $3::text IS NOT NULL "}, {"LIMIT $4", "LIMIT $4 OFFSET $5"}});
+  c.prepare("keyset", keyset);
+  c.prepare("offset", offset);
+  std::unique_ptr<chatgenius::client::Client> client = NewClient();
+
+  struct Case {
+    const char* name;
+    std::string channel;
+    std::string cursor;  // list messages older than this one
+  };
+  const Case cases[] = {
+      {"900k channel, middle", kBig, Id("01M", 450000)},
+      {"10k channel, middle", kSmall, Id("01M", 905000)},
+      {"900k channel, newest", kBig, "~"},
+      {"10k channel, newest", kSmall, "~"},
+  };
+  std::printf(
+      "\n== ListMessages(50) latency (median of %d): keyset vs OFFSET on the same data; goal "
+      "keyset 900k/10k <= 1.5\n",
+      samples);
+  std::printf("%-22s %8s | %10s %10s %10s | %9s\n", "page", "depth", "rpc ms", "keyset ms",
+              "offset ms", "off/key");
+  double rpc_ms[4], key_ms[4];
+  for (int i = 0; i < 4; ++i) {
+    const Case& k = cases[i];
+    int64_t depth = 0;
+    {
+      pqxx::nontransaction tx(c);
+      depth = tx.exec_params1(
+                    "SELECT count(*) FROM messages WHERE channel_id = $1 AND "
+                    "thread_parent_id IS NULL AND id > $2",
+                    k.channel, k.cursor)[0]
+                  .as<int64_t>();
+    }
+    rpc_ms[i] = MedianMs(samples, [&] {
+      v1::ListMessagesRequest r;
+      r.set_channel_id(k.channel);
+      r.set_viewer_id(kViewer);
+      r.set_page_size(50);
+      if (k.cursor != "~") r.set_before_message_id(k.cursor);
+      auto page = client->ListMessages(r);
+      return page.ok() && page->messages_size() == 50;
+    });
+    key_ms[i] = MedianMs(samples, [&] {
+      pqxx::nontransaction tx(c);
+      return tx.exec_prepared("keyset", kViewer, k.channel, k.cursor, 50).size() == 50;
+    });
+    const double off_ms = MedianMs(std::max(5, samples / 20), [&] {
+      pqxx::nontransaction tx(c);
+      return tx.exec_prepared("offset", kViewer, k.channel, k.cursor, 50, depth).size() == 50;
+    });
+    std::printf("%-22s %8lld | %10.3f %10.3f %10.3f | %9.1f\n", k.name,
+                static_cast<long long>(depth), rpc_ms[i], key_ms[i], off_ms, off_ms / key_ms[i]);
+    std::fflush(stdout);
+  }
+  std::printf(
+      "keyset 900k/10k at the middle: rpc %.2f, sql %.2f; newest page: rpc %.2f, sql %.2f\n",
+      rpc_ms[0] / rpc_ms[1], key_ms[0] / key_ms[1], rpc_ms[2] / rpc_ms[3], key_ms[2] / key_ms[3]);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  Throughput();
+  Paging();
+  return 0;
+}
