@@ -226,13 +226,16 @@ void Paging() {
   // OFFSET paging of the same listing: the keyset predicate replaced by an
   // OFFSET of the same depth.
   const std::string keyset = MessageStore::ListOlderSql();
-  const std::string predicate = "AND (m.channel_id, m.id) < ($2::text, $3::text) ";
+  const std::string predicate =
+      "(m.channel_id, m.id) < ($2::text, $3::text) AND (m.channel_id, m.id) > ($2::text, "
+      "''::text)";
   if (keyset.find(predicate) == std::string::npos) {
     std::fprintf(stderr, "ListOlderSql changed; update the OFFSET variant\n");
     std::exit(1);
   }
-  const std::string offset = absl::StrReplaceAll(
-      keyset, {{predicate, "AND $3::text IS NOT NULL "}, {"LIMIT $4", "LIMIT $4 OFFSET $5"}});
+  const std::string offset =
+      absl::StrReplaceAll(keyset, {{predicate, "m.channel_id = $2 AND $3::text IS NOT NULL"},
+                                   {"LIMIT $4", "LIMIT $4 OFFSET $5"}});
   c.prepare("keyset", keyset);
   c.prepare("offset", offset);
   std::unique_ptr<chatgenius::client::Client> client = NewClient();

@@ -80,7 +80,9 @@ echo "dataset loaded in $(($(date +%s) - t0)) s: $(psql_pg -d bench -tAc "SELECT
 
 # -- PgBouncer (transaction pooling, 10 server connections like the service)
 pgb_port=$(free_port)
-cat >"$work/pgbouncer.ini" <<INI
+pgb=$work/pgbouncer  # PgBouncer refuses root: it runs as the cluster owner
+mkdir -p "$pgb"
+cat >"$pgb/pgbouncer.ini" <<INI
 [databases]
 bench = host=127.0.0.1 port=$pg_port dbname=bench
 [pgbouncer]
@@ -88,18 +90,22 @@ listen_addr = 127.0.0.1
 listen_port = $pgb_port
 unix_socket_dir =
 auth_type = trust
-auth_file = $work/userlist.txt
+auth_file = $pgb/userlist.txt
 pool_mode = transaction
 default_pool_size = 10
 max_client_conn = 500
-logfile = $work/pgbouncer.log
-pidfile = $work/pgbouncer.pid
+logfile = $pgb/pgbouncer.log
 INI
-echo '"postgres" ""' >"$work/userlist.txt"
-chown postgres "$work/pgbouncer.ini" "$work/userlist.txt" 2>/dev/null || true
-as_pg_owner pgbouncer "$work/pgbouncer.ini" >/dev/null 2>&1 &
+echo '"postgres" ""' >"$pgb/userlist.txt"
+[ "$(id -u)" -ne 0 ] || chown -R postgres "$pgb"
+as_pg_owner pgbouncer "$pgb/pgbouncer.ini" >/dev/null 2>&1 &
 pids+=($!)
-for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$pgb_port") 2>/dev/null && break; sleep 0.05; done
+pgb_up=""
+for _ in $(seq 1 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$pgb_port") 2>/dev/null && { pgb_up=1; break; }
+  sleep 0.05
+done
+[ -n "$pgb_up" ] || { cat "$pgb/pgbouncer.log"; echo "PgBouncer did not start"; exit 1; }
 
 echo
 "$bin/bench/load_bench" --target=127.0.0.1:$port --seconds="$seconds" \
