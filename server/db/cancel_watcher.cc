@@ -18,11 +18,12 @@ CancelWatcher::CancelWatcher() {
 }
 
 CancelWatcher::Registration CancelWatcher::Watch(pqxx::connection* conn,
-                                                 std::function<bool()> cancelled) {
-  if (!cancelled) return Registration();
+                                                 std::function<bool()> cancelled,
+                                                 absl::Time deadline) {
+  if (!cancelled && deadline == absl::InfiniteFuture()) return Registration();
   absl::MutexLock lock(&mu_);
   int64_t id = next_id_++;
-  entries_.emplace(id, Entry{conn, std::move(cancelled)});
+  entries_.emplace(id, Entry{conn, std::move(cancelled), deadline});
   wake_.Signal();
   return Registration(this, id);
 }
@@ -41,9 +42,16 @@ void CancelWatcher::Run() {
   absl::MutexLock lock(&mu_);
   while (true) {
     while (entries_.empty()) wake_.Wait(&mu_);
+    const absl::Time now = absl::Now();
     for (auto& [id, entry] : entries_) {
-      if (entry.fired || !entry.cancelled()) continue;
-      entry.fired = true;
+      // Past the deadline: cancel at every poll (a cancel request reaching
+      // an idle connection is ignored by PostgreSQL). Cancelled by the
+      // caller: once.
+      const bool expired = now >= entry.deadline;
+      if (!expired) {
+        if (entry.fired || !entry.cancelled || !entry.cancelled()) continue;
+        entry.fired = true;
+      }
       // Sent under the lock so Unregister (and with it the connection's
       // release) waits until the request is out; PQcancel opens its own
       // short connection and does not touch the busy one's state.

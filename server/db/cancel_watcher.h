@@ -52,9 +52,12 @@ class CancelWatcher {
   // Global returns the process-wide watcher (started on first use).
   static CancelWatcher& Global();
 
-  // Watch cancels `conn`'s running query once `cancelled()` returns true.
-  // An empty `cancelled` registers nothing.
-  [[nodiscard]] Registration Watch(pqxx::connection* conn, std::function<bool()> cancelled);
+  // Watch cancels `conn`'s running query once `cancelled()` returns true,
+  // and at every poll once `deadline` has passed (so a statement started
+  // after the deadline is stopped too). An empty `cancelled` and an infinite
+  // deadline register nothing.
+  [[nodiscard]] Registration Watch(pqxx::connection* conn, std::function<bool()> cancelled,
+                                   absl::Time deadline = absl::InfiniteFuture());
 
   // cancels_sent counts cancel requests sent, for tests and statistics.
   int64_t cancels_sent() const;
@@ -63,6 +66,7 @@ class CancelWatcher {
   struct Entry {
     pqxx::connection* conn;
     std::function<bool()> cancelled;
+    absl::Time deadline;
     bool fired = false;
   };
 

@@ -1,15 +1,19 @@
 // transaction.h
 //
-// RunInTransaction: the one wrapper through which stores run SQL. It
-// borrows a pooled connection, opens a transaction, limits it with
-// `SET LOCAL statement_timeout` derived from the caller's deadline, has the
-// CancelWatcher stop it if the caller cancels, runs the body, commits, and
-// converts every libpqxx exception to a status through pg_error.h. A body
-// that returns an error rolls back, so a failed RPC leaves nothing behind.
-// Connections that broke are discarded.
+// RunInTransaction and RunReadOnly: the wrappers through which stores run
+// SQL. They borrow a pooled connection, have the CancelWatcher cancel the
+// running statement when the caller cancels or the deadline passes (no
+// per-call SET statement_timeout round trip), run the body, and convert
+// every libpqxx exception to a status through pg_error.h. RunInTransaction
+// wraps the body in BEGIN/COMMIT and a body that returns an error rolls
+// back, so a failed RPC leaves nothing behind. RunReadOnly runs the body's
+// statements in autocommit (each sees the latest committed data, as in a
+// READ COMMITTED transaction) and saves BEGIN and COMMIT: for reads whose
+// statements need no common snapshot. Connections that broke are
+// discarded.
 //
 // Example:
-//   absl::Status s = RunInTransaction(pool, deadline, [&](pqxx::work& txn) {
+//   absl::Status s = RunInTransaction(pool, deadline, [&](pqxx::transaction_base& txn) {
 //     pqxx::result r = txn.exec_prepared("user_get", id);
 //     if (r.empty()) return absl::NotFoundError("user not found");
 //     return absl::OkStatus();
@@ -30,8 +34,9 @@
 
 namespace chatgenius {
 
-// TransactionBody is the work done inside one transaction.
-using TransactionBody = std::function<absl::Status(pqxx::work&)>;
+// TransactionBody is the work done inside one transaction (or, for
+// RunReadOnly, one autocommit sequence of statements).
+using TransactionBody = std::function<absl::Status(pqxx::transaction_base&)>;
 
 // RunInTransaction runs `body` in a read-write transaction within `limits`.
 // Returns the body's error, or the mapped database error (constraint
@@ -41,6 +46,11 @@ using TransactionBody = std::function<absl::Status(pqxx::work&)>;
 [[nodiscard]] absl::Status RunInTransaction(ConnectionPool& pool, const CallLimits& limits,
                                             const TransactionBody& body,
                                             const ConstraintMessages* messages = nullptr);
+
+// RunReadOnly runs `body`'s statements in autocommit within `limits`; same
+// error mapping and deadline/cancel rules. The body must only read.
+[[nodiscard]] absl::Status RunReadOnly(ConnectionPool& pool, const CallLimits& limits,
+                                       const TransactionBody& body);
 
 }  // namespace chatgenius
 

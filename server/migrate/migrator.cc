@@ -205,7 +205,7 @@ absl::StatusOr<MigrationReport> Migrator::StatusIn(pqxx::transaction_base& txn) 
 
 absl::StatusOr<MigrationReport> Migrator::Status(const CallLimits& call) const {
   MigrationReport report;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) {
     report = BuildReport(migrations_, ReadHistory(txn));
     return absl::OkStatus();
   }));

@@ -113,13 +113,14 @@ absl::Status RequireNotArchived(const ChannelAccess& access) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::Channel> GetIn(pqxx::work& txn, const std::string& id) {
+absl::StatusOr<v1::Channel> GetIn(pqxx::transaction_base& txn, const std::string& id) {
   pqxx::result r = txn.exec_prepared("channel_get", id);
   if (r.empty()) return ChannelNotFound(id);
   return ChannelFromRow(r[0]);
 }
 
-absl::StatusOr<v1::ChannelMember> MemberIn(pqxx::work& txn, const std::string& channel_id,
+absl::StatusOr<v1::ChannelMember> MemberIn(pqxx::transaction_base& txn,
+                                           const std::string& channel_id,
                                            const std::string& user_id) {
   pqxx::result r = txn.exec_prepared("member_get", channel_id, user_id);
   if (r.empty()) {
@@ -130,14 +131,14 @@ absl::StatusOr<v1::ChannelMember> MemberIn(pqxx::work& txn, const std::string& c
 }
 
 // Appends a member event about `member` (its user is the event's user).
-void AppendMemberEvent(pqxx::work& txn, v1::EventKind kind, const v1::ChannelMember& member,
-                       const std::string& actor_id) {
+void AppendMemberEvent(pqxx::transaction_base& txn, v1::EventKind kind,
+                       const v1::ChannelMember& member, const std::string& actor_id) {
   v1::Event event = NewEvent(kind, member.channel_id(), actor_id);
   *event.mutable_member() = member;
   EventStore::AppendIn(txn, event, member.user().id());
 }
 
-void AppendChannelEvent(pqxx::work& txn, v1::EventKind kind, const v1::Channel& channel,
+void AppendChannelEvent(pqxx::transaction_base& txn, v1::EventKind kind, const v1::Channel& channel,
                         const std::string& actor_id) {
   v1::Event event = NewEvent(kind, channel.id(), actor_id);
   *event.mutable_channel() = channel;
@@ -240,7 +241,8 @@ ChannelStore::ChannelStore(ConnectionPool* pool) : pool_(pool) {
                                  "AND m.user_id = $2"));
 }
 
-absl::StatusOr<ChannelAccess> ChannelStore::AccessIn(pqxx::work& txn, const std::string& channel_id,
+absl::StatusOr<ChannelAccess> ChannelStore::AccessIn(pqxx::transaction_base& txn,
+                                                     const std::string& channel_id,
                                                      const std::string& user_id, bool for_update) {
   pqxx::result r = txn.exec_prepared(for_update ? "channel_access_for_update" : "channel_access",
                                      channel_id, user_id);
@@ -252,7 +254,7 @@ absl::StatusOr<ChannelAccess> ChannelStore::AccessIn(pqxx::work& txn, const std:
   return access;
 }
 
-absl::Status ChannelStore::RequireLiveUserIn(pqxx::work& txn, const std::string& field,
+absl::Status ChannelStore::RequireLiveUserIn(pqxx::transaction_base& txn, const std::string& field,
                                              const std::string& user_id) {
   if (txn.exec_prepared("user_live", user_id).empty()) {
     return absl::NotFoundError(absl::StrCat(field, ": user ", user_id, " not found"));
@@ -266,7 +268,7 @@ absl::StatusOr<v1::Channel> ChannelStore::Create(const v1::Channel& channel,
   v1::Channel out;
   RETURN_IF_ERROR(RunInTransaction(
       *pool_, call,
-      [&](pqxx::work& txn) -> absl::Status {
+      [&](pqxx::transaction_base& txn) -> absl::Status {
         RETURN_IF_ERROR(RequireLiveUserIn(txn, "creator_id", creator_id));
         const std::string id = NewUlid();
         txn.exec_prepared("channel_insert", id, channel.name(), channel.description(),
@@ -283,7 +285,7 @@ absl::StatusOr<v1::Channel> ChannelStore::Create(const v1::Channel& channel,
 
 absl::StatusOr<v1::Channel> ChannelStore::Get(const std::string& id, const CallLimits& call) {
   v1::Channel out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(out, GetIn(txn, id));
     return absl::OkStatus();
   }));
@@ -296,7 +298,7 @@ absl::StatusOr<v1::Channel> ChannelStore::Update(const std::string& id, const st
   v1::Channel out;
   RETURN_IF_ERROR(RunInTransaction(
       *pool_, call,
-      [&](pqxx::work& txn) -> absl::Status {
+      [&](pqxx::transaction_base& txn) -> absl::Status {
         ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, actor_id, /*for_update=*/true));
         RETURN_IF_ERROR(RequireManager(access, "update a channel"));
         RETURN_IF_ERROR(RequireNotArchived(access));
@@ -317,7 +319,7 @@ absl::StatusOr<v1::Channel> ChannelStore::SetArchived(const std::string& id,
                                                       const std::string& actor_id, bool archived,
                                                       const CallLimits& call) {
   v1::Channel out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, actor_id, /*for_update=*/true));
     RETURN_IF_ERROR(RequireManager(access, archived ? "archive a channel" : "unarchive a channel"));
     if (access.type == v1::CHANNEL_TYPE_DIRECT) {
@@ -339,7 +341,7 @@ absl::StatusOr<v1::Channel> ChannelStore::SetArchived(const std::string& id,
 
 absl::Status ChannelStore::Delete(const std::string& id, const std::string& actor_id,
                                   const CallLimits& call) {
-  return RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+  return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, actor_id, /*for_update=*/true));
     if (access.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels cannot be deleted");
@@ -358,7 +360,7 @@ absl::StatusOr<std::vector<v1::ChannelListEntry>> ChannelStore::ListForMember(
     const std::string& user_id, bool include_archived, const std::string& after_id, int limit,
     const CallLimits& call) {
   std::vector<v1::ChannelListEntry> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) {
     for (const pqxx::row& r :
          txn.exec_prepared("channel_list_member", user_id, include_archived, after_id, limit)) {
       v1::ChannelListEntry e;
@@ -376,7 +378,7 @@ absl::StatusOr<std::vector<v1::ChannelListEntry>> ChannelStore::ListPublic(
     bool include_archived, const std::string& after_name, const std::string& after_id, int limit,
     const CallLimits& call) {
   std::vector<v1::ChannelListEntry> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) {
     for (const pqxx::row& r :
          txn.exec_prepared("channel_list_public", include_archived, after_name, after_id, limit)) {
       v1::ChannelListEntry e;
@@ -394,7 +396,7 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::AddMember(const std::string& cha
                                                           const std::string& actor_id,
                                                           const CallLimits& call) {
   v1::ChannelMember out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, actor_id, /*for_update=*/true));
     if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels have a fixed set of members");
@@ -420,7 +422,7 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::AddMember(const std::string& cha
 
 absl::Status ChannelStore::RemoveMember(const std::string& channel_id, const std::string& user_id,
                                         const std::string& actor_id, const CallLimits& call) {
-  return RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+  return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, actor_id, /*for_update=*/true));
     if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels have a fixed set of members");
@@ -450,7 +452,7 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::UpdateMemberRole(const std::stri
                                                                  const std::string& actor_id,
                                                                  const CallLimits& call) {
   v1::ChannelMember out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, actor_id, /*for_update=*/true));
     if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels have no roles to change");
@@ -482,7 +484,7 @@ absl::StatusOr<std::vector<v1::ChannelMember>> ChannelStore::ListMembers(
     const std::string& channel_id, const std::string& after_user_id, int limit,
     const CallLimits& call) {
   std::vector<v1::ChannelMember> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     if (txn.exec_prepared("channel_get", channel_id).empty()) return ChannelNotFound(channel_id);
     for (const pqxx::row& r : txn.exec_prepared("member_list", channel_id, after_user_id, limit)) {
       out.push_back(MemberFromRow(r));
@@ -496,7 +498,7 @@ absl::StatusOr<v1::Channel> ChannelStore::GetOrCreateDirect(
     const std::vector<std::string>& user_ids, const CallLimits& call) {
   const std::string key = absl::StrJoin(user_ids, ",");
   v1::Channel out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     pqxx::result existing = txn.exec_prepared("dm_find", key);
     if (!existing.empty()) {
       ASSIGN_OR_RETURN(out, GetIn(txn, existing[0][0].as<std::string>()));
@@ -531,7 +533,7 @@ absl::StatusOr<v1::ReadState> ChannelStore::MarkRead(const std::string& channel_
                                                      const std::string& message_id,
                                                      const CallLimits& call) {
   v1::ReadState out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, channel_id, user_id));
     if (!access.is_member()) {
       return absl::PermissionDeniedError("user_id: not a member of this channel");
@@ -555,7 +557,7 @@ absl::StatusOr<v1::ReadState> ChannelStore::GetReadState(const std::string& chan
                                                          const std::string& user_id,
                                                          const CallLimits& call) {
   v1::ReadState out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     if (txn.exec_prepared("channel_get", channel_id).empty()) return ChannelNotFound(channel_id);
     pqxx::result r = txn.exec_prepared("read_state", channel_id, user_id);
     if (r.empty()) return absl::NotFoundError("user_id: not a member of this channel");

@@ -59,14 +59,15 @@ class ChannelStore {
   // locking the channel row (FOR SHARE, or FOR UPDATE when `for_update`)
   // so its state cannot change before the transaction ends. NOT_FOUND if
   // the channel is absent or deleted. For other stores' transactions.
-  [[nodiscard]] static absl::StatusOr<ChannelAccess> AccessIn(pqxx::work& txn,
+  [[nodiscard]] static absl::StatusOr<ChannelAccess> AccessIn(pqxx::transaction_base& txn,
                                                               const std::string& channel_id,
                                                               const std::string& user_id,
                                                               bool for_update = false);
 
   // RequireLiveUserIn returns NOT_FOUND naming `field` unless the user
   // exists and is not deleted.
-  [[nodiscard]] static absl::Status RequireLiveUserIn(pqxx::work& txn, const std::string& field,
+  [[nodiscard]] static absl::Status RequireLiveUserIn(pqxx::transaction_base& txn,
+                                                      const std::string& field,
                                                       const std::string& user_id);
 
   [[nodiscard]] absl::StatusOr<db::v1::Channel> Create(const db::v1::Channel& channel,

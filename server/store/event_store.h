@@ -57,7 +57,7 @@ class EventStore {
   // AppendIn appends `event` (kind, channel_id, actor_id and payload set)
   // about `user_id` (may be empty) inside `txn`. A USER_STATUS_CHANGED
   // event records the user's channels for routing.
-  static void AppendIn(pqxx::work& txn, const db::v1::Event& event,
+  static void AppendIn(pqxx::transaction_base& txn, const db::v1::Event& event,
                        const std::string& user_id = "");
 
   // PrepareReaderOn declares ReadIn's statement on a connection outside the

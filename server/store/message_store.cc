@@ -163,8 +163,8 @@ struct MessageMeta {
   bool deleted = false;
 };
 
-absl::StatusOr<MessageMeta> MetaIn(pqxx::work& txn, const std::string& id, bool for_update,
-                                   absl::string_view field = "id") {
+absl::StatusOr<MessageMeta> MetaIn(pqxx::transaction_base& txn, const std::string& id,
+                                   bool for_update, absl::string_view field = "id") {
   pqxx::result r = txn.exec_prepared(for_update ? "msg_meta_for_update" : "msg_meta", id);
   if (r.empty() || r[0][3].as<bool>()) {
     return absl::NotFoundError(absl::StrCat(field, ": message ", id, " not found"));
@@ -180,7 +180,7 @@ absl::Status RequireReader(const ChannelAccess& access) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::Message> GetVisibleIn(pqxx::work& txn, const std::string& id,
+absl::StatusOr<v1::Message> GetVisibleIn(pqxx::transaction_base& txn, const std::string& id,
                                          const std::string& viewer_id) {
   pqxx::result r = txn.exec_prepared("msg_get", viewer_id, id);
   if (r.empty()) return absl::NotFoundError(absl::StrCat("message ", id, " not found"));
@@ -280,7 +280,7 @@ absl::StatusOr<v1::Message> MessageStore::Post(const v1::PostMessageRequest& req
   v1::Message out;
   RETURN_IF_ERROR(RunInTransaction(
       *pool_, call,
-      [&](pqxx::work& txn) -> absl::Status {
+      [&](pqxx::transaction_base& txn) -> absl::Status {
         const std::string& author = request.author_id();
         const std::optional<std::string> client_id =
             request.client_msg_id().empty() ? std::nullopt
@@ -346,7 +346,7 @@ absl::StatusOr<v1::Message> MessageStore::Post(const v1::PostMessageRequest& req
 absl::StatusOr<v1::Message> MessageStore::Get(const std::string& id, const std::string& viewer_id,
                                               const CallLimits& call) {
   v1::Message out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(out, GetVisibleIn(txn, id, viewer_id));
     if (!viewer_id.empty()) {
       ASSIGN_OR_RETURN(ChannelAccess access,
@@ -361,7 +361,7 @@ absl::StatusOr<v1::Message> MessageStore::Get(const std::string& id, const std::
 absl::StatusOr<v1::Message> MessageStore::Edit(const std::string& id, const std::string& actor_id,
                                                const std::string& content, const CallLimits& call) {
   v1::Message out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(MessageMeta meta, MetaIn(txn, id, /*for_update=*/true, "message.id"));
     if (meta.author_id != actor_id) {
       return absl::PermissionDeniedError("actor_id: only the author may edit a message");
@@ -380,7 +380,7 @@ absl::StatusOr<v1::Message> MessageStore::Edit(const std::string& id, const std:
 
 absl::Status MessageStore::Delete(const std::string& id, const std::string& actor_id,
                                   const CallLimits& call) {
-  return RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+  return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(MessageMeta meta, MetaIn(txn, id, /*for_update=*/true));
     ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, meta.channel_id, actor_id));
     if (meta.author_id != actor_id && !access.is_manager()) {
@@ -406,7 +406,7 @@ absl::StatusOr<std::vector<v1::Message>> MessageStore::List(const std::string& c
                                                             bool newer, int limit,
                                                             const CallLimits& call) {
   std::vector<v1::Message> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, channel_id, viewer_id));
     RETURN_IF_ERROR(RequireReader(access));
     // "~" sorts after every ULID character, so it starts at the newest.
@@ -427,7 +427,7 @@ absl::StatusOr<std::vector<v1::Message>> MessageStore::ListReplies(const std::st
                                                                    int limit, v1::Message* parent,
                                                                    const CallLimits& call) {
   std::vector<v1::Message> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(*parent, GetVisibleIn(txn, parent_id, viewer_id));
     if (!parent->thread_parent_id().empty()) {
       return absl::InvalidArgumentError("thread_parent_id: is a reply, not a thread parent");
@@ -448,7 +448,7 @@ absl::StatusOr<std::vector<v1::Message>> MessageStore::ListReplies(const std::st
 absl::StatusOr<std::vector<SearchResult>> MessageStore::Search(const SearchQuery& q,
                                                                const CallLimits& call) {
   std::vector<SearchResult> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     // Channel ids are validated ULIDs, so the array literal needs no quoting.
     const std::string channels = absl::StrCat("{", absl::StrJoin(q.channel_ids, ","), "}");
     std::optional<std::string> after_rank = q.after_rank;
@@ -470,7 +470,7 @@ absl::StatusOr<std::vector<SearchResult>> MessageStore::Search(const SearchQuery
 absl::StatusOr<v1::Attachment> MessageStore::AddAttachment(const v1::Attachment& a,
                                                            const CallLimits& call) {
   v1::Attachment out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(MessageMeta meta,
                      MetaIn(txn, a.message_id(), /*for_update=*/false, "attachment.message_id"));
     if (meta.author_id != a.uploader_id()) {
@@ -493,7 +493,7 @@ absl::StatusOr<std::vector<v1::Attachment>> MessageStore::ListAttachments(
     const std::string& message_id, const std::string& channel_id, const std::string& viewer_id,
     const std::string& after_id, int limit, const CallLimits& call) {
   std::vector<v1::Attachment> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     std::string channel = channel_id;
     if (!message_id.empty()) {
       ASSIGN_OR_RETURN(MessageMeta meta,
@@ -513,7 +513,7 @@ absl::StatusOr<std::vector<v1::Attachment>> MessageStore::ListAttachments(
 
 absl::Status MessageStore::DeleteAttachment(const std::string& id, const std::string& actor_id,
                                             const CallLimits& call) {
-  return RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+  return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     pqxx::result r = txn.exec_prepared("att_meta", id);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("attachment ", id, " not found"));
     const std::string channel_id = r[0][0].as<std::string>();

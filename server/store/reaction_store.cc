@@ -14,7 +14,8 @@ namespace {
 namespace v1 = ::chatgenius::db::v1;
 
 // The channel of a live message; NOT_FOUND otherwise.
-absl::StatusOr<std::string> LiveMessageChannelIn(pqxx::work& txn, const std::string& message_id) {
+absl::StatusOr<std::string> LiveMessageChannelIn(pqxx::transaction_base& txn,
+                                                 const std::string& message_id) {
   pqxx::result r = txn.exec_prepared("rx_message_channel", message_id);
   if (r.empty()) {
     return absl::NotFoundError(absl::StrCat("message_id: message ", message_id, " not found"));
@@ -49,7 +50,7 @@ absl::StatusOr<v1::Reaction> ReactionStore::Add(const std::string& message_id,
                                                 const std::string& user_id,
                                                 const std::string& emoji, const CallLimits& call) {
   v1::Reaction out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(std::string channel_id, LiveMessageChannelIn(txn, message_id));
     ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, channel_id, user_id));
     if (!access.is_member()) {
@@ -75,7 +76,7 @@ absl::StatusOr<v1::Reaction> ReactionStore::Add(const std::string& message_id,
 
 absl::Status ReactionStore::Remove(const std::string& message_id, const std::string& user_id,
                                    const std::string& emoji, const CallLimits& call) {
-  return RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+  return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(std::string channel_id, LiveMessageChannelIn(txn, message_id));
     ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, channel_id, user_id));
     if (access.archived) return absl::FailedPreconditionError("channel is archived");
@@ -96,7 +97,7 @@ absl::StatusOr<std::vector<v1::ReactionGroup>> ReactionStore::List(const std::st
                                                                    const std::string& viewer_id,
                                                                    const CallLimits& call) {
   std::vector<v1::ReactionGroup> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::work& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(std::string channel_id, LiveMessageChannelIn(txn, message_id));
     if (!viewer_id.empty()) {
       ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, channel_id, viewer_id));

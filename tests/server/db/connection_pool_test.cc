@@ -21,10 +21,11 @@ PoolSettings Settings(const testing::TestDatabase& db) {
 
 int BackendPid(ConnectionPool& pool) {
   int pid = 0;
-  absl::Status s = RunInTransaction(pool, absl::Now() + absl::Seconds(5), [&](pqxx::work& txn) {
-    pid = txn.exec("SELECT pg_backend_pid()")[0][0].as<int>();
-    return absl::OkStatus();
-  });
+  absl::Status s =
+      RunInTransaction(pool, absl::Now() + absl::Seconds(5), [&](pqxx::transaction_base& txn) {
+        pid = txn.exec("SELECT pg_backend_pid()")[0][0].as<int>();
+        return absl::OkStatus();
+      });
   EXPECT_TRUE(s.ok()) << s;
   return pid;
 }
@@ -117,10 +118,11 @@ TEST(ConnectionPoolTest, BrokenConnectionFailsOneCallThenIsDiscarded) {
   db.AdminExec(absl::StrCat("SELECT pg_terminate_backend(", pid, ")"));
   absl::SleepFor(absl::Milliseconds(100));
 
-  absl::Status failed = RunInTransaction(pool, absl::Now() + absl::Seconds(5), [](pqxx::work& txn) {
-    txn.exec("SELECT 1");
-    return absl::OkStatus();
-  });
+  absl::Status failed =
+      RunInTransaction(pool, absl::Now() + absl::Seconds(5), [](pqxx::transaction_base& txn) {
+        txn.exec("SELECT 1");
+        return absl::OkStatus();
+      });
   EXPECT_EQ(failed.code(), absl::StatusCode::kUnavailable) << failed;
   EXPECT_EQ(pool.Stats().size, 0) << "the broken connection must not return to the pool";
   int new_pid = BackendPid(pool);
@@ -132,11 +134,11 @@ TEST(ConnectionPoolTest, BrokenConnectionFailsOneCallThenIsDiscarded) {
 TEST(ConnectionPoolTest, StatementTimeoutFollowsDeadline) {
   testing::TestDatabase db;
   ConnectionPool pool(Settings(db));
-  absl::Status s =
-      RunInTransaction(pool, absl::Now() + absl::Milliseconds(200), [](pqxx::work& txn) {
-        txn.exec("SELECT pg_sleep(5)");
-        return absl::OkStatus();
-      });
+  absl::Status s = RunInTransaction(pool, absl::Now() + absl::Milliseconds(200),
+                                    [](pqxx::transaction_base& txn) {
+                                      txn.exec("SELECT pg_sleep(5)");
+                                      return absl::OkStatus();
+                                    });
   EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
   PoolStatistics stats = pool.Stats();
   EXPECT_EQ(stats.in_use, 0) << "a timed-out query holds no connection afterwards";
@@ -144,21 +146,50 @@ TEST(ConnectionPoolTest, StatementTimeoutFollowsDeadline) {
   EXPECT_GT(BackendPid(pool), 0);
 }
 
+// RunReadOnly: autocommit statements under the same deadline. Past the
+// deadline every statement is cancelled, also one started after the first
+// was (the body below swallows the first cancellation).
+TEST(ConnectionPoolTest, ReadOnlyStatementsStopAtTheDeadline) {
+  testing::TestDatabase db;
+  ConnectionPool pool(Settings(db));
+  const absl::Time start = absl::Now();
+  absl::Status s =
+      RunReadOnly(pool, start + absl::Milliseconds(200), [](pqxx::transaction_base& statements) {
+        try {
+          statements.exec("SELECT pg_sleep(5)");
+        } catch (const pqxx::sql_error&) {
+        }
+        statements.exec("SELECT pg_sleep(5)");
+        return absl::OkStatus();
+      });
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3)) << "the second statement was cancelled too";
+  EXPECT_EQ(pool.Stats().in_use, 0);
+  EXPECT_GT(BackendPid(pool), 0) << "the connection stays usable";
+
+  absl::Status ok =
+      RunReadOnly(pool, absl::Now() + absl::Seconds(5), [](pqxx::transaction_base& statements) {
+        return statements.exec1("SELECT 1")[0].as<int>() == 1 ? absl::OkStatus()
+                                                              : absl::InternalError("not 1");
+      });
+  EXPECT_TRUE(ok.ok()) << ok;
+}
+
 TEST(ConnectionPoolTest, BodyErrorRollsBack) {
   testing::TestDatabase db;
   ConnectionPool pool(Settings(db));
   absl::Time deadline = absl::Now() + absl::Seconds(5);
-  ASSERT_TRUE(RunInTransaction(pool, deadline, [](pqxx::work& txn) {
+  ASSERT_TRUE(RunInTransaction(pool, deadline, [](pqxx::transaction_base& txn) {
                 txn.exec("CREATE TABLE t (x int)");
                 return absl::OkStatus();
               }).ok());
-  absl::Status s = RunInTransaction(pool, deadline, [](pqxx::work& txn) {
+  absl::Status s = RunInTransaction(pool, deadline, [](pqxx::transaction_base& txn) {
     txn.exec("INSERT INTO t VALUES (1)");
     return absl::FailedPreconditionError("changed my mind");
   });
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   int count = -1;
-  ASSERT_TRUE(RunInTransaction(pool, deadline, [&](pqxx::work& txn) {
+  ASSERT_TRUE(RunInTransaction(pool, deadline, [&](pqxx::transaction_base& txn) {
                 count = txn.exec("SELECT count(*) FROM t")[0][0].as<int>();
                 return absl::OkStatus();
               }).ok());
@@ -177,8 +208,8 @@ TEST(ConnectionPoolTest, StatsAddUpUnderConcurrency) {
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 25; ++i) {
-        absl::Status s =
-            RunInTransaction(pool, absl::Now() + absl::Seconds(10), [&](pqxx::work& txn) {
+        absl::Status s = RunInTransaction(
+            pool, absl::Now() + absl::Seconds(10), [&](pqxx::transaction_base& txn) {
               int v = txn.exec_prepared("add", t * 100 + i)[0][0].as<int>();
               return v == t * 100 + i + 1 ? absl::OkStatus() : absl::InternalError("wrong result");
             });

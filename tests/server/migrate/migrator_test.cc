@@ -26,7 +26,7 @@ class MigratorTest : public ::testing::Test {
 
   std::string Query(const std::string& sql) {
     std::string out;
-    absl::Status s = RunInTransaction(pool_, absl::Now() + absl::Seconds(10), [&](pqxx::work& txn) {
+    absl::Status s = RunInTransaction(pool_, absl::Now() + absl::Seconds(10), [&](pqxx::transaction_base& txn) {
       pqxx::result r = txn.exec(sql);
       out = r.empty() || r[0][0].is_null() ? "" : r[0][0].as<std::string>();
       return absl::OkStatus();

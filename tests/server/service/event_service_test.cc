@@ -273,7 +273,7 @@ TEST_F(EventServiceTest, ConcurrentWritersWithDelayedCommitsSkipNothing) {
       std::mt19937 rng(w);
       for (int i = 0; i < kEach; ++i) {
         absl::Status s =
-            RunInTransaction(pool, absl::Now() + absl::Seconds(60), [&](pqxx::work& t) {
+            RunInTransaction(pool, absl::Now() + absl::Seconds(60), [&](pqxx::transaction_base& t) {
               v1::Event e = NewEvent(v1::EVENT_KIND_CHANNEL_UPDATED, general_.id(), ada_.id());
               e.mutable_channel()->set_id(general_.id());
               e.mutable_channel()->set_description(absl::StrCat(w, ":", i));

@@ -55,7 +55,7 @@ class MessageIndexTest : public ::testing::Test {
         "INSERT INTO messages (id, channel_id, user_id, content) SELECT "
         "lpad((3000000 + n)::text, 26, '0'), '",
         Id(3), "', '", Id(1), "', 'other ' || n FROM generate_series(1, 10000) n;", "ANALYZE;");
-    absl::Status s = RunInTransaction(*pool_, absl::Now() + absl::Minutes(2), [&](pqxx::work& t) {
+    absl::Status s = RunInTransaction(*pool_, absl::Now() + absl::Minutes(2), [&](pqxx::transaction_base& t) {
       t.exec(sql);
       return absl::OkStatus();
     });
@@ -73,7 +73,7 @@ class MessageIndexTest : public ::testing::Test {
   // pool's only connection), then EXPLAINs the same statement.
   std::string Explain(const std::string& statement, const std::string& args, bool generic) {
     std::string plan;
-    absl::Status s = RunInTransaction(*pool_, absl::Now() + absl::Seconds(30), [&](pqxx::work& t) {
+    absl::Status s = RunInTransaction(*pool_, absl::Now() + absl::Seconds(30), [&](pqxx::transaction_base& t) {
       if (generic) t.exec("SET LOCAL plan_cache_mode = force_generic_plan");
       for (const pqxx::row& r :
            t.exec(absl::StrCat("EXPLAIN EXECUTE ", statement, "(", args, ")"))) {
@@ -90,7 +90,7 @@ class MessageIndexTest : public ::testing::Test {
   // hit + read), or -1.
   int PageBuffers(const std::string& statement, const std::string& args, bool generic) {
     std::string top;
-    absl::Status s = RunInTransaction(*pool_, absl::Now() + absl::Seconds(30), [&](pqxx::work& t) {
+    absl::Status s = RunInTransaction(*pool_, absl::Now() + absl::Seconds(30), [&](pqxx::transaction_base& t) {
       if (generic) t.exec("SET LOCAL plan_cache_mode = force_generic_plan");
       for (const pqxx::row& r :
            t.exec(absl::StrCat("EXPLAIN (ANALYZE, BUFFERS) EXECUTE ", statement, "(", args, ")"))) {
