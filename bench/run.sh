@@ -154,17 +154,25 @@ pids+=($!)
 for _ in $(seq 1 100); do [ -s "$work/tunnel.port" ] && break; sleep 0.05; done
 tunnel_port=$(cat "$work/tunnel.port")
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$fwd_port") 2>/dev/null && break; sleep 0.05; done
-tps() {  # tps PORT CLIENTS
-  "$PG_BIN/pgbench" -S -n -c "$2" -j 2 -T "$pgbench_seconds" -h 127.0.0.1 -p "$1" -U postgres \
+tps() {  # tps PORT CLIENTS SECONDS
+  "$PG_BIN/pgbench" -S -n -c "$2" -j 2 -T "$3" -h 127.0.0.1 -p "$1" -U postgres \
     pgbench 2>/dev/null | sed -n 's/^tps = \([0-9.]*\) .*without.*/\1/p'
 }
+median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
+round_seconds=$(((pgbench_seconds + 2) / 3))
 echo
-echo "== pgbench -S (scale 10, ${pgbench_seconds} s each): our tunnel vs OpenSSH ssh -L vs direct TCP; goal tunnel/ssh-L >= 1.0"
+echo "== pgbench -S (scale 10): our tunnel vs OpenSSH ssh -L vs direct TCP; median of 3 interleaved ${round_seconds}-s rounds; goal tunnel/ssh-L >= 1.0"
 printf "%-8s | %10s %10s %10s | %12s %12s\n" clients direct ssh-L tunnel tunnel/ssh-L tunnel/direct
 for c in 1 8; do
-  d=$(tps "$pg_port" $c)
-  s=$(tps "$fwd_port" $c)
-  t=$(tps "$tunnel_port" $c)
+  ds=() ss=() ts=()
+  for _ in 1 2 3; do
+    ds+=("$(tps "$pg_port" $c "$round_seconds")")
+    ss+=("$(tps "$fwd_port" $c "$round_seconds")")
+    ts+=("$(tps "$tunnel_port" $c "$round_seconds")")
+  done
+  d=$(median "${ds[@]}")
+  s=$(median "${ss[@]}")
+  t=$(median "${ts[@]}")
   printf "%-8s | %10.0f %10.0f %10.0f | %12.2f %12.2f\n" "$c" "$d" "$s" "$t" \
     "$(echo "$t / $s" | bc -l)" "$(echo "$t / $d" | bc -l)"
 done
