@@ -58,6 +58,7 @@ class WriteLoad {
             last_ack_ = absl::Now();
           } else {
             ++failures_[status.error_code()];
+            failed_.push_back(name);
             absl::SleepFor(absl::Milliseconds(20));
           }
         }
@@ -84,12 +85,17 @@ class WriteLoad {
     std::lock_guard<std::mutex> lock(mu_);
     return failures_;
   }
+  std::vector<std::string> failed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return failed_;
+  }
 
  private:
   std::atomic<bool> stop_{false};
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::vector<std::string> acked_;
+  std::vector<std::string> failed_;
   absl::Time last_ack_ = absl::InfinitePast();
   std::map<grpc::StatusCode, int> failures_;
 };
@@ -247,10 +253,16 @@ TEST(FaultDrillTest, SigtermUnderLoadCompletesCallsInFlightAndLosesNothing) {
   EXPECT_GT(acked.size(), 0u);
   EXPECT_EQ(CountPresent(db.conninfo(), acked), static_cast<int>(acked.size()))
       << "every acknowledged write is in the database";
+  // New calls are refused once the server stops accepting: UNAVAILABLE, or
+  // CANCELLED for one that reached gRPC in the instant it stopped (gRPC
+  // resets streams it accepted but never handed to a handler; seen under
+  // ASan's slower timing). Either way it never ran: none of them wrote.
   for (const auto& [code, n] : load.failures()) {
-    EXPECT_EQ(code, grpc::StatusCode::UNAVAILABLE)
-        << "after SIGTERM new calls are refused as retryable: " << Codes(load.failures());
+    EXPECT_TRUE(code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::CANCELLED)
+        << "after SIGTERM new calls are refused: " << Codes(load.failures());
   }
+  EXPECT_EQ(CountPresent(db.conninfo(), load.failed()), 0)
+      << "a call refused during shutdown wrote nothing";
 }
 
 TEST(FaultDrillTest, PoolExhaustedBySlowQueriesFailsFastAndRecovers) {
