@@ -4,7 +4,7 @@
 # cannot see its lock/unlock and reports everything it guards as racy. So
 # this script builds abseil 20220623 from Debian's own source package (the
 # same patches, inline namespace and sonames: a drop-in) with
-# -fsanitize=thread once, into .tsan/ (about 8 minutes on 2 cores), and runs
+# -fsanitize=thread once, into .tsan/ (about 2 minutes on 2 cores), and runs
 # `scripts/test.sh --config=tsan` with those libraries first on the library
 # path and tests/tsan.supp for the libraries that stay uninstrumented.
 # Extra arguments replace the default target //tests/...
