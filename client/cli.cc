@@ -20,9 +20,7 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -121,15 +119,13 @@ std::unique_ptr<Client> Connect() {
     }
     return value;
   };
-  auto read_pem = [](const std::string& what, const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream pem;
-    pem << in.rdbuf();
-    if (!in || pem.str().find("-----BEGIN") == std::string::npos) {
-      std::cerr << "error: cannot read a PEM file for " << what << " at '" << path << "'\n";
+  auto read_pem = [](const char* what, const std::string& path) {
+    absl::StatusOr<std::string> pem = chatgenius::ReadPem(what, path);
+    if (!pem.ok()) {
+      Fail(pem.status());
       std::exit(2);
     }
-    return pem.str();
+    return *pem;
   };
   const std::string ca_file = setting(FLAGS_ca_file, "CHATGENIUS_DB_CA_FILE");
   const std::string cert_file = setting(FLAGS_cert_file, "CHATGENIUS_DB_CERT_FILE");

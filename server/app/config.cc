@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 
@@ -373,9 +374,9 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
   c.shutdown_grace = r.Millis("SHUTDOWN_GRACE_MS", c.shutdown_grace, 0, 600000);
 
   c.auth_tokens_file = r.String("AUTH_TOKENS_FILE", "");
+  const std::string exempt = r.String("AUTH_EXEMPT", absl::StrJoin(c.auth_exempt, ","));
   c.auth_exempt.clear();
-  for (absl::string_view service :
-       absl::StrSplit(r.String("AUTH_EXEMPT", "grpc.health.v1.Health"), ',', absl::SkipEmpty())) {
+  for (absl::string_view service : absl::StrSplit(exempt, ',', absl::SkipEmpty())) {
     c.auth_exempt.insert(std::string(absl::StripAsciiWhitespace(service)));
   }
   if (!c.auth_tokens_file.empty() && !c.tls_enabled() && !IsLoopback(c.listen_address)) {

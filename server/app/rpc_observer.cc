@@ -5,6 +5,7 @@
 #include <grpcpp/security/auth_context.h>
 #include <grpcpp/server_context.h>
 
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -17,26 +18,10 @@ namespace {
 
 using grpc::experimental::InterceptionHookPoints;
 
-const char* CodeName(grpc::StatusCode code) {
-  static const char* const kNames[] = {"OK",
-                                       "CANCELLED",
-                                       "UNKNOWN",
-                                       "INVALID_ARGUMENT",
-                                       "DEADLINE_EXCEEDED",
-                                       "NOT_FOUND",
-                                       "ALREADY_EXISTS",
-                                       "PERMISSION_DENIED",
-                                       "RESOURCE_EXHAUSTED",
-                                       "FAILED_PRECONDITION",
-                                       "ABORTED",
-                                       "OUT_OF_RANGE",
-                                       "UNIMPLEMENTED",
-                                       "INTERNAL",
-                                       "UNAVAILABLE",
-                                       "DATA_LOSS",
-                                       "UNAUTHENTICATED"};
-  const int i = static_cast<int>(code);
-  return i >= 0 && i < 17 ? kNames[i] : "UNKNOWN";
+// gRPC and absl share the canonical codes and their names.
+std::string CodeName(grpc::StatusCode code) {
+  std::string name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+  return name.empty() ? "UNKNOWN" : name;
 }
 
 LogLevel AccessLogLevel(grpc::StatusCode code) {
@@ -93,7 +78,7 @@ class RpcObserver final : public grpc::experimental::Interceptor {
   void Finish(const grpc::Status& status) {
     recorded_ = true;
     const absl::Duration latency = absl::Now() - start_;
-    const char* code = CodeName(status.error_code());
+    const std::string code = CodeName(status.error_code());
     metrics_->Record(method_, code, latency,
                      info_->type() == grpc::experimental::ServerRpcInfo::Type::UNARY);
     const LogLevel level = AccessLogLevel(status.error_code());

@@ -52,6 +52,11 @@ inline constexpr char kLivenessService[] = "liveness";
 // local endpoint) to the tunnel's; the server and the CLI both use it.
 TunnelSettings TunnelSettingsFrom(const Config& config);
 
+// ReadPem reads a PEM file; INVALID_ARGUMENT naming `variable` (the setting
+// or flag) and the path if it cannot be read or holds no PEM block. The
+// server's TLS files and the CLI's use it.
+absl::StatusOr<std::string> ReadPem(const char* variable, const std::string& path);
+
 // ReadinessServiceNames returns "" and every chatgenius.db.v1 service name.
 const std::vector<std::string>& ReadinessServiceNames();
 

@@ -44,7 +44,6 @@ void Log(LogLevel level, absl::string_view message, std::initializer_list<LogFie
 std::string FormatLogRecord(LogFormat format, LogLevel level, absl::string_view timestamp,
                             absl::string_view message, std::initializer_list<LogField> fields);
 
-inline void LogDebug(absl::string_view message) { Log(LogLevel::kDebug, message); }
 inline void LogInfo(absl::string_view message) { Log(LogLevel::kInfo, message); }
 inline void LogWarning(absl::string_view message) { Log(LogLevel::kWarning, message); }
 inline void LogError(absl::string_view message) { Log(LogLevel::kError, message); }

@@ -34,6 +34,15 @@ namespace {
 namespace v1 = ::chatgenius::db::v1;
 using grpc::health::v1::HealthCheckResponse;
 
+// NewUser is a valid CreateUser request for username `name`.
+v1::CreateUserRequest NewUser(const std::string& name) {
+  v1::CreateUserRequest request;
+  request.mutable_user()->set_username(name);
+  request.mutable_user()->set_email(name + "@example.com");
+  request.mutable_user()->set_display_name(name);
+  return request;
+}
+
 // WriteLoad runs `threads` writers creating users until Stop(); it keeps
 // the usernames the server acknowledged and counts failures by code.
 class WriteLoad {
@@ -44,10 +53,7 @@ class WriteLoad {
         auto stub = v1::UserService::NewStub(channel);
         for (int i = 0; !stop_.load(); ++i) {
           const std::string name = absl::StrCat(prefix, t, "_", i);
-          v1::CreateUserRequest request;
-          request.mutable_user()->set_username(name);
-          request.mutable_user()->set_email(name + "@example.com");
-          request.mutable_user()->set_display_name(name);
+          const v1::CreateUserRequest request = NewUser(name);
           grpc::ClientContext context;
           testing::SetDeadline(&context, absl::Seconds(2));
           v1::User user;
@@ -180,10 +186,7 @@ class RowLock {
 };
 
 v1::User MustCreateUser(v1::UserService::Stub* stub, const std::string& name) {
-  v1::CreateUserRequest request;
-  request.mutable_user()->set_username(name);
-  request.mutable_user()->set_email(name + "@example.com");
-  request.mutable_user()->set_display_name(name);
+  const v1::CreateUserRequest request = NewUser(name);
   grpc::ClientContext context;
   testing::SetDeadline(&context);
   v1::User user;
