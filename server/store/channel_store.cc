@@ -170,7 +170,8 @@ ChannelStore::ChannelStore(ConnectionPool* pool) : pool_(pool) {
       "SELECT c.type, c.archived_at IS NOT NULL, m.role FROM channels c "
       "LEFT JOIN channel_members m ON m.channel_id = c.id AND m.user_id = $2::text "
       "WHERE c.id = $1 AND c.deleted_at IS NULL ";
-  pool_->RegisterStatement("channel_access", access + "FOR SHARE OF c");
+  pool_->RegisterStatement("channel_access", access);
+  pool_->RegisterStatement("channel_access_for_share", access + "FOR SHARE OF c");
   pool_->RegisterStatement("channel_access_for_update", access + "FOR UPDATE OF c");
   pool_->RegisterStatement("user_live", "SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL");
   pool_->RegisterStatement("channel_insert",
@@ -243,9 +244,11 @@ ChannelStore::ChannelStore(ConnectionPool* pool) : pool_(pool) {
 
 absl::StatusOr<ChannelAccess> ChannelStore::AccessIn(pqxx::transaction_base& txn,
                                                      const std::string& channel_id,
-                                                     const std::string& user_id, bool for_update) {
-  pqxx::result r = txn.exec_prepared(for_update ? "channel_access_for_update" : "channel_access",
-                                     channel_id, user_id);
+                                                     const std::string& user_id, AccessLock lock) {
+  const char* statement = lock == AccessLock::kUpdate  ? "channel_access_for_update"
+                          : lock == AccessLock::kShare ? "channel_access_for_share"
+                                                       : "channel_access";
+  pqxx::result r = txn.exec_prepared(statement, channel_id, user_id);
   if (r.empty()) return ChannelNotFound(channel_id);
   ChannelAccess access;
   access.type = TypeFromSql(r[0][0].as<std::string>());
@@ -285,7 +288,7 @@ absl::StatusOr<v1::Channel> ChannelStore::Create(const v1::Channel& channel,
 
 absl::StatusOr<v1::Channel> ChannelStore::Get(const std::string& id, const CallLimits& call) {
   v1::Channel out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(out, GetIn(txn, id));
     return absl::OkStatus();
   }));
@@ -299,7 +302,7 @@ absl::StatusOr<v1::Channel> ChannelStore::Update(const std::string& id, const st
   RETURN_IF_ERROR(RunInTransaction(
       *pool_, call,
       [&](pqxx::transaction_base& txn) -> absl::Status {
-        ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, actor_id, /*for_update=*/true));
+        ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, actor_id, AccessLock::kUpdate));
         RETURN_IF_ERROR(RequireManager(access, "update a channel"));
         RETURN_IF_ERROR(RequireNotArchived(access));
         if (access.type == v1::CHANNEL_TYPE_DIRECT && update.name.has_value()) {
@@ -320,7 +323,7 @@ absl::StatusOr<v1::Channel> ChannelStore::SetArchived(const std::string& id,
                                                       const CallLimits& call) {
   v1::Channel out;
   RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, actor_id, /*for_update=*/true));
+    ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, actor_id, AccessLock::kUpdate));
     RETURN_IF_ERROR(RequireManager(access, archived ? "archive a channel" : "unarchive a channel"));
     if (access.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels cannot be archived");
@@ -342,7 +345,7 @@ absl::StatusOr<v1::Channel> ChannelStore::SetArchived(const std::string& id,
 absl::Status ChannelStore::Delete(const std::string& id, const std::string& actor_id,
                                   const CallLimits& call) {
   return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, actor_id, /*for_update=*/true));
+    ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, actor_id, AccessLock::kUpdate));
     if (access.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels cannot be deleted");
     }
@@ -360,7 +363,7 @@ absl::StatusOr<std::vector<v1::ChannelListEntry>> ChannelStore::ListForMember(
     const std::string& user_id, bool include_archived, const std::string& after_id, int limit,
     const CallLimits& call) {
   std::vector<v1::ChannelListEntry> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) {
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
     for (const pqxx::row& r :
          txn.exec_prepared("channel_list_member", user_id, include_archived, after_id, limit)) {
       v1::ChannelListEntry e;
@@ -378,7 +381,7 @@ absl::StatusOr<std::vector<v1::ChannelListEntry>> ChannelStore::ListPublic(
     bool include_archived, const std::string& after_name, const std::string& after_id, int limit,
     const CallLimits& call) {
   std::vector<v1::ChannelListEntry> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) {
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
     for (const pqxx::row& r :
          txn.exec_prepared("channel_list_public", include_archived, after_name, after_id, limit)) {
       v1::ChannelListEntry e;
@@ -397,7 +400,7 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::AddMember(const std::string& cha
                                                           const CallLimits& call) {
   v1::ChannelMember out;
   RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, actor_id, /*for_update=*/true));
+    ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, actor_id, AccessLock::kUpdate));
     if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels have a fixed set of members");
     }
@@ -423,7 +426,7 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::AddMember(const std::string& cha
 absl::Status ChannelStore::RemoveMember(const std::string& channel_id, const std::string& user_id,
                                         const std::string& actor_id, const CallLimits& call) {
   return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, actor_id, /*for_update=*/true));
+    ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, actor_id, AccessLock::kUpdate));
     if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels have a fixed set of members");
     }
@@ -453,7 +456,7 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::UpdateMemberRole(const std::stri
                                                                  const CallLimits& call) {
   v1::ChannelMember out;
   RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, actor_id, /*for_update=*/true));
+    ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, actor_id, AccessLock::kUpdate));
     if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels have no roles to change");
     }
@@ -484,7 +487,7 @@ absl::StatusOr<std::vector<v1::ChannelMember>> ChannelStore::ListMembers(
     const std::string& channel_id, const std::string& after_user_id, int limit,
     const CallLimits& call) {
   std::vector<v1::ChannelMember> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     if (txn.exec_prepared("channel_get", channel_id).empty()) return ChannelNotFound(channel_id);
     for (const pqxx::row& r : txn.exec_prepared("member_list", channel_id, after_user_id, limit)) {
       out.push_back(MemberFromRow(r));
@@ -534,7 +537,7 @@ absl::StatusOr<v1::ReadState> ChannelStore::MarkRead(const std::string& channel_
                                                      const CallLimits& call) {
   v1::ReadState out;
   RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, channel_id, user_id));
+    ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, channel_id, user_id, AccessLock::kShare));
     if (!access.is_member()) {
       return absl::PermissionDeniedError("user_id: not a member of this channel");
     }
@@ -557,7 +560,7 @@ absl::StatusOr<v1::ReadState> ChannelStore::GetReadState(const std::string& chan
                                                          const std::string& user_id,
                                                          const CallLimits& call) {
   v1::ReadState out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     if (txn.exec_prepared("channel_get", channel_id).empty()) return ChannelNotFound(channel_id);
     pqxx::result r = txn.exec_prepared("read_state", channel_id, user_id);
     if (r.empty()) return absl::NotFoundError("user_id: not a member of this channel");

@@ -44,6 +44,18 @@ struct ChannelAccess {
   bool can_read() const { return is_member() || type == db::v1::CHANNEL_TYPE_PUBLIC; }
 };
 
+// AccessLock says how AccessIn locks the channel row.
+enum class AccessLock {
+  // No lock: for reads. A concurrent writer holding the row does not block
+  // them, and they write nothing (no transaction id, no tuple header).
+  kNone,
+  // FOR SHARE: a write that must not see the channel archived, deleted or
+  // re-roled before it commits (posting, reacting, marking read).
+  kShare,
+  // FOR UPDATE: a write that changes the channel or its membership.
+  kUpdate,
+};
+
 // ChannelUpdate selects the fields Update writes.
 struct ChannelUpdate {
   std::optional<std::string> name;
@@ -56,13 +68,13 @@ class ChannelStore {
   explicit ChannelStore(ConnectionPool* pool);
 
   // AccessIn reads `user_id`'s access to a live channel inside `txn`,
-  // locking the channel row (FOR SHARE, or FOR UPDATE when `for_update`)
-  // so its state cannot change before the transaction ends. NOT_FOUND if
-  // the channel is absent or deleted. For other stores' transactions.
+  // locking the channel row as `lock` says (kShare/kUpdate: its state
+  // cannot change before the transaction ends). NOT_FOUND if the channel is
+  // absent or deleted. For other stores' transactions too.
   [[nodiscard]] static absl::StatusOr<ChannelAccess> AccessIn(pqxx::transaction_base& txn,
                                                               const std::string& channel_id,
                                                               const std::string& user_id,
-                                                              bool for_update = false);
+                                                              AccessLock lock);
 
   // RequireLiveUserIn returns NOT_FOUND naming `field` unless the user
   // exists and is not deleted.

@@ -114,7 +114,7 @@ absl::StatusOr<std::vector<StoredEvent>> EventStore::ReadIn(pqxx::transaction_ba
 absl::StatusOr<std::vector<StoredEvent>> EventStore::Read(int64_t after, int limit,
                                                           const CallLimits& call) {
   std::vector<StoredEvent> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(out, ReadIn(txn, after, limit));
     return absl::OkStatus();
   }));
@@ -123,7 +123,7 @@ absl::StatusOr<std::vector<StoredEvent>> EventStore::Read(int64_t after, int lim
 
 absl::StatusOr<int64_t> EventStore::LatestId(const CallLimits& call) {
   int64_t id = 0;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) {
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
     id = txn.exec_prepared("event_latest")[0][0].as<int64_t>();
     return absl::OkStatus();
   }));
@@ -132,7 +132,7 @@ absl::StatusOr<int64_t> EventStore::LatestId(const CallLimits& call) {
 
 absl::StatusOr<int64_t> EventStore::PrunedThrough(const CallLimits& call) {
   int64_t id = 0;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) {
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
     id = txn.exec_prepared("event_pruned")[0][0].as<int64_t>();
     return absl::OkStatus();
   }));
@@ -152,7 +152,7 @@ absl::StatusOr<int64_t> EventStore::Prune(absl::Duration retention, const CallLi
 absl::StatusOr<std::vector<std::string>> EventStore::ChannelsOf(const std::string& user_id,
                                                                 const CallLimits& call) {
   std::vector<std::string> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) {
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
     for (const pqxx::row& r : txn.exec_prepared("event_user_channels", user_id)) {
       out.push_back(r[0].as<std::string>());
     }

@@ -303,8 +303,8 @@ absl::StatusOr<v1::Message> MessageStore::Post(const v1::PostMessageRequest& req
           return absl::OkStatus();
         }
 
-        ASSIGN_OR_RETURN(ChannelAccess access,
-                         ChannelStore::AccessIn(txn, request.channel_id(), author));
+        ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, request.channel_id(),
+                                                                      author, AccessLock::kShare));
         if (!access.is_member()) {
           return absl::PermissionDeniedError("author_id: not a member of this channel");
         }
@@ -350,7 +350,7 @@ absl::StatusOr<v1::Message> MessageStore::Get(const std::string& id, const std::
     ASSIGN_OR_RETURN(out, GetVisibleIn(txn, id, viewer_id));
     if (!viewer_id.empty()) {
       ASSIGN_OR_RETURN(ChannelAccess access,
-                       ChannelStore::AccessIn(txn, out.channel_id(), viewer_id));
+                       ChannelStore::AccessIn(txn, out.channel_id(), viewer_id, AccessLock::kNone));
       RETURN_IF_ERROR(RequireReader(access));
     }
     return absl::OkStatus();
@@ -366,7 +366,8 @@ absl::StatusOr<v1::Message> MessageStore::Edit(const std::string& id, const std:
     if (meta.author_id != actor_id) {
       return absl::PermissionDeniedError("actor_id: only the author may edit a message");
     }
-    ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, meta.channel_id, actor_id));
+    ASSIGN_OR_RETURN(ChannelAccess access,
+                     ChannelStore::AccessIn(txn, meta.channel_id, actor_id, AccessLock::kShare));
     if (access.archived) return absl::FailedPreconditionError("channel is archived");
     txn.exec_prepared("msg_edit", id, content);
     ASSIGN_OR_RETURN(out, GetVisibleIn(txn, id, actor_id));
@@ -382,7 +383,8 @@ absl::Status MessageStore::Delete(const std::string& id, const std::string& acto
                                   const CallLimits& call) {
   return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(MessageMeta meta, MetaIn(txn, id, /*for_update=*/true));
-    ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, meta.channel_id, actor_id));
+    ASSIGN_OR_RETURN(ChannelAccess access,
+                     ChannelStore::AccessIn(txn, meta.channel_id, actor_id, AccessLock::kShare));
     if (meta.author_id != actor_id && !access.is_manager()) {
       return absl::PermissionDeniedError(
           "actor_id: only the author or a channel owner/admin may delete a message");
@@ -407,7 +409,8 @@ absl::StatusOr<std::vector<v1::Message>> MessageStore::List(const std::string& c
                                                             const CallLimits& call) {
   std::vector<v1::Message> out;
   RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, channel_id, viewer_id));
+    ASSIGN_OR_RETURN(ChannelAccess access,
+                     ChannelStore::AccessIn(txn, channel_id, viewer_id, AccessLock::kNone));
     RETURN_IF_ERROR(RequireReader(access));
     // "~" sorts after every ULID character, so it starts at the newest.
     const std::string cursor = cursor_id.empty() && !newer ? "~" : cursor_id;
@@ -432,8 +435,8 @@ absl::StatusOr<std::vector<v1::Message>> MessageStore::ListReplies(const std::st
     if (!parent->thread_parent_id().empty()) {
       return absl::InvalidArgumentError("thread_parent_id: is a reply, not a thread parent");
     }
-    ASSIGN_OR_RETURN(ChannelAccess access,
-                     ChannelStore::AccessIn(txn, parent->channel_id(), viewer_id));
+    ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, parent->channel_id(),
+                                                                  viewer_id, AccessLock::kNone));
     RETURN_IF_ERROR(RequireReader(access));
     for (const pqxx::row& r :
          txn.exec_prepared("msg_replies", viewer_id, parent_id, after_id, limit)) {
@@ -448,7 +451,7 @@ absl::StatusOr<std::vector<v1::Message>> MessageStore::ListReplies(const std::st
 absl::StatusOr<std::vector<SearchResult>> MessageStore::Search(const SearchQuery& q,
                                                                const CallLimits& call) {
   std::vector<SearchResult> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     // Channel ids are validated ULIDs, so the array literal needs no quoting.
     const std::string channels = absl::StrCat("{", absl::StrJoin(q.channel_ids, ","), "}");
     std::optional<std::string> after_rank = q.after_rank;
@@ -477,8 +480,9 @@ absl::StatusOr<v1::Attachment> MessageStore::AddAttachment(const v1::Attachment&
       return absl::PermissionDeniedError(
           "attachment.uploader_id: only the message's author may attach files to it");
     }
-    ASSIGN_OR_RETURN(ChannelAccess access,
-                     ChannelStore::AccessIn(txn, meta.channel_id, a.uploader_id()));
+    ASSIGN_OR_RETURN(
+        ChannelAccess access,
+        ChannelStore::AccessIn(txn, meta.channel_id, a.uploader_id(), AccessLock::kShare));
     if (access.archived) return absl::FailedPreconditionError("channel is archived");
     pqxx::result r =
         txn.exec_prepared("att_insert", NewUlid(), a.message_id(), meta.channel_id, a.uploader_id(),
@@ -493,14 +497,15 @@ absl::StatusOr<std::vector<v1::Attachment>> MessageStore::ListAttachments(
     const std::string& message_id, const std::string& channel_id, const std::string& viewer_id,
     const std::string& after_id, int limit, const CallLimits& call) {
   std::vector<v1::Attachment> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     std::string channel = channel_id;
     if (!message_id.empty()) {
       ASSIGN_OR_RETURN(MessageMeta meta,
                        MetaIn(txn, message_id, /*for_update=*/false, "message_id"));
       channel = meta.channel_id;
     }
-    ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, channel, viewer_id));
+    ASSIGN_OR_RETURN(ChannelAccess access,
+                     ChannelStore::AccessIn(txn, channel, viewer_id, AccessLock::kNone));
     RETURN_IF_ERROR(RequireReader(access));
     pqxx::result rows = message_id.empty()
                             ? txn.exec_prepared("att_list_channel", channel_id, after_id, limit)
@@ -517,7 +522,8 @@ absl::Status MessageStore::DeleteAttachment(const std::string& id, const std::st
     pqxx::result r = txn.exec_prepared("att_meta", id);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("attachment ", id, " not found"));
     const std::string channel_id = r[0][0].as<std::string>();
-    ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, channel_id, actor_id));
+    ASSIGN_OR_RETURN(ChannelAccess access,
+                     ChannelStore::AccessIn(txn, channel_id, actor_id, AccessLock::kShare));
     if (r[0][1].as<std::string>() != actor_id && !access.is_manager()) {
       return absl::PermissionDeniedError(
           "actor_id: only the uploader or a channel owner/admin may delete an attachment");

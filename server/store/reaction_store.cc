@@ -52,7 +52,8 @@ absl::StatusOr<v1::Reaction> ReactionStore::Add(const std::string& message_id,
   v1::Reaction out;
   RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(std::string channel_id, LiveMessageChannelIn(txn, message_id));
-    ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, channel_id, user_id));
+    ASSIGN_OR_RETURN(ChannelAccess access,
+                     ChannelStore::AccessIn(txn, channel_id, user_id, AccessLock::kShare));
     if (!access.is_member()) {
       return absl::PermissionDeniedError("user_id: not a member of the message's channel");
     }
@@ -78,7 +79,8 @@ absl::Status ReactionStore::Remove(const std::string& message_id, const std::str
                                    const std::string& emoji, const CallLimits& call) {
   return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(std::string channel_id, LiveMessageChannelIn(txn, message_id));
-    ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, channel_id, user_id));
+    ASSIGN_OR_RETURN(ChannelAccess access,
+                     ChannelStore::AccessIn(txn, channel_id, user_id, AccessLock::kShare));
     if (access.archived) return absl::FailedPreconditionError("channel is archived");
     if (txn.exec_prepared("rx_delete", message_id, user_id, emoji).affected_rows() == 0) {
       return absl::NotFoundError(absl::StrCat("no reaction ", emoji, " by this user"));
@@ -97,10 +99,11 @@ absl::StatusOr<std::vector<v1::ReactionGroup>> ReactionStore::List(const std::st
                                                                    const std::string& viewer_id,
                                                                    const CallLimits& call) {
   std::vector<v1::ReactionGroup> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(std::string channel_id, LiveMessageChannelIn(txn, message_id));
     if (!viewer_id.empty()) {
-      ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, channel_id, viewer_id));
+      ASSIGN_OR_RETURN(ChannelAccess access,
+                       ChannelStore::AccessIn(txn, channel_id, viewer_id, AccessLock::kNone));
       if (!access.can_read()) {
         return absl::PermissionDeniedError("viewer_id: not a member of this channel");
       }

@@ -178,7 +178,7 @@ absl::StatusOr<v1::User> UserStore::Create(const v1::User& user, const CallLimit
 
 absl::StatusOr<v1::User> UserStore::Get(const std::string& id, const CallLimits& call) {
   v1::User out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) {
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
     pqxx::result r = txn.exec_prepared("user_get", id);
     if (r.empty()) return UserNotFound(id);
     out = UserFromRow(r[0]);
@@ -189,7 +189,7 @@ absl::StatusOr<v1::User> UserStore::Get(const std::string& id, const CallLimits&
 
 absl::StatusOr<v1::User> UserStore::GetByEmail(const std::string& email, const CallLimits& call) {
   v1::User out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) {
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
     pqxx::result r = txn.exec_prepared("user_get_by_email", email);
     if (r.empty()) return absl::NotFoundError("no user with this email");
     out = UserFromRow(r[0]);
@@ -201,7 +201,7 @@ absl::StatusOr<v1::User> UserStore::GetByEmail(const std::string& email, const C
 absl::StatusOr<v1::User> UserStore::GetByUsername(const std::string& username,
                                                   const CallLimits& call) {
   v1::User out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) {
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
     pqxx::result r = txn.exec_prepared("user_get_by_username", username);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("no user named '", username, "'"));
     out = UserFromRow(r[0]);
@@ -214,7 +214,7 @@ absl::StatusOr<std::vector<v1::User>> UserStore::BatchGet(const std::vector<std:
                                                           const CallLimits& call) {
   std::vector<v1::User> out;
   if (ids.empty()) return out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) {
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
     // Ids are validated ULIDs (no quotes or commas), so the array literal
     // needs no escaping.
     std::string array = absl::StrCat("{", absl::StrJoin(ids, ","), "}");
@@ -254,7 +254,7 @@ absl::StatusOr<std::vector<v1::User>> UserStore::List(const std::string& after_i
                                                       const std::string& prefix, int limit,
                                                       const CallLimits& call) {
   std::vector<v1::User> out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) {
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
     std::string like = prefix.empty() ? "" : LikePrefix(prefix);
     for (const pqxx::row& row : txn.exec_prepared("user_list", after_id, like, limit)) {
       out.push_back(UserFromRow(row));
@@ -295,7 +295,7 @@ absl::StatusOr<v1::UserStatus> UserStore::SetStatus(const v1::UserStatus& status
 absl::StatusOr<v1::UserStatus> UserStore::GetStatus(const std::string& user_id,
                                                     const CallLimits& call) {
   v1::UserStatus out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) {
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
     pqxx::result r = txn.exec_prepared("user_status_get", user_id);
     if (r.empty()) return UserNotFound(user_id);
     out.set_user_id(user_id);
