@@ -46,6 +46,13 @@ absl::Status RunInTransaction(ConnectionPool& pool, const CallLimits& limits,
       [&](pqxx::connection& conn) {
         pqxx::work txn(conn);
         absl::Status status = body(txn);
+        // A caller that gave up while the body ran was (or is about to be)
+        // told so; committing now would write what it believes failed.
+        if (status.ok() && limits.IsCancelled()) {
+          status = absl::CancelledError("the caller cancelled the call; rolled back");
+        } else if (status.ok() && absl::Now() >= limits.deadline) {
+          status = absl::DeadlineExceededError("deadline passed before commit; rolled back");
+        }
         if (!status.ok()) {
           txn.abort();
           return status;

@@ -42,7 +42,9 @@ using TransactionBody = std::function<absl::Status(pqxx::transaction_base&)>;
 // Returns the body's error, or the mapped database error (constraint
 // violations use `messages` when given). DEADLINE_EXCEEDED if the deadline
 // passes first, including while waiting for a connection; CANCELLED if the
-// caller cancelled (the statement is cancelled in PostgreSQL too).
+// caller cancelled (the statement is cancelled in PostgreSQL too). A body
+// that finishes after the deadline or the caller's cancel is rolled back,
+// not committed: only a COMMIT already sent can outlive its caller.
 [[nodiscard]] absl::Status RunInTransaction(ConnectionPool& pool, const CallLimits& limits,
                                             const TransactionBody& body,
                                             const ConstraintMessages* messages = nullptr);

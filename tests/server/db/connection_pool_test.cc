@@ -196,6 +196,28 @@ TEST(ConnectionPoolTest, BodyErrorRollsBack) {
   EXPECT_EQ(count, 0) << "a failed body must leave nothing behind";
 }
 
+// A body that outlives the deadline without a statement to cancel (its
+// statements finished in time) is rolled back rather than committed: the
+// caller has been told the call failed.
+TEST(ConnectionPoolTest, BodyFinishingAfterTheDeadlineRollsBack) {
+  testing::TestDatabase db;
+  ConnectionPool pool(Settings(db));
+  ASSERT_TRUE(
+      RunInTransaction(pool, absl::Now() + absl::Seconds(5), [](pqxx::transaction_base& txn) {
+        txn.exec("CREATE TABLE t (x int)");
+        return absl::OkStatus();
+      }).ok());
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(200);
+  absl::Status s = RunInTransaction(pool, deadline, [&](pqxx::transaction_base& txn) {
+    txn.exec("INSERT INTO t VALUES (1)");
+    absl::SleepFor(deadline - absl::Now() + absl::Milliseconds(50));
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+  EXPECT_EQ(db.Query("SELECT count(*) FROM t"), "0") << "nothing committed after the deadline";
+  EXPECT_EQ(pool.Stats().in_use, 0);
+}
+
 TEST(ConnectionPoolTest, StatsAddUpUnderConcurrency) {
   testing::TestDatabase db;
   PoolSettings settings = Settings(db);
