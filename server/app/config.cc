@@ -10,12 +10,12 @@
 #include "absl/flags/reflection.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "server/common/host_port.h"
 
 // The one table of settings: flag name, variable, default, help, secret.
 // It defines the flags and feeds ConfigSettings(), so the two cannot drift.
@@ -213,11 +213,8 @@ std::string BuildConnInfo(const Config& c, const std::string& host, int port, bo
 
 // IsLoopback reports whether host:port names a loopback host.
 bool IsLoopback(const std::string& address) {
-  std::string host = address.substr(0, address.rfind(':'));
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+  absl::StatusOr<HostPort> parsed = SplitHostPort(address);
+  return parsed.ok() && IsLoopbackHost(parsed->host);
 }
 
 }  // namespace
@@ -286,8 +283,8 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
   Reader r(lookup);
   Config c;
   c.listen_address = r.String("LISTEN_ADDRESS", c.listen_address);
-  if (c.listen_address.find(':') == std::string::npos) {
-    r.Fail(absl::StrCat("LISTEN_ADDRESS: must be host:port, got '", c.listen_address, "'"));
+  if (absl::StatusOr<HostPort> listen = SplitHostPort(c.listen_address); !listen.ok()) {
+    r.Fail(absl::StrCat("LISTEN_ADDRESS: ", listen.status().message()));
   }
   c.reflection = r.Bool("REFLECTION", c.reflection);
 
@@ -384,8 +381,9 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
                         c.listen_address, "; serve TLS (TLS_CERT_FILE, TLS_KEY_FILE)"));
   }
   c.metrics_address = r.String("METRICS_ADDRESS", "");
-  if (!c.metrics_address.empty() && c.metrics_address.find(':') == std::string::npos) {
-    r.Fail(absl::StrCat("METRICS_ADDRESS: must be host:port, got '", c.metrics_address, "'"));
+  if (absl::StatusOr<HostPort> metrics = SplitHostPort(c.metrics_address);
+      !c.metrics_address.empty() && !metrics.ok()) {
+    r.Fail(absl::StrCat("METRICS_ADDRESS: ", metrics.status().message()));
   }
   c.log_format = r.String("LOG_FORMAT", c.log_format);
   if (c.log_format != "text" && c.log_format != "json") {

@@ -86,6 +86,9 @@ TEST(ConfigTest, ErrorsNameTheVariable) {
                                            {"MIGRATE_MODE", "sometimes"},
                                            {"REFLECTION", "maybe"},
                                            {"LISTEN_ADDRESS", "nohostport"},
+                                           {"LISTEN_ADDRESS", "127.0.0.1:http"},
+                                           {"METRICS_ADDRESS", "127.0.0.1:99999"},
+                                           {"METRICS_ADDRESS", "::1:9090"},
                                            {"POSTGRES_SSLMODE", "always"},
                                            {"PAGE_TOKEN_KEY", "short"},
                                            {"POOL_ACQUIRE_TIMEOUT_MS", "-5"}}) {
