@@ -1,5 +1,6 @@
 #include "server/app/rpc_observer.h"
 
+#include <array>
 #include <string>
 
 #include <grpcpp/security/auth_context.h>
@@ -8,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "server/auth/token_auth_processor.h"
 #include "server/common/log.h"
@@ -19,9 +21,16 @@ namespace {
 using grpc::experimental::InterceptionHookPoints;
 
 // gRPC and absl share the canonical codes and their names.
-std::string CodeName(grpc::StatusCode code) {
-  std::string name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
-  return name.empty() ? "UNKNOWN" : name;
+// Built once: the name is needed on every call.
+absl::string_view CodeName(grpc::StatusCode code) {
+  constexpr int kCodes = grpc::StatusCode::UNAUTHENTICATED + 1;
+  static const auto* names = [] {
+    auto* v = new std::array<std::string, kCodes>();
+    for (int i = 0; i < kCodes; ++i) (*v)[i] = absl::StatusCodeToString(absl::StatusCode(i));
+    return v;
+  }();
+  const int i = static_cast<int>(code);
+  return i >= 0 && i < kCodes ? absl::string_view((*names)[i]) : "UNKNOWN";
 }
 
 LogLevel AccessLogLevel(grpc::StatusCode code) {
@@ -78,7 +87,7 @@ class RpcObserver final : public grpc::experimental::Interceptor {
   void Finish(const grpc::Status& status) {
     recorded_ = true;
     const absl::Duration latency = absl::Now() - start_;
-    const std::string code = CodeName(status.error_code());
+    const absl::string_view code = CodeName(status.error_code());
     metrics_->Record(method_, code, latency,
                      info_->type() == grpc::experimental::ServerRpcInfo::Type::UNARY);
     const LogLevel level = AccessLogLevel(status.error_code());
@@ -95,7 +104,7 @@ class RpcObserver final : public grpc::experimental::Interceptor {
     Log(level, "rpc",
         {{"request_id", request_id_.empty() ? std::string("-") : request_id_},
          {"method", method_},
-         {"code", code},
+         {"code", std::string(code)},
          {"ms", absl::StrCat(absl::ToDoubleMilliseconds(latency))},
          {"caller", caller.empty() ? std::string("-") : caller},
          {"error", status.error_message()}});

@@ -11,6 +11,8 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/string_view.h"
+
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -26,8 +28,8 @@ class RpcMetrics {
   // Record counts a finished call. `method` is "pkg.Service/Method", `code`
   // a gRPC code name ("OK", "NOT_FOUND"). Streaming calls are counted but
   // kept out of the latency histogram (their duration is the stream's life).
-  void Record(const std::string& method, const std::string& code, absl::Duration latency,
-              bool unary);
+  // Allocates only the first time a (method, code) pair is seen.
+  void Record(absl::string_view method, absl::string_view code, absl::Duration latency, bool unary);
 
   // AppendTo appends both families in Prometheus text format.
   void AppendTo(std::string* out) const;
@@ -40,7 +42,9 @@ class RpcMetrics {
     double sum_seconds = 0;
   };
   mutable absl::Mutex mu_;
-  std::map<std::pair<std::string, std::string>, Series> series_ ABSL_GUARDED_BY(mu_);
+  // method -> code -> series; std::less<> finds by string_view.
+  using ByCode = std::map<std::string, Series, std::less<>>;
+  std::map<std::string, ByCode, std::less<>> series_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace chatgenius
