@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 namespace chatgenius::testing {
@@ -62,6 +63,18 @@ bool PrivatePostgres::Run(const std::string& command) {
                          ? absl::StrCat("/usr/sbin/runuser -u postgres -- sh -c '", command, "'")
                          : command;
   return std::system(full.c_str()) == 0;
+}
+
+Config PrivatePostgres::ServerConfig() const {
+  Config config;
+  config.listen_address = "127.0.0.1:0";
+  config.postgres_host = "127.0.0.1";
+  config.postgres_port = port_;
+  config.postgres_db = "postgres";
+  config.postgres_sslmode = "disable";
+  config.health_probe_interval = absl::Milliseconds(100);
+  config.pool_idle_check_after = absl::ZeroDuration();
+  return config;
 }
 
 bool PrivatePostgres::Start() {

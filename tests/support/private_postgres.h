@@ -12,6 +12,8 @@
 
 #include <string>
 
+#include "server/app/config.h"
+
 namespace chatgenius::testing {
 
 class PrivatePostgres {
@@ -23,6 +25,11 @@ class PrivatePostgres {
   ~PrivatePostgres();
 
   int port() const { return port_; }
+  // ServerConfig: a server configuration for this cluster's `postgres`
+  // database — loopback on a free port, no SSL, readiness probed every
+  // 100 ms and pooled connections checked before every use (so a restart
+  // shows at once).
+  Config ServerConfig() const;
   bool Start();
   bool Stop();
 

@@ -126,14 +126,7 @@ std::string Codes(const std::map<grpc::StatusCode, int>& failures) {
 TEST(FaultDrillTest, PostgresRestartUnderWritesLosesNoAcknowledgedWrite) {
   testing::PrivatePostgres pg;
   ASSERT_GT(pg.port(), 0);
-  Config config;
-  config.listen_address = "127.0.0.1:0";
-  config.postgres_host = "127.0.0.1";
-  config.postgres_port = pg.port();
-  config.postgres_db = "postgres";
-  config.postgres_sslmode = "disable";
-  config.health_probe_interval = absl::Milliseconds(100);
-  config.pool_idle_check_after = absl::ZeroDuration();
+  Config config = pg.ServerConfig();
   testing::TestServer server(config);
   ASSERT_TRUE(server.WaitForHealth("", HealthCheckResponse::SERVING, absl::Seconds(15)));
 
