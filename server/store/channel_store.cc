@@ -94,10 +94,6 @@ const ConstraintMessages& ChannelConstraintMessages() {
   return *messages;
 }
 
-absl::Status ChannelNotFound(const std::string& id) {
-  return absl::NotFoundError(absl::StrCat("channel ", id, " not found"));
-}
-
 absl::Status RequireManager(const ChannelAccess& access, absl::string_view what) {
   if (!access.is_manager()) {
     return absl::PermissionDeniedError(
@@ -162,6 +158,10 @@ v1::MemberRole RoleFromSql(const std::string& role) {
   if (role == "owner") return v1::MEMBER_ROLE_OWNER;
   if (role == "admin") return v1::MEMBER_ROLE_ADMIN;
   return v1::MEMBER_ROLE_MEMBER;
+}
+
+absl::Status ChannelNotFound(const std::string& id) {
+  return absl::NotFoundError(absl::StrCat("channel ", id, " not found"));
 }
 
 ChannelStore::ChannelStore(ConnectionPool* pool) : pool_(pool) {

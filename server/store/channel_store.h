@@ -56,6 +56,9 @@ enum class AccessLock {
   kUpdate,
 };
 
+// ChannelNotFound is the NOT_FOUND status for an absent or deleted channel.
+absl::Status ChannelNotFound(const std::string& id);
+
 // ChannelUpdate selects the fields Update writes.
 struct ChannelUpdate {
   std::optional<std::string> name;

@@ -253,6 +253,21 @@ TEST_F(MessageServiceTest, PrivateChannelsAreReadByMembersOnly) {
   l.set_viewer_id(ada_.id());
   ASSERT_TRUE(messages_->ListMessages(Ctx().get(), l, &list).ok());
   EXPECT_EQ(list.messages_size(), 1);
+  EXPECT_EQ(Get(m.id(), ada_.id()).content(), "classified") << "members read";
+
+  // Public channels are readable by anyone; a deleted channel's messages
+  // are NOT_FOUND for a viewer (the access check and the message are read
+  // by one statement).
+  v1::Message open = Post(general_, ada_, "hello");
+  EXPECT_EQ(Get(open.id(), eve_.id()).content(), "hello");
+  v1::DeleteChannelRequest d;
+  d.set_id(secret.id());
+  d.set_actor_id(ada_.id());
+  google::protobuf::Empty deleted;
+  ASSERT_TRUE(channels_->DeleteChannel(Ctx().get(), d, &deleted).ok());
+  g.set_viewer_id(ada_.id());
+  ExpectError(messages_->GetMessage(Ctx().get(), g, &out), StatusCode::NOT_FOUND,
+              "channel " + secret.id() + " not found");
 }
 
 TEST_F(MessageServiceTest, KeysetPagingWalksBothWaysWhileMessagesArrive) {
