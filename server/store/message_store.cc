@@ -190,11 +190,19 @@ absl::Status RequireReader(bool can_read) {
 }
 absl::Status RequireReader(const ChannelAccess& access) { return RequireReader(access.can_read()); }
 
-absl::StatusOr<v1::Message> GetVisibleIn(pqxx::transaction_base& txn, const std::string& id,
-                                         const std::string& viewer_id) {
+// The msg_get row of a visible message (its columns, then whether
+// `viewer_id` may read its channel); NOT_FOUND otherwise.
+absl::StatusOr<pqxx::row> VisibleRowIn(pqxx::transaction_base& txn, const std::string& id,
+                                       const std::string& viewer_id) {
   pqxx::result r = txn.exec_prepared("msg_get", viewer_id, id);
   if (r.empty()) return absl::NotFoundError(absl::StrCat("message ", id, " not found"));
-  return MessageFromRow(r[0]);
+  return r[0];
+}
+
+absl::StatusOr<v1::Message> GetVisibleIn(pqxx::transaction_base& txn, const std::string& id,
+                                         const std::string& viewer_id) {
+  ASSIGN_OR_RETURN(pqxx::row row, VisibleRowIn(txn, id, viewer_id));
+  return MessageFromRow(row);
 }
 
 const ConstraintMessages& MessageConstraintMessages() {
@@ -358,11 +366,10 @@ absl::StatusOr<v1::Message> MessageStore::Get(const std::string& id, const std::
                                               const CallLimits& call) {
   v1::Message out;
   RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    pqxx::result r = txn.exec_prepared("msg_get", viewer_id, id);
-    if (r.empty()) return absl::NotFoundError(absl::StrCat("message ", id, " not found"));
-    ASSIGN_OR_RETURN(out, MessageFromRow(r[0]));
+    ASSIGN_OR_RETURN(pqxx::row row, VisibleRowIn(txn, id, viewer_id));
+    ASSIGN_OR_RETURN(out, MessageFromRow(row));
     if (viewer_id.empty()) return absl::OkStatus();
-    const pqxx::field can_read = r[0][kMessageColumnCount];
+    const pqxx::field can_read = row[kMessageColumnCount];
     if (can_read.is_null()) return ChannelNotFound(out.channel_id());
     return RequireReader(can_read.as<bool>());
   }));
