@@ -199,6 +199,14 @@ absl::StatusOr<pqxx::row> VisibleRowIn(pqxx::transaction_base& txn, const std::s
   return r[0];
 }
 
+// The viewer's access as msg_get reports it in `row`: NOT_FOUND when the
+// channel is deleted, PERMISSION_DENIED unless the viewer may read it.
+absl::Status RequireReaderOfRow(const pqxx::row& row, const std::string& channel_id) {
+  const pqxx::field can_read = row[kMessageColumnCount];
+  if (can_read.is_null()) return ChannelNotFound(channel_id);
+  return RequireReader(can_read.as<bool>());
+}
+
 absl::StatusOr<v1::Message> GetVisibleIn(pqxx::transaction_base& txn, const std::string& id,
                                          const std::string& viewer_id) {
   ASSIGN_OR_RETURN(pqxx::row row, VisibleRowIn(txn, id, viewer_id));
@@ -369,9 +377,7 @@ absl::StatusOr<v1::Message> MessageStore::Get(const std::string& id, const std::
     ASSIGN_OR_RETURN(pqxx::row row, VisibleRowIn(txn, id, viewer_id));
     ASSIGN_OR_RETURN(out, MessageFromRow(row));
     if (viewer_id.empty()) return absl::OkStatus();
-    const pqxx::field can_read = row[kMessageColumnCount];
-    if (can_read.is_null()) return ChannelNotFound(out.channel_id());
-    return RequireReader(can_read.as<bool>());
+    return RequireReaderOfRow(row, out.channel_id());
   }));
   return out;
 }
@@ -449,13 +455,12 @@ absl::StatusOr<std::vector<v1::Message>> MessageStore::ListReplies(const std::st
                                                                    const CallLimits& call) {
   std::vector<v1::Message> out;
   RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(*parent, GetVisibleIn(txn, parent_id, viewer_id));
+    ASSIGN_OR_RETURN(pqxx::row row, VisibleRowIn(txn, parent_id, viewer_id));
+    ASSIGN_OR_RETURN(*parent, MessageFromRow(row));
     if (!parent->thread_parent_id().empty()) {
       return absl::InvalidArgumentError("thread_parent_id: is a reply, not a thread parent");
     }
-    ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, parent->channel_id(),
-                                                                  viewer_id, AccessLock::kNone));
-    RETURN_IF_ERROR(RequireReader(access));
+    RETURN_IF_ERROR(RequireReaderOfRow(row, parent->channel_id()));
     for (const pqxx::row& r :
          txn.exec_prepared("msg_replies", viewer_id, parent_id, after_id, limit)) {
       ASSIGN_OR_RETURN(v1::Message m, MessageFromRow(r));

@@ -254,6 +254,16 @@ TEST_F(MessageServiceTest, PrivateChannelsAreReadByMembersOnly) {
   ASSERT_TRUE(messages_->ListMessages(Ctx().get(), l, &list).ok());
   EXPECT_EQ(list.messages_size(), 1);
   EXPECT_EQ(Get(m.id(), ada_.id()).content(), "classified") << "members read";
+  Post(secret, ada_, "reply", m.id());
+  v1::ListThreadRepliesRequest t;
+  t.set_thread_parent_id(m.id());
+  t.set_viewer_id(eve_.id());
+  v1::ListThreadRepliesResponse thread;
+  ExpectError(messages_->ListThreadReplies(Ctx().get(), t, &thread), StatusCode::PERMISSION_DENIED,
+              "member");
+  t.set_viewer_id(ada_.id());
+  ASSERT_TRUE(messages_->ListThreadReplies(Ctx().get(), t, &thread).ok());
+  EXPECT_EQ(thread.replies_size(), 1);
 
   // Public channels are readable by anyone; a deleted channel's messages
   // are NOT_FOUND for a viewer (the access check and the message are read
@@ -267,6 +277,8 @@ TEST_F(MessageServiceTest, PrivateChannelsAreReadByMembersOnly) {
   ASSERT_TRUE(channels_->DeleteChannel(Ctx().get(), d, &deleted).ok());
   g.set_viewer_id(ada_.id());
   ExpectError(messages_->GetMessage(Ctx().get(), g, &out), StatusCode::NOT_FOUND,
+              "channel " + secret.id() + " not found");
+  ExpectError(messages_->ListThreadReplies(Ctx().get(), t, &thread), StatusCode::NOT_FOUND,
               "channel " + secret.id() + " not found");
 }
 
