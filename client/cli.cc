@@ -98,27 +98,24 @@ void Print(const google::protobuf::Message& m) {
   }
 }
 
+// FlagOrEnv is the flag's value, else the environment variable's (so a
+// container's HEALTHCHECK follows the image's environment), else "".
+std::string FlagOrEnv(const absl::Flag<std::string>& flag, const char* env) {
+  std::string value = absl::GetFlag(flag);
+  if (value.empty()) {
+    const char* v = std::getenv(env);
+    if (v != nullptr) value = v;
+  }
+  return value;
+}
+
 std::unique_ptr<Client> Connect() {
   chatgenius::client::ClientOptions options;
-  std::string target = absl::GetFlag(FLAGS_target);
-  if (target.empty()) {
-    const char* env = std::getenv("CHATGENIUS_DB_TARGET");
-    target = env != nullptr && *env != '\0' ? env : "127.0.0.1:50051";
-  }
-  options.target = target;
+  options.target = FlagOrEnv(FLAGS_target, "CHATGENIUS_DB_TARGET");
+  if (options.target.empty()) options.target = "127.0.0.1:50051";
   options.default_deadline = absl::Milliseconds(absl::GetFlag(FLAGS_timeout_ms));
   const char* token = std::getenv("CHATGENIUS_DB_TOKEN");
   if (token != nullptr) options.bearer_token = token;
-  // TLS settings: the flag, else the environment (so a container's
-  // HEALTHCHECK follows the image's environment).
-  auto setting = [](const absl::Flag<std::string>& flag, const char* env) {
-    std::string value = absl::GetFlag(flag);
-    if (value.empty()) {
-      const char* v = std::getenv(env);
-      if (v != nullptr) value = v;
-    }
-    return value;
-  };
   auto read_pem = [](const char* what, const std::string& path) {
     absl::StatusOr<std::string> pem = chatgenius::ReadPem(what, path);
     if (!pem.ok()) {
@@ -127,16 +124,16 @@ std::unique_ptr<Client> Connect() {
     }
     return *pem;
   };
-  const std::string ca_file = setting(FLAGS_ca_file, "CHATGENIUS_DB_CA_FILE");
-  const std::string cert_file = setting(FLAGS_cert_file, "CHATGENIUS_DB_CERT_FILE");
-  const std::string key_file = setting(FLAGS_key_file, "CHATGENIUS_DB_KEY_FILE");
+  const std::string ca_file = FlagOrEnv(FLAGS_ca_file, "CHATGENIUS_DB_CA_FILE");
+  const std::string cert_file = FlagOrEnv(FLAGS_cert_file, "CHATGENIUS_DB_CERT_FILE");
+  const std::string key_file = FlagOrEnv(FLAGS_key_file, "CHATGENIUS_DB_KEY_FILE");
   const char* tls_env = std::getenv("CHATGENIUS_DB_TLS");
   options.tls = absl::GetFlag(FLAGS_tls) || !ca_file.empty() || !cert_file.empty() ||
                 (tls_env != nullptr && std::string(tls_env) == "true");
   if (!ca_file.empty()) options.tls_root_certs_pem = read_pem("--ca_file", ca_file);
   if (!cert_file.empty()) options.tls_client_cert_pem = read_pem("--cert_file", cert_file);
   if (!key_file.empty()) options.tls_client_key_pem = read_pem("--key_file", key_file);
-  options.tls_server_name = setting(FLAGS_server_name, "CHATGENIUS_DB_SERVER_NAME");
+  options.tls_server_name = FlagOrEnv(FLAGS_server_name, "CHATGENIUS_DB_SERVER_NAME");
   absl::StatusOr<std::unique_ptr<Client>> client = Client::Create(options);
   if (!client.ok()) {
     Fail(client.status());

@@ -1,12 +1,24 @@
 #include "server/db/transaction.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "server/common/status_macros.h"
 #include "server/db/cancel_watcher.h"
 
 namespace chatgenius {
 
 namespace {
+
+// GaveUp is CANCELLED or DEADLINE_EXCEEDED (saying `when`) once the caller
+// cancelled or its deadline passed, else OK.
+absl::Status GaveUp(const CallLimits& limits, absl::string_view when) {
+  if (limits.IsCancelled())
+    return absl::CancelledError(absl::StrCat("the caller cancelled ", when));
+  if (absl::Now() >= limits.deadline) {
+    return absl::DeadlineExceededError(absl::StrCat("deadline passed ", when));
+  }
+  return absl::OkStatus();
+}
 
 // Run borrows a connection and runs `work` on it within `limits`: the
 // CancelWatcher cancels the running statement when the caller cancels or
@@ -16,23 +28,16 @@ absl::Status Run(ConnectionPool& pool, const CallLimits& limits,
                  const std::function<absl::Status(pqxx::connection&)>& work,
                  const ConstraintMessages* messages) {
   if (limits.IsCancelled()) return absl::CancelledError("the caller cancelled the call");
-  const absl::Time deadline = limits.deadline;
-  ASSIGN_OR_RETURN(PooledConnection conn, pool.Acquire(deadline));
-  if (absl::Now() >= deadline) {
-    return absl::DeadlineExceededError("deadline passed before the query could start");
-  }
+  ASSIGN_OR_RETURN(PooledConnection conn, pool.Acquire(limits.deadline));
+  RETURN_IF_ERROR(GaveUp(limits, "before the query could start"));
   CancelWatcher::Registration watch =
-      CancelWatcher::Global().Watch(&*conn, limits.cancelled, deadline);
+      CancelWatcher::Global().Watch(&*conn, limits.cancelled, limits.deadline);
   try {
     return work(*conn);
   } catch (const std::exception& e) {
     absl::Status status = StatusFromException(e, messages);
     if (IsConnectionLoss(status) || !conn->is_open()) conn.MarkBroken();
-    if (limits.IsCancelled()) return absl::CancelledError("the caller cancelled the call");
-    if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(
-          "deadline passed while the statement ran; it was cancelled in PostgreSQL");
-    }
+    RETURN_IF_ERROR(GaveUp(limits, "while the statement ran; it was cancelled in PostgreSQL"));
     return status;
   }
 }
@@ -48,11 +53,7 @@ absl::Status RunInTransaction(ConnectionPool& pool, const CallLimits& limits,
         absl::Status status = body(txn);
         // A caller that gave up while the body ran was (or is about to be)
         // told so; committing now would write what it believes failed.
-        if (status.ok() && limits.IsCancelled()) {
-          status = absl::CancelledError("the caller cancelled the call; rolled back");
-        } else if (status.ok() && absl::Now() >= limits.deadline) {
-          status = absl::DeadlineExceededError("deadline passed before commit; rolled back");
-        }
+        if (status.ok()) status = GaveUp(limits, "before commit; rolled back");
         if (!status.ok()) {
           txn.abort();
           return status;

@@ -205,8 +205,10 @@ absl::StatusOr<MigrationReport> Migrator::StatusIn(pqxx::transaction_base& txn) 
 
 absl::StatusOr<MigrationReport> Migrator::Status(const CallLimits& call) const {
   MigrationReport report;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) {
-    report = BuildReport(migrations_, ReadHistory(txn));
+  // Read-only and run by the readiness probe at every interval: autocommit
+  // saves BEGIN and COMMIT.
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(report, StatusIn(txn));
     return absl::OkStatus();
   }));
   return report;

@@ -164,6 +164,11 @@ absl::Status ChannelNotFound(const std::string& id) {
   return absl::NotFoundError(absl::StrCat("channel ", id, " not found"));
 }
 
+absl::Status RequireReader(bool can_read) {
+  if (!can_read) return absl::PermissionDeniedError("viewer_id: not a member of this channel");
+  return absl::OkStatus();
+}
+
 ChannelStore::ChannelStore(ConnectionPool* pool) : pool_(pool) {
   EventStore::RegisterStatementsOn(pool_);
   const std::string access =

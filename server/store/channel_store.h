@@ -59,6 +59,11 @@ enum class AccessLock {
 // ChannelNotFound is the NOT_FOUND status for an absent or deleted channel.
 absl::Status ChannelNotFound(const std::string& id);
 
+// RequireReader is PERMISSION_DENIED ("viewer_id: not a member of this
+// channel") unless `can_read` (ChannelAccess::can_read, or the same rule
+// computed in SQL), else OK.
+absl::Status RequireReader(bool can_read);
+
 // ChannelUpdate selects the fields Update writes.
 struct ChannelUpdate {
   std::optional<std::string> name;

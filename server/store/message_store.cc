@@ -184,12 +184,6 @@ absl::StatusOr<MessageMeta> MetaIn(pqxx::transaction_base& txn, const std::strin
                      r[0][2].as<std::string>(), r[0][3].as<bool>()};
 }
 
-absl::Status RequireReader(bool can_read) {
-  if (!can_read) return absl::PermissionDeniedError("viewer_id: not a member of this channel");
-  return absl::OkStatus();
-}
-absl::Status RequireReader(const ChannelAccess& access) { return RequireReader(access.can_read()); }
-
 // The msg_get row of a visible message (its columns, then whether
 // `viewer_id` may read its channel); NOT_FOUND otherwise.
 absl::StatusOr<pqxx::row> VisibleRowIn(pqxx::transaction_base& txn, const std::string& id,
@@ -435,7 +429,7 @@ absl::StatusOr<std::vector<v1::Message>> MessageStore::List(const std::string& c
   RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(ChannelAccess access,
                      ChannelStore::AccessIn(txn, channel_id, viewer_id, AccessLock::kNone));
-    RETURN_IF_ERROR(RequireReader(access));
+    RETURN_IF_ERROR(RequireReader(access.can_read()));
     // "~" sorts after every ULID character, so it starts at the newest.
     const std::string cursor = cursor_id.empty() && !newer ? "~" : cursor_id;
     for (const pqxx::row& r : txn.exec_prepared(newer ? "msg_list_newer" : "msg_list_older",
@@ -529,7 +523,7 @@ absl::StatusOr<std::vector<v1::Attachment>> MessageStore::ListAttachments(
     }
     ASSIGN_OR_RETURN(ChannelAccess access,
                      ChannelStore::AccessIn(txn, channel, viewer_id, AccessLock::kNone));
-    RETURN_IF_ERROR(RequireReader(access));
+    RETURN_IF_ERROR(RequireReader(access.can_read()));
     pqxx::result rows = message_id.empty()
                             ? txn.exec_prepared("att_list_channel", channel_id, after_id, limit)
                             : txn.exec_prepared("att_list_message", message_id, after_id, limit);

@@ -104,9 +104,7 @@ absl::StatusOr<std::vector<v1::ReactionGroup>> ReactionStore::List(const std::st
     if (!viewer_id.empty()) {
       ASSIGN_OR_RETURN(ChannelAccess access,
                        ChannelStore::AccessIn(txn, channel_id, viewer_id, AccessLock::kNone));
-      if (!access.can_read()) {
-        return absl::PermissionDeniedError("viewer_id: not a member of this channel");
-      }
+      RETURN_IF_ERROR(RequireReader(access.can_read()));
     }
     for (const pqxx::row& r : txn.exec_prepared("rx_list", message_id)) {
       const std::string emoji = r[0].as<std::string>();

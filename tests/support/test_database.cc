@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "server/common/ulid.h"
 
@@ -47,6 +48,22 @@ TestDatabase::~TestDatabase() {
 }
 
 std::string TestDatabase::Query(const std::string& sql) const { return Exec(name_, sql); }
+
+int TestDatabase::LockWaiters() const {
+  return std::stoi(
+      Query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"));
+}
+
+int TestDatabase::WaitForLockWaiters(int n, absl::Duration timeout) const {
+  const absl::Time until = absl::Now() + timeout;
+  int waiting = LockWaiters();
+  while (waiting != n && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(10));
+    waiting = LockWaiters();
+  }
+  return waiting;
+}
 
 std::string TestDatabase::AdminExec(const std::string& sql) const { return Exec("postgres", sql); }
 

@@ -14,6 +14,8 @@
 
 #include <string>
 
+#include "absl/time/time.h"
+
 #include "server/app/config.h"
 
 namespace chatgenius::testing {
@@ -42,6 +44,13 @@ class TestDatabase {
 
   // Query runs `sql` on the test database itself; same result rule.
   std::string Query(const std::string& sql) const;
+
+  // LockWaiters counts the sessions of this database (not of other tests
+  // sharing the cluster) that wait for a lock.
+  int LockWaiters() const;
+  // WaitForLockWaiters polls LockWaiters every 10 ms until it is `n` or
+  // `timeout` has passed, and returns the last count.
+  int WaitForLockWaiters(int n, absl::Duration timeout) const;
 
  private:
   std::string Exec(const std::string& db, const std::string& sql) const;

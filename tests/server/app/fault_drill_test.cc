@@ -281,14 +281,8 @@ TEST(FaultDrillTest, PoolExhaustedBySlowQueriesFailsFastAndRecovers) {
   }
   // Wait until both slow calls wait on the row lock in PostgreSQL: "2 in
   // use" alone can be one slow call plus the readiness probe's brief borrow.
-  const std::string waiting =
-      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-      "AND wait_event_type = 'Lock'";
-  for (absl::Time until = absl::Now() + absl::Seconds(10);
-       db.Query(waiting) != "2" && absl::Now() < until;) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  ASSERT_EQ(db.Query(waiting), "2") << "both slow calls wait on the row lock";
+  ASSERT_EQ(db.WaitForLockWaiters(2, absl::Seconds(10)), 2)
+      << "both slow calls wait on the row lock";
   ASSERT_EQ(server.server()->pool().Stats().in_use, 2) << "both connections held by slow calls";
 
   v1::GetUserRequest get;

@@ -14,13 +14,6 @@ namespace v1 = ::chatgenius::db::v1;
 
 class CancellationTest : public testing::DomainTest {
  protected:
-  // Sessions of this test's database only: other tests share the cluster
-  // (the fault drills hold row locks of their own at the same time).
-  int WaitingOnLocks() {
-    return std::stoi(
-        db_.Query("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'chatgenius-db' "
-                  "AND wait_event_type = 'Lock' AND datname = current_database()"));
-  }
   int PoolInUse() {
     auto admin = v1::AdminService::NewStub(server_.channel());
     v1::PoolStats stats;
@@ -51,9 +44,8 @@ TEST_F(CancellationTest, CancelledCallStopsItsStatement) {
     result = channels_->UpdateChannel(&context, r, &out);
   });
 
-  absl::Time until = absl::Now() + absl::Seconds(10);
-  while (WaitingOnLocks() == 0 && absl::Now() < until) absl::SleepFor(absl::Milliseconds(20));
-  ASSERT_EQ(WaitingOnLocks(), 1) << "the update should be waiting for the row lock";
+  ASSERT_EQ(db_.WaitForLockWaiters(1, absl::Seconds(10)), 1)
+      << "the update should be waiting for the row lock";
   EXPECT_GE(PoolInUse(), 1);
 
   context.TryCancel();
@@ -63,9 +55,9 @@ TEST_F(CancellationTest, CancelledCallStopsItsStatement) {
   // The readiness probe borrows a connection for a moment every 100 ms, so
   // "returned" means in_use reaches 0, not that every sample is 0.
   int waiting = 1, in_use = 1;
-  until = absl::Now() + absl::Seconds(5);
+  const absl::Time until = absl::Now() + absl::Seconds(5);
   while ((waiting > 0 || in_use > 0) && absl::Now() < until) {
-    waiting = WaitingOnLocks();
+    waiting = db_.LockWaiters();
     in_use = PoolInUse();
     if (waiting > 0 || in_use > 0) absl::SleepFor(absl::Milliseconds(20));
   }

@@ -157,12 +157,8 @@ TEST_F(ReadLockTest, ReadsDoNotWaitForAWriterHoldingTheChannel) {
             grpc::StatusCode::DEADLINE_EXCEEDED);
   // The server cancels the waiting statement at its deadline (within its
   // 20 ms poll); release the row only after that, so the outcome is fixed.
-  const std::string waiting =
-      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-      "AND wait_event_type = 'Lock'";
-  const absl::Time until = absl::Now() + absl::Seconds(5);
-  while (db_.Query(waiting) != "0" && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
-  EXPECT_EQ(db_.Query(waiting), "0") << "the timed-out post still waits in PostgreSQL";
+  EXPECT_EQ(db_.WaitForLockWaiters(0, absl::Seconds(5)), 0)
+      << "the timed-out post still waits in PostgreSQL";
   hold.commit();
   EXPECT_EQ(db_.Query("SELECT count(*) FROM messages WHERE content = 'while the channel is held'"),
             "0");
