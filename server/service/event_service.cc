@@ -204,14 +204,23 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
       return;
     }
     if (after > *position) {
-      return FinishOnce(grpc::Status(
-          grpc::StatusCode::OUT_OF_RANGE,
-          absl::StrCat("after_event_id: ", after, " is beyond the latest event ", *position)));
+      // The hub has not read the newest commits yet (the cursor may come
+      // from a write acknowledged a moment ago, or from another replica).
+      // Only a cursor beyond what the database holds is the caller's error;
+      // otherwise the hub's events through the cursor are skipped below.
+      absl::StatusOr<int64_t> latest = store_->LatestId(deadline);
+      if (!latest.ok()) return FinishOnce(ToGrpc(latest.status()));
+      if (after > *latest) {
+        return FinishOnce(grpc::Status(
+            grpc::StatusCode::OUT_OF_RANGE,
+            absl::StrCat("after_event_id: ", after, " is beyond the latest event ", *latest)));
+      }
     }
     {
       absl::MutexLock lock(&mu_);
       replay_cursor_ = after == 0 ? *position : after;
       replay_end_ = *position;
+      skip_through_ = replay_cursor_;
       last_written_id_ = replay_cursor_;
     }
     ReplayChunk();
@@ -262,6 +271,9 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
   }
 
   void Enqueue(const std::shared_ptr<const StoredEvent>& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    // The caller has these already; the filter's starting membership is
+    // newer than them too.
+    if (e->event.id() <= skip_through_) return;
     if (filter_->Matches(*e)) {
       queue_.push_back(e);
       stats_->queued.fetch_add(1);
@@ -313,6 +325,9 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
   bool replay_paused_ ABSL_GUARDED_BY(mu_) = false;
   int64_t replay_cursor_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t replay_end_ ABSL_GUARDED_BY(mu_) = 0;
+  // Events through this id are not delivered: the cursor, which can be
+  // ahead of the hub.
+  int64_t skip_through_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t last_written_id_ ABSL_GUARDED_BY(mu_) = 0;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;

@@ -126,7 +126,7 @@ TEST(ClientTest, SubscriptionResumesAcrossAServerRestart) {
   post.set_author_id(ada.id());
   post.set_content("before the restart");
   ASSERT_TRUE(client->PostMessage(post).ok());
-  ASSERT_TRUE(events->Next(&e));
+  ASSERT_TRUE(events->Next(&e)) << events->status();
   EXPECT_EQ(e.message().content(), "before the restart");
   const int64_t before_restart = e.id();
 

@@ -18,6 +18,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "chatgenius/db/v1/event_service.grpc.pb.h"
@@ -362,6 +363,31 @@ TEST_F(EventServiceTest, PrunedCursorIsOutOfRange) {
   Collector future(events_.get(), ForChannel(general_.id(), latest + 1000));
   ASSERT_TRUE(future.WaitFinished());
   EXPECT_EQ(future.status().error_code(), StatusCode::OUT_OF_RANGE);
+}
+
+TEST_F(EventServiceTest, CursorAheadOfTheHubIsAcceptedAndNotRepeated) {
+  // An event committed without a wake-up: the hub reads it only at its next
+  // poll (up to kPollInterval later), like a commit whose NOTIFY is still on
+  // its way or an id learned from another replica.
+  const std::string unseen = db_.Query(absl::StrCat(
+      "INSERT INTO events (kind, channel_id, payload) VALUES (", v1::EVENT_KIND_CHANNEL_UPDATED,
+      ", '", general_.id(), "', '{\"kind\": \"EVENT_KIND_CHANNEL_UPDATED\"}') RETURNING id"));
+  ASSERT_LT(server_.server()->hub().stats().position, std::stoll(unseen))
+      << "the hub must not have read the event yet for this test to mean anything";
+  Collector c(events_.get(), ForChannel(general_.id(), std::stoll(unseen)));
+  WaitForSubscribers(1);
+  Post(general_, ada_, "after the cursor");
+  ASSERT_TRUE(c.WaitFor(1)) << c.status().error_code() << " " << c.status().error_message();
+  std::vector<v1::Event> got = c.events();
+  EXPECT_EQ(got[0].message().content(), "after the cursor")
+      << "the event at the cursor is the caller's already";
+  EXPECT_GT(got[0].id(), std::stoll(unseen));
+  // Beyond what the database holds is still the caller's error.
+  Collector future(events_.get(), ForChannel(general_.id(), got[0].id() + 1));
+  ASSERT_TRUE(future.WaitFinished());
+  EXPECT_EQ(future.status().error_code(), StatusCode::OUT_OF_RANGE);
+  EXPECT_TRUE(absl::StrContains(future.status().error_message(), "beyond the latest event"))
+      << future.status().error_message();
 }
 
 TEST_F(EventServiceTest, BadRequestsAreInvalidArgument) {
