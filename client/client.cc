@@ -4,6 +4,7 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -193,50 +194,91 @@ std::unique_ptr<EventSubscription> Client::Subscribe(v1::SubscribeRequest reques
 EventSubscription::EventSubscription(v1::EventService::Stub* stub, v1::SubscribeRequest request,
                                      std::string bearer_token)
     : stub_(stub), request_(std::move(request)), bearer_token_(std::move(bearer_token)) {
-  Open();
+  Connect(absl::ZeroDuration());
 }
 
-void EventSubscription::Open() {
+namespace {
+
+// Resumable: server shutdown, a lost connection, a slow-consumer cut-off.
+bool Resumable(grpc::StatusCode code) {
+  return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+         code == grpc::StatusCode::INTERNAL;
+}
+
+}  // namespace
+
+bool EventSubscription::Open() {
   auto context = std::make_unique<grpc::ClientContext>();
   if (!bearer_token_.empty()) {
     context->AddMetadata("authorization", absl::StrCat("Bearer ", bearer_token_));
   }
   // Waits for the server when it is (re)starting instead of failing at once.
   context->set_wait_for_ready(true);
-  reader_ = stub_->Subscribe(context.get(), request_);
-  absl::MutexLock lock(&mu_);
-  context_ = std::move(context);
-  if (cancelled_) context_->TryCancel();
+  grpc::ClientContext* call = context.get();
+  reader_.reset();  // it refers to the old context
+  {
+    absl::MutexLock lock(&mu_);
+    context_ = std::move(context);
+    // Also cancels a call not started yet.
+    if (cancelled_.HasBeenNotified()) context_->TryCancel();
+  }
+  reader_ = stub_->Subscribe(call, request_);
+  reader_->WaitForInitialMetadata();
+  const auto& metadata = call->GetServerInitialMetadata();
+  auto it = metadata.find(kStartAfterMetadata);
+  if (it == metadata.end()) return false;  // the call failed before it started
+  int64_t start = 0;
+  if (request_.after_event_id() == 0 &&
+      absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &start)) {
+    // Live-only: resume from where the stream started, not from "live" again,
+    // which would skip what is committed while a broken stream is down.
+    request_.set_after_event_id(start);
+  }
+  return true;
+}
+
+bool EventSubscription::Connect(absl::Duration delay) {
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (!cancelled_.WaitForNotificationWithTimeout(delay)) {
+    if (Open()) return true;
+    const grpc::Status status = reader_->Finish();
+    if (cancelled_.HasBeenNotified()) break;
+    if (!Resumable(status.error_code())) {
+      status_ = ToStatus(status);
+      ended_ = true;
+      return false;
+    }
+    delay = backoff;
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+  }
+  status_ = absl::OkStatus();
+  ended_ = true;
+  return false;
 }
 
 bool EventSubscription::Next(v1::Event* event) {
-  absl::Duration backoff = absl::Milliseconds(100);
-  while (!cancelled_) {
+  while (!ended_ && !cancelled_.HasBeenNotified()) {
     if (reader_->Read(event)) {
       request_.set_after_event_id(event->id());  // resume point: delivered
       return true;
     }
-    grpc::Status status = reader_->Finish();
-    if (cancelled_) break;
-    // Server shutdown, a lost connection or a slow-consumer cut-off: resume
-    // from the last delivered event. Anything else is final.
-    const grpc::StatusCode code = status.error_code();
-    if (code != grpc::StatusCode::UNAVAILABLE && code != grpc::StatusCode::RESOURCE_EXHAUSTED &&
-        code != grpc::StatusCode::INTERNAL) {
+    const grpc::Status status = reader_->Finish();
+    if (cancelled_.HasBeenNotified()) break;
+    if (!Resumable(status.error_code())) {
       status_ = ToStatus(status);
+      ended_ = true;
       return false;
     }
-    absl::SleepFor(backoff);
-    backoff = std::min(backoff * 2, absl::Seconds(5));
-    Open();
+    Connect(absl::Milliseconds(100));  // resumes after the last delivered event
   }
-  status_ = absl::OkStatus();
+  if (!ended_) status_ = absl::OkStatus();  // cancelled
+  ended_ = true;
   return false;
 }
 
 void EventSubscription::Cancel() {
-  cancelled_ = true;
   absl::MutexLock lock(&mu_);
+  if (!cancelled_.HasBeenNotified()) cancelled_.Notify();  // at most once
   if (context_ != nullptr) context_->TryCancel();
 }
 

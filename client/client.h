@@ -27,7 +27,6 @@
 #ifndef CHATGENIUS_CLIENT_CLIENT_H_
 #define CHATGENIUS_CLIENT_CLIENT_H_
 
-#include <atomic>
 #include <memory>
 #include <string>
 
@@ -37,6 +36,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "chatgenius/db/v1/admin_service.grpc.pb.h"
 #include "chatgenius/db/v1/channel_service.grpc.pb.h"
@@ -65,17 +65,24 @@ struct ClientOptions {
   int max_attempts = 4;
 };
 
+// kStartAfterMetadata is the Subscribe initial-metadata key naming the
+// event id a stream starts after (see event_service.proto).
+inline constexpr char kStartAfterMetadata[] = "chatgenius-start-after";
+
 // ServiceConfigJson returns the gRPC service config the client installs:
 // round_robin and the retry policy for idempotent methods.
 std::string ServiceConfigJson(int max_attempts);
 
 // EventSubscription reads a Subscribe stream and resumes it from the last
-// delivered event id when it breaks with a retryable error. Not thread-safe
-// except Cancel.
+// delivered event id when it breaks with a resumable error (UNAVAILABLE,
+// RESOURCE_EXHAUSTED, INTERNAL), with backoff 100 ms..5 s. Before the first
+// event it resumes from where the server said the stream started, so a
+// live-only subscription misses nothing either. Not thread-safe except
+// Cancel.
 class EventSubscription {
  public:
   // Next blocks for the next event. Returns false when the subscription
-  // ended for good (Cancel, or a non-retryable error: see status()).
+  // ended for good (Cancel, or a non-resumable error: see status()).
   bool Next(db::v1::Event* event);
   // Cancel ends the subscription; Next returns false soon after.
   void Cancel();
@@ -88,7 +95,13 @@ class EventSubscription {
   friend class Client;
   EventSubscription(db::v1::EventService::Stub* stub, db::v1::SubscribeRequest request,
                     std::string bearer_token);
-  void Open();
+  // Open starts one call and waits for the server's start metadata: true
+  // once the stream has started (a live-only request takes the start id as
+  // its cursor), false if the call failed first (reader_ to be finished).
+  bool Open();
+  // Connect opens calls, after `delay` and then with backoff, until one has
+  // started (true) or the subscription ended (false; status_ says why).
+  bool Connect(absl::Duration delay);
 
   db::v1::EventService::Stub* const stub_;
   db::v1::SubscribeRequest request_;  // after_event_id tracks delivery
@@ -96,7 +109,8 @@ class EventSubscription {
   absl::Mutex mu_;  // guards context_ against Cancel from another thread
   std::unique_ptr<grpc::ClientContext> context_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<grpc::ClientReader<db::v1::Event>> reader_;
-  std::atomic<bool> cancelled_{false};
+  absl::Notification cancelled_;  // notified under mu_ by Cancel
+  bool ended_ = false;
   absl::Status status_;
 };
 
@@ -125,7 +139,10 @@ class Client {
   absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> Check(
       const std::string& service);
 
-  // Subscribe opens a resuming event subscription.
+  // Subscribe opens a resuming event subscription. It returns once the
+  // server has started the stream (or refused it: Next then returns false
+  // with status()); every event committed after it returns is delivered.
+  // While no server is reachable it waits, like a wait-for-ready call.
   std::unique_ptr<EventSubscription> Subscribe(db::v1::SubscribeRequest request);
 
   // The generated stubs, for everything the typed calls above do not cover.

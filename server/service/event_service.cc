@@ -43,9 +43,11 @@ grpc::Status ToGrpc(const absl::Status& s) {
 // and no replay task still refers to it, whichever comes last.
 class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public EventSubscriber {
  public:
-  EventStream(EventHub* hub, EventStore* store, WorkQueue* work, int capacity,
-              EventStreamStats* stats, const v1::SubscribeRequest& request)
-      : hub_(hub),
+  EventStream(grpc::CallbackServerContext* context, EventHub* hub, EventStore* store,
+              WorkQueue* work, int capacity, EventStreamStats* stats,
+              const v1::SubscribeRequest& request)
+      : context_(context),
+        hub_(hub),
         store_(store),
         work_(work),
         capacity_(capacity),
@@ -173,21 +175,35 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
       filter.emplace(
           std::set<std::string>(request_.channel_ids().begin(), request_.channel_ids().end()));
     }
+    // The cursor must lie within the log; a live-only stream starts at its
+    // latest event. (The database's, not the hub's position: the hub may
+    // not have read the newest commits yet, and a cursor may come from
+    // another replica. The hub's events through `start` are skipped.)
     const int64_t after = request_.after_event_id();
-    if (after > 0) {
-      absl::StatusOr<int64_t> pruned = store_->PrunedThrough(deadline);
-      if (!pruned.ok()) return FinishOnce(ToGrpc(pruned.status()));
-      if (after < *pruned) {
-        return FinishOnce(grpc::Status(
-            grpc::StatusCode::OUT_OF_RANGE,
-            absl::StrCat("after_event_id: events up to ", *pruned,
-                         " were pruned by retention; resync and subscribe with after_event_id=0")));
-      }
+    absl::StatusOr<EventLogBounds> bounds = store_->Bounds(deadline);
+    if (!bounds.ok()) return FinishOnce(ToGrpc(bounds.status()));
+    if (after > 0 && after < bounds->pruned_through) {
+      return FinishOnce(grpc::Status(
+          grpc::StatusCode::OUT_OF_RANGE,
+          absl::StrCat("after_event_id: events up to ", bounds->pruned_through,
+                       " were pruned by retention; resync and subscribe with after_event_id=0")));
     }
+    if (after > bounds->latest) {
+      return FinishOnce(grpc::Status(
+          grpc::StatusCode::OUT_OF_RANGE,
+          absl::StrCat("after_event_id: ", after, " is beyond the latest event ", bounds->latest)));
+    }
+    const int64_t start = after == 0 ? bounds->latest : after;
     {
       absl::MutexLock lock(&mu_);
       filter_ = std::move(filter);
       if (finished_) return;
+      // Sent before any event and before registering: a caller that has it
+      // gets every event committed from then on, and a stream that breaks
+      // before its first event still says where to resume. (Under mu_:
+      // Finish cannot start until this has.)
+      context_->AddInitialMetadata(kStartAfterMetadata, std::to_string(start));
+      StartSendInitialMetadata();
     }
     absl::StatusOr<int64_t> position = hub_->Add(this);
     if (!position.ok()) return FinishOnce(ToGrpc(position.status()));
@@ -203,22 +219,9 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
       hub_->Remove(this);
       return;
     }
-    if (after > *position) {
-      // The hub has not read the newest commits yet (the cursor may come
-      // from a write acknowledged a moment ago, or from another replica).
-      // Only a cursor beyond what the database holds is the caller's error;
-      // otherwise the hub's events through the cursor are skipped below.
-      absl::StatusOr<int64_t> latest = store_->LatestId(deadline);
-      if (!latest.ok()) return FinishOnce(ToGrpc(latest.status()));
-      if (after > *latest) {
-        return FinishOnce(grpc::Status(
-            grpc::StatusCode::OUT_OF_RANGE,
-            absl::StrCat("after_event_id: ", after, " is beyond the latest event ", *latest)));
-      }
-    }
     {
       absl::MutexLock lock(&mu_);
-      replay_cursor_ = after == 0 ? *position : after;
+      replay_cursor_ = start;
       replay_end_ = *position;
       skip_through_ = replay_cursor_;
       last_written_id_ = replay_cursor_;
@@ -310,6 +313,7 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
   }
   void FinishOnce(const grpc::Status& status) { TryFinish(status); }
 
+  grpc::CallbackServerContext* const context_;
   EventHub* const hub_;
   EventStore* const store_;
   WorkQueue* const work_;
@@ -342,8 +346,8 @@ EventServiceImpl::EventServiceImpl(EventHub* hub, EventStore* store, WorkQueue* 
     : hub_(hub), store_(store), work_(work), queue_capacity_(queue_capacity) {}
 
 grpc::ServerWriteReactor<v1::Event>* EventServiceImpl::Subscribe(
-    grpc::CallbackServerContext* /*context*/, const v1::SubscribeRequest* request) {
-  return new EventStream(hub_, store_, work_, queue_capacity_, &stats_, *request);
+    grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
+  return new EventStream(context, hub_, store_, work_, queue_capacity_, &stats_, *request);
 }
 
 }  // namespace chatgenius

@@ -3,17 +3,21 @@
 // EventServiceImpl: EventService.Subscribe on gRPC's callback API, so
 // 1,000 open streams are 1,000 small reactor objects, not 1,000 blocked
 // threads. Each stream:
-//  1. registers with the EventHub, learning the position P the hub has
+//  1. checks the cursor against the log's bounds and sends initial
+//     metadata naming the id it starts after (S: the after_event_id, or for
+//     "live only" the latest event in the database);
+//  2. registers with the EventHub, learning the position P the hub has
 //     fanned out through; later events arrive from the hub;
-//  2. replays stored events in (after_event_id, P] from the database on a
+//  3. replays stored events in (S, P] from the database on a
 //     small worker pool, in chunks that respect its queue bound, while live
 //     events wait;
-//  3. then streams live events — no gap (the hub position splits replay and
+//  4. then streams live events — no gap (the hub position splits replay and
 //     live exactly), no duplicate, in id order.
 // Each stream's queue is bounded; a subscriber that cannot keep up is
 // finished with RESOURCE_EXHAUSTED naming the id to resume after, and never
-// delays the others. A cursor older than what retention kept is
-// OUT_OF_RANGE (resync). Shutdown finishes streams with UNAVAILABLE.
+// delays the others. A cursor older than what retention kept, or beyond
+// the latest stored event, is OUT_OF_RANGE; one the hub has not read yet is
+// fine (the hub's events through S are dropped). Shutdown finishes streams with UNAVAILABLE.
 #ifndef CHATGENIUS_SERVER_SERVICE_EVENT_SERVICE_H_
 #define CHATGENIUS_SERVER_SERVICE_EVENT_SERVICE_H_
 
@@ -26,6 +30,13 @@
 #include "server/store/event_store.h"
 
 namespace chatgenius {
+
+// kStartAfterMetadata is the initial-metadata key telling a Subscribe
+// caller the event id its stream starts after (its after_event_id, or for
+// "live only" the latest event when it started), sent before any event:
+// once a caller has it, every later commit reaches the stream, and a stream
+// that breaks before its first event resumes from it.
+inline constexpr char kStartAfterMetadata[] = "chatgenius-start-after";
 
 // kMaxSubscribeChannels bounds a channel-filtered subscription.
 inline constexpr int kMaxSubscribeChannels = 1000;

@@ -51,8 +51,12 @@ void EventStore::PrepareReaderOn(pqxx::connection& conn) { conn.prepare("event_r
 
 EventStore::EventStore(ConnectionPool* pool) : pool_(pool) {
   RegisterStatementsOn(pool_);
-  pool_->RegisterStatement("event_latest", "SELECT coalesce(max(id), 0) FROM events");
-  pool_->RegisterStatement("event_pruned", "SELECT pruned_through FROM event_retention");
+  // max(id) is a committed id with every smaller one settled (ids are handed
+  // out in commit order); when retention emptied the log, the pruned id.
+  pool_->RegisterStatement("event_bounds",
+                           "SELECT r.pruned_through, "
+                           "greatest((SELECT max(id) FROM events), r.pruned_through) "
+                           "FROM event_retention r");
   pool_->RegisterStatement(
       "event_prune",
       "WITH d AS (DELETE FROM events WHERE created_at < now() - make_interval(secs => $1) "
@@ -121,22 +125,15 @@ absl::StatusOr<std::vector<StoredEvent>> EventStore::Read(int64_t after, int lim
   return out;
 }
 
-absl::StatusOr<int64_t> EventStore::LatestId(const CallLimits& call) {
-  int64_t id = 0;
+absl::StatusOr<EventLogBounds> EventStore::Bounds(const CallLimits& call) {
+  EventLogBounds bounds;
   RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
-    id = txn.exec_prepared("event_latest")[0][0].as<int64_t>();
+    const pqxx::row r = txn.exec_prepared1("event_bounds");
+    bounds.pruned_through = r[0].as<int64_t>();
+    bounds.latest = r[1].as<int64_t>();
     return absl::OkStatus();
   }));
-  return id;
-}
-
-absl::StatusOr<int64_t> EventStore::PrunedThrough(const CallLimits& call) {
-  int64_t id = 0;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
-    id = txn.exec_prepared("event_pruned")[0][0].as<int64_t>();
-    return absl::OkStatus();
-  }));
-  return id;
+  return bounds;
 }
 
 absl::StatusOr<int64_t> EventStore::Prune(absl::Duration retention, const CallLimits& call) {

@@ -35,6 +35,12 @@ struct StoredEvent {
   std::vector<std::string> channels;
 };
 
+// EventLogBounds: a cursor in [pruned_through, latest] can be served.
+struct EventLogBounds {
+  int64_t pruned_through = 0;  // highest id retention removed (0 if none)
+  int64_t latest = 0;          // highest id written (0 if none ever was)
+};
+
 // NewEvent starts an event of `kind` in `channel_id` caused by `actor_id`.
 inline db::v1::Event NewEvent(db::v1::EventKind kind, const std::string& channel_id,
                               const std::string& actor_id) {
@@ -72,10 +78,8 @@ class EventStore {
   // Read is ReadIn on a pooled connection.
   [[nodiscard]] absl::StatusOr<std::vector<StoredEvent>> Read(int64_t after, int limit,
                                                               const CallLimits& call);
-  // LatestId returns the highest event id (0 if none).
-  [[nodiscard]] absl::StatusOr<int64_t> LatestId(const CallLimits& call);
-  // PrunedThrough returns the highest id retention removed (0 if none).
-  [[nodiscard]] absl::StatusOr<int64_t> PrunedThrough(const CallLimits& call);
+  // Bounds returns what a resume cursor is checked against, in one read.
+  [[nodiscard]] absl::StatusOr<EventLogBounds> Bounds(const CallLimits& call);
   // Prune deletes events older than `retention`; returns how many.
   [[nodiscard]] absl::StatusOr<int64_t> Prune(absl::Duration retention, const CallLimits& call);
   // ChannelsOf returns the channels `user_id` belongs to.

@@ -1,9 +1,11 @@
 // The client library against real servers: typed calls, errors, round robin
-// over replicas, a dead replica, retry policy scope, and an event
-// subscription that resumes across a server restart.
+// over replicas, a dead replica, retry policy scope, and event
+// subscriptions (with a cursor, and live-only) that resume across a server
+// restart without a gap.
 #include "client/client.h"
 
 #include <set>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -150,6 +152,60 @@ TEST(ClientTest, SubscriptionResumesAcrossAServerRestart) {
   EXPECT_GT(e.id(), before_restart);
   events->Cancel();
   EXPECT_FALSE(events->Next(&e));
+}
+
+TEST(ClientTest, LiveOnlySubscriptionMissesNothingWhileTheServerIsDown) {
+  testing::TestDatabase db;
+  Config config = db.config();
+  config.listen_address = absl::StrCat("127.0.0.1:", testing::FreeLoopbackPort());
+  auto first = std::make_unique<testing::TestServer>(config);
+  testing::TestServer other(db.config());  // another replica; stays up
+  auto client = MakeClient(config.listen_address);
+  auto writer = MakeClient(other.address());
+  v1::User ada = MakeUser(*writer, "ada");
+  v1::CreateChannelRequest cc;
+  cc.mutable_channel()->set_name("general");
+  cc.mutable_channel()->set_type(v1::CHANNEL_TYPE_PUBLIC);
+  cc.set_creator_id(ada.id());
+  absl::StatusOr<v1::Channel> general = writer->CreateChannel(cc);
+  ASSERT_TRUE(general.ok()) << general.status();
+
+  v1::SubscribeRequest live;  // after_event_id 0: live only
+  live.add_channel_ids(general->id());
+  auto events = client->Subscribe(live);  // returns once the stream started
+  auto wait_for_subscriber = [](testing::TestServer& server) {
+    for (absl::Time until = absl::Now() + absl::Seconds(20);
+         server.server()->hub().stats().subscribers < 1 && absl::Now() < until;) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return server.server()->hub().stats().subscribers == 1;
+  };
+  first.reset();  // the stream breaks before it delivered anything
+
+  v1::PostMessageRequest post;
+  post.set_channel_id(general->id());
+  post.set_author_id(ada.id());
+  post.set_content("while the server was down");
+  ASSERT_TRUE(writer->PostMessage(post).ok());
+  testing::TestServer second(config);
+  v1::Event e;
+  std::thread reader([&] {
+    // The subscription reconnects inside Next.
+    ASSERT_TRUE(events->Next(&e)) << events->status();
+  });
+  if (!wait_for_subscriber(second)) {
+    events->Cancel();
+    reader.join();
+    FAIL() << "the subscription did not come back: " << events->status();
+  }
+  post.set_content("after the restart");
+  ASSERT_TRUE(writer->PostMessage(post).ok());
+  reader.join();
+  ASSERT_EQ(e.message().content(), "while the server was down")
+      << "resumed from where the live stream started, not from 'live' again";
+  ASSERT_TRUE(events->Next(&e)) << events->status();
+  EXPECT_EQ(e.message().content(), "after the restart");
+  events->Cancel();
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "chatgenius/db/v1/event_service.grpc.pb.h"
 #include "server/db/transaction.h"
+#include "server/service/event_service.h"
 #include "server/store/event_store.h"
 #include "tests/support/domain_fixture.h"
 #include "tests/support/private_postgres.h"
@@ -388,6 +389,24 @@ TEST_F(EventServiceTest, CursorAheadOfTheHubIsAcceptedAndNotRepeated) {
   EXPECT_EQ(future.status().error_code(), StatusCode::OUT_OF_RANGE);
   EXPECT_TRUE(absl::StrContains(future.status().error_message(), "beyond the latest event"))
       << future.status().error_message();
+}
+
+TEST_F(EventServiceTest, StreamsNameWhereTheyStartBeforeAnyEvent) {
+  const int64_t latest = std::stoll(db_.Query("SELECT max(id) FROM events"));
+  for (int64_t after : {int64_t{0}, latest - 1}) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    auto reader = events_->Subscribe(&context, ForChannel(general_.id(), after));
+    reader->WaitForInitialMetadata();  // no event is coming: it must be sent on its own
+    const auto& metadata = context.GetServerInitialMetadata();
+    auto it = metadata.find(kStartAfterMetadata);
+    ASSERT_TRUE(it != metadata.end()) << "no " << kStartAfterMetadata << " for after=" << after;
+    EXPECT_EQ(std::string(it->second.data(), it->second.size()),
+              std::to_string(after == 0 ? latest : after))
+        << "live-only starts at the latest event; a cursor starts at itself";
+    context.TryCancel();
+    reader->Finish();
+  }
 }
 
 TEST_F(EventServiceTest, BadRequestsAreInvalidArgument) {
