@@ -47,11 +47,13 @@ install_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# free_port prints a TCP port on 127.0.0.1 that nothing listens on.
+# free_port prints a TCP port on 127.0.0.1 that nothing listens on, below
+# the kernel's ephemeral range (32768 by default), so an outgoing connection
+# cannot take it between this check and the server's bind.
 free_port() {
   local port
   for _ in $(seq 1 100); do
-    port=$((20000 + RANDOM % 20000))
+    port=$((20000 + RANDOM % 12000))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return 0
@@ -88,9 +90,25 @@ start_postgres() {
       { log "initdb failed, see $dir/initdb.log"; return 1; }
   fi
   as_pg_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-    -o "-k $dir -h 127.0.0.1 -p $port -c fsync=off" start >/dev/null ||
-    { log "PostgreSQL did not start, see $dir/postgres.log"; return 1; }
+    -o "-k $dir -h 127.0.0.1 -p $port -c fsync=off" start >/dev/null || {
+    # The log may be deleted with a throwaway directory: show why here.
+    tail -n 20 "$dir/postgres.log" >&2 2>/dev/null
+    log "PostgreSQL did not start on port $port, see $dir/postgres.log"
+    return 1
+  }
   log "PostgreSQL running on 127.0.0.1:$port (data in $dir/data)"
+}
+
+# start_private_postgres DIR starts a throwaway cluster in DIR on a free
+# loopback port and sets pg_port; if the start fails (the port taken
+# meanwhile, say) it tries two more ports.
+start_private_postgres() {
+  local dir=$1
+  for _ in 1 2 3; do
+    pg_port=$(free_port) || return 1
+    start_postgres "$dir" "$pg_port" && return 0
+  done
+  return 1
 }
 
 # stop_postgres DIR stops the cluster in DIR if it runs.

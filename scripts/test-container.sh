@@ -66,8 +66,7 @@ build_s=$(($(date +%s) - build_start))
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 log "built in ${build_s}s; image size $((size / 1024 / 1024)) MiB"
 
-pg_port=$(free_port)
-start_postgres "$work/pg" "$pg_port"
+start_private_postgres "$work/pg"
 psql -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -qc "CREATE DATABASE chatgenius"
 grpc_port=$(free_port)
 

@@ -14,8 +14,7 @@ cleanup() {
   rm -rf "$pg_dir"
 }
 trap cleanup EXIT
-pg_port=$(free_port)
-start_postgres "$pg_dir" "$pg_port"
+start_private_postgres "$pg_dir"
 # The SSH tunnel tests start their own sshd (generated keys, a free loopback
 # port) so they can kill and stop it; it needs root and this directory.
 mkdir -p /run/sshd 2>/dev/null || true
