@@ -162,19 +162,9 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
     });
   }
 
-  // Runs on the work queue: membership, cursor checks, registration.
+  // Runs on the work queue: cursor checks, membership, registration.
   void Begin() {
     const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    std::optional<EventFilter> filter;
-    if (!request_.user_id().empty()) {
-      absl::StatusOr<std::vector<std::string>> channels =
-          store_->ChannelsOf(request_.user_id(), deadline);
-      if (!channels.ok()) return FinishOnce(ToGrpc(channels.status()));
-      filter.emplace(request_.user_id(), std::set<std::string>(channels->begin(), channels->end()));
-    } else {
-      filter.emplace(
-          std::set<std::string>(request_.channel_ids().begin(), request_.channel_ids().end()));
-    }
     // The cursor must lie within the log; a live-only stream starts at its
     // latest event. (The database's, not the hub's position: the hub may
     // not have read the newest commits yet, and a cursor may come from
@@ -194,6 +184,19 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
           absl::StrCat("after_event_id: ", after, " is beyond the latest event ", bounds->latest)));
     }
     const int64_t start = after == 0 ? bounds->latest : after;
+    // A user's channels are read after the bounds, so they reflect every
+    // join and leave through `start`: those events are not fed to the
+    // filter (the hub's are skipped), later ones are.
+    std::optional<EventFilter> filter;
+    if (!request_.user_id().empty()) {
+      absl::StatusOr<std::vector<std::string>> channels =
+          store_->ChannelsOf(request_.user_id(), deadline);
+      if (!channels.ok()) return FinishOnce(ToGrpc(channels.status()));
+      filter.emplace(request_.user_id(), std::set<std::string>(channels->begin(), channels->end()));
+    } else {
+      filter.emplace(
+          std::set<std::string>(request_.channel_ids().begin(), request_.channel_ids().end()));
+    }
     {
       absl::MutexLock lock(&mu_);
       filter_ = std::move(filter);

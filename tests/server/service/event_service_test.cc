@@ -391,6 +391,25 @@ TEST_F(EventServiceTest, CursorAheadOfTheHubIsAcceptedAndNotRepeated) {
       << future.status().error_message();
 }
 
+TEST_F(EventServiceTest, UserStreamFollowsAJoinCommittedWhileItStarts) {
+  v1::Channel random = Channel(ada_, "random");  // bob is not in it
+  WaitForHubToCatchUp();
+  // Hold the stream between reading the log's bounds and what follows...
+  pqxx::connection conn(db_.conninfo());
+  pqxx::work hold(conn);
+  hold.exec0("LOCK TABLE event_retention IN ACCESS EXCLUSIVE MODE");
+  Collector c(events_.get(), ForUser(bob_.id()));
+  ASSERT_EQ(db_.WaitForLockWaiters(1, absl::Seconds(20)), 1);
+  // ...commit a join meanwhile, then let it go on.
+  Join(random, bob_, bob_);
+  hold.abort();
+  WaitForSubscribers(1);
+  Post(random, ada_, "for bob, who just joined");
+  ASSERT_TRUE(c.WaitFor(1)) << "the join must be in the stream's membership: "
+                            << c.status().error_message();
+  EXPECT_EQ(c.events().back().message().content(), "for bob, who just joined");
+}
+
 TEST_F(EventServiceTest, StreamsNameWhereTheyStartBeforeAnyEvent) {
   const int64_t latest = std::stoll(db_.Query("SELECT max(id) FROM events"));
   for (int64_t after : {int64_t{0}, latest - 1}) {
