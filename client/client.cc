@@ -31,6 +31,13 @@ const std::vector<std::pair<const char*, std::vector<const char*>>>& IdempotentM
   return *methods;
 }
 
+// Subscribe errors a subscription resumes after: server shutdown, a lost
+// connection, a slow-consumer cut-off.
+bool Resumable(grpc::StatusCode code) {
+  return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+         code == grpc::StatusCode::INTERNAL;
+}
+
 }  // namespace
 
 std::string ServiceConfigJson(int max_attempts) {
@@ -196,16 +203,6 @@ EventSubscription::EventSubscription(v1::EventService::Stub* stub, v1::Subscribe
     : stub_(stub), request_(std::move(request)), bearer_token_(std::move(bearer_token)) {
   Connect(absl::ZeroDuration());
 }
-
-namespace {
-
-// Resumable: server shutdown, a lost connection, a slow-consumer cut-off.
-bool Resumable(grpc::StatusCode code) {
-  return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::RESOURCE_EXHAUSTED ||
-         code == grpc::StatusCode::INTERNAL;
-}
-
-}  // namespace
 
 bool EventSubscription::Open() {
   auto context = std::make_unique<grpc::ClientContext>();

@@ -17,7 +17,8 @@
 // finished with RESOURCE_EXHAUSTED naming the id to resume after, and never
 // delays the others. A cursor older than what retention kept, or beyond
 // the latest stored event, is OUT_OF_RANGE; one the hub has not read yet is
-// fine (the hub's events through S are dropped). Shutdown finishes streams with UNAVAILABLE.
+// fine (the hub's events through S are dropped). Shutdown finishes streams
+// with UNAVAILABLE.
 #ifndef CHATGENIUS_SERVER_SERVICE_EVENT_SERVICE_H_
 #define CHATGENIUS_SERVER_SERVICE_EVENT_SERVICE_H_
 
