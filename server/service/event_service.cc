@@ -184,13 +184,14 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
           absl::StrCat("after_event_id: ", after, " is beyond the latest event ", bounds->latest)));
     }
     const int64_t start = after == 0 ? bounds->latest : after;
-    // A user's channels are read after the bounds, so they reflect every
-    // join and leave through `start`: those events are not fed to the
-    // filter (the hub's are skipped), later ones are.
+    // A user's channels as of `start`: the replayed and live events after
+    // it then move the filter's membership forward one by one. (Read after
+    // the bounds: a live-only stream's snapshot must cover every join and
+    // leave through `start`, whose events the filter never sees.)
     std::optional<EventFilter> filter;
     if (!request_.user_id().empty()) {
       absl::StatusOr<std::vector<std::string>> channels =
-          store_->ChannelsOf(request_.user_id(), deadline);
+          store_->ChannelsOf(request_.user_id(), after, deadline);
       if (!channels.ok()) return FinishOnce(ToGrpc(channels.status()));
       filter.emplace(request_.user_id(), std::set<std::string>(channels->begin(), channels->end()));
     } else {

@@ -66,6 +66,23 @@ EventStore::EventStore(ConnectionPool* pool) : pool_(pool) {
   pool_->RegisterStatement("event_user_channels",
                            "SELECT m.channel_id FROM channel_members m JOIN channels c "
                            "ON c.id = m.channel_id WHERE m.user_id = $1 AND c.deleted_at IS NULL");
+  // Membership as of event $2: today's, undone by the user's own joins and
+  // leaves after it (the first one per channel decides: a join means "not
+  // a member then", a leave "a member then"). Channels deleted since stay
+  // in: their events up to CHANNEL_DELETED are replayed.
+  pool_->RegisterStatement(
+      "event_user_channels_as_of",
+      absl::StrCat("WITH own AS (SELECT DISTINCT ON (channel_id) channel_id, kind FROM events "
+                   "WHERE user_id = $1 AND id > $2 AND kind IN (",
+                   v1::EVENT_KIND_MEMBER_JOINED, ", ", v1::EVENT_KIND_MEMBER_LEFT,
+                   ") ORDER BY channel_id, id) "
+                   "SELECT m.channel_id FROM channel_members m WHERE m.user_id = $1 "
+                   "AND NOT EXISTS (SELECT 1 FROM own o WHERE o.channel_id = m.channel_id "
+                   "AND o.kind = ",
+                   v1::EVENT_KIND_MEMBER_JOINED,
+                   ") "
+                   "UNION SELECT channel_id FROM own WHERE kind = ",
+                   v1::EVENT_KIND_MEMBER_LEFT));
 }
 
 void EventStore::AppendIn(pqxx::transaction_base& txn, const v1::Event& event,
@@ -147,10 +164,14 @@ absl::StatusOr<int64_t> EventStore::Prune(absl::Duration retention, const CallLi
 }
 
 absl::StatusOr<std::vector<std::string>> EventStore::ChannelsOf(const std::string& user_id,
+                                                                int64_t as_of_event,
                                                                 const CallLimits& call) {
   std::vector<std::string> out;
   RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
-    for (const pqxx::row& r : txn.exec_prepared("event_user_channels", user_id)) {
+    const pqxx::result rows =
+        as_of_event == 0 ? txn.exec_prepared("event_user_channels", user_id)
+                         : txn.exec_prepared("event_user_channels_as_of", user_id, as_of_event);
+    for (const pqxx::row& r : rows) {
       out.push_back(r[0].as<std::string>());
     }
     return absl::OkStatus();

@@ -82,8 +82,11 @@ class EventStore {
   [[nodiscard]] absl::StatusOr<EventLogBounds> Bounds(const CallLimits& call);
   // Prune deletes events older than `retention`; returns how many.
   [[nodiscard]] absl::StatusOr<int64_t> Prune(absl::Duration retention, const CallLimits& call);
-  // ChannelsOf returns the channels `user_id` belongs to.
+  // ChannelsOf returns the channels `user_id` belongs to now (as_of_event
+  // 0: live channels only), or belonged to just after event `as_of_event`
+  // (a resume cursor), judged by the user's own joins and leaves since.
   [[nodiscard]] absl::StatusOr<std::vector<std::string>> ChannelsOf(const std::string& user_id,
+                                                                    int64_t as_of_event,
                                                                     const CallLimits& call);
 
  private:

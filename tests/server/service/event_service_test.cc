@@ -391,6 +391,39 @@ TEST_F(EventServiceTest, CursorAheadOfTheHubIsAcceptedAndNotRepeated) {
       << future.status().error_message();
 }
 
+TEST_F(EventServiceTest, ResumedUserStreamStartsFromTheMembershipAtItsCursor) {
+  v1::User eve = User("eve");
+  v1::Channel random = Channel(ada_, "random");
+  Join(general_, eve, eve);
+  // At the cursor eve is in general, not in random.
+  const int64_t cursor = std::stoll(db_.Query("SELECT max(id) FROM events"));
+  Post(random, ada_, "before eve joined random");
+  Join(random, eve, eve);
+  Post(random, ada_, "after eve joined random");
+  Post(general_, ada_, "before eve left general");
+  v1::RemoveMemberRequest leave;
+  leave.set_channel_id(general_.id());
+  leave.set_user_id(eve.id());
+  leave.set_actor_id(eve.id());
+  google::protobuf::Empty empty;
+  ASSERT_TRUE(channels_->RemoveMember(Ctx().get(), leave, &empty).ok());
+  Post(general_, ada_, "after eve left general");
+
+  // What a live stream from the cursor would have delivered.
+  Collector resumed(events_.get(), ForUser(eve.id(), cursor));
+  ASSERT_TRUE(resumed.WaitFor(4)) << resumed.status().error_message();
+  absl::SleepFor(absl::Milliseconds(200));  // nothing else may follow
+  std::vector<v1::Event> got = resumed.events();
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[0].kind(), v1::EVENT_KIND_MEMBER_JOINED);
+  EXPECT_EQ(got[0].channel_id(), random.id()) << "not random's message from before she joined";
+  EXPECT_EQ(got[1].message().content(), "after eve joined random");
+  EXPECT_EQ(got[2].message().content(), "before eve left general")
+      << "general's messages until she left, although she is not in it now";
+  EXPECT_EQ(got[3].kind(), v1::EVENT_KIND_MEMBER_LEFT);
+  EXPECT_EQ(got[3].channel_id(), general_.id());
+}
+
 TEST_F(EventServiceTest, UserStreamFollowsAJoinCommittedWhileItStarts) {
   v1::Channel random = Channel(ada_, "random");  // bob is not in it
   WaitForHubToCatchUp();
