@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/substitute.h"
 #include "server/common/status_macros.h"
 #include "server/db/transaction.h"
 #include "server/store/row_conversion.h"
@@ -72,17 +73,17 @@ EventStore::EventStore(ConnectionPool* pool) : pool_(pool) {
   // in: their events up to CHANNEL_DELETED are replayed.
   pool_->RegisterStatement(
       "event_user_channels_as_of",
-      absl::StrCat("WITH own AS (SELECT DISTINCT ON (channel_id) channel_id, kind FROM events "
-                   "WHERE user_id = $1 AND id > $2 AND kind IN (",
-                   v1::EVENT_KIND_MEMBER_JOINED, ", ", v1::EVENT_KIND_MEMBER_LEFT,
-                   ") ORDER BY channel_id, id) "
-                   "SELECT m.channel_id FROM channel_members m WHERE m.user_id = $1 "
-                   "AND NOT EXISTS (SELECT 1 FROM own o WHERE o.channel_id = m.channel_id "
-                   "AND o.kind = ",
-                   v1::EVENT_KIND_MEMBER_JOINED,
-                   ") "
-                   "UNION SELECT channel_id FROM own WHERE kind = ",
-                   v1::EVENT_KIND_MEMBER_LEFT));
+      absl::Substitute(R"sql(
+        WITH own AS (
+          SELECT DISTINCT ON (channel_id) channel_id, kind FROM events
+          WHERE user_id = $$1 AND id > $$2 AND kind IN ($0, $1)
+          ORDER BY channel_id, id)
+        SELECT m.channel_id FROM channel_members m
+        WHERE m.user_id = $$1
+          AND NOT EXISTS (SELECT 1 FROM own o WHERE o.channel_id = m.channel_id AND o.kind = $0)
+        UNION
+        SELECT channel_id FROM own WHERE kind = $1)sql",
+                       v1::EVENT_KIND_MEMBER_JOINED, v1::EVENT_KIND_MEMBER_LEFT));
 }
 
 void EventStore::AppendIn(pqxx::transaction_base& txn, const v1::Event& event,
