@@ -242,19 +242,17 @@ bool EventSubscription::Connect(absl::Duration delay) {
     if (cancelled_.HasBeenNotified()) break;
     if (!Resumable(status.error_code())) {
       status_ = ToStatus(status);
-      ended_ = true;
       return false;
     }
     delay = backoff;
     backoff = std::min(backoff * 2, absl::Seconds(5));
   }
-  status_ = absl::OkStatus();
-  ended_ = true;
-  return false;
+  return false;  // cancelled: status_ stays OK
 }
 
 bool EventSubscription::Next(v1::Event* event) {
-  while (!ended_ && !cancelled_.HasBeenNotified()) {
+  // Ended: a non-resumable error (status_) or Cancel.
+  while (status_.ok() && !cancelled_.HasBeenNotified()) {
     if (reader_->Read(event)) {
       request_.set_after_event_id(event->id());  // resume point: delivered
       return true;
@@ -263,13 +261,10 @@ bool EventSubscription::Next(v1::Event* event) {
     if (cancelled_.HasBeenNotified()) break;
     if (!Resumable(status.error_code())) {
       status_ = ToStatus(status);
-      ended_ = true;
       return false;
     }
     Connect(absl::Milliseconds(100));  // resumes after the last delivered event
   }
-  if (!ended_) status_ = absl::OkStatus();  // cancelled
-  ended_ = true;
   return false;
 }
 

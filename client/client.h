@@ -100,7 +100,7 @@ class EventSubscription {
   // its cursor), false if the call failed first (reader_ to be finished).
   bool Open();
   // Connect opens calls, after `delay` and then with backoff, until one has
-  // started (true) or the subscription ended (false; status_ says why).
+  // started (true) or the subscription ended (false: Cancel, or status_).
   bool Connect(absl::Duration delay);
 
   db::v1::EventService::Stub* const stub_;
@@ -110,8 +110,7 @@ class EventSubscription {
   std::unique_ptr<grpc::ClientContext> context_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<grpc::ClientReader<db::v1::Event>> reader_;
   absl::Notification cancelled_;  // notified under mu_ by Cancel
-  bool ended_ = false;
-  absl::Status status_;
+  absl::Status status_;           // the first non-resumable error
 };
 
 class Client {

@@ -7,13 +7,12 @@
 #define CHATGENIUS_SERVER_METRICS_RPC_METRICS_H_
 
 #include <array>
+#include <functional>
 #include <map>
 #include <string>
-#include <utility>
-
-#include "absl/strings/string_view.h"
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
