@@ -113,6 +113,10 @@ if [ "${1:-}" != --host-only ]; then
   compose() { (cd docker && podman-compose -p "$project" -f compose.yaml "$@"); }
   compose_cleanup() {
     compose down -v >/dev/null 2>&1 || true
+    # podman-compose 1.0.3 leaves the project's networks behind when a
+    # container never started; remove them by name.
+    podman network ls --format '{{.Name}}' 2>/dev/null | grep "^${project}_" |
+      xargs -r podman network rm -f >/dev/null 2>&1 || true
     [ "${KEEP_IMAGE:-0}" = 1 ] || podman rmi -f localhost/chatgenius-db:compose \
       localhost/chatgenius-bastion:latest localhost/chatgenius-postgres:15 >/dev/null 2>&1 || true
   }
@@ -124,8 +128,26 @@ if [ "${1:-}" != --host-only ]; then
     >"$work/compose.log" 2>&1 || { tail -30 "$work/compose.log"; log "compose up failed"; exit 1; }
   db1=${project}_db-1_1
   db2=${project}_db-2_1
+  # A container podman could not start (e.g. its network backend failed)
+  # stays "created" and logs nothing: say why at once instead of waiting.
+  stuck_start() {
+    local name state stuck=""
+    while read -r name state; do
+      [ "${state,,}" = created ] || continue
+      stuck=1
+      log "compose: $name did not start:"
+      podman start "$name" 2>&1 | tail -5 >&2 || true
+      podman inspect --format '  state error: {{.State.Error}}' "$name" >&2 2>/dev/null || true
+    done < <(podman ps -a --filter "label=io.podman.compose.project=$project" \
+      --format '{{.Names}} {{.State}}' 2>/dev/null)
+    [ -n "$stuck" ]
+  }
   serving=""
-  for _ in $(seq 1 240); do
+  for i in $(seq 1 240); do
+    if [ $((i % 10)) = 1 ] && stuck_start; then
+      check "compose: every container started" false
+      exit 1
+    fi
     if podman exec "$db1" chatgenius-db health >/dev/null 2>&1 &&
       podman exec "$db2" chatgenius-db health >/dev/null 2>&1; then
       serving=1
