@@ -92,6 +92,7 @@ int main(int argc, char** argv) {
     auto stub = v1::EventService::NewStub(db.channel());
     v1::SubscribeRequest follow;
     follow.add_channel_ids(channel->id());
+    follow.set_viewer_id(channel->created_by());
     for (int i = 0; i < n; ++i) {
       streams[i] = std::make_unique<Stream>();
       streams[i]->reader = stub->AsyncSubscribe(&streams[i]->context, follow, &cq,

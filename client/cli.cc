@@ -9,7 +9,7 @@
 //   create-user --username=U --email=E [--display_name=D]
 //   post-message --channel=C --author=U --content=TEXT [--thread=M] [--client_msg_id=K]
 //   list-messages --channel=C --viewer=U [--limit=N]
-//   tail-events (--channel=C[,C...] | --user=U) [--after=N] [--count=N]
+//   tail-events (--channel=C[,C...] --viewer=U | --user=U) [--after=N] [--count=N]
 // Database commands (the seed's scripts; connect directly, through the SSH
 // tunnel when SSH_HOST is set, with the server's settings and variables):
 //   setup [--test]                  create the database if missing and migrate
@@ -58,7 +58,8 @@ ABSL_FLAG(std::string, author, "", "post-message: author user id");
 ABSL_FLAG(std::string, content, "", "post-message: text");
 ABSL_FLAG(std::string, thread, "", "post-message: thread parent message id");
 ABSL_FLAG(std::string, client_msg_id, "", "post-message: idempotency key");
-ABSL_FLAG(std::string, viewer, "", "list-messages: viewing user id");
+ABSL_FLAG(std::string, viewer, "",
+          "list-messages, tail-events --channel: the user reading (the access rule applies)");
 ABSL_FLAG(int, limit, 20, "list-messages: page size");
 ABSL_FLAG(std::string, user, "", "tail-events: follow this user's channels");
 ABSL_FLAG(int64_t, after, 0, "tail-events: resume after this event id (0 = live only)");
@@ -287,6 +288,7 @@ int TailEvents() {
     request.add_channel_ids(std::string(c));
   }
   request.set_user_id(absl::GetFlag(FLAGS_user));
+  request.set_viewer_id(absl::GetFlag(FLAGS_viewer));
   request.set_after_event_id(absl::GetFlag(FLAGS_after));
   auto subscription = client->Subscribe(request);
   const int count = absl::GetFlag(FLAGS_count);

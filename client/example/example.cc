@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   // Follow the channel from the start: the creator's join is event one.
   v1::SubscribeRequest follow;
   follow.add_channel_ids(channel->id());
+  follow.set_viewer_id(user->id());
   auto events = client.Subscribe(follow);
 
   v1::PostMessageRequest post;

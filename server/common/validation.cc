@@ -1,6 +1,7 @@
 #include "server/common/validation.h"
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -163,22 +164,94 @@ absl::Status ValidateSha256Hex(absl::string_view field, absl::string_view value)
   return absl::OkStatus();
 }
 
-absl::Status ValidateContentType(absl::string_view field, absl::string_view value) {
-  auto token_ok = [](absl::string_view t) {
-    if (t.empty() || !absl::ascii_isalnum(static_cast<unsigned char>(t[0]))) return false;
-    for (char c : t) {
-      bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                absl::string_view("!#$&^_.+-").find(c) != absl::string_view::npos;
-      if (!ok) return false;
-    }
-    return true;
-  };
-  size_t slash = value.find('/');
-  if (value.size() > 255 || slash == absl::string_view::npos || !token_ok(value.substr(0, slash)) ||
-      !token_ok(value.substr(slash + 1))) {
-    return Invalid(field, "must be a lower-case MIME type like image/png");
+namespace {
+
+// RFC 6838 restricted-name: 1..127 of alnum and !#$&-^_.+, alnum first.
+bool IsMediaName(absl::string_view t) {
+  if (t.empty() || t.size() > 127 || !absl::ascii_isalnum(static_cast<unsigned char>(t[0]))) {
+    return false;
   }
-  return absl::OkStatus();
+  for (char c : t) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) &&
+        absl::string_view("!#$&-^_.+").find(c) == absl::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// RFC 2045 token: printable US-ASCII except space and tspecials.
+bool IsMimeToken(absl::string_view t) {
+  if (t.empty()) return false;
+  for (char c : t) {
+    if (c <= ' ' || c >= 0x7f || absl::string_view("()<>@,;:\\\"/[]?=").find(c) != absl::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// RFC 2045 quoted-string: "..." of printable characters and tabs, with
+// backslash escapes.
+bool IsQuotedString(absl::string_view t) {
+  if (t.size() < 2 || t.front() != '"' || t.back() != '"') return false;
+  for (size_t i = 1; i + 1 < t.size(); ++i) {
+    const char c = t[i];
+    if (c == '\\') {
+      if (++i + 1 >= t.size()) return false;  // an escape needs a character
+      continue;
+    }
+    if (c == '"' || (c < ' ' && c != '\t') || c == 0x7f) return false;
+  }
+  return true;
+}
+
+absl::string_view TrimOws(absl::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> NormalizeContentType(absl::string_view field,
+                                                 absl::string_view value) {
+  const absl::Status bad = Invalid(
+      field, "must be a media type like image/png or text/plain; charset=utf-8 (RFC 6838)");
+  if (value.size() > 255) return Invalid(field, "must be at most 255 characters");
+  // Split at ';' outside quoted strings.
+  std::vector<absl::string_view> parts;
+  size_t start = 0;
+  bool quoted = false;
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (quoted && value[i] == '\\') {
+      ++i;
+    } else if (value[i] == '"') {
+      quoted = !quoted;
+    } else if (!quoted && value[i] == ';') {
+      parts.push_back(value.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  if (quoted) return bad;
+  parts.push_back(value.substr(start));
+  const absl::string_view type = TrimOws(parts[0]);
+  const size_t slash = type.find('/');
+  if (slash == absl::string_view::npos || !IsMediaName(type.substr(0, slash)) ||
+      !IsMediaName(type.substr(slash + 1))) {
+    return bad;
+  }
+  std::string out = absl::AsciiStrToLower(type);
+  for (size_t p = 1; p < parts.size(); ++p) {
+    const absl::string_view param = TrimOws(parts[p]);
+    const size_t eq = param.find('=');
+    if (eq == absl::string_view::npos) return bad;
+    const absl::string_view name = param.substr(0, eq);
+    const absl::string_view v = param.substr(eq + 1);
+    if (!IsMimeToken(name) || !(IsMimeToken(v) || IsQuotedString(v))) return bad;
+    absl::StrAppend(&out, "; ", absl::AsciiStrToLower(name), "=", v);
+  }
+  return out;
 }
 
 absl::Status ValidateOptionalUrl(absl::string_view field, absl::string_view value) {

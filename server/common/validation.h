@@ -10,7 +10,10 @@
 
 #include <cstdint>
 
+#include <string>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace chatgenius {
@@ -54,9 +57,13 @@ inline constexpr int kMaxPageSize = 1000;
 // ValidateSha256Hex checks 64 lower-case hexadecimal digits.
 [[nodiscard]] absl::Status ValidateSha256Hex(absl::string_view field, absl::string_view value);
 
-// ValidateContentType checks a MIME type like "image/png" (lower case,
-// type/subtype, at most 255 characters).
-[[nodiscard]] absl::Status ValidateContentType(absl::string_view field, absl::string_view value);
+// NormalizeContentType checks a media type (RFC 6838 type/subtype names,
+// RFC 2045 parameters: `text/plain; charset=utf-8`, values as tokens or
+// quoted strings; at most 255 characters) and returns it normalised: type,
+// subtype and parameter names in lower case, "; " between parameters, no
+// other spaces.
+[[nodiscard]] absl::StatusOr<std::string> NormalizeContentType(absl::string_view field,
+                                                               absl::string_view value);
 
 // ValidateEmoji checks an optional emoji: at most 64 bytes of UTF-8, either
 // a short name like ":thumbsup:" or text without whitespace.

@@ -172,33 +172,4 @@ void EventHub::Run() {
   }
 }
 
-EventFilter::EventFilter(std::set<std::string> channels) : channels_(std::move(channels)) {}
-
-EventFilter::EventFilter(std::string user_id, std::set<std::string> channels)
-    : user_id_(std::move(user_id)), channels_(std::move(channels)) {}
-
-bool EventFilter::Matches(const StoredEvent& e) {
-  const v1::EventKind kind = e.event.kind();
-  const bool about_me = !user_id_.empty() && e.user_id == user_id_;
-  if (kind == v1::EVENT_KIND_USER_STATUS_CHANGED) {
-    if (about_me) return true;
-    for (const std::string& c : e.channels) {
-      if (channels_.count(c)) return true;
-    }
-    return false;
-  }
-  if (e.channels.empty()) return false;
-  const std::string& channel = e.channels.front();
-  if (about_me && kind == v1::EVENT_KIND_MEMBER_JOINED) {
-    channels_.insert(channel);
-    return true;
-  }
-  const bool match = channels_.count(channel) > 0;
-  if (!user_id_.empty() && ((about_me && kind == v1::EVENT_KIND_MEMBER_LEFT) ||
-                            kind == v1::EVENT_KIND_CHANNEL_DELETED)) {
-    channels_.erase(channel);  // delivered (if it matched), then no more
-  }
-  return match;
-}
-
 }  // namespace chatgenius

@@ -10,7 +10,7 @@
 // events. It also prunes events older than the retention.
 //
 // Subscribers receive every event and filter for themselves (see
-// EventFilter); the hub calls them on its thread in id order, so they must
+// event_filter.h); the hub calls them on its thread in id order, so they must
 // not block.
 #ifndef CHATGENIUS_SERVER_REALTIME_EVENT_HUB_H_
 #define CHATGENIUS_SERVER_REALTIME_EVENT_HUB_H_
@@ -106,26 +106,6 @@ class EventHub {
   int wake_pipe_[2] = {-1, -1};  // Stop writes here to end the wait at once
   absl::Notification stop_;
   std::thread thread_;
-};
-
-// EventFilter decides which events one stream gets, in id order: the
-// events of a fixed set of channels, or — for a user — of every channel the
-// user belongs to, following their joins and leaves as the events arrive,
-// plus status changes of anyone sharing one of those channels.
-class EventFilter {
- public:
-  // For channel subscriptions.
-  explicit EventFilter(std::set<std::string> channels);
-  // For user subscriptions; `channels` is the membership at the start.
-  EventFilter(std::string user_id, std::set<std::string> channels);
-
-  // Matches returns whether to deliver `e`, updating the membership of a
-  // user filter on the user's join, leave and channel deletion.
-  bool Matches(const StoredEvent& e);
-
- private:
-  std::string user_id_;
-  std::set<std::string> channels_;
 };
 
 }  // namespace chatgenius

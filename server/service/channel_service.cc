@@ -60,8 +60,11 @@ grpc::Status ChannelServiceImpl::CreateChannel(grpc::ServerContext* context,
 grpc::Status ChannelServiceImpl::GetChannel(grpc::ServerContext* context,
                                             const v1::GetChannelRequest* request,
                                             v1::Channel* response) {
-  if (absl::Status s = ValidateId("id", request->id()); !s.ok()) return Respond(s);
-  return Respond(store_->Get(request->id(), Deadline(context)), response);
+  if (absl::Status s = ValidateIds({{"id", &request->id()}, {"viewer_id", &request->viewer_id()}});
+      !s.ok()) {
+    return Respond(s);
+  }
+  return Respond(store_->Get(request->id(), request->viewer_id(), Deadline(context)), response);
 }
 
 absl::StatusOr<v1::Channel> ChannelServiceImpl::DoUpdate(grpc::ServerContext* context,
@@ -125,12 +128,21 @@ absl::StatusOr<v1::ListChannelsResponse> ChannelServiceImpl::DoList(
     grpc::ServerContext* context, const v1::ListChannelsRequest& request) {
   int page_size = 0;
   RETURN_IF_ERROR(NormalizePageSize(request.page_size(), &page_size));
-  if (request.public_only() == !request.member_id().empty()) {
+  if (request.public_only() && !request.member_id().empty()) {
     return absl::InvalidArgumentError("member_id: set member_id or public_only, not both");
   }
-  if (!request.public_only()) RETURN_IF_ERROR(ValidateId("member_id", request.member_id()));
-  const std::string query = absl::StrCat("ListChannels\n", request.member_id(), "\n",
-                                         request.public_only(), request.include_archived());
+  if (request.public_only()) {
+    RETURN_IF_ERROR(ValidateId("viewer_id", request.viewer_id()));
+  } else {
+    RETURN_IF_ERROR(ValidateId("member_id", request.member_id()));
+    if (!request.viewer_id().empty() && request.viewer_id() != request.member_id()) {
+      return absl::InvalidArgumentError(
+          "viewer_id: a member listing reads as member_id; leave viewer_id empty");
+    }
+  }
+  const std::string query =
+      absl::StrCat("ListChannels\n", request.member_id(), "\n", request.viewer_id(), "\n",
+                   request.public_only(), request.include_archived());
   std::vector<std::string> cursor = {"", ""};
   if (!request.page_token().empty()) {
     ASSIGN_OR_RETURN(cursor, tokens_->Decode(query, request.page_token()));
@@ -138,8 +150,9 @@ absl::StatusOr<v1::ListChannelsResponse> ChannelServiceImpl::DoList(
   }
   std::vector<v1::ChannelListEntry> entries;
   if (request.public_only()) {
-    ASSIGN_OR_RETURN(entries, store_->ListPublic(request.include_archived(), cursor[0], cursor[1],
-                                                 page_size + 1, Deadline(context)));
+    ASSIGN_OR_RETURN(entries,
+                     store_->ListPublic(request.viewer_id(), request.include_archived(), cursor[0],
+                                        cursor[1], page_size + 1, Deadline(context)));
   } else {
     ASSIGN_OR_RETURN(entries, store_->ListForMember(request.member_id(), request.include_archived(),
                                                     cursor[1], page_size + 1, Deadline(context)));
@@ -204,7 +217,9 @@ absl::StatusOr<v1::ListMembersResponse> ChannelServiceImpl::DoListMembers(
   int page_size = 0;
   RETURN_IF_ERROR(NormalizePageSize(request.page_size(), &page_size));
   RETURN_IF_ERROR(ValidateId("channel_id", request.channel_id()));
-  const std::string query = absl::StrCat("ListMembers\n", request.channel_id());
+  RETURN_IF_ERROR(ValidateId("viewer_id", request.viewer_id()));
+  const std::string query =
+      absl::StrCat("ListMembers\n", request.channel_id(), "\n", request.viewer_id());
   std::string after;
   if (!request.page_token().empty()) {
     ASSIGN_OR_RETURN(std::vector<std::string> keys, tokens_->Decode(query, request.page_token()));
@@ -213,7 +228,8 @@ absl::StatusOr<v1::ListMembersResponse> ChannelServiceImpl::DoListMembers(
   }
   ASSIGN_OR_RETURN(
       std::vector<v1::ChannelMember> members,
-      store_->ListMembers(request.channel_id(), after, page_size + 1, Deadline(context)));
+      store_->ListMembers(request.channel_id(), request.viewer_id(), after, page_size + 1,
+                          Deadline(context)));
   v1::ListMembersResponse response;
   const bool more = TrimPage(members, page_size);
   for (v1::ChannelMember& m : members) *response.add_members() = std::move(m);
@@ -247,7 +263,12 @@ absl::StatusOr<v1::Channel> ChannelServiceImpl::DoDirect(
   if (std::adjacent_find(ids.begin(), ids.end()) != ids.end()) {
     return absl::InvalidArgumentError("user_ids: must be distinct");
   }
-  return store_->GetOrCreateDirect(ids, Deadline(context));
+  RETURN_IF_ERROR(ValidateId("actor_id", request.actor_id()));
+  if (!std::binary_search(ids.begin(), ids.end(), request.actor_id())) {
+    return absl::PermissionDeniedError(
+        "actor_id: only one of user_ids may open their direct channel");
+  }
+  return store_->GetOrCreateDirect(ids, request.actor_id(), Deadline(context));
 }
 
 grpc::Status ChannelServiceImpl::GetOrCreateDirectChannel(

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/common/validation.h"
+#include "server/realtime/event_filter.h"
 
 namespace chatgenius {
 namespace {
@@ -15,7 +16,11 @@ namespace v1 = ::chatgenius::db::v1;
 constexpr int kReplayBatch = 500;
 
 absl::Status ValidateSubscribe(const v1::SubscribeRequest& r) {
-  if (r.channel_ids().empty() == r.user_id().empty()) {
+  if (r.channel_ids().empty() && r.user_id().empty()) {
+    return absl::InvalidArgumentError(
+        "channel_ids: set channel_ids (with viewer_id) or user_id; neither was set");
+  }
+  if (!r.channel_ids().empty() && !r.user_id().empty()) {
     return absl::InvalidArgumentError("channel_ids: set channel_ids or user_id, not both");
   }
   if (r.channel_ids_size() > kMaxSubscribeChannels) {
@@ -29,6 +34,13 @@ absl::Status ValidateSubscribe(const v1::SubscribeRequest& r) {
     }
   }
   if (absl::Status s = ValidateId("user_id", r.user_id(), /*required=*/false); !s.ok()) return s;
+  // A channel stream reads on behalf of someone: the access rule applies.
+  if (!r.channel_ids().empty()) {
+    if (absl::Status s = ValidateId("viewer_id", r.viewer_id()); !s.ok()) return s;
+  } else if (!r.viewer_id().empty() && r.viewer_id() != r.user_id()) {
+    return absl::InvalidArgumentError(
+        "viewer_id: a user stream reads as its user_id; leave viewer_id empty");
+  }
   if (r.after_event_id() < 0) {
     return absl::InvalidArgumentError("after_event_id: must not be negative");
   }
@@ -188,15 +200,25 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
     // it then move the filter's membership forward one by one. (Read after
     // the bounds: a live-only stream's snapshot must cover every join and
     // leave through `start`, whose events the filter never sees.)
+    // Who reads, and what they may read: checked now, then the filter
+    // applies the rule to each event as of that event.
+    const std::string& reader =
+        request_.user_id().empty() ? request_.viewer_id() : request_.user_id();
+    absl::StatusOr<std::vector<std::string>> member_of = store_->ChannelsOf(
+        request_.user_id().empty() ? "viewer_id" : "user_id", reader, after, deadline);
+    if (!member_of.ok()) return FinishOnce(ToGrpc(member_of.status()));
+    std::set<std::string> membership(member_of->begin(), member_of->end());
     std::optional<EventFilter> filter;
     if (!request_.user_id().empty()) {
-      absl::StatusOr<std::vector<std::string>> channels =
-          store_->ChannelsOf(request_.user_id(), after, deadline);
-      if (!channels.ok()) return FinishOnce(ToGrpc(channels.status()));
-      filter.emplace(request_.user_id(), std::set<std::string>(channels->begin(), channels->end()));
+      filter = EventFilter::ForUser(reader, std::move(membership));
     } else {
-      filter.emplace(
-          std::set<std::string>(request_.channel_ids().begin(), request_.channel_ids().end()));
+      const std::vector<std::string> requested(request_.channel_ids().begin(),
+                                               request_.channel_ids().end());
+      absl::StatusOr<StreamAccess> access = store_->StreamAccessOf(reader, requested, deadline);
+      if (!access.ok()) return FinishOnce(ToGrpc(access.status()));
+      filter = EventFilter::ForChannels(
+          reader, std::set<std::string>(requested.begin(), requested.end()),
+          std::move(access->public_channels), std::move(membership));
     }
     {
       absl::MutexLock lock(&mu_);
@@ -245,7 +267,7 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
         cursor = replay_cursor_;
         end = replay_end_;
         room = capacity_ - static_cast<int>(queue_.size());
-        if (cursor >= end) {
+        if (cursor >= end || end_after_queue_) {
           // Replay done: the live events held back come next, filtered now.
           replaying_ = false;
           for (const auto& e : live_backlog_) Enqueue(e);
@@ -280,10 +302,18 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
   void Enqueue(const std::shared_ptr<const StoredEvent>& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     // The caller has these already; the filter's starting membership is
     // newer than them too.
-    if (e->event.id() <= skip_through_) return;
+    if (e->event.id() <= skip_through_ || end_after_queue_) return;
     if (filter_->Matches(*e)) {
       queue_.push_back(e);
       stats_->queued.fetch_add(1);
+    }
+    if (filter_->lost_access()) {
+      // Delivered what took the access (the viewer's leave, the deletion);
+      // nothing after it, and a status the client must not resume after.
+      end_after_queue_ = grpc::Status(
+          grpc::StatusCode::PERMISSION_DENIED,
+          absl::StrCat("viewer_id: may no longer read channel ", e->event.channel_id(),
+                       " (left, removed or deleted) after event ", e->event.id()));
     }
   }
 
@@ -296,12 +326,19 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
 
   void Pump() {
     const v1::Event* next = nullptr;
+    std::optional<grpc::Status> end;
     {
       absl::MutexLock lock(&mu_);
-      if (finished_ || writing_ || queue_.empty()) return;
-      writing_ = true;
-      next = &queue_.front()->event;
+      if (finished_ || writing_) return;
+      if (queue_.empty()) {
+        if (!end_after_queue_) return;
+        end = end_after_queue_;
+      } else {
+        writing_ = true;
+        next = &queue_.front()->event;
+      }
     }
+    if (end) return FinishOnce(*end);
     StartWrite(next);
   }
 
@@ -338,6 +375,9 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
   int64_t skip_through_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t last_written_id_ ABSL_GUARDED_BY(mu_) = 0;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  // Set once the filter lost the viewer's access: finish with it when the
+  // queue has drained.
+  std::optional<grpc::Status> end_after_queue_ ABSL_GUARDED_BY(mu_);
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   int tasks_ ABSL_GUARDED_BY(mu_) = 0;

@@ -58,7 +58,7 @@ grpc::Status MessageServiceImpl::GetMessage(grpc::ServerContext* context,
                                             const v1::GetMessageRequest* request,
                                             v1::Message* response) {
   absl::Status s = ValidateId("id", request->id());
-  if (s.ok()) s = ValidateId("viewer_id", request->viewer_id(), /*required=*/false);
+  if (s.ok()) s = ValidateId("viewer_id", request->viewer_id());
   if (!s.ok()) return Respond(s);
   return Respond(store_->Get(request->id(), request->viewer_id(), Deadline(context)), response);
 }
@@ -216,11 +216,12 @@ grpc::Status MessageServiceImpl::SearchMessages(grpc::ServerContext* context,
 absl::StatusOr<v1::Attachment> MessageServiceImpl::DoAddAttachment(
     grpc::ServerContext* context, const v1::AddAttachmentRequest& request) {
   if (!request.has_attachment()) return absl::InvalidArgumentError("attachment: is required");
-  const v1::Attachment& a = request.attachment();
+  v1::Attachment a = request.attachment();
   RETURN_IF_ERROR(ValidateId("attachment.message_id", a.message_id()));
   RETURN_IF_ERROR(ValidateId("attachment.uploader_id", a.uploader_id()));
   RETURN_IF_ERROR(ValidateText("attachment.name", a.name(), 1, 255));
-  RETURN_IF_ERROR(ValidateContentType("attachment.content_type", a.content_type()));
+  ASSIGN_OR_RETURN(*a.mutable_content_type(),
+                   NormalizeContentType("attachment.content_type", a.content_type()));
   if (a.size_bytes() < 0) {
     return absl::InvalidArgumentError("attachment.size_bytes: must not be negative");
   }

@@ -50,7 +50,7 @@ grpc::Status ReactionServiceImpl::ListReactions(grpc::ServerContext* context,
                                                 const v1::ListReactionsRequest* request,
                                                 v1::ListReactionsResponse* response) {
   absl::Status s = ValidateId("message_id", request->message_id());
-  if (s.ok()) s = ValidateId("viewer_id", request->viewer_id(), /*required=*/false);
+  if (s.ok()) s = ValidateId("viewer_id", request->viewer_id());
   if (!s.ok()) return Respond(s);
   absl::StatusOr<std::vector<v1::ReactionGroup>> groups = store_->List(
       request->message_id(), request->viewer_id(), RpcLimits(context, max_statement_time_));

@@ -25,19 +25,14 @@ const char* TypeToSql(v1::ChannelType type) {
   }
 }
 
-v1::ChannelType TypeFromSql(const std::string& s) {
-  if (s == "private") return v1::CHANNEL_TYPE_PRIVATE;
-  if (s == "dm") return v1::CHANNEL_TYPE_DIRECT;
-  return v1::CHANNEL_TYPE_PUBLIC;
-}
-
 // Columns of a channel (alias c), read by ChannelFromRow.
 const std::string& ChannelColumns() {
   static const auto* cols = new std::string(absl::StrCat(
       "c.id, coalesce(c.name, ''), c.description, c.type, c.created_by, ",
       MicrosSql("c.created_at"), ", ", MicrosSql("c.updated_at"), ", ", MicrosSql("c.archived_at"),
       ", coalesce(c.archived_by, ''), "
-      "(SELECT count(*) FROM channel_members cm WHERE cm.channel_id = c.id)"));
+      "(SELECT count(*) FROM channel_members cm JOIN users cu ON cu.id = cm.user_id "
+      "WHERE cm.channel_id = c.id AND cu.deleted_at IS NULL)"));
   return *cols;
 }
 constexpr int kChannelColumnCount = 10;
@@ -47,7 +42,7 @@ v1::Channel ChannelFromRow(const pqxx::row& r) {
   c.set_id(r[0].as<std::string>());
   c.set_name(r[1].as<std::string>());
   c.set_description(r[2].as<std::string>());
-  c.set_type(TypeFromSql(r[3].as<std::string>()));
+  c.set_type(ChannelTypeFromSql(r[3].as<std::string>()));
   c.set_created_by(r[4].as<std::string>());
   SetTimestamp(r[5], c.mutable_create_time());
   SetTimestamp(r[6], c.mutable_update_time());
@@ -154,31 +149,9 @@ const char* RoleToSql(v1::MemberRole role) {
   }
 }
 
-v1::MemberRole RoleFromSql(const std::string& role) {
-  if (role == "owner") return v1::MEMBER_ROLE_OWNER;
-  if (role == "admin") return v1::MEMBER_ROLE_ADMIN;
-  return v1::MEMBER_ROLE_MEMBER;
-}
-
-absl::Status ChannelNotFound(const std::string& id) {
-  return absl::NotFoundError(absl::StrCat("channel ", id, " not found"));
-}
-
-absl::Status RequireReader(bool can_read) {
-  if (!can_read) return absl::PermissionDeniedError("viewer_id: not a member of this channel");
-  return absl::OkStatus();
-}
-
 ChannelStore::ChannelStore(ConnectionPool* pool) : pool_(pool) {
   EventStore::RegisterStatementsOn(pool_);
-  const std::string access =
-      "SELECT c.type, c.archived_at IS NOT NULL, m.role FROM channels c "
-      "LEFT JOIN channel_members m ON m.channel_id = c.id AND m.user_id = $2::text "
-      "WHERE c.id = $1 AND c.deleted_at IS NULL ";
-  pool_->RegisterStatement("channel_access", access);
-  pool_->RegisterStatement("channel_access_for_share", access + "FOR SHARE OF c");
-  pool_->RegisterStatement("channel_access_for_update", access + "FOR UPDATE OF c");
-  pool_->RegisterStatement("user_live", "SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL");
+  RegisterChannelAccessStatements(pool_);
   pool_->RegisterStatement("channel_insert",
                            "INSERT INTO channels (id, name, description, type, created_by) "
                            "VALUES ($1, $2, $3, $4, $5)");
@@ -206,12 +179,14 @@ ChannelStore::ChannelStore(ConnectionPool* pool) : pool_(pool) {
           "SELECT ", ChannelColumns(), ", m.role, ", kUnreadCountSql,
           " FROM channel_members m JOIN channels c ON c.id = m.channel_id "
           "WHERE m.user_id = $1 AND c.deleted_at IS NULL AND ($2 OR c.archived_at IS NULL) "
+          "AND EXISTS (SELECT 1 FROM users v WHERE v.id = $1 AND v.deleted_at IS NULL) "
           "AND m.channel_id > $3::text ORDER BY m.channel_id LIMIT $4"));
   pool_->RegisterStatement(
       "channel_list_public",
       absl::StrCat("SELECT ", ChannelColumns(),
                    " FROM channels c WHERE c.type = 'public' AND c.deleted_at IS NULL "
                    "AND ($1 OR c.archived_at IS NULL) AND (c.name, c.id) > ($2::text, $3::text) "
+                   "AND EXISTS (SELECT 1 FROM users v WHERE v.id = $5 AND v.deleted_at IS NULL) "
                    "ORDER BY c.name, c.id LIMIT $4"));
   pool_->RegisterStatement("member_get", absl::StrCat("SELECT ", MemberColumns(),
                                                       " FROM channel_members m JOIN users u ON "
@@ -223,12 +198,14 @@ ChannelStore::ChannelStore(ConnectionPool* pool) : pool_(pool) {
                            "UPDATE channel_members SET role = $3 WHERE channel_id = $1 "
                            "AND user_id = $2");
   pool_->RegisterStatement("owner_count",
-                           "SELECT count(*) FROM channel_members WHERE channel_id = $1 "
-                           "AND role = 'owner'");
+                           "SELECT count(*) FROM channel_members m JOIN users u ON "
+                           "u.id = m.user_id WHERE m.channel_id = $1 AND m.role = 'owner' "
+                           "AND u.deleted_at IS NULL");
   pool_->RegisterStatement("member_list", absl::StrCat("SELECT ", MemberColumns(),
                                                        " FROM channel_members m JOIN users u ON "
                                                        "u.id = m.user_id WHERE m.channel_id = $1 "
                                                        "AND m.user_id > $2::text "
+                                                       "AND u.deleted_at IS NULL "
                                                        "ORDER BY m.user_id LIMIT $3"));
   pool_->RegisterStatement("dm_insert",
                            "INSERT INTO channels (id, name, type, dm_key, created_by) "
@@ -247,29 +224,6 @@ ChannelStore::ChannelStore(ConnectionPool* pool) : pool_(pool) {
                                  "AND m.user_id = $2"));
 }
 
-absl::StatusOr<ChannelAccess> ChannelStore::AccessIn(pqxx::transaction_base& txn,
-                                                     const std::string& channel_id,
-                                                     const std::string& user_id, AccessLock lock) {
-  const char* statement = lock == AccessLock::kUpdate  ? "channel_access_for_update"
-                          : lock == AccessLock::kShare ? "channel_access_for_share"
-                                                       : "channel_access";
-  pqxx::result r = txn.exec_prepared(statement, channel_id, user_id);
-  if (r.empty()) return ChannelNotFound(channel_id);
-  ChannelAccess access;
-  access.type = TypeFromSql(r[0][0].as<std::string>());
-  access.archived = r[0][1].as<bool>();
-  if (!r[0][2].is_null()) access.role = RoleFromSql(r[0][2].as<std::string>());
-  return access;
-}
-
-absl::Status ChannelStore::RequireLiveUserIn(pqxx::transaction_base& txn, const std::string& field,
-                                             const std::string& user_id) {
-  if (txn.exec_prepared("user_live", user_id).empty()) {
-    return absl::NotFoundError(absl::StrCat(field, ": user ", user_id, " not found"));
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<v1::Channel> ChannelStore::Create(const v1::Channel& channel,
                                                  const std::string& creator_id,
                                                  const CallLimits& call) {
@@ -277,7 +231,7 @@ absl::StatusOr<v1::Channel> ChannelStore::Create(const v1::Channel& channel,
   RETURN_IF_ERROR(RunInTransaction(
       *pool_, call,
       [&](pqxx::transaction_base& txn) -> absl::Status {
-        RETURN_IF_ERROR(RequireLiveUserIn(txn, "creator_id", creator_id));
+        RETURN_IF_ERROR(RequireLiveUserIn(txn, "creator_id", creator_id, /*lock=*/true));
         const std::string id = NewUlid();
         txn.exec_prepared("channel_insert", id, channel.name(), channel.description(),
                           TypeToSql(channel.type()), creator_id);
@@ -291,9 +245,13 @@ absl::StatusOr<v1::Channel> ChannelStore::Create(const v1::Channel& channel,
   return out;
 }
 
-absl::StatusOr<v1::Channel> ChannelStore::Get(const std::string& id, const CallLimits& call) {
+absl::StatusOr<v1::Channel> ChannelStore::Get(const std::string& id, const std::string& viewer_id,
+                                              const CallLimits& call) {
   v1::Channel out;
   RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, "viewer_id", viewer_id,
+                                                    AccessLock::kNone));
+    RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
     ASSIGN_OR_RETURN(out, GetIn(txn, id));
     return absl::OkStatus();
   }));
@@ -307,7 +265,7 @@ absl::StatusOr<v1::Channel> ChannelStore::Update(const std::string& id, const st
   RETURN_IF_ERROR(RunInTransaction(
       *pool_, call,
       [&](pqxx::transaction_base& txn) -> absl::Status {
-        ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, actor_id, AccessLock::kUpdate));
+        ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, "actor_id", actor_id, AccessLock::kUpdate));
         RETURN_IF_ERROR(RequireManager(access, "update a channel"));
         RETURN_IF_ERROR(RequireNotArchived(access));
         if (access.type == v1::CHANNEL_TYPE_DIRECT && update.name.has_value()) {
@@ -328,7 +286,7 @@ absl::StatusOr<v1::Channel> ChannelStore::SetArchived(const std::string& id,
                                                       const CallLimits& call) {
   v1::Channel out;
   RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, actor_id, AccessLock::kUpdate));
+    ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, "actor_id", actor_id, AccessLock::kUpdate));
     RETURN_IF_ERROR(RequireManager(access, archived ? "archive a channel" : "unarchive a channel"));
     if (access.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels cannot be archived");
@@ -350,7 +308,7 @@ absl::StatusOr<v1::Channel> ChannelStore::SetArchived(const std::string& id,
 absl::Status ChannelStore::Delete(const std::string& id, const std::string& actor_id,
                                   const CallLimits& call) {
   return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, actor_id, AccessLock::kUpdate));
+    ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, "actor_id", actor_id, AccessLock::kUpdate));
     if (access.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels cannot be deleted");
     }
@@ -377,23 +335,25 @@ absl::StatusOr<std::vector<v1::ChannelListEntry>> ChannelStore::ListForMember(
       e.set_unread_count(r[kChannelColumnCount + 1].as<int64_t>());
       out.push_back(std::move(e));
     }
-    return absl::OkStatus();
+    // The statement lists nothing for a deleted user; only then ask why.
+    return out.empty() ? RequireLiveUserIn(txn, "member_id", user_id) : absl::OkStatus();
   }));
   return out;
 }
 
 absl::StatusOr<std::vector<v1::ChannelListEntry>> ChannelStore::ListPublic(
-    bool include_archived, const std::string& after_name, const std::string& after_id, int limit,
+    const std::string& viewer_id, bool include_archived, const std::string& after_name, const std::string& after_id, int limit,
     const CallLimits& call) {
   std::vector<v1::ChannelListEntry> out;
   RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
     for (const pqxx::row& r :
-         txn.exec_prepared("channel_list_public", include_archived, after_name, after_id, limit)) {
+         txn.exec_prepared("channel_list_public", include_archived, after_name, after_id, limit,
+                           viewer_id)) {
       v1::ChannelListEntry e;
       *e.mutable_channel() = ChannelFromRow(r);
       out.push_back(std::move(e));
     }
-    return absl::OkStatus();
+    return out.empty() ? RequireLiveUserIn(txn, "viewer_id", viewer_id) : absl::OkStatus();
   }));
   return out;
 }
@@ -405,7 +365,7 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::AddMember(const std::string& cha
                                                           const CallLimits& call) {
   v1::ChannelMember out;
   RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, actor_id, AccessLock::kUpdate));
+    ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, "actor_id", actor_id, AccessLock::kUpdate));
     if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels have a fixed set of members");
     }
@@ -416,7 +376,7 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::AddMember(const std::string& cha
     if (role == v1::MEMBER_ROLE_OWNER && actor.role != v1::MEMBER_ROLE_OWNER) {
       return absl::PermissionDeniedError("actor_id: only an owner may add another owner");
     }
-    RETURN_IF_ERROR(RequireLiveUserIn(txn, "user_id", user_id));
+    RETURN_IF_ERROR(RequireLiveUserIn(txn, "user_id", user_id, /*lock=*/true));
     // An existing membership stays as it is (idempotent add, no event).
     const bool joined =
         txn.exec_prepared("member_insert", channel_id, user_id, RoleToSql(role)).affected_rows() >
@@ -431,7 +391,7 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::AddMember(const std::string& cha
 absl::Status ChannelStore::RemoveMember(const std::string& channel_id, const std::string& user_id,
                                         const std::string& actor_id, const CallLimits& call) {
   return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, actor_id, AccessLock::kUpdate));
+    ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, "actor_id", actor_id, AccessLock::kUpdate));
     if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels have a fixed set of members");
     }
@@ -461,7 +421,7 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::UpdateMemberRole(const std::stri
                                                                  const CallLimits& call) {
   v1::ChannelMember out;
   RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, actor_id, AccessLock::kUpdate));
+    ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, "actor_id", actor_id, AccessLock::kUpdate));
     if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels have no roles to change");
     }
@@ -489,11 +449,13 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::UpdateMemberRole(const std::stri
 }
 
 absl::StatusOr<std::vector<v1::ChannelMember>> ChannelStore::ListMembers(
-    const std::string& channel_id, const std::string& after_user_id, int limit,
-    const CallLimits& call) {
+    const std::string& channel_id, const std::string& viewer_id, const std::string& after_user_id,
+    int limit, const CallLimits& call) {
   std::vector<v1::ChannelMember> out;
   RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    if (txn.exec_prepared("channel_get", channel_id).empty()) return ChannelNotFound(channel_id);
+    ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, channel_id, "viewer_id", viewer_id,
+                                                    AccessLock::kNone));
+    RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
     for (const pqxx::row& r : txn.exec_prepared("member_list", channel_id, after_user_id, limit)) {
       out.push_back(MemberFromRow(r));
     }
@@ -503,21 +465,24 @@ absl::StatusOr<std::vector<v1::ChannelMember>> ChannelStore::ListMembers(
 }
 
 absl::StatusOr<v1::Channel> ChannelStore::GetOrCreateDirect(
-    const std::vector<std::string>& user_ids, const CallLimits& call) {
+    const std::vector<std::string>& user_ids, const std::string& actor_id,
+    const CallLimits& call) {
   const std::string key = absl::StrJoin(user_ids, ",");
   v1::Channel out;
   RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+    RETURN_IF_ERROR(RequireLiveUserIn(txn, "actor_id", actor_id, /*lock=*/true));
     pqxx::result existing = txn.exec_prepared("dm_find", key);
     if (!existing.empty()) {
       ASSIGN_OR_RETURN(out, GetIn(txn, existing[0][0].as<std::string>()));
       return absl::OkStatus();
     }
     for (size_t i = 0; i < user_ids.size(); ++i) {
-      RETURN_IF_ERROR(RequireLiveUserIn(txn, absl::StrCat("user_ids[", i, "]"), user_ids[i]));
+      RETURN_IF_ERROR(
+          RequireLiveUserIn(txn, absl::StrCat("user_ids[", i, "]"), user_ids[i], /*lock=*/true));
     }
     // A racing call for the same set waits on the unique index, then finds
     // the winner's row (ON CONFLICT DO NOTHING returns nothing).
-    pqxx::result inserted = txn.exec_prepared("dm_insert", NewUlid(), key, user_ids[0]);
+    pqxx::result inserted = txn.exec_prepared("dm_insert", NewUlid(), key, actor_id);
     if (inserted.empty()) {
       pqxx::result winner = txn.exec_prepared("dm_find", key);
       if (winner.empty()) return absl::AbortedError("direct channel creation raced; retry");
@@ -529,7 +494,7 @@ absl::StatusOr<v1::Channel> ChannelStore::GetOrCreateDirect(
     ASSIGN_OR_RETURN(out, GetIn(txn, id));
     for (const std::string& user : user_ids) {
       ASSIGN_OR_RETURN(v1::ChannelMember member, MemberIn(txn, id, user));
-      AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_JOINED, member, user_ids[0]);
+      AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_JOINED, member, actor_id);
     }
     return absl::OkStatus();
   }));
@@ -542,10 +507,9 @@ absl::StatusOr<v1::ReadState> ChannelStore::MarkRead(const std::string& channel_
                                                      const CallLimits& call) {
   v1::ReadState out;
   RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, channel_id, user_id, AccessLock::kShare));
-    if (!access.is_member()) {
-      return absl::PermissionDeniedError("user_id: not a member of this channel");
-    }
+    ASSIGN_OR_RETURN(ChannelAccess access,
+                     AccessIn(txn, channel_id, "user_id", user_id, AccessLock::kShare));
+    RETURN_IF_ERROR(RequireMember(access, "user_id"));
     if (txn.exec_prepared("message_in_channel", message_id, channel_id).empty()) {
       return absl::NotFoundError(
           absl::StrCat("message_id: message ", message_id, " not found in this channel"));
@@ -566,9 +530,11 @@ absl::StatusOr<v1::ReadState> ChannelStore::GetReadState(const std::string& chan
                                                          const CallLimits& call) {
   v1::ReadState out;
   RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    if (txn.exec_prepared("channel_get", channel_id).empty()) return ChannelNotFound(channel_id);
+    ASSIGN_OR_RETURN(ChannelAccess access,
+                     AccessIn(txn, channel_id, "user_id", user_id, AccessLock::kNone));
+    RETURN_IF_ERROR(RequireMember(access, "user_id"));
     pqxx::result r = txn.exec_prepared("read_state", channel_id, user_id);
-    if (r.empty()) return absl::NotFoundError("user_id: not a member of this channel");
+    if (r.empty()) return RequireMember(ChannelAccess{}, "user_id");  // left meanwhile
     out.set_channel_id(channel_id);
     out.set_user_id(user_id);
     out.set_last_read_message_id(r[0][0].as<std::string>());

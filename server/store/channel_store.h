@@ -11,7 +11,10 @@
 //   (FAILED_PRECONDITION); a deleted one is NOT_FOUND;
 // - anyone may join a public channel themselves; private channels are
 //   joined by invitation from an owner or admin; direct channels have fixed
-//   membership.
+//   membership;
+// - who may read or act at all is channel_access.h's rule (live users;
+//   members of private and direct channels); deleted users are not listed
+//   as members, counted, or counted as owners.
 #ifndef CHATGENIUS_SERVER_STORE_CHANNEL_STORE_H_
 #define CHATGENIUS_SERVER_STORE_CHANNEL_STORE_H_
 
@@ -26,43 +29,9 @@
 #include "chatgenius/db/v1/channel_service.pb.h"
 #include "server/db/call_limits.h"
 #include "server/db/connection_pool.h"
+#include "server/store/channel_access.h"
 
 namespace chatgenius {
-
-// ChannelAccess is what a user may do in a channel, read in a transaction.
-struct ChannelAccess {
-  db::v1::ChannelType type = db::v1::CHANNEL_TYPE_UNSPECIFIED;
-  bool archived = false;
-  // Unset when the user is not a member.
-  std::optional<db::v1::MemberRole> role;
-
-  bool is_member() const { return role.has_value(); }
-  bool is_manager() const {
-    return role == db::v1::MEMBER_ROLE_OWNER || role == db::v1::MEMBER_ROLE_ADMIN;
-  }
-  // can_read: members always; anyone for public channels.
-  bool can_read() const { return is_member() || type == db::v1::CHANNEL_TYPE_PUBLIC; }
-};
-
-// AccessLock says how AccessIn locks the channel row.
-enum class AccessLock {
-  // No lock: for reads. A concurrent writer holding the row does not block
-  // them, and they write nothing (no transaction id, no tuple header).
-  kNone,
-  // FOR SHARE: a write that must not see the channel archived, deleted or
-  // re-roled before it commits (posting, reacting, marking read).
-  kShare,
-  // FOR UPDATE: a write that changes the channel or its membership.
-  kUpdate,
-};
-
-// ChannelNotFound is the NOT_FOUND status for an absent or deleted channel.
-absl::Status ChannelNotFound(const std::string& id);
-
-// RequireReader is PERMISSION_DENIED ("viewer_id: not a member of this
-// channel") unless `can_read` (ChannelAccess::can_read, or the same rule
-// computed in SQL), else OK.
-absl::Status RequireReader(bool can_read);
 
 // ChannelUpdate selects the fields Update writes.
 struct ChannelUpdate {
@@ -75,25 +44,13 @@ class ChannelStore {
   // Registers the statements on `pool`, which must outlive the store.
   explicit ChannelStore(ConnectionPool* pool);
 
-  // AccessIn reads `user_id`'s access to a live channel inside `txn`,
-  // locking the channel row as `lock` says (kShare/kUpdate: its state
-  // cannot change before the transaction ends). NOT_FOUND if the channel is
-  // absent or deleted. For other stores' transactions too.
-  [[nodiscard]] static absl::StatusOr<ChannelAccess> AccessIn(pqxx::transaction_base& txn,
-                                                              const std::string& channel_id,
-                                                              const std::string& user_id,
-                                                              AccessLock lock);
-
-  // RequireLiveUserIn returns NOT_FOUND naming `field` unless the user
-  // exists and is not deleted.
-  [[nodiscard]] static absl::Status RequireLiveUserIn(pqxx::transaction_base& txn,
-                                                      const std::string& field,
-                                                      const std::string& user_id);
-
   [[nodiscard]] absl::StatusOr<db::v1::Channel> Create(const db::v1::Channel& channel,
                                                        const std::string& creator_id,
                                                        const CallLimits& call);
-  [[nodiscard]] absl::StatusOr<db::v1::Channel> Get(const std::string& id, const CallLimits& call);
+  // Get returns a live channel `viewer_id` may read.
+  [[nodiscard]] absl::StatusOr<db::v1::Channel> Get(const std::string& id,
+                                                    const std::string& viewer_id,
+                                                    const CallLimits& call);
   [[nodiscard]] absl::StatusOr<db::v1::Channel> Update(const std::string& id,
                                                        const std::string& actor_id,
                                                        const ChannelUpdate& update,
@@ -112,9 +69,9 @@ class ChannelStore {
       const std::string& user_id, bool include_archived, const std::string& after_id, int limit,
       const CallLimits& call);
   // ListPublic returns public channels after (`after_name`, `after_id`),
-  // ordered by name then id.
+  // ordered by name then id, for the live user `viewer_id`.
   [[nodiscard]] absl::StatusOr<std::vector<db::v1::ChannelListEntry>> ListPublic(
-      bool include_archived, const std::string& after_name, const std::string& after_id, int limit,
+      const std::string& viewer_id, bool include_archived, const std::string& after_name, const std::string& after_id, int limit,
       const CallLimits& call);
 
   [[nodiscard]] absl::StatusOr<db::v1::ChannelMember> AddMember(const std::string& channel_id,
@@ -127,15 +84,19 @@ class ChannelStore {
   [[nodiscard]] absl::StatusOr<db::v1::ChannelMember> UpdateMemberRole(
       const std::string& channel_id, const std::string& user_id, db::v1::MemberRole role,
       const std::string& actor_id, const CallLimits& call);
-  // ListMembers returns members with user id > `after_user_id`.
+  // ListMembers returns the live members with user id > `after_user_id`
+  // of a channel `viewer_id` may read.
   [[nodiscard]] absl::StatusOr<std::vector<db::v1::ChannelMember>> ListMembers(
-      const std::string& channel_id, const std::string& after_user_id, int limit,
+      const std::string& channel_id, const std::string& viewer_id,
+      const std::string& after_user_id, int limit,
       const CallLimits& call);
 
   // GetOrCreateDirect returns the direct channel of exactly `user_ids`
   // (2..9 distinct, sorted), creating it and its memberships on first use.
+  // `actor_id`, one of them, must be live; creating needs every user live.
   [[nodiscard]] absl::StatusOr<db::v1::Channel> GetOrCreateDirect(
-      const std::vector<std::string>& user_ids, const CallLimits& call);
+      const std::vector<std::string>& user_ids, const std::string& actor_id,
+      const CallLimits& call);
 
   // MarkRead moves the member's marker forward to `message_id` (never back).
   [[nodiscard]] absl::StatusOr<db::v1::ReadState> MarkRead(const std::string& channel_id,
@@ -150,10 +111,9 @@ class ChannelStore {
   ConnectionPool* const pool_;
 };
 
-// RoleToSql and RoleFromSql convert member roles ("owner", "admin",
-// "member").
+// RoleToSql converts member roles to the column's text ("owner", "admin",
+// "member"); RoleFromSql (channel_access.h) reads them back.
 const char* RoleToSql(db::v1::MemberRole role);
-db::v1::MemberRole RoleFromSql(const std::string& role);
 
 }  // namespace chatgenius
 

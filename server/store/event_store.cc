@@ -52,6 +52,7 @@ void EventStore::PrepareReaderOn(pqxx::connection& conn) { conn.prepare("event_r
 
 EventStore::EventStore(ConnectionPool* pool) : pool_(pool) {
   RegisterStatementsOn(pool_);
+  RegisterChannelAccessStatements(pool_);
   // max(id) is a committed id with every smaller one settled (ids are handed
   // out in commit order); when retention emptied the log, the pruned id.
   pool_->RegisterStatement("event_bounds",
@@ -164,17 +165,30 @@ absl::StatusOr<int64_t> EventStore::Prune(absl::Duration retention, const CallLi
   return deleted;
 }
 
-absl::StatusOr<std::vector<std::string>> EventStore::ChannelsOf(const std::string& user_id,
+absl::StatusOr<std::vector<std::string>> EventStore::ChannelsOf(absl::string_view user_field,
+                                                                const std::string& user_id,
                                                                 int64_t as_of_event,
                                                                 const CallLimits& call) {
   std::vector<std::string> out;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+    RETURN_IF_ERROR(RequireLiveUserIn(txn, user_field, user_id));
     const pqxx::result rows =
         as_of_event == 0 ? txn.exec_prepared("event_user_channels", user_id)
                          : txn.exec_prepared("event_user_channels_as_of", user_id, as_of_event);
     for (const pqxx::row& r : rows) {
       out.push_back(r[0].as<std::string>());
     }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<StreamAccess> EventStore::StreamAccessOf(const std::string& viewer_id,
+                                                        const std::vector<std::string>& channel_ids,
+                                                        const CallLimits& call) {
+  StreamAccess out;
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(out, StreamAccessIn(txn, viewer_id, channel_ids));
     return absl::OkStatus();
   }));
   return out;

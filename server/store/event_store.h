@@ -16,10 +16,12 @@
 #include <pqxx/pqxx>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "chatgenius/db/v1/event_service.pb.h"
 #include "server/db/call_limits.h"
 #include "server/db/connection_pool.h"
+#include "server/store/channel_access.h"
 
 namespace chatgenius {
 
@@ -85,9 +87,16 @@ class EventStore {
   // ChannelsOf returns the channels `user_id` belongs to now (as_of_event
   // 0: live channels only), or belonged to just after event `as_of_event`
   // (a resume cursor), judged by the user's own joins and leaves since.
-  [[nodiscard]] absl::StatusOr<std::vector<std::string>> ChannelsOf(const std::string& user_id,
+  // NOT_FOUND naming `user_field` if the user is absent or deleted.
+  [[nodiscard]] absl::StatusOr<std::vector<std::string>> ChannelsOf(absl::string_view user_field,
+                                                                    const std::string& user_id,
                                                                     int64_t as_of_event,
                                                                     const CallLimits& call);
+  // StreamAccess checks that `viewer_id` may read each of `channel_ids` now
+  // (StreamAccessIn in channel_access.h).
+  [[nodiscard]] absl::StatusOr<StreamAccess> StreamAccessOf(
+      const std::string& viewer_id, const std::vector<std::string>& channel_ids,
+      const CallLimits& call);
 
  private:
   ConnectionPool* const pool_;

@@ -8,7 +8,7 @@
 #include "server/common/status_macros.h"
 #include "server/common/ulid.h"
 #include "server/db/transaction.h"
-#include "server/store/channel_store.h"
+#include "server/store/channel_access.h"
 #include "server/store/event_store.h"
 #include "server/store/row_conversion.h"
 
@@ -62,14 +62,6 @@ std::string MessageSelect(const std::string& viewer, const std::string& extra_co
       " ORDER BY a.id) FROM attachments a WHERE a.message_id = m.id), '[]'::json)"
       ")::text AS extras) x ");
 }
-
-// Whether viewer $1 may read the channel of message m, in the same
-// statement as the message (no second round trip): NULL when the channel is
-// deleted, else public-or-member (ChannelAccess::can_read). No row lock.
-constexpr char kViewerCanReadSql[] =
-    "(SELECT c.type = 'public' OR EXISTS (SELECT 1 FROM channel_members cm "
-    "WHERE cm.channel_id = c.id AND cm.user_id = $1::text) "
-    "FROM channels c WHERE c.id = m.channel_id AND c.deleted_at IS NULL)";
 
 // Listings state the keyset cursor as a row comparison on (channel_id, id)
 // (or (thread_parent_id, id)): only the composite index can use it, so the
@@ -193,18 +185,27 @@ absl::StatusOr<pqxx::row> VisibleRowIn(pqxx::transaction_base& txn, const std::s
   return r[0];
 }
 
-// The viewer's access as msg_get reports it in `row`: NOT_FOUND when the
-// channel is deleted, PERMISSION_DENIED unless the viewer may read it.
-absl::Status RequireReaderOfRow(const pqxx::row& row, const std::string& channel_id) {
-  const pqxx::field can_read = row[kMessageColumnCount];
-  if (can_read.is_null()) return ChannelNotFound(channel_id);
-  return RequireReader(can_read.as<bool>());
+// The viewer's access as msg_get reports it in `row` (ViewerAccessSql).
+absl::Status RequireReaderOfRow(const pqxx::row& row, const std::string& channel_id,
+                                const std::string& viewer_id) {
+  return RequireReaderCode(row[kMessageColumnCount], channel_id, "viewer_id", viewer_id);
 }
 
 absl::StatusOr<v1::Message> GetVisibleIn(pqxx::transaction_base& txn, const std::string& id,
                                          const std::string& viewer_id) {
   ASSIGN_OR_RETURN(pqxx::row row, VisibleRowIn(txn, id, viewer_id));
   return MessageFromRow(row);
+}
+
+// Appends MESSAGE_UPDATED with message `id` as it is now (its attachments
+// changed): a UI showing the message learns of it.
+absl::Status AppendMessageUpdatedIn(pqxx::transaction_base& txn, const std::string& id,
+                                    const std::string& actor_id) {
+  ASSIGN_OR_RETURN(v1::Message now, GetVisibleIn(txn, id, actor_id));
+  v1::Event event = NewEvent(v1::EVENT_KIND_MESSAGE_UPDATED, now.channel_id(), actor_id);
+  *event.mutable_message() = std::move(now);
+  EventStore::AppendIn(txn, event);
+  return absl::OkStatus();
 }
 
 const ConstraintMessages& MessageConstraintMessages() {
@@ -218,6 +219,7 @@ const ConstraintMessages& MessageConstraintMessages() {
 
 MessageStore::MessageStore(ConnectionPool* pool) : pool_(pool) {
   EventStore::RegisterStatementsOn(pool_);
+  RegisterChannelAccessStatements(pool_);
   pool_->RegisterStatement("msg_get", GetSql());
   pool_->RegisterStatement("msg_list_older", ListOlderSql());
   pool_->RegisterStatement(
@@ -239,7 +241,8 @@ MessageStore::MessageStore(ConnectionPool* pool) : pool_(pool) {
           "WHERE m.search_vector @@ q.q AND m.deleted_at IS NULL "
           "AND m.channel_id IN (SELECT cm.channel_id FROM channel_members cm "
           "  JOIN channels c ON c.id = cm.channel_id WHERE cm.user_id = $1 "
-          "  AND c.deleted_at IS NULL) "
+          "  AND c.deleted_at IS NULL AND EXISTS (SELECT 1 FROM users v "
+          "  WHERE v.id = $1 AND v.deleted_at IS NULL)) "
           "AND (cardinality($3::text[]) = 0 OR m.channel_id = ANY($3::text[])) "
           "AND ($4::text = '' OR m.user_id = $4::text) "
           "AND ($5::bigint IS NULL OR m.created_at >= to_timestamp($5::bigint / 1000000.0)) "
@@ -253,7 +256,8 @@ MessageStore::MessageStore(ConnectionPool* pool) : pool_(pool) {
       "ON CONFLICT (user_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING "
       "RETURNING id");
   pool_->RegisterStatement("msg_by_client_id",
-                           "SELECT id, channel_id FROM messages WHERE user_id = $1 "
+                           "SELECT id, channel_id, coalesce(thread_parent_id, ''), content, "
+                           "edited_at IS NOT NULL FROM messages WHERE user_id = $1 "
                            "AND client_msg_id = $2");
   const std::string meta =
       "SELECT channel_id, user_id, coalesce(thread_parent_id, ''), deleted_at IS NOT NULL "
@@ -279,13 +283,13 @@ MessageStore::MessageStore(ConnectionPool* pool) : pool_(pool) {
   pool_->RegisterStatement(
       "att_list_channel",
       att_list + "AND a.channel_id = $1 AND a.id > $2::text ORDER BY a.id LIMIT $3");
-  pool_->RegisterStatement("att_meta",
-                           "SELECT channel_id, uploader_id FROM attachments WHERE id = $1");
+  pool_->RegisterStatement(
+      "att_meta", "SELECT channel_id, uploader_id, message_id FROM attachments WHERE id = $1");
   pool_->RegisterStatement("att_delete", "DELETE FROM attachments WHERE id = $1");
 }
 
 std::string MessageStore::GetSql() {
-  return absl::StrCat(MessageSelect("$1", absl::StrCat(", ", kViewerCanReadSql)),
+  return absl::StrCat(MessageSelect("$1", absl::StrCat(", ", ViewerAccessSql("$1", "m.channel_id"))),
                       "WHERE m.id = $2 AND ", kVisible);
 }
 
@@ -311,9 +315,14 @@ absl::StatusOr<v1::Message> MessageStore::Post(const v1::PostMessageRequest& req
           if (!client_id) return std::optional<v1::Message>();
           pqxx::result r = txn.exec_prepared("msg_by_client_id", author, *client_id);
           if (r.empty()) return std::optional<v1::Message>();
-          if (r[0][1].as<std::string>() != request.channel_id()) {
+          // A retry repeats every field; anything else reusing the id is
+          // another message (its content may have been edited since).
+          const bool same = r[0][1].as<std::string>() == request.channel_id() &&
+                            r[0][2].as<std::string>() == request.thread_parent_id() &&
+                            (r[0][4].as<bool>() || r[0][3].as<std::string>() == request.content());
+          if (!same) {
             return absl::AlreadyExistsError(
-                "client_msg_id: already used by this author for a message in another channel");
+                "client_msg_id: already used by this author for a different message");
           }
           ASSIGN_OR_RETURN(v1::Message m, GetVisibleIn(txn, r[0][0].as<std::string>(), author));
           return std::optional<v1::Message>(std::move(m));
@@ -324,11 +333,9 @@ absl::StatusOr<v1::Message> MessageStore::Post(const v1::PostMessageRequest& req
           return absl::OkStatus();
         }
 
-        ASSIGN_OR_RETURN(ChannelAccess access, ChannelStore::AccessIn(txn, request.channel_id(),
-                                                                      author, AccessLock::kShare));
-        if (!access.is_member()) {
-          return absl::PermissionDeniedError("author_id: not a member of this channel");
-        }
+        ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, request.channel_id(), "author_id",
+                                                        author, AccessLock::kShare));
+        RETURN_IF_ERROR(RequireMember(access, "author_id"));
         if (access.archived) {
           return absl::FailedPreconditionError("channel is archived; it accepts no new messages");
         }
@@ -370,8 +377,7 @@ absl::StatusOr<v1::Message> MessageStore::Get(const std::string& id, const std::
   RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(pqxx::row row, VisibleRowIn(txn, id, viewer_id));
     ASSIGN_OR_RETURN(out, MessageFromRow(row));
-    if (viewer_id.empty()) return absl::OkStatus();
-    return RequireReaderOfRow(row, out.channel_id());
+    return RequireReaderOfRow(row, out.channel_id(), viewer_id);
   }));
   return out;
 }
@@ -381,11 +387,12 @@ absl::StatusOr<v1::Message> MessageStore::Edit(const std::string& id, const std:
   v1::Message out;
   RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(MessageMeta meta, MetaIn(txn, id, /*for_update=*/true, "message.id"));
+    ASSIGN_OR_RETURN(ChannelAccess access,
+                     AccessIn(txn, meta.channel_id, "actor_id", actor_id, AccessLock::kShare));
+    RETURN_IF_ERROR(RequireMember(access, "actor_id"));
     if (meta.author_id != actor_id) {
       return absl::PermissionDeniedError("actor_id: only the author may edit a message");
     }
-    ASSIGN_OR_RETURN(ChannelAccess access,
-                     ChannelStore::AccessIn(txn, meta.channel_id, actor_id, AccessLock::kShare));
     if (access.archived) return absl::FailedPreconditionError("channel is archived");
     txn.exec_prepared("msg_edit", id, content);
     ASSIGN_OR_RETURN(out, GetVisibleIn(txn, id, actor_id));
@@ -402,7 +409,8 @@ absl::Status MessageStore::Delete(const std::string& id, const std::string& acto
   return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(MessageMeta meta, MetaIn(txn, id, /*for_update=*/true));
     ASSIGN_OR_RETURN(ChannelAccess access,
-                     ChannelStore::AccessIn(txn, meta.channel_id, actor_id, AccessLock::kShare));
+                     AccessIn(txn, meta.channel_id, "actor_id", actor_id, AccessLock::kShare));
+    RETURN_IF_ERROR(RequireMember(access, "actor_id"));
     if (meta.author_id != actor_id && !access.is_manager()) {
       return absl::PermissionDeniedError(
           "actor_id: only the author or a channel owner/admin may delete a message");
@@ -428,8 +436,8 @@ absl::StatusOr<std::vector<v1::Message>> MessageStore::List(const std::string& c
   std::vector<v1::Message> out;
   RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(ChannelAccess access,
-                     ChannelStore::AccessIn(txn, channel_id, viewer_id, AccessLock::kNone));
-    RETURN_IF_ERROR(RequireReader(access.can_read()));
+                     AccessIn(txn, channel_id, "viewer_id", viewer_id, AccessLock::kNone));
+    RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
     // "~" sorts after every ULID character, so it starts at the newest.
     const std::string cursor = cursor_id.empty() && !newer ? "~" : cursor_id;
     for (const pqxx::row& r : txn.exec_prepared(newer ? "msg_list_newer" : "msg_list_older",
@@ -454,7 +462,7 @@ absl::StatusOr<std::vector<v1::Message>> MessageStore::ListReplies(const std::st
     if (!parent->thread_parent_id().empty()) {
       return absl::InvalidArgumentError("thread_parent_id: is a reply, not a thread parent");
     }
-    RETURN_IF_ERROR(RequireReaderOfRow(row, parent->channel_id()));
+    RETURN_IF_ERROR(RequireReaderOfRow(row, parent->channel_id(), viewer_id));
     for (const pqxx::row& r :
          txn.exec_prepared("msg_replies", viewer_id, parent_id, after_id, limit)) {
       ASSIGN_OR_RETURN(v1::Message m, MessageFromRow(r));
@@ -482,7 +490,8 @@ absl::StatusOr<std::vector<SearchResult>> MessageStore::Search(const SearchQuery
       result.hit.set_rank(r[kMessageColumnCount + 1].as<float>());
       out.push_back(std::move(result));
     }
-    return absl::OkStatus();
+    // The statement finds nothing for a deleted user; only then ask why.
+    return out.empty() ? RequireLiveUserIn(txn, "user_id", q.user_id) : absl::OkStatus();
   }));
   return out;
 }
@@ -493,19 +502,20 @@ absl::StatusOr<v1::Attachment> MessageStore::AddAttachment(const v1::Attachment&
   RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(MessageMeta meta,
                      MetaIn(txn, a.message_id(), /*for_update=*/false, "attachment.message_id"));
+    ASSIGN_OR_RETURN(ChannelAccess access,
+                     AccessIn(txn, meta.channel_id, "attachment.uploader_id", a.uploader_id(),
+                              AccessLock::kShare));
+    RETURN_IF_ERROR(RequireMember(access, "attachment.uploader_id"));
     if (meta.author_id != a.uploader_id()) {
       return absl::PermissionDeniedError(
           "attachment.uploader_id: only the message's author may attach files to it");
     }
-    ASSIGN_OR_RETURN(
-        ChannelAccess access,
-        ChannelStore::AccessIn(txn, meta.channel_id, a.uploader_id(), AccessLock::kShare));
     if (access.archived) return absl::FailedPreconditionError("channel is archived");
     pqxx::result r =
         txn.exec_prepared("att_insert", NewUlid(), a.message_id(), meta.channel_id, a.uploader_id(),
                           a.name(), a.content_type(), a.size_bytes(), a.storage_url(), a.sha256());
     out = AttachmentFromRow(r[0]);
-    return absl::OkStatus();
+    return AppendMessageUpdatedIn(txn, a.message_id(), a.uploader_id());
   }));
   return out;
 }
@@ -522,8 +532,8 @@ absl::StatusOr<std::vector<v1::Attachment>> MessageStore::ListAttachments(
       channel = meta.channel_id;
     }
     ASSIGN_OR_RETURN(ChannelAccess access,
-                     ChannelStore::AccessIn(txn, channel, viewer_id, AccessLock::kNone));
-    RETURN_IF_ERROR(RequireReader(access.can_read()));
+                     AccessIn(txn, channel, "viewer_id", viewer_id, AccessLock::kNone));
+    RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
     pqxx::result rows = message_id.empty()
                             ? txn.exec_prepared("att_list_channel", channel_id, after_id, limit)
                             : txn.exec_prepared("att_list_message", message_id, after_id, limit);
@@ -540,14 +550,15 @@ absl::Status MessageStore::DeleteAttachment(const std::string& id, const std::st
     if (r.empty()) return absl::NotFoundError(absl::StrCat("attachment ", id, " not found"));
     const std::string channel_id = r[0][0].as<std::string>();
     ASSIGN_OR_RETURN(ChannelAccess access,
-                     ChannelStore::AccessIn(txn, channel_id, actor_id, AccessLock::kShare));
+                     AccessIn(txn, channel_id, "actor_id", actor_id, AccessLock::kShare));
+    RETURN_IF_ERROR(RequireMember(access, "actor_id"));
     if (r[0][1].as<std::string>() != actor_id && !access.is_manager()) {
       return absl::PermissionDeniedError(
           "actor_id: only the uploader or a channel owner/admin may delete an attachment");
     }
     if (access.archived) return absl::FailedPreconditionError("channel is archived");
     txn.exec_prepared("att_delete", id);
-    return absl::OkStatus();
+    return AppendMessageUpdatedIn(txn, r[0][2].as<std::string>(), actor_id);
   });
 }
 

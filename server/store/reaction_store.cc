@@ -4,7 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/common/status_macros.h"
 #include "server/db/transaction.h"
-#include "server/store/channel_store.h"
+#include "server/store/channel_access.h"
 #include "server/store/event_store.h"
 #include "server/store/row_conversion.h"
 
@@ -27,6 +27,7 @@ absl::StatusOr<std::string> LiveMessageChannelIn(pqxx::transaction_base& txn,
 
 ReactionStore::ReactionStore(ConnectionPool* pool) : pool_(pool) {
   EventStore::RegisterStatementsOn(pool_);
+  RegisterChannelAccessStatements(pool_);
   pool_->RegisterStatement("rx_message_channel",
                            "SELECT channel_id FROM messages WHERE id = $1 AND deleted_at IS NULL");
   pool_->RegisterStatement("rx_insert",
@@ -53,10 +54,8 @@ absl::StatusOr<v1::Reaction> ReactionStore::Add(const std::string& message_id,
   RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(std::string channel_id, LiveMessageChannelIn(txn, message_id));
     ASSIGN_OR_RETURN(ChannelAccess access,
-                     ChannelStore::AccessIn(txn, channel_id, user_id, AccessLock::kShare));
-    if (!access.is_member()) {
-      return absl::PermissionDeniedError("user_id: not a member of the message's channel");
-    }
+                     AccessIn(txn, channel_id, "user_id", user_id, AccessLock::kShare));
+    RETURN_IF_ERROR(RequireMember(access, "user_id"));
     if (access.archived) return absl::FailedPreconditionError("channel is archived");
     const bool added =
         txn.exec_prepared("rx_insert", message_id, user_id, emoji).affected_rows() > 0;
@@ -80,7 +79,8 @@ absl::Status ReactionStore::Remove(const std::string& message_id, const std::str
   return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(std::string channel_id, LiveMessageChannelIn(txn, message_id));
     ASSIGN_OR_RETURN(ChannelAccess access,
-                     ChannelStore::AccessIn(txn, channel_id, user_id, AccessLock::kShare));
+                     AccessIn(txn, channel_id, "user_id", user_id, AccessLock::kShare));
+    RETURN_IF_ERROR(RequireMember(access, "user_id"));
     if (access.archived) return absl::FailedPreconditionError("channel is archived");
     if (txn.exec_prepared("rx_delete", message_id, user_id, emoji).affected_rows() == 0) {
       return absl::NotFoundError(absl::StrCat("no reaction ", emoji, " by this user"));
@@ -101,11 +101,9 @@ absl::StatusOr<std::vector<v1::ReactionGroup>> ReactionStore::List(const std::st
   std::vector<v1::ReactionGroup> out;
   RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(std::string channel_id, LiveMessageChannelIn(txn, message_id));
-    if (!viewer_id.empty()) {
-      ASSIGN_OR_RETURN(ChannelAccess access,
-                       ChannelStore::AccessIn(txn, channel_id, viewer_id, AccessLock::kNone));
-      RETURN_IF_ERROR(RequireReader(access.can_read()));
-    }
+    ASSIGN_OR_RETURN(ChannelAccess access,
+                     AccessIn(txn, channel_id, "viewer_id", viewer_id, AccessLock::kNone));
+    RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
     for (const pqxx::row& r : txn.exec_prepared("rx_list", message_id)) {
       const std::string emoji = r[0].as<std::string>();
       if (out.empty() || out.back().emoji() != emoji) out.emplace_back().set_emoji(emoji);

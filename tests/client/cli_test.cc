@@ -118,7 +118,7 @@ TEST_F(CliTest, ModelCommandsAndErrors) {
   EXPECT_TRUE(absl::StrContains(list.output, "ada")) << list.output;
 
   CliRun tail = Cli(absl::StrCat(target_, " tail-events --channel=", general->id(),
-                                 " --after=", before, " --count=1"));
+                                 " --viewer=", ada, " --after=", before, " --count=1"));
   EXPECT_EQ(tail.exit_code, 0) << tail.output;
   EXPECT_TRUE(absl::StrContains(tail.output, "MESSAGE_CREATED")) << tail.output;
   CliRun unknown = Cli(absl::StrCat(target_, " frobnicate"));

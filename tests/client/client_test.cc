@@ -117,6 +117,7 @@ TEST(ClientTest, SubscriptionResumesAcrossAServerRestart) {
 
   v1::SubscribeRequest follow;
   follow.add_channel_ids(general->id());
+  follow.set_viewer_id(ada.id());
   // A cursor (the channel's creation event) rather than "live only", so
   // nothing depends on when the stream registers.
   follow.set_after_event_id(std::stoll(db.Query("SELECT max(id) FROM events")));
@@ -154,6 +155,45 @@ TEST(ClientTest, SubscriptionResumesAcrossAServerRestart) {
   EXPECT_FALSE(events->Next(&e));
 }
 
+TEST(ClientTest, SubscriptionThatLostAccessIsNotResumed) {
+  testing::TestDatabase db;
+  testing::TestServer server(db.config());
+  auto client = MakeClient(server.address());
+  v1::User ada = MakeUser(*client, "ada");
+  v1::User bob = MakeUser(*client, "bob");
+  v1::CreateChannelRequest cc;
+  cc.mutable_channel()->set_name("secret");
+  cc.mutable_channel()->set_type(v1::CHANNEL_TYPE_PRIVATE);
+  cc.set_creator_id(ada.id());
+  absl::StatusOr<v1::Channel> secret = client->CreateChannel(cc);
+  ASSERT_TRUE(secret.ok()) << secret.status();
+  v1::AddMemberRequest add;
+  add.set_channel_id(secret->id());
+  add.set_user_id(bob.id());
+  add.set_actor_id(ada.id());
+  ASSERT_TRUE(client->AddMember(add).ok());
+
+  v1::SubscribeRequest follow;
+  follow.add_channel_ids(secret->id());
+  follow.set_viewer_id(bob.id());
+  auto events = client->Subscribe(follow);  // returns once the stream started
+  auto channels = v1::ChannelService::NewStub(server.channel());
+  v1::RemoveMemberRequest remove;
+  remove.set_channel_id(secret->id());
+  remove.set_user_id(bob.id());
+  remove.set_actor_id(ada.id());
+  google::protobuf::Empty empty;
+  grpc::ClientContext context;
+  ASSERT_TRUE(channels->RemoveMember(&context, remove, &empty).ok());
+
+  v1::Event e;
+  ASSERT_TRUE(events->Next(&e)) << events->status();
+  EXPECT_EQ(e.kind(), v1::EVENT_KIND_MEMBER_LEFT);
+  EXPECT_FALSE(events->Next(&e)) << "a stream that lost access ends; the client must not "
+                                    "resume it (that would replay to a non-member)";
+  EXPECT_EQ(events->status().code(), absl::StatusCode::kPermissionDenied) << events->status();
+}
+
 TEST(ClientTest, LiveOnlySubscriptionMissesNothingWhileTheServerIsDown) {
   testing::TestDatabase db;
   Config config = db.config();
@@ -172,6 +212,7 @@ TEST(ClientTest, LiveOnlySubscriptionMissesNothingWhileTheServerIsDown) {
 
   v1::SubscribeRequest live;  // after_event_id 0: live only
   live.add_channel_ids(general->id());
+  live.set_viewer_id(ada.id());
   auto events = client->Subscribe(live);  // returns once the stream started
   auto wait_for_subscriber = [](testing::TestServer& server) {
     for (absl::Time until = absl::Now() + absl::Seconds(20);

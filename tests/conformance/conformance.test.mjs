@@ -92,7 +92,7 @@ test('one call per service succeeds', async () => {
   assert.equal(pool.max_size, 10);
 
   // Live events from now on (after_event_id 0), then post and react.
-  const sub = events.Subscribe({ channel_ids: [general.id], after_event_id: 0 }, deadline(10000));
+  const sub = events.Subscribe({ channel_ids: [general.id], viewer_id: ada.id, after_event_id: 0 }, deadline(10000));
   const received = [];
   const got = new Promise((resolve, reject) => {
     sub.on('data', (e) => { received.push(e); if (received.length >= 2) resolve(); });

@@ -78,8 +78,17 @@ void Validate(uint8_t selector, absl::string_view value) {
       CheckStatus(s, "sha256");
       if (s.ok()) Require(value.size() == 64, "accepted hashes have 64 digits");
       return;
-    case 8:
-      return CheckStatus(chatgenius::ValidateContentType("content_type", value), "content_type");
+    case 8: {
+      absl::StatusOr<std::string> normal = chatgenius::NormalizeContentType("content_type", value);
+      CheckStatus(normal.status(), "content_type");
+      if (normal.ok()) {
+        // Normalising is idempotent: the stored form is accepted as it is.
+        absl::StatusOr<std::string> again =
+            chatgenius::NormalizeContentType("content_type", *normal);
+        Require(again.ok() && *again == *normal, "a normalised content type is a fixed point");
+      }
+      return;
+    }
     case 9:
       return CheckStatus(chatgenius::ValidateEmoji("emoji", value, true), "emoji");
     default: {

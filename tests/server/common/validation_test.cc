@@ -96,12 +96,28 @@ TEST(ValidationTest, AttachmentFields) {
   ExpectInvalid(ValidateSha256Hex("sha", std::string(64, 'F')), "sha");
   ExpectInvalid(ValidateSha256Hex("sha", std::string(63, 'a')), "sha");
   ExpectInvalid(ValidateSha256Hex("sha", std::string(63, 'a') + "g"), "sha");
-  EXPECT_TRUE(ValidateContentType("type", "image/png").ok());
-  EXPECT_TRUE(ValidateContentType("type", "application/vnd.ms-excel").ok());
-  ExpectInvalid(ValidateContentType("type", "image"), "type");
-  ExpectInvalid(ValidateContentType("type", "Image/PNG"), "type");
-  ExpectInvalid(ValidateContentType("type", "image/"), "type");
-  ExpectInvalid(ValidateContentType("type", "/png"), "type");
+  auto normal = [](absl::string_view v) {
+    absl::StatusOr<std::string> s = NormalizeContentType("type", v);
+    return s.ok() ? *s : "error: " + s.status().ToString();
+  };
+  EXPECT_EQ(normal("image/png"), "image/png");
+  EXPECT_EQ(normal("application/vnd.ms-excel"), "application/vnd.ms-excel");
+  EXPECT_EQ(normal("Image/PNG"), "image/png") << "type names are case-insensitive";
+  EXPECT_EQ(normal("text/plain; charset=utf-8"), "text/plain; charset=utf-8");
+  EXPECT_EQ(normal("Text/Plain;Charset=UTF-8"), "text/plain; charset=UTF-8")
+      << "names fold to lower case, values stay";
+  EXPECT_EQ(normal("multipart/form-data ;  boundary=\"a;b c\""),
+            "multipart/form-data; boundary=\"a;b c\"")
+      << "a quoted value may hold ';' and spaces";
+  ExpectInvalid(NormalizeContentType("type", "image").status(), "type");
+  ExpectInvalid(NormalizeContentType("type", "image/").status(), "type");
+  ExpectInvalid(NormalizeContentType("type", "/png").status(), "type");
+  ExpectInvalid(NormalizeContentType("type", "text/plain; charset").status(), "type");
+  ExpectInvalid(NormalizeContentType("type", "text/plain; charset=").status(), "type");
+  ExpectInvalid(NormalizeContentType("type", "text/plain; a=\"open").status(), "type");
+  ExpectInvalid(NormalizeContentType("type", "text/plain; a=b c").status(), "type");
+  ExpectInvalid(NormalizeContentType("type", "text/pl@in").status(), "type");
+  ExpectInvalid(NormalizeContentType("type", std::string(256, 'a')).status(), "type");
 }
 
 TEST(ValidationTest, PageSize) {

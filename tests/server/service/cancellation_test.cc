@@ -68,6 +68,7 @@ TEST_F(CancellationTest, CancelledCallStopsItsStatement) {
 
   v1::GetChannelRequest g;
   g.set_id(general.id());
+  g.set_viewer_id(general.created_by());
   v1::Channel after;
   ASSERT_TRUE(channels_->GetChannel(Ctx().get(), g, &after).ok());
   EXPECT_EQ(after.description(), "") << "the cancelled update wrote nothing";

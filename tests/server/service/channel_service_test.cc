@@ -70,6 +70,7 @@ class ChannelServiceTest : public testing::DomainTest {
     do {
       v1::ListMembersRequest r;
       r.set_channel_id(c.id());
+      r.set_viewer_id(c.created_by());
       r.set_page_size(page_size);
       r.set_page_token(token);
       v1::ListMembersResponse out;
@@ -121,6 +122,7 @@ TEST_F(ChannelServiceTest, CreateValidatesAndRefusesDuplicates) {
   ExpectError(Create("x", NewUlid(), &out), StatusCode::NOT_FOUND, "creator_id");
   v1::ListChannelsRequest r;
   r.set_public_only(true);
+  r.set_viewer_id(ada.id());
   v1::ListChannelsResponse list;
   ASSERT_TRUE(channels_->ListChannels(Ctx().get(), r, &list).ok());
   EXPECT_EQ(list.channels_size(), 1) << "failed creates write nothing";
@@ -131,6 +133,7 @@ TEST_F(ChannelServiceTest, GetAndNotFound) {
   v1::Channel c = Channel(ada, "general");
   v1::GetChannelRequest r;
   r.set_id(c.id());
+  r.set_viewer_id(ada.id());
   v1::Channel got;
   ASSERT_TRUE(channels_->GetChannel(Ctx().get(), r, &got).ok());
   EXPECT_EQ(got.name(), "general");
@@ -202,6 +205,7 @@ TEST_F(ChannelServiceTest, DeleteIsOwnerOnlyAndSoft) {
   ASSERT_TRUE(channels_->DeleteChannel(Ctx().get(), r, &e).ok());
   v1::GetChannelRequest g;
   g.set_id(c.id());
+  g.set_viewer_id(ada.id());
   v1::Channel out;
   ExpectError(channels_->GetChannel(Ctx().get(), g, &out), StatusCode::NOT_FOUND, "not found");
   EXPECT_EQ(ListFor(ada).channels_size(), 0);
@@ -236,6 +240,35 @@ TEST_F(ChannelServiceTest, MembershipRules) {
   ExpectError(Remove(pub, eve, bob), StatusCode::NOT_FOUND, "not a member");
   ExpectError(SetRole(pub, bob, bob, v1::MEMBER_ROLE_UNSPECIFIED), StatusCode::INVALID_ARGUMENT,
               "role");
+}
+
+TEST_F(ChannelServiceTest, DeletedUsersAreNeitherMembersNorAddable) {
+  v1::User ada = User("ada");
+  v1::User bob = User("bob");
+  v1::User dan = User("dan");
+  v1::Channel pub = Channel(ada, "general");
+  v1::Channel priv = Channel(ada, "secret", v1::CHANNEL_TYPE_PRIVATE);
+  ASSERT_TRUE(Add(pub, bob, bob).ok());
+  ASSERT_TRUE(Add(pub, dan, ada, v1::MEMBER_ROLE_OWNER).ok());
+  v1::DeleteUserRequest del;
+  del.set_id(dan.id());
+  google::protobuf::Empty e;
+  ASSERT_TRUE(users_->DeleteUser(Ctx().get(), del, &e).ok());
+
+  std::set<std::string> listed;
+  for (const v1::ChannelMember& m : Members(pub)) listed.insert(m.user().id());
+  EXPECT_EQ(listed, (std::set<std::string>{ada.id(), bob.id()})) << "dan is deleted";
+  v1::GetChannelRequest g;
+  g.set_id(pub.id());
+  g.set_viewer_id(bob.id());
+  v1::Channel got;
+  ASSERT_TRUE(channels_->GetChannel(Ctx().get(), g, &got).ok());
+  EXPECT_EQ(got.member_count(), 2) << "deleted users are not counted";
+  ExpectError(Add(priv, dan, ada), StatusCode::NOT_FOUND, "user_id");
+  // A deleted owner does not count as another owner.
+  ExpectError(Remove(pub, ada, ada), StatusCode::FAILED_PRECONDITION, "last owner");
+  v1::Channel out;
+  ExpectError(Create("dans", dan.id(), &out), StatusCode::NOT_FOUND, "creator_id");
 }
 
 TEST_F(ChannelServiceTest, LastOwnerHoldsUnderConcurrentDemotions) {
@@ -287,6 +320,7 @@ TEST_F(ChannelServiceTest, ListChannelsForMemberAndPublic) {
 
   v1::ListChannelsRequest r;
   r.set_public_only(true);
+  r.set_viewer_id(bob.id());
   r.set_page_size(1);
   std::vector<std::string> names;
   std::string token;
@@ -313,6 +347,7 @@ TEST_F(ChannelServiceTest, DirectChannelsAreOnePerSetOfUsers) {
   v1::GetOrCreateDirectChannelRequest r;
   r.add_user_ids(ada.id());
   r.add_user_ids(bob.id());
+  r.set_actor_id(ada.id());
   v1::Channel first, second, group;
   ASSERT_TRUE(channels_->GetOrCreateDirectChannel(Ctx().get(), r, &first).ok());
   EXPECT_EQ(first.type(), v1::CHANNEL_TYPE_DIRECT);
@@ -320,6 +355,7 @@ TEST_F(ChannelServiceTest, DirectChannelsAreOnePerSetOfUsers) {
   v1::GetOrCreateDirectChannelRequest reversed;
   reversed.add_user_ids(bob.id());
   reversed.add_user_ids(ada.id());
+  reversed.set_actor_id(bob.id());
   ASSERT_TRUE(channels_->GetOrCreateDirectChannel(Ctx().get(), reversed, &second).ok());
   EXPECT_EQ(first.id(), second.id()) << "order of users does not matter";
   r.add_user_ids(cat.id());
@@ -329,6 +365,7 @@ TEST_F(ChannelServiceTest, DirectChannelsAreOnePerSetOfUsers) {
 
   v1::GetOrCreateDirectChannelRequest bad;
   bad.add_user_ids(ada.id());
+  bad.set_actor_id(ada.id());
   ExpectError(channels_->GetOrCreateDirectChannel(Ctx().get(), bad, &group),
               StatusCode::INVALID_ARGUMENT, "user_ids");
   bad.add_user_ids(ada.id());
@@ -337,8 +374,17 @@ TEST_F(ChannelServiceTest, DirectChannelsAreOnePerSetOfUsers) {
   v1::GetOrCreateDirectChannelRequest ghost;
   ghost.add_user_ids(ada.id());
   ghost.add_user_ids(NewUlid());
+  ghost.set_actor_id(ada.id());
   ExpectError(channels_->GetOrCreateDirectChannel(Ctx().get(), ghost, &group),
               StatusCode::NOT_FOUND, "user_ids");
+  // The asker must be one of the users: nobody learns another pair's DM.
+  v1::GetOrCreateDirectChannelRequest nosy = r;
+  nosy.set_actor_id(NewUlid());
+  ExpectError(channels_->GetOrCreateDirectChannel(Ctx().get(), nosy, &group),
+              StatusCode::PERMISSION_DENIED, "actor_id");
+  nosy.clear_actor_id();
+  ExpectError(channels_->GetOrCreateDirectChannel(Ctx().get(), nosy, &group),
+              StatusCode::INVALID_ARGUMENT, "actor_id");
   ExpectError(Add(first, cat, ada), StatusCode::FAILED_PRECONDITION, "direct");
 }
 
@@ -354,6 +400,7 @@ TEST_F(ChannelServiceTest, ConcurrentDirectChannelCreationYieldsOneChannel) {
       v1::GetOrCreateDirectChannelRequest r;
       r.add_user_ids(i % 2 ? ada.id() : bob.id());
       r.add_user_ids(i % 2 ? bob.id() : ada.id());
+      r.set_actor_id(ada.id());
       v1::Channel c;
       statuses[i] = channels_->GetOrCreateDirectChannel(Ctx().get(), r, &c);
       ids[i] = c.id();

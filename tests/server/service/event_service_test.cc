@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "chatgenius/db/v1/event_service.grpc.pb.h"
+#include "server/common/ulid.h"
 #include "server/db/transaction.h"
 #include "server/service/event_service.h"
 #include "server/store/event_store.h"
@@ -91,9 +92,11 @@ class Collector {
   std::thread thread_;
 };
 
-v1::SubscribeRequest ForChannel(const std::string& channel, int64_t after = 0) {
+v1::SubscribeRequest ForChannel(const v1::User& viewer, const std::string& channel,
+                                int64_t after = 0) {
   v1::SubscribeRequest r;
   r.add_channel_ids(channel);
+  r.set_viewer_id(viewer.id());
   r.set_after_event_id(after);
   return r;
 }
@@ -235,11 +238,41 @@ TEST_F(EventServiceTest, UserFilterFollowsJoinsAndLeaves) {
   EXPECT_EQ(bobs.events()[0].user_status().user_id(), ada_.id());
 }
 
+TEST_F(EventServiceTest, AttachmentsChangingUpdateTheMessage) {
+  v1::Message m = Post(general_, ada_, "see attached");
+  Collector c(events_.get(), ForChannel(bob_, general_.id()));
+  WaitForSubscribers(1);
+  v1::AddAttachmentRequest add;
+  v1::Attachment* a = add.mutable_attachment();
+  a->set_message_id(m.id());
+  a->set_uploader_id(ada_.id());
+  a->set_name("plan.txt");
+  a->set_content_type("text/plain");
+  a->set_size_bytes(4);
+  a->set_storage_url("s3://bucket/plan.txt");
+  a->set_sha256(std::string(64, 'c'));
+  v1::Attachment added;
+  ASSERT_TRUE(messages_->AddAttachment(Ctx().get(), add, &added).ok());
+  v1::DeleteAttachmentRequest del;
+  del.set_id(added.id());
+  del.set_actor_id(ada_.id());
+  google::protobuf::Empty out;
+  ASSERT_TRUE(messages_->DeleteAttachment(Ctx().get(), del, &out).ok());
+  ASSERT_TRUE(c.WaitFor(2));
+  std::vector<v1::Event> got = c.events();
+  ASSERT_EQ(got[0].kind(), v1::EVENT_KIND_MESSAGE_UPDATED);
+  ASSERT_EQ(got[0].message().attachments_size(), 1) << "the message as it is now";
+  EXPECT_EQ(got[0].message().attachments(0).id(), added.id());
+  ASSERT_EQ(got[1].kind(), v1::EVENT_KIND_MESSAGE_UPDATED);
+  EXPECT_EQ(got[1].message().id(), m.id());
+  EXPECT_EQ(got[1].message().attachments_size(), 0);
+}
+
 TEST_F(EventServiceTest, ResumeAfterDisconnectHasNoGapAndNoDuplicate) {
   std::vector<v1::Event> first;
   int64_t start;
   {
-    Collector c(events_.get(), ForChannel(general_.id()));
+    Collector c(events_.get(), ForChannel(ada_, general_.id()));
     WaitForSubscribers(1);
     for (int i = 0; i < 5; ++i) Post(general_, ada_, absl::StrCat("part one ", i));
     ASSERT_TRUE(c.WaitFor(5));
@@ -248,7 +281,7 @@ TEST_F(EventServiceTest, ResumeAfterDisconnectHasNoGapAndNoDuplicate) {
   }
   int64_t resume_after = first[2].id();  // pretend only three arrived
   for (int i = 0; i < 5; ++i) Post(general_, bob_, absl::StrCat("part two ", i));
-  Collector resumed(events_.get(), ForChannel(general_.id(), resume_after));
+  Collector resumed(events_.get(), ForChannel(ada_, general_.id(), resume_after));
   ASSERT_TRUE(resumed.WaitFor(7)) << resumed.status().error_message();
   std::vector<v1::Event> rest = resumed.events();
   ASSERT_EQ(rest.size(), 7u) << "2 missed from part one + 5 from part two";
@@ -262,7 +295,7 @@ TEST_F(EventServiceTest, ResumeAfterDisconnectHasNoGapAndNoDuplicate) {
 }
 
 TEST_F(EventServiceTest, ConcurrentWritersWithDelayedCommitsSkipNothing) {
-  Collector c(events_.get(), ForChannel(general_.id()));
+  Collector c(events_.get(), ForChannel(ada_, general_.id()));
   WaitForSubscribers(1);
   ConnectionPool pool(PoolSettings{db_.conninfo(), 8});
   EventStore store(&pool);
@@ -310,7 +343,7 @@ TEST_F(EventServiceTest, ConcurrentWritersWithDelayedCommitsSkipNothing) {
   for (const auto& e : got) payloads.insert(e.channel().description());
   EXPECT_EQ(payloads.size(), static_cast<size_t>(kWriters * kEach));
 
-  Collector late(events_.get(), ForChannel(general_.id(), mid));
+  Collector late(events_.get(), ForChannel(ada_, general_.id(), mid));
   size_t expected_late = 0;
   for (const auto& e : got) expected_late += e.id() > mid;
   ASSERT_TRUE(late.WaitFor(expected_late));
@@ -325,7 +358,7 @@ TEST_F(EventServiceTest, ConcurrentWritersWithDelayedCommitsSkipNothing) {
 }
 
 TEST_F(EventServiceTest, KilledListenBackendLosesNothing) {
-  Collector c(events_.get(), ForChannel(general_.id()));
+  Collector c(events_.get(), ForChannel(ada_, general_.id()));
   WaitForSubscribers(1);
   Post(general_, ada_, "before the kill");
   ASSERT_TRUE(c.WaitFor(1));
@@ -352,16 +385,16 @@ TEST_F(EventServiceTest, PrunedCursorIsOutOfRange) {
       store.Prune(absl::ZeroDuration(), absl::Now() + absl::Seconds(10));
   ASSERT_TRUE(pruned.ok()) << pruned.status();
   EXPECT_GE(*pruned, 3);
-  Collector stale(events_.get(), ForChannel(general_.id(), 1));
+  Collector stale(events_.get(), ForChannel(ada_, general_.id(), 1));
   ASSERT_TRUE(stale.WaitFinished());
   EXPECT_EQ(stale.status().error_code(), StatusCode::OUT_OF_RANGE)
       << stale.status().error_message();
-  Collector current(events_.get(), ForChannel(general_.id(), latest));
+  Collector current(events_.get(), ForChannel(ada_, general_.id(), latest));
   WaitForSubscribers(1);
   Post(general_, ada_, "new");
   ASSERT_TRUE(current.WaitFor(1)) << "a cursor at the pruned boundary still works: "
                                   << current.status().error_message();
-  Collector future(events_.get(), ForChannel(general_.id(), latest + 1000));
+  Collector future(events_.get(), ForChannel(ada_, general_.id(), latest + 1000));
   ASSERT_TRUE(future.WaitFinished());
   EXPECT_EQ(future.status().error_code(), StatusCode::OUT_OF_RANGE);
 }
@@ -375,7 +408,7 @@ TEST_F(EventServiceTest, CursorAheadOfTheHubIsAcceptedAndNotRepeated) {
   const std::string unseen = db_.Query(absl::StrCat(
       "INSERT INTO events (kind, channel_id, payload) VALUES (", v1::EVENT_KIND_CHANNEL_UPDATED,
       ", '", general_.id(), "', '{\"kind\": \"EVENT_KIND_CHANNEL_UPDATED\"}') RETURNING id"));
-  Collector c(events_.get(), ForChannel(general_.id(), std::stoll(unseen)));
+  Collector c(events_.get(), ForChannel(ada_, general_.id(), std::stoll(unseen)));
   WaitForSubscribers(1);
   Post(general_, ada_, "after the cursor");
   ASSERT_TRUE(c.WaitFor(1)) << c.status().error_code() << " " << c.status().error_message();
@@ -384,7 +417,7 @@ TEST_F(EventServiceTest, CursorAheadOfTheHubIsAcceptedAndNotRepeated) {
       << "the event at the cursor is the caller's already";
   EXPECT_GT(got[0].id(), std::stoll(unseen));
   // Beyond what the database holds is still the caller's error.
-  Collector future(events_.get(), ForChannel(general_.id(), got[0].id() + 1));
+  Collector future(events_.get(), ForChannel(ada_, general_.id(), got[0].id() + 1));
   ASSERT_TRUE(future.WaitFinished());
   EXPECT_EQ(future.status().error_code(), StatusCode::OUT_OF_RANGE);
   EXPECT_TRUE(absl::StrContains(future.status().error_message(), "beyond the latest event"))
@@ -448,7 +481,7 @@ TEST_F(EventServiceTest, StreamsNameWhereTheyStartBeforeAnyEvent) {
   for (int64_t after : {int64_t{0}, latest - 1}) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    auto reader = events_->Subscribe(&context, ForChannel(general_.id(), after));
+    auto reader = events_->Subscribe(&context, ForChannel(ada_, general_.id(), after));
     reader->WaitForInitialMetadata();  // no event is coming: it must be sent on its own
     const auto& metadata = context.GetServerInitialMetadata();
     auto it = metadata.find(kStartAfterMetadata);
@@ -461,11 +494,140 @@ TEST_F(EventServiceTest, StreamsNameWhereTheyStartBeforeAnyEvent) {
   }
 }
 
+// The access rule on streams (channel_access.h), as of each event.
+class StreamAccessTest : public EventServiceTest {
+ protected:
+  StreamAccessTest() {
+    secret_ = Channel(ada_, "secret", v1::CHANNEL_TYPE_PRIVATE);
+    Join(secret_, bob_, ada_);
+    WaitForHubToCatchUp();
+  }
+  int64_t LatestEvent() { return std::stoll(db_.Query("SELECT max(id) FROM events")); }
+  void RemoveFromSecret(const v1::User& user) {
+    v1::RemoveMemberRequest r;
+    r.set_channel_id(secret_.id());
+    r.set_user_id(user.id());
+    r.set_actor_id(ada_.id());
+    google::protobuf::Empty out;
+    ASSERT_TRUE(channels_->RemoveMember(Ctx().get(), r, &out).ok());
+  }
+  static std::vector<v1::EventKind> Kinds(const std::vector<v1::Event>& events) {
+    std::vector<v1::EventKind> kinds;
+    for (const v1::Event& e : events) kinds.push_back(e.kind());
+    return kinds;
+  }
+  v1::Channel secret_;
+};
+
+TEST_F(StreamAccessTest, ChannelStreamsNeedAViewerWhoMayReadThem) {
+  v1::User eve = User("eve");
+  struct Case {
+    v1::SubscribeRequest request;
+    StatusCode code;
+    const char* text;
+  };
+  v1::SubscribeRequest no_viewer = ForChannel(bob_, secret_.id());
+  no_viewer.clear_viewer_id();
+  v1::SubscribeRequest mixed = ForChannel(eve, general_.id());
+  mixed.add_channel_ids(secret_.id());
+  for (const Case& c : std::vector<Case>{
+           {no_viewer, StatusCode::INVALID_ARGUMENT, "viewer_id"},
+           {ForChannel(eve, secret_.id()), StatusCode::PERMISSION_DENIED, "channel_ids[0]"},
+           {mixed, StatusCode::PERMISSION_DENIED, "channel_ids[1]"},
+           {ForChannel(eve, NewUlid()), StatusCode::NOT_FOUND, "channel_ids[0]"},
+       }) {
+    Collector stream(events_.get(), c.request);
+    ASSERT_TRUE(stream.WaitFinished()) << c.request.DebugString();
+    EXPECT_EQ(stream.status().error_code(), c.code) << c.request.DebugString();
+    EXPECT_TRUE(absl::StrContains(stream.status().error_message(), c.text))
+        << stream.status().error_message();
+    EXPECT_TRUE(stream.events().empty());
+  }
+  // A public channel is readable by every live user, a member or not.
+  Collector open(events_.get(), ForChannel(eve, general_.id()));
+  WaitForSubscribers(1);
+  Post(general_, ada_, "hello everyone");
+  ASSERT_TRUE(open.WaitFor(1));
+  EXPECT_EQ(open.events()[0].kind(), v1::EVENT_KIND_MESSAGE_CREATED);
+}
+
+TEST_F(StreamAccessTest, ARemovedMemberGetsTheLeaveThenPermissionDenied) {
+  Collector bobs(events_.get(), ForChannel(bob_, secret_.id()));
+  WaitForSubscribers(1);
+  Post(secret_, ada_, "before");
+  ASSERT_TRUE(bobs.WaitFor(1));
+  RemoveFromSecret(bob_);
+  Post(secret_, ada_, "after bob left");
+  ASSERT_TRUE(bobs.WaitFinished());
+  EXPECT_EQ(bobs.status().error_code(), StatusCode::PERMISSION_DENIED)
+      << bobs.status().error_message();
+  EXPECT_EQ(Kinds(bobs.events()), (std::vector<v1::EventKind>{v1::EVENT_KIND_MESSAGE_CREATED,
+                                                              v1::EVENT_KIND_MEMBER_LEFT}))
+      << "the leave is delivered, nothing after it";
+
+  // Resuming from before the leave replays up to it and ends the same way.
+  Collector resumed(events_.get(), ForChannel(bob_, secret_.id(), bobs.events()[0].id()));
+  ASSERT_TRUE(resumed.WaitFinished());
+  EXPECT_EQ(resumed.status().error_code(), StatusCode::PERMISSION_DENIED)
+      << "bob is no longer a member: refused at the start";
+  EXPECT_TRUE(resumed.events().empty());
+}
+
+TEST_F(StreamAccessTest, ADeletedChannelEndsItsStreams) {
+  Collector stream(events_.get(), ForChannel(ada_, general_.id()));
+  WaitForSubscribers(1);
+  v1::DeleteChannelRequest r;
+  r.set_id(general_.id());
+  r.set_actor_id(ada_.id());
+  google::protobuf::Empty out;
+  ASSERT_TRUE(channels_->DeleteChannel(Ctx().get(), r, &out).ok());
+  ASSERT_TRUE(stream.WaitFinished());
+  EXPECT_EQ(stream.status().error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Kinds(stream.events()), std::vector<v1::EventKind>{v1::EVENT_KIND_CHANNEL_DELETED});
+  Collector again(events_.get(), ForChannel(ada_, general_.id()));
+  ASSERT_TRUE(again.WaitFinished());
+  EXPECT_EQ(again.status().error_code(), StatusCode::NOT_FOUND) << "a deleted channel is not found";
+}
+
+TEST_F(StreamAccessTest, ReplayForALateJoinerStartsAtTheirJoin) {
+  v1::User cat = User("cat");
+  const int64_t cursor = LatestEvent();
+  Post(secret_, ada_, "before cat joined");
+  Join(secret_, cat, ada_);
+  Post(secret_, ada_, "after cat joined");
+  Collector cats(events_.get(), ForChannel(cat, secret_.id(), cursor));
+  ASSERT_TRUE(cats.WaitFor(2));
+  absl::SleepFor(absl::Milliseconds(200));  // anything more would arrive by now
+  std::vector<v1::Event> got = cats.events();
+  ASSERT_EQ(Kinds(got), (std::vector<v1::EventKind>{v1::EVENT_KIND_MEMBER_JOINED,
+                                                    v1::EVENT_KIND_MESSAGE_CREATED}));
+  EXPECT_EQ(got[1].message().content(), "after cat joined")
+      << "nothing from before cat could read the channel";
+  // Bob, a member throughout, gets all three from the same cursor.
+  Collector bobs(events_.get(), ForChannel(bob_, secret_.id(), cursor));
+  ASSERT_TRUE(bobs.WaitFor(3));
+  EXPECT_EQ(bobs.events()[0].message().content(), "before cat joined");
+}
+
+TEST_F(StreamAccessTest, DeletedUsersCannotSubscribe) {
+  v1::User gus = User("gus");
+  Join(general_, gus, gus);
+  v1::DeleteUserRequest del;
+  del.set_id(gus.id());
+  google::protobuf::Empty out;
+  ASSERT_TRUE(users_->DeleteUser(Ctx().get(), del, &out).ok());
+  for (const v1::SubscribeRequest& r : {ForUser(gus.id()), ForChannel(gus, general_.id())}) {
+    Collector stream(events_.get(), r);
+    ASSERT_TRUE(stream.WaitFinished());
+    EXPECT_EQ(stream.status().error_code(), StatusCode::NOT_FOUND) << r.DebugString();
+  }
+}
+
 TEST_F(EventServiceTest, BadRequestsAreInvalidArgument) {
   v1::SubscribeRequest both = ForUser(ada_.id());
   both.add_channel_ids(general_.id());
   for (const v1::SubscribeRequest& r :
-       {v1::SubscribeRequest(), both, ForChannel("nope"), ForChannel(general_.id(), -1)}) {
+       {v1::SubscribeRequest(), both, ForChannel(ada_, "nope"), ForChannel(ada_, general_.id(), -1)}) {
     Collector c(events_.get(), r);
     ASSERT_TRUE(c.WaitFinished());
     EXPECT_EQ(c.status().error_code(), StatusCode::INVALID_ARGUMENT) << r.DebugString();
@@ -473,7 +635,7 @@ TEST_F(EventServiceTest, BadRequestsAreInvalidArgument) {
 }
 
 TEST_F(EventServiceTest, ShutdownEndsStreamsWithUnavailableAndResumeId) {
-  Collector c(events_.get(), ForChannel(general_.id()));
+  Collector c(events_.get(), ForChannel(ada_, general_.id()));
   WaitForSubscribers(1);
   Post(general_, ada_, "last words");
   ASSERT_TRUE(c.WaitFor(1));
@@ -536,12 +698,12 @@ TEST_F(SmallQueueTest, SlowConsumerIsCutOffWhileAFastOneKeepsUp) {
 
   auto fast_stub = v1::EventService::NewStub(SeparateChannel(server_.address(), false));
   auto slow_stub = v1::EventService::NewStub(SeparateChannel(server_.address(), true));
-  Collector fast(fast_stub.get(), ForChannel(general.id()));
+  Collector fast(fast_stub.get(), ForChannel(ada, general.id()));
   // The slow one opens its stream and never reads.
   grpc::ClientContext slow_context;
   slow_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   std::unique_ptr<grpc::ClientReader<v1::Event>> slow =
-      slow_stub->Subscribe(&slow_context, ForChannel(general.id()));
+      slow_stub->Subscribe(&slow_context, ForChannel(ada, general.id()));
   absl::Time until = absl::Now() + absl::Seconds(20);
   while (server_.server()->hub().stats().subscribers < 2 && absl::Now() < until) {
     absl::SleepFor(absl::Milliseconds(5));
@@ -586,7 +748,7 @@ TEST_F(EventServiceTest, ThousandSubscribersAllReceiveEveryEvent) {
     streams[i] = std::make_unique<Stream>();
     streams[i]->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
     streams[i]->reader =
-        stub->AsyncSubscribe(&streams[i]->context, ForChannel(general_.id()), &cq,
+        stub->AsyncSubscribe(&streams[i]->context, ForChannel(ada_, general_.id()), &cq,
                              reinterpret_cast<void*>(static_cast<intptr_t>(i * 2)));
   }
   WaitForSubscribers(kStreams);
@@ -635,8 +797,8 @@ TEST_F(EventServiceTest, TwoServerProcessesDeliverEachOthersEvents) {
   ASSERT_TRUE(serving) << "second server process did not become ready";
 
   auto other_events = v1::EventService::NewStub(other);
-  Collector on_other(other_events.get(), ForChannel(general_.id()));
-  Collector on_this(events_.get(), ForChannel(general_.id()));
+  Collector on_other(other_events.get(), ForChannel(ada_, general_.id()));
+  Collector on_this(events_.get(), ForChannel(ada_, general_.id()));
   WaitForSubscribers(1);
   absl::SleepFor(absl::Milliseconds(300));  // the other process registers its stream
   Post(general_, ada_, "written through process one");

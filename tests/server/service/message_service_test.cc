@@ -65,7 +65,7 @@ class MessageServiceTest : public testing::DomainTest {
   v1::Message Get(const std::string& id, const std::string& viewer = "") {
     v1::GetMessageRequest r;
     r.set_id(id);
-    r.set_viewer_id(viewer);
+    r.set_viewer_id(viewer.empty() ? ada_.id() : viewer);
     v1::Message out;
     grpc::Status s = messages_->GetMessage(Ctx().get(), r, &out);
     EXPECT_TRUE(s.ok()) << s.error_message();
@@ -153,6 +153,13 @@ TEST_F(MessageServiceTest, ClientMsgIdMakesRetriesIdempotent) {
   v1::Message out;
   ExpectError(TryPost(random.id(), ada_.id(), "x", &out, "", "client-123"),
               StatusCode::ALREADY_EXISTS, "client_msg_id");
+  // Any other differing field is another message too, not a retry.
+  ExpectError(TryPost(general_.id(), ada_.id(), "once", &out, other.id(), "client-123"),
+              StatusCode::ALREADY_EXISTS, "client_msg_id");
+  ExpectError(TryPost(general_.id(), ada_.id(), "different words", &out, "", "client-123"),
+              StatusCode::ALREADY_EXISTS, "client_msg_id");
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM messages WHERE user_id = '" + ada_.id() + "'"), "2")
+      << "refused reuses store nothing";
 }
 
 TEST_F(MessageServiceTest, EditIsAuthorOnly) {
@@ -182,7 +189,10 @@ TEST_F(MessageServiceTest, DeleteRulesAndTombstones) {
   v1::Message parent = Post(general_, bob_, "thread start");
   Post(general_, ada_, "a reply", parent.id());
 
-  ExpectError(Delete(lonely.id(), eve_), StatusCode::PERMISSION_DENIED, "author");
+  ExpectError(Delete(lonely.id(), eve_), StatusCode::PERMISSION_DENIED, "not a member");
+  v1::Message adas = Post(general_, ada_, "the owner's");
+  ExpectError(Delete(adas.id(), bob_), StatusCode::PERMISSION_DENIED, "author");
+  ASSERT_TRUE(Delete(adas.id(), ada_).ok());
   ASSERT_TRUE(Delete(lonely.id(), ada_).ok()) << "a channel owner may delete others' messages";
   ASSERT_TRUE(Delete(parent.id(), bob_).ok()) << "the author may delete";
   ExpectError(Delete(lonely.id(), bob_), StatusCode::NOT_FOUND, "not found");
@@ -196,6 +206,7 @@ TEST_F(MessageServiceTest, DeleteRulesAndTombstones) {
   EXPECT_EQ(tomb.reply_count(), 1);
   v1::GetMessageRequest g;
   g.set_id(lonely.id());
+  g.set_viewer_id(ada_.id());
   v1::Message out;
   ExpectError(messages_->GetMessage(Ctx().get(), g, &out), StatusCode::NOT_FOUND, "not found");
 }
@@ -474,6 +485,7 @@ TEST_F(MessageServiceTest, Attachments) {
 TEST_F(MessageServiceTest, DeadlineBoundsTheQuery) {
   v1::GetMessageRequest r;
   r.set_id(Post(general_, ada_, "x").id());
+  r.set_viewer_id(ada_.id());
   v1::Message out;
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(1));

@@ -94,6 +94,7 @@ class ReadLockTest : public testing::DomainTest {
          [&](grpc::ClientContext* c) {
            v1::GetChannelRequest r;
            r.set_id(general_.id());
+           r.set_viewer_id(bob_.id());
            v1::Channel out;
            return channels_->GetChannel(c, r, &out);
          }},
@@ -101,6 +102,7 @@ class ReadLockTest : public testing::DomainTest {
          [&](grpc::ClientContext* c) {
            v1::ListMembersRequest r;
            r.set_channel_id(general_.id());
+           r.set_viewer_id(bob_.id());
            v1::ListMembersResponse out;
            return channels_->ListMembers(c, r, &out);
          }},

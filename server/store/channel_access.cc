@@ -1,0 +1,163 @@
+#include "server/store/channel_access.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/substitute.h"
+
+namespace chatgenius {
+namespace {
+
+namespace v1 = ::chatgenius::db::v1;
+
+// One row when both the channel and the user exist (the user possibly
+// deleted): the channel's type and state, the user's role if a member.
+// Users is an inner join so that FOR SHARE can lock its row too.
+constexpr char kAccessSql[] =
+    "SELECT c.type, c.archived_at IS NOT NULL, m.role, u.deleted_at IS NULL "
+    "FROM channels c CROSS JOIN users u "
+    "LEFT JOIN channel_members m ON m.channel_id = c.id AND m.user_id = u.id "
+    "WHERE c.id = $1 AND c.deleted_at IS NULL AND u.id = $2::text ";
+
+const char* AccessStatement(AccessLock lock) {
+  switch (lock) {
+    case AccessLock::kShare:
+      return "channel_access_for_share";
+    case AccessLock::kUpdate:
+      return "channel_access_for_update";
+    default:
+      return "channel_access";
+  }
+}
+
+absl::Status NotMember(absl::string_view field) {
+  return absl::PermissionDeniedError(absl::StrCat(field, ": not a member of this channel"));
+}
+
+}  // namespace
+
+void RegisterChannelAccessStatements(ConnectionPool* pool) {
+  pool->RegisterStatement("channel_access", kAccessSql);
+  pool->RegisterStatement("channel_access_for_share",
+                          absl::StrCat(kAccessSql, "FOR SHARE OF c, u"));
+  pool->RegisterStatement("channel_access_for_update",
+                          absl::StrCat(kAccessSql, "FOR UPDATE OF c FOR SHARE OF u"));
+  pool->RegisterStatement("channel_live",
+                          "SELECT 1 FROM channels WHERE id = $1 AND deleted_at IS NULL");
+  pool->RegisterStatement("user_live", "SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL");
+  pool->RegisterStatement("user_live_for_share",
+                          "SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL FOR SHARE");
+  pool->RegisterStatement(
+      "channel_stream_access",
+      "SELECT c.id, c.type, EXISTS (SELECT 1 FROM channel_members cm "
+      "WHERE cm.channel_id = c.id AND cm.user_id = $1::text) "
+      "FROM channels c WHERE c.id = ANY($2::text[]) AND c.deleted_at IS NULL");
+}
+
+absl::Status ChannelNotFound(absl::string_view id) {
+  return absl::NotFoundError(absl::StrCat("channel ", id, " not found"));
+}
+
+absl::Status UserNotFound(absl::string_view field, absl::string_view id) {
+  return absl::NotFoundError(absl::StrCat(field, ": user ", id, " not found"));
+}
+
+absl::StatusOr<ChannelAccess> AccessIn(pqxx::transaction_base& txn, const std::string& channel_id,
+                                       absl::string_view user_field, const std::string& user_id,
+                                       AccessLock lock) {
+  pqxx::result r = txn.exec_prepared(AccessStatement(lock), channel_id, user_id);
+  if (r.empty()) {
+    // Only on this error path: which of the two is missing.
+    if (txn.exec_prepared("channel_live", channel_id).empty()) return ChannelNotFound(channel_id);
+    return UserNotFound(user_field, user_id);
+  }
+  if (!r[0][3].as<bool>()) return UserNotFound(user_field, user_id);
+  ChannelAccess access;
+  access.type = ChannelTypeFromSql(r[0][0].as<std::string>());
+  access.archived = r[0][1].as<bool>();
+  if (!r[0][2].is_null()) access.role = RoleFromSql(r[0][2].as<std::string>());
+  return access;
+}
+
+absl::Status RequireLiveUserIn(pqxx::transaction_base& txn, absl::string_view field,
+                               const std::string& user_id, bool lock) {
+  if (txn.exec_prepared(lock ? "user_live_for_share" : "user_live", user_id).empty()) {
+    return UserNotFound(field, user_id);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RequireReader(const ChannelAccess& access, absl::string_view field) {
+  return access.can_read() ? absl::OkStatus() : NotMember(field);
+}
+
+absl::Status RequireMember(const ChannelAccess& access, absl::string_view field) {
+  return access.is_member() ? absl::OkStatus() : NotMember(field);
+}
+
+std::string ViewerAccessSql(absl::string_view viewer, absl::string_view channel_id_expr) {
+  return absl::Substitute(
+      "(SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM users v WHERE v.id = $0::text "
+      "AND v.deleted_at IS NULL) THEN $2 "
+      "WHEN c.type = 'public' OR EXISTS (SELECT 1 FROM channel_members cm "
+      "WHERE cm.channel_id = c.id AND cm.user_id = $0::text) THEN $4 ELSE $3 END "
+      "FROM channels c WHERE c.id = $1 AND c.deleted_at IS NULL)",
+      viewer, channel_id_expr, kViewerNotLive, kViewerDenied, kViewerReader);
+}
+
+absl::Status RequireReaderCode(const pqxx::field& code, absl::string_view channel_id,
+                               absl::string_view viewer_field, absl::string_view viewer_id) {
+  if (code.is_null()) return ChannelNotFound(channel_id);
+  switch (code.as<int>()) {
+    case kViewerReader:
+      return absl::OkStatus();
+    case kViewerNotLive:
+      return UserNotFound(viewer_field, viewer_id);
+    default:
+      return NotMember(viewer_field);
+  }
+}
+
+absl::StatusOr<StreamAccess> StreamAccessIn(pqxx::transaction_base& txn,
+                                            const std::string& viewer_id,
+                                            const std::vector<std::string>& channel_ids) {
+  if (absl::Status s = RequireLiveUserIn(txn, "viewer_id", viewer_id); !s.ok()) return s;
+  // Channel ids are validated ULIDs, so the array literal needs no quoting.
+  const std::string ids = absl::StrCat("{", absl::StrJoin(channel_ids, ","), "}");
+  StreamAccess access;
+  std::set<std::string> denied;
+  for (const pqxx::row& r : txn.exec_prepared("channel_stream_access", viewer_id, ids)) {
+    const std::string id = r[0].as<std::string>();
+    if (ChannelTypeFromSql(r[1].as<std::string>()) == v1::CHANNEL_TYPE_PUBLIC) {
+      access.public_channels.insert(id);
+    } else if (r[2].as<bool>()) {
+      access.member_channels.insert(id);
+    } else {
+      denied.insert(id);
+    }
+  }
+  for (size_t i = 0; i < channel_ids.size(); ++i) {
+    const std::string& id = channel_ids[i];
+    if (denied.count(id)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "channel_ids[", i, "]: viewer_id is not a member of channel ", id));
+    }
+    if (!access.public_channels.count(id) && !access.member_channels.count(id)) {
+      return absl::NotFoundError(absl::StrCat("channel_ids[", i, "]: channel ", id, " not found"));
+    }
+  }
+  return access;
+}
+
+v1::ChannelType ChannelTypeFromSql(const std::string& type) {
+  if (type == "private") return v1::CHANNEL_TYPE_PRIVATE;
+  if (type == "dm") return v1::CHANNEL_TYPE_DIRECT;
+  return v1::CHANNEL_TYPE_PUBLIC;
+}
+
+v1::MemberRole RoleFromSql(const std::string& role) {
+  if (role == "owner") return v1::MEMBER_ROLE_OWNER;
+  if (role == "admin") return v1::MEMBER_ROLE_ADMIN;
+  return v1::MEMBER_ROLE_MEMBER;
+}
+
+}  // namespace chatgenius
