@@ -27,16 +27,32 @@ absl::StatusOr<BearerTokens> BearerTokens::Parse(absl::string_view text) {
     const bool is_hex = hex.size() == 64 && std::all_of(hex.begin(), hex.end(), [](char c) {
                           return absl::ascii_isxdigit(static_cast<unsigned char>(c));
                         });
-    if (!is_hex || fields.size() > 2) {
+    const auto bad = [line_number](absl::string_view why) {
       return absl::InvalidArgumentError(
-          absl::StrCat("AUTH_TOKENS_FILE: line ", line_number,
-                       ": expected the 64 hex digits of a SHA-256 hash and an optional name"));
+          absl::StrCat("AUTH_TOKENS_FILE: line ", line_number, ": ", why));
+    };
+    if (!is_hex || fields.size() > 3) {
+      return bad("expected the 64 hex digits of a SHA-256 hash, an optional name and "
+                 "optional roles=ROLE,...");
     }
     Entry entry;
     const std::string bytes = absl::HexStringToBytes(absl::AsciiStrToLower(hex));
     std::copy(bytes.begin(), bytes.end(), entry.hash.begin());
-    entry.name = fields.size() == 2 && fields[1] != "-" ? std::string(fields[1])
-                                                        : absl::StrCat("token-", line_number);
+    for (size_t i = 1; i < fields.size(); ++i) {
+      if (absl::ConsumePrefix(&fields[i], "roles=")) {
+        for (absl::string_view role : absl::StrSplit(fields[i], ',')) {
+          if (role != kAdminRole) {
+            return bad(absl::StrCat("unknown role '", role, "' (known: ", kAdminRole, ")"));
+          }
+          entry.caller.roles.insert(std::string(role));
+        }
+      } else if (i == 1 && fields[i] != "-") {
+        entry.caller.name = std::string(fields[i]);
+      } else if (i != 1) {
+        return bad("the third field must be roles=ROLE,...");
+      }
+    }
+    if (entry.caller.name.empty()) entry.caller.name = absl::StrCat("token-", line_number);
     tokens.entries_.push_back(std::move(entry));
   }
   if (tokens.entries_.empty()) {
@@ -55,7 +71,7 @@ absl::StatusOr<BearerTokens> BearerTokens::Load(const std::string& path) {
   return Parse(text.str());
 }
 
-absl::StatusOr<std::string> BearerTokens::Authenticate(absl::string_view authorization) const {
+absl::StatusOr<Caller> BearerTokens::Authenticate(absl::string_view authorization) const {
   if (authorization.empty()) {
     return absl::UnauthenticatedError("missing bearer token (authorization metadata)");
   }
@@ -74,7 +90,7 @@ absl::StatusOr<std::string> BearerTokens::Authenticate(absl::string_view authori
     if (equal) match = &entry;
   }
   if (match == nullptr) return absl::UnauthenticatedError("unknown bearer token");
-  return match->name;
+  return match->caller;
 }
 
 }  // namespace chatgenius

@@ -5,15 +5,17 @@
 // one token per line:
 //
 //   # comment
-//   <64 hex digits of sha256(token)>  [name]
+//   <64 hex digits of sha256(token)>  [name]  [roles=ROLE[,ROLE...]]
 //
 // `printf %s "$TOKEN" | sha256sum` prints such a line (its "-" name is
 // ignored). The name identifies the caller in logs; tokens never appear in
-// logs or error messages.
+// logs or error messages. Roles grant privileged operations; the one role
+// today is `admin` (see token_auth_processor.h for what it allows).
 #ifndef CHATGENIUS_SERVER_AUTH_BEARER_TOKENS_H_
 #define CHATGENIUS_SERVER_AUTH_BEARER_TOKENS_H_
 
 #include <array>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,17 @@
 #include "absl/strings/string_view.h"
 
 namespace chatgenius {
+
+// kAdminRole allows ApplyMigrations, the AdminService views and acting
+// without an end-user token.
+inline constexpr char kAdminRole[] = "admin";
+
+// Caller is who presented a known token.
+struct Caller {
+  std::string name;
+  std::set<std::string> roles;
+  bool has_role(absl::string_view role) const { return roles.count(std::string(role)) > 0; }
+};
 
 class BearerTokens {
  public:
@@ -32,18 +45,18 @@ class BearerTokens {
   static absl::StatusOr<BearerTokens> Load(const std::string& path);
 
   // Authenticate checks the value of an `authorization` header
-  // ("Bearer <token>", scheme case-insensitive) and returns the caller's name
-  // (or "token-<line>" when unnamed). UNAUTHENTICATED for a missing/malformed
+  // ("Bearer <token>", scheme case-insensitive) and returns the caller: its
+  // name (or "token-<line>" when unnamed) and roles. UNAUTHENTICATED for a missing/malformed
   // header or an unknown token. The comparison takes the same time whichever
   // entry matches, or none: every entry is compared in constant time.
-  absl::StatusOr<std::string> Authenticate(absl::string_view authorization) const;
+  absl::StatusOr<Caller> Authenticate(absl::string_view authorization) const;
 
   size_t size() const { return entries_.size(); }
 
  private:
   struct Entry {
     std::array<unsigned char, 32> hash;
-    std::string name;
+    Caller caller;
   };
   std::vector<Entry> entries_;
 };

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
 namespace chatgenius {
@@ -17,6 +18,14 @@ absl::string_view ServiceOf(absl::string_view path) {
 
 }  // namespace
 
+absl::string_view RequiredRole(absl::string_view path) {
+  if (path == "/chatgenius.db.v1.MigrationService/ApplyMigrations" ||
+      ServiceOf(path) == "chatgenius.db.v1.AdminService") {
+    return kAdminRole;
+  }
+  return "";
+}
+
 TokenAuthProcessor::TokenAuthProcessor(BearerTokens tokens, std::set<std::string> exempt_services)
     : tokens_(std::move(tokens)), exempt_services_(std::move(exempt_services)) {}
 
@@ -31,13 +40,21 @@ grpc::Status TokenAuthProcessor::Process(const InputMetadata& auth_metadata,
     consumed_auth_metadata->emplace("authorization", std::string(View(authorization->second)));
   }
   if (exempt_services_.count(std::string(ServiceOf(path))) > 0) return grpc::Status::OK;
-  absl::StatusOr<std::string> caller = tokens_.Authenticate(
+  absl::StatusOr<Caller> caller = tokens_.Authenticate(
       authorization == auth_metadata.end() ? absl::string_view() : View(authorization->second));
   if (!caller.ok()) {
     refused_total_.fetch_add(1);
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(caller.status().message()));
   }
-  context->AddProperty(kCallerProperty, *caller);
+  if (const absl::string_view role = RequiredRole(path);
+      !role.empty() && !caller->has_role(role)) {
+    refused_total_.fetch_add(1);
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat(path, " needs the ", role, " role (roles=", role,
+                                     " on the caller's AUTH_TOKENS_FILE line)"));
+  }
+  context->AddProperty(kCallerProperty, caller->name);
+  for (const std::string& role : caller->roles) context->AddProperty(kRoleProperty, role);
   return grpc::Status::OK;
 }
 

@@ -5,7 +5,13 @@
 // handler runs. Calls to exempt services (AUTH_EXEMPT, e.g. the health
 // service for load-balancer probes) pass without a token. The token is
 // consumed: handlers and logs never see it. The caller's name is added to
-// the call's AuthContext as property kCallerProperty.
+// the call's AuthContext as property kCallerProperty, each of its roles as
+// kRoleProperty.
+//
+// Privileged methods need a role: ApplyMigrations and every AdminService
+// method need `admin` (PERMISSION_DENIED otherwise, before any handler
+// runs). Without AUTH_TOKENS_FILE there are no callers to tell apart and
+// nothing is gated (loopback development).
 //
 // gRPC runs AuthMetadataProcessors only on secure server credentials, so the
 // server installs it on its TLS credentials, or on local (loopback-only)
@@ -20,11 +26,17 @@
 
 #include <grpcpp/security/auth_metadata_processor.h>
 
+#include "absl/strings/string_view.h"
 #include "server/auth/bearer_tokens.h"
 
 namespace chatgenius {
 
 inline constexpr char kCallerProperty[] = "chatgenius.caller";
+inline constexpr char kRoleProperty[] = "chatgenius.role";
+
+// RequiredRole returns the role the method at `path` ("/pkg.Service/Method")
+// needs, or "" for none.
+absl::string_view RequiredRole(absl::string_view path);
 
 class TokenAuthProcessor final : public grpc::AuthMetadataProcessor {
  public:

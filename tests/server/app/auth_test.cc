@@ -2,8 +2,10 @@
 // and over TLS, exempt services, reflection, and startup refusals.
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
@@ -17,10 +19,12 @@ namespace {
 
 using grpc::health::v1::HealthCheckResponse;
 
-// sha256("s3cret-gateway"), as `printf %s s3cret-gateway | sha256sum` prints it.
+// sha256("s3cret-gateway"), as `printf %s s3cret-gateway | sha256sum` prints
+// it, and sha256("s3cret-ops") with the admin role.
 constexpr char kTokensFile[] =
     "# callers\n"
-    "f32a02c54bd11004e2988582fa7a4a89650593f8592309c9a11be3781b4a4a80  chat-gateway\n";
+    "f32a02c54bd11004e2988582fa7a4a89650593f8592309c9a11be3781b4a4a80  chat-gateway\n"
+    "28bfc45beaaf3948f86a6e59325166f5cae0f9d9be493f380bad4368f7225a63  ops  roles=admin\n";
 
 std::string WriteTokens() {
   const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/tokens";
@@ -73,6 +77,27 @@ TEST_F(AuthTest, CallsWithoutTheRightTokenAreRefusedAndWriteNothing) {
       Connect(server.address(), "s3cret-gateway")->CreateUser(NewUser("alice"));
   ASSERT_TRUE(user.ok()) << user.status();
   EXPECT_EQ(UserCount(), "1");
+}
+
+TEST_F(AuthTest, PrivilegedMethodsNeedTheAdminRole) {
+  testing::TestServer server(AuthConfig());
+  auto gateway = Connect(server.address(), "s3cret-gateway");
+  auto ops = Connect(server.address(), "s3cret-ops");
+  const std::vector<std::pair<const char*, std::function<absl::Status(client::Client&)>>>
+      privileged = {
+          {"ApplyMigrations", [](client::Client& c) { return c.ApplyMigrations().status(); }},
+          {"GetPoolStats", [](client::Client& c) { return c.GetPoolStats().status(); }},
+          {"GetServerInfo", [](client::Client& c) { return c.GetServerInfo().status(); }},
+          {"GetTunnelStatus", [](client::Client& c) { return c.GetTunnelStatus().status(); }},
+      };
+  for (const auto& [name, call] : privileged) {
+    absl::Status refused = call(*gateway);
+    EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied) << name << ": " << refused;
+    EXPECT_NE(refused.message().find("admin"), absl::string_view::npos) << refused;
+    EXPECT_TRUE(call(*ops).ok()) << name << " with the admin role: " << call(*ops);
+  }
+  EXPECT_TRUE(gateway->GetMigrationStatus().ok()) << "the schema version is no secret";
+  EXPECT_TRUE(gateway->CreateUser(NewUser("alice")).ok()) << "model calls need no role";
 }
 
 TEST_F(AuthTest, HealthIsExemptByDefaultAndReflectionIsNot) {

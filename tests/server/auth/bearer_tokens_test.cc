@@ -23,21 +23,36 @@ BearerTokens Tokens() {
 TEST(BearerTokensTest, KnownTokensAuthenticateAsTheirNames) {
   BearerTokens tokens = Tokens();
   EXPECT_EQ(tokens.size(), 2u);
-  absl::StatusOr<std::string> gateway = tokens.Authenticate("Bearer s3cret-gateway");
+  absl::StatusOr<Caller> gateway = tokens.Authenticate("Bearer s3cret-gateway");
   ASSERT_TRUE(gateway.ok()) << gateway.status();
-  EXPECT_EQ(*gateway, "chat-gateway");
+  EXPECT_EQ(gateway->name, "chat-gateway");
+  EXPECT_TRUE(gateway->roles.empty()) << "no roles unless the line grants them";
   // Scheme is case-insensitive; upper-case hex in the file is accepted; "-"
   // (sha256sum's stdin name) means unnamed: the line number names it.
-  absl::StatusOr<std::string> other = tokens.Authenticate("bearer other-token");
+  absl::StatusOr<Caller> other = tokens.Authenticate("bearer other-token");
   ASSERT_TRUE(other.ok()) << other.status();
-  EXPECT_EQ(*other, "token-4");
+  EXPECT_EQ(other->name, "token-4");
+}
+
+TEST(BearerTokensTest, LinesGrantRoles) {
+  const std::string hash = std::string(kGatewayLine).substr(0, 64);
+  absl::StatusOr<BearerTokens> named = BearerTokens::Parse(hash + "  ops  roles=admin\n");
+  ASSERT_TRUE(named.ok()) << named.status();
+  absl::StatusOr<Caller> ops = named->Authenticate("Bearer s3cret-gateway");
+  ASSERT_TRUE(ops.ok());
+  EXPECT_EQ(ops->name, "ops");
+  EXPECT_TRUE(ops->has_role(kAdminRole));
+  absl::StatusOr<BearerTokens> unnamed = BearerTokens::Parse(hash + " roles=admin\n");
+  ASSERT_TRUE(unnamed.ok()) << unnamed.status();
+  EXPECT_EQ(unnamed->Authenticate("Bearer s3cret-gateway")->name, "token-1");
+  EXPECT_TRUE(unnamed->Authenticate("Bearer s3cret-gateway")->has_role(kAdminRole));
 }
 
 TEST(BearerTokensTest, RefusesMissingMalformedAndUnknownTokens) {
   BearerTokens tokens = Tokens();
   for (const char* header : {"", "Bearer", "Bearer ", "Basic s3cret-gateway", "s3cret-gateway",
                              "Bearer s3cret-gateway ", "Bearer S3CRET-GATEWAY", "Bearer x"}) {
-    absl::StatusOr<std::string> caller = tokens.Authenticate(header);
+    absl::StatusOr<Caller> caller = tokens.Authenticate(header);
     ASSERT_FALSE(caller.ok()) << "'" << header << "' must be refused";
     EXPECT_EQ(caller.status().code(), absl::StatusCode::kUnauthenticated) << header;
     EXPECT_EQ(caller.status().message().find("s3cret"), absl::string_view::npos)
@@ -57,6 +72,8 @@ TEST(BearerTokensTest, MalformedFilesNameTheLine) {
            {"s3cret-gateway\n", "line 1"},
            {std::string(64, 'g') + "\n", "line 1"},
            {std::string(kGatewayLine).substr(0, 64) + " name extra\n", "line 1"},
+           {std::string(kGatewayLine).substr(0, 64) + " name roles=root\n", "unknown role 'root'"},
+           {std::string(kGatewayLine).substr(0, 64) + " name roles=admin x\n", "line 1"},
        }) {
     absl::StatusOr<BearerTokens> tokens = BearerTokens::Parse(c.text);
     ASSERT_FALSE(tokens.ok()) << c.text;

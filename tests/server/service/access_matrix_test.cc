@@ -242,13 +242,16 @@ class AccessMatrixTest : public testing::DomainTest,
   std::map<std::string, Row> Rows();
   std::map<std::string, Exempt> Exemptions() {
     const std::string directory = "the user directory: profiles are readable by every caller";
-    const std::string ops = "operator view: service-level, no end user";
+    const std::string ops =
+        "operator call, no end user: with AUTH_TOKENS_FILE it needs the admin role "
+        "(auth_test PrivilegedMethodsNeedTheAdminRole)";
     return {
         {"chatgenius.db.v1.UserService/CreateUser", {"signs a new user up: nobody acts yet"}},
         {"chatgenius.db.v1.UserService/LookupUser", {directory}},
         {"chatgenius.db.v1.UserService/BatchGetUsers", {directory}},
         {"chatgenius.db.v1.UserService/ListUsers", {directory}},
-        {"chatgenius.db.v1.MigrationService/GetMigrationStatus", {ops}},
+        {"chatgenius.db.v1.MigrationService/GetMigrationStatus",
+         {"the schema version, for every authenticated caller"}},
         {"chatgenius.db.v1.MigrationService/ApplyMigrations", {ops}},
         {"chatgenius.db.v1.AdminService/GetPoolStats", {ops}},
         {"chatgenius.db.v1.AdminService/GetServerInfo", {ops}},
