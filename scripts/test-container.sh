@@ -158,15 +158,22 @@ if [ "${1:-}" != --host-only ]; then
   log "compose up to both replicas SERVING: $(($(date +%s) - compose_start))s"
   check "compose: both replicas SERVING" test -n "$serving"
   [ -n "$serving" ] || { compose logs 2>&1 | tail -40; exit 1; }
+  # TLS and bearer tokens (docker/secrets, from compose-secrets.sh): the
+  # operator token for the CLI calls below.
+  ops=(-e "CHATGENIUS_DB_TOKEN=$(cat docker/secrets/client_token)")
   check "compose: replicas reach PostgreSQL through the bastion" \
-    bash -c "podman exec $db1 chatgenius-db --json tunnel status | grep -q '\"sshTarget\":\"tunnel@bastion:22\"'"
+    bash -c "podman exec ${ops[*]} $db1 chatgenius-db --json tunnel status | grep -q '\"sshTarget\":\"tunnel@bastion:22\"'"
+  check "compose: a call without a token is UNAUTHENTICATED" \
+    bash -c "podman exec $db1 chatgenius-db server info 2>&1 | grep -q UNAUTHENTICATED"
+  check "compose: plaintext is refused (TLS only)" \
+    bash -c "! podman exec ${ops[*]} -e CHATGENIUS_DB_CA_FILE= $db1 chatgenius-db server info >/dev/null 2>&1"
   check "compose: PostgreSQL is not reachable from the replicas' network" \
     bash -c "! podman exec $db1 bash -c 'exec 3<>/dev/tcp/postgres/5432' 2>/dev/null"
   check "compose: PostgreSQL publishes no port" \
     test -z "$(podman port "${project}_postgres_1" 2>/dev/null)"
-  podman exec "$db1" chatgenius-db create-user --username=viaone --email=one@example.com \
-    >/dev/null 2>&1
-  again=$(podman exec "$db2" chatgenius-db create-user --username=viaone \
+  podman exec "${ops[@]}" "$db1" chatgenius-db create-user --username=viaone \
+    --email=one@example.com >/dev/null 2>&1
+  again=$(podman exec "${ops[@]}" "$db2" chatgenius-db create-user --username=viaone \
     --email=one@example.com 2>&1 || true)
   check "compose: a write through db-1 is seen through db-2" grep -q ALREADY_EXISTS <<<"$again"
 fi

@@ -10,6 +10,7 @@
 #include "absl/flags/reflection.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -22,7 +23,8 @@
 #define CG_CONFIG_SETTINGS(X)                                                                      \
   X(listen_address, "LISTEN_ADDRESS", "127.0.0.1:50051",                                           \
     "gRPC listen address host:port (port 0 picks a free port)", false)                             \
-  X(reflection, "REFLECTION", "true", "serve gRPC server reflection (true/false)", false)          \
+  X(reflection, "REFLECTION", "true on a loopback LISTEN_ADDRESS, else false",                     \
+    "serve gRPC server reflection (true/false)", false)                                            \
   X(postgres_host, "POSTGRES_HOST", "localhost", "PostgreSQL host name, IP, or socket directory",  \
     false)                                                                                         \
   X(postgres_port, "POSTGRES_PORT", "5432", "PostgreSQL port", false)                              \
@@ -286,7 +288,9 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
   if (absl::StatusOr<HostPort> listen = SplitHostPort(c.listen_address); !listen.ok()) {
     r.Fail(absl::StrCat("LISTEN_ADDRESS: ", listen.status().message()));
   }
-  c.reflection = r.Bool("REFLECTION", c.reflection);
+  // Reflection lists every method to anyone who can connect: on by default
+  // only where that is the developer.
+  c.reflection = r.Bool("REFLECTION", IsLoopback(c.listen_address));
 
   c.use_test_database = r.Bool("USE_TEST_DATABASE", false);
   c.postgres_host = r.String("POSTGRES_HOST", c.postgres_host);
@@ -343,6 +347,10 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
   c.page_token_key = r.String("PAGE_TOKEN_KEY", "");
   if (!c.page_token_key.empty() && c.page_token_key.size() < 16) {
     r.Fail("PAGE_TOKEN_KEY: must be at least 16 characters (or unset for a random key)");
+  } else if (absl::StrContains(absl::AsciiStrToLower(c.page_token_key), "change-me") ||
+             absl::StrContains(absl::AsciiStrToLower(c.page_token_key), "changeme")) {
+    // A placeholder from an example file would let anyone forge page tokens.
+    r.Fail("PAGE_TOKEN_KEY: is a placeholder; set a random secret (openssl rand -hex 32)");
   }
 
   c.event_retention = absl::Hours(r.Int(

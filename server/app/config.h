@@ -36,7 +36,7 @@ enum class MigrateMode {
 // and default; see ConfigSettings() for the full table.
 struct Config {
   std::string listen_address = "127.0.0.1:50051";  // LISTEN_ADDRESS
-  bool reflection = true;                          // REFLECTION
+  bool reflection = true;                          // REFLECTION (default: loopback only)
 
   std::string postgres_host = "localhost";  // POSTGRES_HOST (a directory = Unix socket)
   int postgres_port = 5432;                 // POSTGRES_PORT

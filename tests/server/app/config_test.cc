@@ -30,8 +30,32 @@ TEST(ConfigTest, Defaults) {
   EXPECT_EQ(c->pool_max_size, 10) << "the seed's pool size";
   EXPECT_EQ(c->postgres_port, 5432);
   EXPECT_EQ(c->migrate_mode, MigrateMode::kAuto);
-  EXPECT_TRUE(c->reflection);
+  EXPECT_TRUE(c->reflection) << "on for the loopback default";
   EXPECT_EQ(c->pool_acquire_timeout, absl::Seconds(5));
+}
+
+TEST(ConfigTest, ReflectionIsOffOffLoopbackUnlessAskedFor) {
+  absl::StatusOr<Config> open = LoadConfig(
+      From({{"LISTEN_ADDRESS", "0.0.0.0:50051"}, {"ALLOW_PLAINTEXT_NON_LOOPBACK", "true"}}));
+  ASSERT_TRUE(open.ok()) << open.status();
+  EXPECT_FALSE(open->reflection) << "reflection lists every method to whoever connects";
+  absl::StatusOr<Config> asked = LoadConfig(From({{"LISTEN_ADDRESS", "0.0.0.0:50051"},
+                                                  {"ALLOW_PLAINTEXT_NON_LOOPBACK", "true"},
+                                                  {"REFLECTION", "true"}}));
+  ASSERT_TRUE(asked.ok()) << asked.status();
+  EXPECT_TRUE(asked->reflection);
+  absl::StatusOr<Config> off = LoadConfig(From({{"REFLECTION", "false"}}));
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off->reflection);
+}
+
+TEST(ConfigTest, PlaceholderPageTokenKeyIsRefused) {
+  for (const char* key : {"change-me-to-64-hex-digits", "CHANGEME-CHANGEME-1234"}) {
+    absl::StatusOr<Config> c = LoadConfig(From({{"PAGE_TOKEN_KEY", key}}));
+    ASSERT_FALSE(c.ok()) << key;
+    EXPECT_NE(c.status().message().find("PAGE_TOKEN_KEY"), absl::string_view::npos) << c.status();
+  }
+  EXPECT_TRUE(LoadConfig(From({{"PAGE_TOKEN_KEY", std::string(64, 'a')}})).ok());
 }
 
 TEST(ConfigTest, ReadsSeedVariables) {
