@@ -109,6 +109,17 @@
     "file of SHA-256 hashes of accepted bearer tokens; set = every call needs a token", false)     \
   X(auth_exempt, "AUTH_EXEMPT", "grpc.health.v1.Health",                                           \
     "comma-separated services callable without a token", false)                                    \
+  X(end_user_jwt_hs256_secret_file, "END_USER_JWT_HS256_SECRET_FILE", "",                          \
+    "end-user tokens: file holding the HS256 secret (at least 32 bytes)", false)                   \
+  X(end_user_jwt_public_key_files, "END_USER_JWT_PUBLIC_KEY_FILES", "",                            \
+    "end-user tokens: comma-separated PEM public keys (RSA: RS256, EC P-256: ES256)", false)       \
+  X(end_user_jwt_jwks_file, "END_USER_JWT_JWKS_FILE", "",                                          \
+    "end-user tokens: a JWKS file, re-read when it changes", false)                                \
+  X(end_user_jwt_issuer, "END_USER_JWT_ISSUER", "", "end-user tokens: the required iss", false)    \
+  X(end_user_jwt_audience, "END_USER_JWT_AUDIENCE", "",                                            \
+    "end-user tokens: the audience aud must contain", false)                                       \
+  X(end_user_jwt_leeway_s, "END_USER_JWT_LEEWAY_S", "60",                                          \
+    "end-user tokens: clock skew allowed on exp and nbf, seconds", false)                          \
   X(metrics_address, "METRICS_ADDRESS", "",                                                        \
     "host:port of the Prometheus /metrics HTTP endpoint (empty = off)", false)                     \
   X(log_format, "LOG_FORMAT", "text", "text or json (one JSON object per line)", false)            \
@@ -277,6 +288,9 @@ std::vector<std::string> Config::Describe() const {
       absl::StrCat("TLS=", tls_enabled() ? (tls_client_ca_file.empty() ? "on" : "mutual") : "off"),
       absl::StrCat("AUTH_TOKENS_FILE=",
                    auth_tokens_file.empty() ? "(unset: no caller auth)" : auth_tokens_file),
+      absl::StrCat("END_USER_JWT=", end_user_jwt.enabled()
+                                        ? absl::StrCat("on (iss ", end_user_jwt.issuer, ")")
+                                        : "off"),
       absl::StrCat("METRICS_ADDRESS=", metrics_address.empty() ? "(off)" : metrics_address),
   };
 }
@@ -383,6 +397,26 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
   c.auth_exempt.clear();
   for (absl::string_view service : absl::StrSplit(exempt, ',', absl::SkipEmpty())) {
     c.auth_exempt.insert(std::string(absl::StripAsciiWhitespace(service)));
+  }
+  JwtSettings& jwt = c.end_user_jwt;
+  jwt.hs256_secret_file = r.String("END_USER_JWT_HS256_SECRET_FILE", "");
+  for (absl::string_view f :
+       absl::StrSplit(r.String("END_USER_JWT_PUBLIC_KEY_FILES", ""), ',', absl::SkipEmpty())) {
+    jwt.public_key_files.push_back(std::string(absl::StripAsciiWhitespace(f)));
+  }
+  jwt.jwks_file = r.String("END_USER_JWT_JWKS_FILE", "");
+  jwt.issuer = r.String("END_USER_JWT_ISSUER", "");
+  jwt.audience = r.String("END_USER_JWT_AUDIENCE", "");
+  jwt.leeway = absl::Seconds(r.Int("END_USER_JWT_LEEWAY_S", 60, 0, 600));
+  if (jwt.enabled()) {
+    if (jwt.issuer.empty() || jwt.audience.empty()) {
+      r.Fail("END_USER_JWT_ISSUER and END_USER_JWT_AUDIENCE: required with end-user tokens");
+    }
+    if (c.auth_tokens_file.empty()) {
+      r.Fail(
+          "END_USER_JWT_*: needs AUTH_TOKENS_FILE (the gateway that forwards end-user tokens "
+          "authenticates itself, and only admin callers may act without one)");
+    }
   }
   if (!c.auth_tokens_file.empty() && !c.tls_enabled() && !IsLoopback(c.listen_address)) {
     r.Fail(absl::StrCat("AUTH_TOKENS_FILE: bearer tokens would cross the network in clear on ",

@@ -22,6 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/auth/end_user_jwt.h"
 
 namespace chatgenius {
 
@@ -107,6 +108,10 @@ struct Config {
   std::string auth_tokens_file;                                   // AUTH_TOKENS_FILE
   std::set<std::string> auth_exempt = {"grpc.health.v1.Health"};  // AUTH_EXEMPT
   bool auth_enabled() const { return !auth_tokens_file.empty(); }
+
+  // End-user tokens (END_USER_JWT_*): off unless a key source is set; then
+  // acting users must match the verified x-end-user-token.
+  JwtSettings end_user_jwt;
 
   std::string metrics_address;      // METRICS_ADDRESS (empty = no metrics endpoint)
   std::string log_format = "text";  // LOG_FORMAT: text | json

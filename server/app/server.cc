@@ -94,8 +94,10 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(
   if (c.auth_enabled()) {
     ASSIGN_OR_RETURN(BearerTokens tokens, BearerTokens::Load(c.auth_tokens_file));
     LogInfo(absl::StrCat("caller auth on: ", tokens.size(), " token(s) from ", c.auth_tokens_file,
-                         "; exempt: ", absl::StrJoin(c.auth_exempt, ",")));
-    processor = std::make_shared<TokenAuthProcessor>(std::move(tokens), c.auth_exempt);
+                         "; exempt: ", absl::StrJoin(c.auth_exempt, ","),
+                         c.end_user_jwt.enabled() ? "; end-user tokens required" : ""));
+    processor = std::make_shared<TokenAuthProcessor>(std::move(tokens), c.auth_exempt,
+                                                     c.end_user_jwt.enabled());
     *auth = processor;
   }
   if (!c.tls_enabled()) {
@@ -195,19 +197,32 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
     }
   }
 
+  if (config.end_user_jwt.enabled()) {
+    ASSIGN_OR_RETURN(s->jwt_, JwtVerifier::Create(config.end_user_jwt));
+    s->end_user_directory_ = std::make_unique<EndUserDirectory>(s->user_store_.get());
+    LogInfo(absl::StrCat("end-user tokens on: ", s->jwt_->key_count(), " key(s), issuer ",
+                         config.end_user_jwt.issuer));
+    EndUserDirectory* directory = s->end_user_directory_.get();
+    s->end_users_ = std::make_unique<EndUserAuth>(
+        EndUserAuth{s->jwt_.get(), [directory](const std::string& subject) {
+                      return directory->UserIdOf(subject);
+                    }});
+  }
+  const EndUserAuth* end_users = s->end_users_.get();
   const absl::Duration max_statement = config.statement_timeout;
   s->services_.push_back(
-      std::make_unique<UserServiceImpl>(s->user_store_.get(), s->tokens_.get(), max_statement));
+      std::make_unique<UserServiceImpl>(s->user_store_.get(), s->tokens_.get(), max_statement,
+                                        end_users));
   s->services_.push_back(std::make_unique<MigrationServiceImpl>(s->migrator_.get(), max_statement));
   s->services_.push_back(std::make_unique<AdminServiceImpl>(
       s->pool_.get(), s->info_store_.get(), s->migrator_.get(), s->tunnel_.get(),
       config.RedactedConnInfo(), max_statement));
-  s->services_.push_back(std::make_unique<ChannelServiceImpl>(s->channel_store_.get(),
-                                                              s->tokens_.get(), max_statement));
-  s->services_.push_back(std::make_unique<MessageServiceImpl>(s->message_store_.get(),
-                                                              s->tokens_.get(), max_statement));
+  s->services_.push_back(std::make_unique<ChannelServiceImpl>(
+      s->channel_store_.get(), s->tokens_.get(), max_statement, end_users));
+  s->services_.push_back(std::make_unique<MessageServiceImpl>(
+      s->message_store_.get(), s->tokens_.get(), max_statement, end_users));
   s->services_.push_back(
-      std::make_unique<ReactionServiceImpl>(s->reaction_store_.get(), max_statement));
+      std::make_unique<ReactionServiceImpl>(s->reaction_store_.get(), max_statement, end_users));
   HubSettings hub_settings;
   hub_settings.conninfo = conninfo;
   hub_settings.retention = config.event_retention;
@@ -216,7 +231,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   // Replays of stored events run here, off gRPC's callback threads.
   s->work_ = std::make_unique<WorkQueue>(2);
   auto events = std::make_unique<EventServiceImpl>(s->hub_.get(), s->event_store_.get(),
-                                                   s->work_.get(), config.event_stream_queue);
+                                                   s->work_.get(), config.event_stream_queue,
+                                                   end_users);
   s->events_ = events.get();
   s->services_.push_back(std::move(events));
 

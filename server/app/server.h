@@ -40,6 +40,9 @@
 #include "server/store/message_store.h"
 #include "server/store/reaction_store.h"
 #include "server/store/server_info_store.h"
+#include "server/app/end_user_directory.h"
+#include "server/auth/acting_user.h"
+#include "server/auth/end_user_jwt.h"
 #include "server/store/user_store.h"
 #include "server/tunnel/ssh_tunnel.h"
 
@@ -119,6 +122,11 @@ class Server {
   std::unique_ptr<ReactionStore> reaction_store_;
   std::unique_ptr<ServerInfoStore> info_store_;
   std::unique_ptr<EventStore> event_store_;
+  // END_USER_JWT_* on: used by the auth processor, so declared before (and
+  // destroyed after) the gRPC server.
+  std::unique_ptr<JwtVerifier> jwt_;
+  std::unique_ptr<EndUserDirectory> end_user_directory_;
+  std::unique_ptr<EndUserAuth> end_users_;  // what the services check tokens with
   std::unique_ptr<EventHub> hub_;
   std::unique_ptr<WorkQueue> work_;
   std::vector<std::unique_ptr<grpc::Service>> services_;

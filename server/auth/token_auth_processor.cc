@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "server/auth/acting_user.h"
 
 namespace chatgenius {
 namespace {
@@ -26,8 +27,11 @@ absl::string_view RequiredRole(absl::string_view path) {
   return "";
 }
 
-TokenAuthProcessor::TokenAuthProcessor(BearerTokens tokens, std::set<std::string> exempt_services)
-    : tokens_(std::move(tokens)), exempt_services_(std::move(exempt_services)) {}
+TokenAuthProcessor::TokenAuthProcessor(BearerTokens tokens, std::set<std::string> exempt_services,
+                                       bool require_end_user_tokens)
+    : tokens_(std::move(tokens)),
+      exempt_services_(std::move(exempt_services)),
+      require_end_user_tokens_(require_end_user_tokens) {}
 
 grpc::Status TokenAuthProcessor::Process(const InputMetadata& auth_metadata,
                                          grpc::AuthContext* context,
@@ -53,8 +57,15 @@ grpc::Status TokenAuthProcessor::Process(const InputMetadata& auth_metadata,
                         absl::StrCat(path, " needs the ", role, " role (roles=", role,
                                      " on the caller's AUTH_TOKENS_FILE line)"));
   }
+  if (require_end_user_tokens_ && ActsForAUser(path) && !caller->has_role(kAdminRole) &&
+      auth_metadata.find(kEndUserTokenMetadata) == auth_metadata.end()) {
+    refused_total_.fetch_add(1);
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat(kEndUserTokenMetadata,
+                                     ": required to act for a user (only an admin caller may "
+                                     "act without one)"));
+  }
   context->AddProperty(kCallerProperty, caller->name);
-  for (const std::string& role : caller->roles) context->AddProperty(kRoleProperty, role);
   return grpc::Status::OK;
 }
 

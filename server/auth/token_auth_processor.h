@@ -5,13 +5,20 @@
 // handler runs. Calls to exempt services (AUTH_EXEMPT, e.g. the health
 // service for load-balancer probes) pass without a token. The token is
 // consumed: handlers and logs never see it. The caller's name is added to
-// the call's AuthContext as property kCallerProperty, each of its roles as
-// kRoleProperty.
+// the call's AuthContext as property kCallerProperty. (gRPC's AuthContext
+// belongs to the connection, not the call: a property describes the first
+// call that set it on that connection. Decisions about one call are taken
+// here, from that call's own metadata.)
 //
 // Privileged methods need a role: ApplyMigrations and every AdminService
 // method need `admin` (PERMISSION_DENIED otherwise, before any handler
 // runs). Without AUTH_TOKENS_FILE there are no callers to tell apart and
 // nothing is gated (loopback development).
+//
+// With end-user tokens on, a method that acts for a user (acting_user.h)
+// needs the user's JWT in `x-end-user-token` unless the caller has the
+// admin role (PERMISSION_DENIED); the handler verifies it
+// (CheckActingUser), since only the handler sees the request's fields.
 //
 // gRPC runs AuthMetadataProcessors only on secure server credentials, so the
 // server installs it on its TLS credentials, or on local (loopback-only)
@@ -32,7 +39,6 @@
 namespace chatgenius {
 
 inline constexpr char kCallerProperty[] = "chatgenius.caller";
-inline constexpr char kRoleProperty[] = "chatgenius.role";
 
 // RequiredRole returns the role the method at `path` ("/pkg.Service/Method")
 // needs, or "" for none.
@@ -41,7 +47,8 @@ absl::string_view RequiredRole(absl::string_view path);
 class TokenAuthProcessor final : public grpc::AuthMetadataProcessor {
  public:
   // `exempt_services` are full service names ("grpc.health.v1.Health").
-  TokenAuthProcessor(BearerTokens tokens, std::set<std::string> exempt_services);
+  TokenAuthProcessor(BearerTokens tokens, std::set<std::string> exempt_services,
+                     bool require_end_user_tokens = false);
 
   // Checks are CPU-only (a hash and compares): run inline on gRPC's thread.
   bool IsBlocking() const override { return false; }
@@ -56,6 +63,7 @@ class TokenAuthProcessor final : public grpc::AuthMetadataProcessor {
  private:
   const BearerTokens tokens_;
   const std::set<std::string> exempt_services_;
+  const bool require_end_user_tokens_;
   std::atomic<int64_t> refused_total_{0};
 };
 

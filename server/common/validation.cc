@@ -121,6 +121,16 @@ absl::Status ValidateUsername(absl::string_view field, absl::string_view value) 
   return absl::OkStatus();
 }
 
+absl::Status ValidateSubject(absl::string_view field, absl::string_view value, bool required) {
+  if (value.empty()) return required ? Invalid(field, "is required") : absl::OkStatus();
+  if (absl::Status s = ValidateText(field, value, 1, 255); !s.ok()) return s;
+  for (char c : value) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return Invalid(field, "must not contain control characters");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateChannelName(absl::string_view field, absl::string_view value) {
   if (value.empty()) return Invalid(field, "is required");
   if (value.size() > 80) return Invalid(field, "must be at most 80 characters");

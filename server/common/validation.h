@@ -42,6 +42,12 @@ inline constexpr int kMaxPageSize = 1000;
 // letter or digit.
 [[nodiscard]] absl::Status ValidateUsername(absl::string_view field, absl::string_view value);
 
+// ValidateSubject checks an identity provider subject (Auth0's `sub`):
+// 1..255 characters of UTF-8 without control characters. Empty is accepted
+// only when `required` is false.
+[[nodiscard]] absl::Status ValidateSubject(absl::string_view field, absl::string_view value,
+                                           bool required);
+
 // ValidateChannelName checks Slack's rules: 1..80 characters of lowercase
 // letters, digits, '-' and '_', starting with a letter or digit.
 [[nodiscard]] absl::Status ValidateChannelName(absl::string_view field, absl::string_view value);

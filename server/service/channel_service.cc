@@ -29,8 +29,11 @@ absl::Status ValidateRole(absl::string_view field, v1::MemberRole role, bool all
 }  // namespace
 
 ChannelServiceImpl::ChannelServiceImpl(ChannelStore* store, const PageTokenCodec* tokens,
-                                       absl::Duration max_statement_time)
-    : store_(store), tokens_(tokens), max_statement_time_(max_statement_time) {}
+                                 absl::Duration max_statement_time, const EndUserAuth* end_users)
+    : store_(store),
+      tokens_(tokens),
+      max_statement_time_(max_statement_time),
+      end_users_(end_users) {}
 
 CallLimits ChannelServiceImpl::Deadline(grpc::ServerContext* context) const {
   return RpcLimits(context, max_statement_time_);
@@ -54,12 +57,14 @@ absl::StatusOr<v1::Channel> ChannelServiceImpl::DoCreate(grpc::ServerContext* co
 grpc::Status ChannelServiceImpl::CreateChannel(grpc::ServerContext* context,
                                                const v1::CreateChannelRequest* request,
                                                v1::Channel* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   return Respond(DoCreate(context, *request), response);
 }
 
 grpc::Status ChannelServiceImpl::GetChannel(grpc::ServerContext* context,
                                             const v1::GetChannelRequest* request,
                                             v1::Channel* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = ValidateIds({{"id", &request->id()}, {"viewer_id", &request->viewer_id()}});
       !s.ok()) {
     return Respond(s);
@@ -89,12 +94,14 @@ absl::StatusOr<v1::Channel> ChannelServiceImpl::DoUpdate(grpc::ServerContext* co
 grpc::Status ChannelServiceImpl::UpdateChannel(grpc::ServerContext* context,
                                                const v1::UpdateChannelRequest* request,
                                                v1::Channel* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   return Respond(DoUpdate(context, *request), response);
 }
 
 grpc::Status ChannelServiceImpl::ArchiveChannel(grpc::ServerContext* context,
                                                 const v1::ArchiveChannelRequest* request,
                                                 v1::Channel* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = ValidateIds({{"id", &request->id()}, {"actor_id", &request->actor_id()}});
       !s.ok()) {
     return Respond(s);
@@ -106,6 +113,7 @@ grpc::Status ChannelServiceImpl::ArchiveChannel(grpc::ServerContext* context,
 grpc::Status ChannelServiceImpl::UnarchiveChannel(grpc::ServerContext* context,
                                                   const v1::UnarchiveChannelRequest* request,
                                                   v1::Channel* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = ValidateIds({{"id", &request->id()}, {"actor_id", &request->actor_id()}});
       !s.ok()) {
     return Respond(s);
@@ -117,6 +125,7 @@ grpc::Status ChannelServiceImpl::UnarchiveChannel(grpc::ServerContext* context,
 grpc::Status ChannelServiceImpl::DeleteChannel(grpc::ServerContext* context,
                                                const v1::DeleteChannelRequest* request,
                                                google::protobuf::Empty* /*response*/) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = ValidateIds({{"id", &request->id()}, {"actor_id", &request->actor_id()}});
       !s.ok()) {
     return Respond(s);
@@ -170,12 +179,14 @@ absl::StatusOr<v1::ListChannelsResponse> ChannelServiceImpl::DoList(
 grpc::Status ChannelServiceImpl::ListChannels(grpc::ServerContext* context,
                                               const v1::ListChannelsRequest* request,
                                               v1::ListChannelsResponse* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   return Respond(DoList(context, *request), response);
 }
 
 grpc::Status ChannelServiceImpl::AddMember(grpc::ServerContext* context,
                                            const v1::AddMemberRequest* request,
                                            v1::ChannelMember* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   absl::Status s = ValidateIds({{"channel_id", &request->channel_id()},
                                 {"user_id", &request->user_id()},
                                 {"actor_id", &request->actor_id()}});
@@ -191,6 +202,7 @@ grpc::Status ChannelServiceImpl::AddMember(grpc::ServerContext* context,
 grpc::Status ChannelServiceImpl::RemoveMember(grpc::ServerContext* context,
                                               const v1::RemoveMemberRequest* request,
                                               google::protobuf::Empty* /*response*/) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   absl::Status s = ValidateIds({{"channel_id", &request->channel_id()},
                                 {"user_id", &request->user_id()},
                                 {"actor_id", &request->actor_id()}});
@@ -202,6 +214,7 @@ grpc::Status ChannelServiceImpl::RemoveMember(grpc::ServerContext* context,
 grpc::Status ChannelServiceImpl::UpdateMemberRole(grpc::ServerContext* context,
                                                   const v1::UpdateMemberRoleRequest* request,
                                                   v1::ChannelMember* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   absl::Status s = ValidateIds({{"channel_id", &request->channel_id()},
                                 {"user_id", &request->user_id()},
                                 {"actor_id", &request->actor_id()}});
@@ -243,6 +256,7 @@ absl::StatusOr<v1::ListMembersResponse> ChannelServiceImpl::DoListMembers(
 grpc::Status ChannelServiceImpl::ListMembers(grpc::ServerContext* context,
                                              const v1::ListMembersRequest* request,
                                              v1::ListMembersResponse* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   return Respond(DoListMembers(context, *request), response);
 }
 
@@ -274,12 +288,14 @@ absl::StatusOr<v1::Channel> ChannelServiceImpl::DoDirect(
 grpc::Status ChannelServiceImpl::GetOrCreateDirectChannel(
     grpc::ServerContext* context, const v1::GetOrCreateDirectChannelRequest* request,
     v1::Channel* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   return Respond(DoDirect(context, *request), response);
 }
 
 grpc::Status ChannelServiceImpl::MarkRead(grpc::ServerContext* context,
                                           const v1::MarkReadRequest* request,
                                           v1::ReadState* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   absl::Status s = ValidateIds({{"channel_id", &request->channel_id()},
                                 {"user_id", &request->user_id()},
                                 {"message_id", &request->message_id()}});
@@ -292,6 +308,7 @@ grpc::Status ChannelServiceImpl::MarkRead(grpc::ServerContext* context,
 grpc::Status ChannelServiceImpl::GetReadState(grpc::ServerContext* context,
                                               const v1::GetReadStateRequest* request,
                                               v1::ReadState* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   absl::Status s =
       ValidateIds({{"channel_id", &request->channel_id()}, {"user_id", &request->user_id()}});
   if (!s.ok()) return Respond(s);

@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "chatgenius/db/v1/channel_service.grpc.pb.h"
 #include "server/common/page_token.h"
+#include "server/auth/acting_user.h"
 #include "server/store/channel_store.h"
 
 namespace chatgenius {
@@ -16,8 +17,10 @@ namespace chatgenius {
 class ChannelServiceImpl final : public db::v1::ChannelService::Service {
  public:
   // `store` and `tokens` must outlive the service.
+  // `end_users` (may be null: end-user tokens off) checks each call's
+  // acting user against its x-end-user-token; it must outlive the service.
   ChannelServiceImpl(ChannelStore* store, const PageTokenCodec* tokens,
-                     absl::Duration max_statement_time);
+                     absl::Duration max_statement_time, const EndUserAuth* end_users = nullptr);
 
   grpc::Status CreateChannel(grpc::ServerContext* context,
                              const db::v1::CreateChannelRequest* request,
@@ -74,6 +77,7 @@ class ChannelServiceImpl final : public db::v1::ChannelService::Service {
   ChannelStore* const store_;
   const PageTokenCodec* const tokens_;
   const absl::Duration max_statement_time_;
+  const EndUserAuth* const end_users_;
 };
 
 }  // namespace chatgenius

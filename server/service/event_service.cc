@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/common/validation.h"
 #include "server/realtime/event_filter.h"
+#include "server/service/rpc_util.h"
 
 namespace chatgenius {
 namespace {
@@ -57,7 +58,7 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
  public:
   EventStream(grpc::CallbackServerContext* context, EventHub* hub, EventStore* store,
               WorkQueue* work, int capacity, EventStreamStats* stats,
-              const v1::SubscribeRequest& request)
+              const v1::SubscribeRequest& request, const EndUserAuth* end_users)
       : context_(context),
         hub_(hub),
         store_(store),
@@ -66,7 +67,9 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
         stats_(stats),
         request_(request) {
     stats_->open.fetch_add(1);
-    if (absl::Status s = ValidateSubscribe(request_); !s.ok()) {
+    absl::Status s = RequireActingUser(context, request_, end_users);
+    if (s.ok()) s = ValidateSubscribe(request_);
+    if (!s.ok()) {
       FinishOnce(ToGrpc(s));
       return;
     }
@@ -386,12 +389,17 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
 }  // namespace
 
 EventServiceImpl::EventServiceImpl(EventHub* hub, EventStore* store, WorkQueue* work,
-                                   int queue_capacity)
-    : hub_(hub), store_(store), work_(work), queue_capacity_(queue_capacity) {}
+                                   int queue_capacity, const EndUserAuth* end_users)
+    : hub_(hub),
+      store_(store),
+      work_(work),
+      queue_capacity_(queue_capacity),
+      end_users_(end_users) {}
 
 grpc::ServerWriteReactor<v1::Event>* EventServiceImpl::Subscribe(
     grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
-  return new EventStream(context, hub_, store_, work_, queue_capacity_, &stats_, *request);
+  return new EventStream(context, hub_, store_, work_, queue_capacity_, &stats_, *request,
+                         end_users_);
 }
 
 }  // namespace chatgenius

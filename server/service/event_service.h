@@ -26,6 +26,7 @@
 #include <cstdint>
 #include "chatgenius/db/v1/event_service.grpc.pb.h"
 
+#include "server/auth/acting_user.h"
 #include "server/common/work_queue.h"
 #include "server/realtime/event_hub.h"
 #include "server/store/event_store.h"
@@ -55,7 +56,10 @@ class EventServiceImpl final : public db::v1::EventService::CallbackService {
  public:
   // Pointers must outlive the service. `queue_capacity` bounds each
   // stream's backlog of undelivered events.
-  EventServiceImpl(EventHub* hub, EventStore* store, WorkQueue* work, int queue_capacity);
+  // `end_users` (may be null: end-user tokens off) checks each stream's
+  // reader against its x-end-user-token.
+  EventServiceImpl(EventHub* hub, EventStore* store, WorkQueue* work, int queue_capacity,
+                   const EndUserAuth* end_users = nullptr);
 
   grpc::ServerWriteReactor<db::v1::Event>* Subscribe(
       grpc::CallbackServerContext* context, const db::v1::SubscribeRequest* request) override;
@@ -67,6 +71,7 @@ class EventServiceImpl final : public db::v1::EventService::CallbackService {
   EventStore* const store_;
   WorkQueue* const work_;
   const int queue_capacity_;
+  const EndUserAuth* const end_users_;
   EventStreamStats stats_;
 };
 

@@ -32,8 +32,11 @@ absl::Status ValidatePostMessage(const v1::PostMessageRequest& request) {
 }
 
 MessageServiceImpl::MessageServiceImpl(MessageStore* store, const PageTokenCodec* tokens,
-                                       absl::Duration max_statement_time)
-    : store_(store), tokens_(tokens), max_statement_time_(max_statement_time) {}
+                                 absl::Duration max_statement_time, const EndUserAuth* end_users)
+    : store_(store),
+      tokens_(tokens),
+      max_statement_time_(max_statement_time),
+      end_users_(end_users) {}
 
 CallLimits MessageServiceImpl::Deadline(grpc::ServerContext* context) const {
   return RpcLimits(context, max_statement_time_);
@@ -50,6 +53,7 @@ absl::StatusOr<std::optional<std::vector<std::string>>> MessageServiceImpl::Curs
 grpc::Status MessageServiceImpl::PostMessage(grpc::ServerContext* context,
                                              const v1::PostMessageRequest* request,
                                              v1::Message* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = ValidatePostMessage(*request); !s.ok()) return Respond(s);
   return Respond(store_->Post(*request, Deadline(context)), response);
 }
@@ -57,6 +61,7 @@ grpc::Status MessageServiceImpl::PostMessage(grpc::ServerContext* context,
 grpc::Status MessageServiceImpl::GetMessage(grpc::ServerContext* context,
                                             const v1::GetMessageRequest* request,
                                             v1::Message* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   absl::Status s = ValidateId("id", request->id());
   if (s.ok()) s = ValidateId("viewer_id", request->viewer_id());
   if (!s.ok()) return Respond(s);
@@ -77,12 +82,14 @@ absl::StatusOr<v1::Message> MessageServiceImpl::DoUpdate(grpc::ServerContext* co
 grpc::Status MessageServiceImpl::UpdateMessage(grpc::ServerContext* context,
                                                const v1::UpdateMessageRequest* request,
                                                v1::Message* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   return Respond(DoUpdate(context, *request), response);
 }
 
 grpc::Status MessageServiceImpl::DeleteMessage(grpc::ServerContext* context,
                                                const v1::DeleteMessageRequest* request,
                                                google::protobuf::Empty* /*response*/) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   absl::Status s = ValidateId("id", request->id());
   if (s.ok()) s = ValidateId("actor_id", request->actor_id());
   if (!s.ok()) return Respond(s);
@@ -124,6 +131,7 @@ absl::StatusOr<v1::ListMessagesResponse> MessageServiceImpl::DoList(
 grpc::Status MessageServiceImpl::ListMessages(grpc::ServerContext* context,
                                               const v1::ListMessagesRequest* request,
                                               v1::ListMessagesResponse* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   return Respond(DoList(context, *request), response);
 }
 
@@ -156,6 +164,7 @@ absl::StatusOr<v1::ListThreadRepliesResponse> MessageServiceImpl::DoReplies(
 grpc::Status MessageServiceImpl::ListThreadReplies(grpc::ServerContext* context,
                                                    const v1::ListThreadRepliesRequest* request,
                                                    v1::ListThreadRepliesResponse* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   return Respond(DoReplies(context, *request), response);
 }
 
@@ -210,6 +219,7 @@ absl::StatusOr<v1::SearchMessagesResponse> MessageServiceImpl::DoSearch(
 grpc::Status MessageServiceImpl::SearchMessages(grpc::ServerContext* context,
                                                 const v1::SearchMessagesRequest* request,
                                                 v1::SearchMessagesResponse* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   return Respond(DoSearch(context, *request), response);
 }
 
@@ -233,6 +243,7 @@ absl::StatusOr<v1::Attachment> MessageServiceImpl::DoAddAttachment(
 grpc::Status MessageServiceImpl::AddAttachment(grpc::ServerContext* context,
                                                const v1::AddAttachmentRequest* request,
                                                v1::Attachment* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   return Respond(DoAddAttachment(context, *request), response);
 }
 
@@ -271,12 +282,14 @@ absl::StatusOr<v1::ListAttachmentsResponse> MessageServiceImpl::DoListAttachment
 grpc::Status MessageServiceImpl::ListAttachments(grpc::ServerContext* context,
                                                  const v1::ListAttachmentsRequest* request,
                                                  v1::ListAttachmentsResponse* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   return Respond(DoListAttachments(context, *request), response);
 }
 
 grpc::Status MessageServiceImpl::DeleteAttachment(grpc::ServerContext* context,
                                                   const v1::DeleteAttachmentRequest* request,
                                                   google::protobuf::Empty* /*response*/) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   absl::Status s = ValidateId("id", request->id());
   if (s.ok()) s = ValidateId("actor_id", request->actor_id());
   if (!s.ok()) return Respond(s);

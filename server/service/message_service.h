@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "chatgenius/db/v1/message_service.grpc.pb.h"
 #include "server/common/page_token.h"
+#include "server/auth/acting_user.h"
 #include "server/store/message_store.h"
 
 namespace chatgenius {
@@ -22,8 +23,10 @@ inline constexpr int kMaxMessageChars = 40000;
 class MessageServiceImpl final : public db::v1::MessageService::Service {
  public:
   // `store` and `tokens` must outlive the service.
+  // `end_users` (may be null: end-user tokens off) checks each call's
+  // acting user against its x-end-user-token; it must outlive the service.
   MessageServiceImpl(MessageStore* store, const PageTokenCodec* tokens,
-                     absl::Duration max_statement_time);
+                     absl::Duration max_statement_time, const EndUserAuth* end_users = nullptr);
 
   grpc::Status PostMessage(grpc::ServerContext* context, const db::v1::PostMessageRequest* request,
                            db::v1::Message* response) override;
@@ -77,6 +80,7 @@ class MessageServiceImpl final : public db::v1::MessageService::Service {
   MessageStore* const store_;
   const PageTokenCodec* const tokens_;
   const absl::Duration max_statement_time_;
+  const EndUserAuth* const end_users_;
 };
 
 }  // namespace chatgenius

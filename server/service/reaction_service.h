@@ -6,6 +6,7 @@
 
 #include "absl/time/time.h"
 #include "chatgenius/db/v1/reaction_service.grpc.pb.h"
+#include "server/auth/acting_user.h"
 #include "server/store/reaction_store.h"
 
 namespace chatgenius {
@@ -13,7 +14,10 @@ namespace chatgenius {
 class ReactionServiceImpl final : public db::v1::ReactionService::Service {
  public:
   // `store` must outlive the service.
-  ReactionServiceImpl(ReactionStore* store, absl::Duration max_statement_time);
+  // `end_users` (may be null: end-user tokens off) checks each call's
+  // acting user against its x-end-user-token; it must outlive the service.
+  ReactionServiceImpl(ReactionStore* store, absl::Duration max_statement_time,
+                      const EndUserAuth* end_users = nullptr);
 
   grpc::Status AddReaction(grpc::ServerContext* context, const db::v1::AddReactionRequest* request,
                            db::v1::Reaction* response) override;
@@ -27,6 +31,7 @@ class ReactionServiceImpl final : public db::v1::ReactionService::Service {
  private:
   ReactionStore* const store_;
   const absl::Duration max_statement_time_;
+  const EndUserAuth* const end_users_;
 };
 
 }  // namespace chatgenius

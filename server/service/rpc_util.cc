@@ -51,4 +51,11 @@ CallLimits RpcLimits(grpc::ServerContext* context, absl::Duration max_statement_
   return CallLimits(deadline, [context] { return context->IsCancelled(); });
 }
 
+absl::Status RequireActingUser(const grpc::ServerContextBase* context,
+                               const google::protobuf::Message& request,
+                               const EndUserAuth* end_users) {
+  if (end_users == nullptr) return absl::OkStatus();
+  return CheckActingUser(context->client_metadata(), request, end_users);
+}
+
 }  // namespace chatgenius

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <google/protobuf/field_mask.pb.h>
+#include <google/protobuf/message.h>
 #include <google/protobuf/timestamp.pb.h>
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/status.h>
@@ -19,6 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/auth/acting_user.h"
 #include "server/db/call_limits.h"
 
 namespace chatgenius {
@@ -60,6 +62,14 @@ bool TrimPage(std::vector<T>& rows, int page_size) {
   if (more) rows.resize(page_size);
   return more;
 }
+
+// RequireActingUser is CheckActingUser (server/auth/acting_user.h) on the
+// call's metadata: with end-user tokens on (`end_users` set), the
+// request's acting user must be the one its x-end-user-token names. The
+// first thing every handler of a method that acts for a user does.
+[[nodiscard]] absl::Status RequireActingUser(const grpc::ServerContextBase* context,
+                                             const google::protobuf::Message& request,
+                                             const EndUserAuth* end_users);
 
 // RpcLimits returns the limits for the database work of one call: the
 // caller's gRPC deadline, capped at now + `max_statement_time` so a caller

@@ -46,15 +46,20 @@ std::string ListQueryKey(const v1::ListUsersRequest& request) {
 
 absl::Status ValidateNewUser(const v1::User& user) {
   UserUpdate all{true, true, true, true, true};
-  return ValidateProfile(user, all);
+  RETURN_IF_ERROR(ValidateProfile(user, all));
+  return ValidateSubject("user.auth0_id", user.auth0_id(), /*required=*/false);
 }
 
 UserServiceImpl::UserServiceImpl(UserStore* store, const PageTokenCodec* tokens,
-                                 absl::Duration max_statement_time)
-    : store_(store), tokens_(tokens), max_statement_time_(max_statement_time) {}
+                                 absl::Duration max_statement_time, const EndUserAuth* end_users)
+    : store_(store),
+      tokens_(tokens),
+      max_statement_time_(max_statement_time),
+      end_users_(end_users) {}
 
 grpc::Status UserServiceImpl::CreateUser(grpc::ServerContext* context,
                                          const v1::CreateUserRequest* request, v1::User* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   if (!request->has_user()) {
     return ToGrpcStatus(absl::InvalidArgumentError("user: is required"));
   }
@@ -86,8 +91,14 @@ grpc::Status UserServiceImpl::LookupUser(grpc::ServerContext* context,
       }
       user = store_->GetByUsername(request->username(), deadline);
       break;
+    case v1::LookupUserRequest::kAuth0Id:
+      if (absl::Status s = ValidateSubject("auth0_id", request->auth0_id(), true); !s.ok()) {
+        return ToGrpcStatus(s);
+      }
+      user = store_->GetByAuth0Id(request->auth0_id(), deadline);
+      break;
     default:
-      return ToGrpcStatus(absl::InvalidArgumentError("key: set email or username"));
+      return ToGrpcStatus(absl::InvalidArgumentError("key: set email, username or auth0_id"));
   }
   return Respond(std::move(user), response);
 }
@@ -115,6 +126,7 @@ grpc::Status UserServiceImpl::BatchGetUsers(grpc::ServerContext* context,
 
 grpc::Status UserServiceImpl::UpdateUser(grpc::ServerContext* context,
                                          const v1::UpdateUserRequest* request, v1::User* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   if (!request->has_user()) return ToGrpcStatus(absl::InvalidArgumentError("user: is required"));
   if (absl::Status s = ValidateId("user.id", request->user().id()); !s.ok()) {
     return ToGrpcStatus(s);
@@ -160,6 +172,7 @@ grpc::Status UserServiceImpl::ListUsers(grpc::ServerContext* context,
 grpc::Status UserServiceImpl::DeleteUser(grpc::ServerContext* context,
                                          const v1::DeleteUserRequest* request,
                                          google::protobuf::Empty* /*response*/) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = ValidateId("id", request->id()); !s.ok()) return ToGrpcStatus(s);
   return ToGrpcStatus(store_->Delete(request->id(), RpcLimits(context, max_statement_time_)));
 }
@@ -167,6 +180,7 @@ grpc::Status UserServiceImpl::DeleteUser(grpc::ServerContext* context,
 grpc::Status UserServiceImpl::SetUserStatus(grpc::ServerContext* context,
                                             const v1::SetUserStatusRequest* request,
                                             v1::UserStatus* response) {
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
   if (!request->has_status()) {
     return ToGrpcStatus(absl::InvalidArgumentError("status: is required"));
   }

@@ -23,7 +23,8 @@ namespace v1 = ::chatgenius::db::v1;
 const std::string& UserColumns() {
   static const std::string* columns = new std::string(
       absl::StrCat("id, email, username, display_name, full_name, avatar_url, is_bot, ",
-                   MicrosSql("created_at"), ", ", MicrosSql("updated_at")));
+                   MicrosSql("created_at"), ", ", MicrosSql("updated_at"),
+                   ", coalesce(auth0_id, '')"));
   return *columns;
 }
 
@@ -43,6 +44,8 @@ const ConstraintMessages& UserConstraintMessages() {
       {"users_username_key", "user.username: already taken"},
       {"users_email_check", "user.email: not a valid address"},
       {"users_username_check", "user.username: not a valid username"},
+      {"users_auth0_id_key", "user.auth0_id: already belongs to another user"},
+      {"users_auth0_id_check", "user.auth0_id: not a valid subject"},
   };
   return *messages;
 }
@@ -58,6 +61,7 @@ v1::User UserFromRow(const pqxx::row& r) {
   u.set_is_bot(r[6].as<bool>());
   SetTimestamp(r[7], u.mutable_create_time());
   SetTimestamp(r[8], u.mutable_update_time());
+  u.set_auth0_id(r[9].as<std::string>());
   return u;
 }
 
@@ -110,7 +114,8 @@ UserStore::UserStore(ConnectionPool* pool) : pool_(pool) {
   pool_->RegisterStatement(
       "user_create",
       absl::StrCat("INSERT INTO users (id, email, username, display_name, full_name, "
-                   "avatar_url, is_bot) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+                   "avatar_url, is_bot, auth0_id) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+                   "nullif($8, '')) RETURNING ",
                    cols));
   pool_->RegisterStatement(
       "user_get",
@@ -118,6 +123,9 @@ UserStore::UserStore(ConnectionPool* pool) : pool_(pool) {
   pool_->RegisterStatement("user_get_by_email", absl::StrCat("SELECT ", cols,
                                                              " FROM users WHERE lower(email) = "
                                                              "lower($1) AND deleted_at IS NULL"));
+  pool_->RegisterStatement(
+      "user_get_by_auth0_id",
+      absl::StrCat("SELECT ", cols, " FROM users WHERE auth0_id = $1 AND deleted_at IS NULL"));
   pool_->RegisterStatement(
       "user_get_by_username",
       absl::StrCat("SELECT ", cols, " FROM users WHERE username = $1 AND deleted_at IS NULL"));
@@ -168,7 +176,7 @@ absl::StatusOr<v1::User> UserStore::Create(const v1::User& user, const CallLimit
       [&](pqxx::transaction_base& txn) {
         pqxx::result r = txn.exec_prepared("user_create", NewUlid(), user.email(), user.username(),
                                            user.display_name(), user.full_name(), user.avatar_url(),
-                                           user.is_bot());
+                                           user.is_bot(), user.auth0_id());
         out = UserFromRow(r[0]);
         return absl::OkStatus();
       },
@@ -204,6 +212,18 @@ absl::StatusOr<v1::User> UserStore::GetByUsername(const std::string& username,
   RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
     pqxx::result r = txn.exec_prepared("user_get_by_username", username);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("no user named '", username, "'"));
+    out = UserFromRow(r[0]);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::User> UserStore::GetByAuth0Id(const std::string& auth0_id,
+                                                 const CallLimits& call) {
+  v1::User out;
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
+    pqxx::result r = txn.exec_prepared("user_get_by_auth0_id", auth0_id);
+    if (r.empty()) return absl::NotFoundError("no live user with this auth0_id");
     out = UserFromRow(r[0]);
     return absl::OkStatus();
   }));

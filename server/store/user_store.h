@@ -46,6 +46,9 @@ class UserStore {
                                                         const CallLimits& call);
   [[nodiscard]] absl::StatusOr<db::v1::User> GetByUsername(const std::string& username,
                                                            const CallLimits& call);
+  // GetByAuth0Id finds the live user an identity provider subject names.
+  [[nodiscard]] absl::StatusOr<db::v1::User> GetByAuth0Id(const std::string& auth0_id,
+                                                          const CallLimits& call);
   // BatchGet returns the live users among `ids`, in the order of `ids`.
   [[nodiscard]] absl::StatusOr<std::vector<db::v1::User>> BatchGet(
       const std::vector<std::string>& ids, const CallLimits& call);

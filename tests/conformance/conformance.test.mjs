@@ -135,6 +135,44 @@ test('errors carry the documented codes and messages', async () => {
     (e) => e.code === grpc.status.INVALID_ARGUMENT);
 });
 
+test('private channels and DMs refuse outsiders with the documented codes', async () => {
+  const mk = (n) => call(users, 'CreateUser', { user: { username: `${n}${suffix}`, email: `${n}${suffix}@example.com` } });
+  const [ada, bob, eve, gus] = await Promise.all([mk('pada'), mk('pbob'), mk('peve'), mk('pgus')]);
+  const secret = await call(channels, 'CreateChannel',
+    { channel: { name: `secret-${suffix}`, type: 'CHANNEL_TYPE_PRIVATE' }, creator_id: ada.id });
+  await call(channels, 'AddMember', { channel_id: secret.id, user_id: bob.id, actor_id: ada.id });
+  const dm = await call(channels, 'GetOrCreateDirectChannel', { user_ids: [ada.id, bob.id], actor_id: ada.id });
+  const m = await call(messages, 'PostMessage', { channel_id: dm.id, author_id: bob.id, content: 'just us' });
+  const denied = (e) => e.code === grpc.status.PERMISSION_DENIED;
+  // A non-member reads nothing of either, by any path.
+  await assert.rejects(call(messages, 'GetMessage', { id: m.id, viewer_id: eve.id }), denied);
+  await assert.rejects(call(messages, 'ListMessages', { channel_id: dm.id, viewer_id: eve.id }), denied);
+  await assert.rejects(call(reactions, 'ListReactions', { message_id: m.id, viewer_id: eve.id }), denied);
+  await assert.rejects(call(channels, 'GetChannel', { id: secret.id, viewer_id: eve.id }), denied);
+  await assert.rejects(call(channels, 'ListMembers', { channel_id: secret.id, viewer_id: eve.id }), denied);
+  await assert.rejects(call(channels, 'GetOrCreateDirectChannel', { user_ids: [ada.id, bob.id], actor_id: eve.id }), denied);
+  await assert.rejects(call(channels, 'GetReadState', { channel_id: dm.id, user_id: eve.id }), denied);
+  // No acting user at all is a bad request, never privileged.
+  await assert.rejects(call(messages, 'GetMessage', { id: m.id }),
+    (e) => e.code === grpc.status.INVALID_ARGUMENT && e.details.startsWith('viewer_id:'));
+  const stream = (request) => new Promise((resolve, reject) => {
+    const s = events.Subscribe(request, deadline(3000));
+    s.on('data', () => { s.cancel(); resolve('data'); });
+    s.on('metadata', (md) => { if (md.get('chatgenius-start-after').length) { s.cancel(); resolve('started'); } });
+    s.on('error', reject);
+  });
+  await assert.rejects(stream({ channel_ids: [dm.id], viewer_id: eve.id }), denied);
+  await assert.rejects(stream({ channel_ids: [dm.id] }), (e) => e.code === grpc.status.INVALID_ARGUMENT);
+  assert.equal(await stream({ channel_ids: [dm.id], viewer_id: bob.id }), 'started');
+  // A deleted user can no longer act.
+  await call(channels, 'AddMember', { channel_id: secret.id, user_id: gus.id, actor_id: ada.id });
+  await call(users, 'DeleteUser', { id: gus.id });
+  await assert.rejects(call(messages, 'PostMessage', { channel_id: secret.id, author_id: gus.id, content: 'ghost' }),
+    (e) => e.code === grpc.status.NOT_FOUND && e.details.startsWith('author_id:'));
+  const members = await call(channels, 'ListMembers', { channel_id: secret.id, viewer_id: ada.id });
+  assert.deepEqual(members.members.map((x) => x.user.id).sort(), [ada.id, bob.id].sort());
+});
+
 test('deadlines are honoured', async () => {
   await assert.rejects(call(users, 'ListUsers', {}, { deadline: new Date(Date.now() - 1000) }),
     (e) => e.code === grpc.status.DEADLINE_EXCEEDED);

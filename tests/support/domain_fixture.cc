@@ -6,16 +6,39 @@ namespace chatgenius::testing {
 
 namespace v1 = ::chatgenius::db::v1;
 
-DomainTest::DomainTest() : server_(db_.config()) {
+namespace {
+
+// What Ctx() adds to every call of the running test (tests run one at a
+// time in a process).
+DomainTest::Metadata& TestMetadata() {
+  static auto* metadata = new DomainTest::Metadata();
+  return *metadata;
+}
+
+Config Configured(Config config, const std::function<void(Config&)>& configure) {
+  if (configure) configure(config);
+  return config;
+}
+
+}  // namespace
+
+DomainTest::DomainTest() : DomainTest(nullptr, {}) {}
+
+DomainTest::DomainTest(const std::function<void(Config&)>& configure, Metadata metadata)
+    : server_(Configured(db_.config(), configure)) {
+  TestMetadata() = std::move(metadata);
   users_ = v1::UserService::NewStub(server_.channel());
   channels_ = v1::ChannelService::NewStub(server_.channel());
   messages_ = v1::MessageService::NewStub(server_.channel());
   reactions_ = v1::ReactionService::NewStub(server_.channel());
 }
 
+DomainTest::~DomainTest() { TestMetadata().clear(); }
+
 std::unique_ptr<grpc::ClientContext> DomainTest::Ctx() {
   auto context = std::make_unique<grpc::ClientContext>();
   SetDeadline(context.get());
+  for (const auto& [key, value] : TestMetadata()) context->AddMetadata(key, value);
   return context;
 }
 

@@ -7,8 +7,11 @@
 #ifndef CHATGENIUS_TESTS_SUPPORT_DOMAIN_FIXTURE_H_
 #define CHATGENIUS_TESTS_SUPPORT_DOMAIN_FIXTURE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <grpcpp/client_context.h>
 
@@ -23,10 +26,17 @@
 namespace chatgenius::testing {
 
 class DomainTest : public ::testing::Test {
+ public:
+  using Metadata = std::vector<std::pair<std::string, std::string>>;
+
  protected:
   DomainTest();
+  // A server whose config `configure` adjusts (e.g. caller auth), and
+  // `metadata` (e.g. a bearer token) on every Ctx() of this test.
+  DomainTest(const std::function<void(Config&)>& configure, Metadata metadata);
+  ~DomainTest() override;
 
-  // Fresh context with a 10 s deadline.
+  // Fresh context with a 10 s deadline (and the test's metadata).
   static std::unique_ptr<grpc::ClientContext> Ctx();
 
   db::v1::User User(const std::string& username);

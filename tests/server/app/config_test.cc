@@ -49,6 +49,32 @@ TEST(ConfigTest, ReflectionIsOffOffLoopbackUnlessAskedFor) {
   EXPECT_FALSE(off->reflection);
 }
 
+TEST(ConfigTest, EndUserTokensNeedIssuerAudienceAndCallerAuth) {
+  absl::StatusOr<Config> off = LoadConfig(From({}));
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off->end_user_jwt.enabled()) << "off by default";
+  absl::StatusOr<Config> on = LoadConfig(From({{"END_USER_JWT_JWKS_FILE", "/etc/jwks.json"},
+                                               {"END_USER_JWT_PUBLIC_KEY_FILES", "/a.pem, /b.pem"},
+                                               {"END_USER_JWT_ISSUER", "https://x.auth0.com/"},
+                                               {"END_USER_JWT_AUDIENCE", "chatgenius-db"},
+                                               {"END_USER_JWT_LEEWAY_S", "30"},
+                                               {"AUTH_TOKENS_FILE", "/etc/tokens"}}));
+  ASSERT_TRUE(on.ok()) << on.status();
+  EXPECT_TRUE(on->end_user_jwt.enabled());
+  EXPECT_EQ(on->end_user_jwt.public_key_files, (std::vector<std::string>{"/a.pem", "/b.pem"}));
+  EXPECT_EQ(on->end_user_jwt.leeway, absl::Seconds(30));
+  for (const auto& missing : {"END_USER_JWT_ISSUER", "END_USER_JWT_AUDIENCE", "AUTH_TOKENS_FILE"}) {
+    std::map<std::string, std::string> env = {{"END_USER_JWT_HS256_SECRET_FILE", "/s"},
+                                              {"END_USER_JWT_ISSUER", "i"},
+                                              {"END_USER_JWT_AUDIENCE", "a"},
+                                              {"AUTH_TOKENS_FILE", "/etc/tokens"}};
+    env.erase(missing);
+    absl::StatusOr<Config> c = LoadConfig(From(env));
+    ASSERT_FALSE(c.ok()) << missing;
+    EXPECT_NE(c.status().message().find(missing), absl::string_view::npos) << c.status();
+  }
+}
+
 TEST(ConfigTest, PlaceholderPageTokenKeyIsRefused) {
   for (const char* key : {"change-me-to-64-hex-digits", "CHANGEME-CHANGEME-1234"}) {
     absl::StatusOr<Config> c = LoadConfig(From({{"PAGE_TOKEN_KEY", key}}));

@@ -9,9 +9,15 @@
 //   empty    — no acting user at all.
 // Each refused call must return its exact code and write nothing: no row
 // of any table and no event changes. The entitled call runs last.
+//
+// The same rows then run with end-user tokens on (END_USER_JWT_*): the
+// gateway forwards the acting user's own token (OK), someone else's, an
+// expired one, one with a bad signature, or none -> the exact code, and
+// nothing written.
 #include <dirent.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
@@ -23,8 +29,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "chatgenius/db/v1/event_service.grpc.pb.h"
+#include "server/auth/acting_user.h"
 #include "server/common/ulid.h"
 #include "tests/support/domain_fixture.h"
+#include "tests/support/jwt_signer.h"
 
 namespace chatgenius {
 namespace {
@@ -99,10 +107,35 @@ std::vector<std::string> AllMethods() {
   return methods;
 }
 
+// End-user token settings for the JWT runs: sha256("s3cret-gateway") (the
+// gateway, no role) and sha256("s3cret-ops") (roles=admin); an HS256 key.
+constexpr char kTokens[] =
+    "f32a02c54bd11004e2988582fa7a4a89650593f8592309c9a11be3781b4a4a80  chat-gateway\n"
+    "28bfc45beaaf3948f86a6e59325166f5cae0f9d9be493f380bad4368f7225a63  ops  roles=admin\n";
+constexpr char kJwtSecret[] = "matrix-test-hs256-secret-of-enough-bytes";
+constexpr char kIssuer[] = "https://chatgenius.test/";
+constexpr char kAudience[] = "chatgenius-db";
+
+void WithEndUserTokens(Config& config) {
+  const std::string dir = std::getenv("TEST_TMPDIR");
+  std::ofstream(dir + "/tokens") << kTokens;
+  std::ofstream(dir + "/jwt-secret") << kJwtSecret;
+  config.auth_tokens_file = dir + "/tokens";
+  config.end_user_jwt.hs256_secret_file = dir + "/jwt-secret";
+  config.end_user_jwt.issuer = kIssuer;
+  config.end_user_jwt.audience = kAudience;
+}
+
+// Which end-user token a JWT-mode call carries.
+enum class Token { kOwn, kSomeoneElses, kExpired, kBadSignature, kNone };
+
 class AccessMatrixTest : public testing::DomainTest,
                          public ::testing::WithParamInterface<std::string> {
  protected:
-  AccessMatrixTest() {
+  explicit AccessMatrixTest(bool jwt = false)
+      : DomainTest(jwt ? WithEndUserTokens : std::function<void(Config&)>(),
+                   jwt ? Metadata{{"authorization", "Bearer s3cret-ops"}} : Metadata{}),
+        jwt_(jwt) {
     events_ = v1::EventService::NewStub(server_.channel());
     ada_ = User("ada");  // owner
     bob_ = User("bob");  // member
@@ -129,6 +162,47 @@ class AccessMatrixTest : public testing::DomainTest,
     v1::DeleteUserRequest del;
     del.set_id(dan_.id());
     EXPECT_TRUE(users_->DeleteUser(Ctx().get(), del, &empty).ok());
+    // Each user signs in as auth0|<username>.
+    db_.Query("UPDATE users SET auth0_id = 'auth0|' || username RETURNING 1");
+  }
+
+  // The context of a matrix call: as before, or in JWT mode the gateway's
+  // bearer token and the end-user token `token_` says, for the acting user
+  // the row's call chose last (Id()).
+  std::unique_ptr<grpc::ClientContext> RowContext() {
+    if (!jwt_) return Ctx();
+    auto context = std::make_unique<grpc::ClientContext>();
+    testing::SetDeadline(context.get());
+    context->AddMetadata("authorization", "Bearer s3cret-gateway");
+    const std::string token = EndUserToken(token_, last_actor_);
+    if (!token.empty()) context->AddMetadata("x-end-user-token", token);
+    return context;
+  }
+  std::string EndUserToken(Token kind, const std::string& user_id) const {
+    std::string subject = "auth0|" + UsernameOf(user_id);
+    if (kind == Token::kSomeoneElses) {
+      subject = user_id == eve_.id() ? "auth0|bob" : "auth0|eve";
+    }
+    switch (kind) {
+      case Token::kNone:
+        return "";
+      case Token::kExpired:
+        return testing::SignHs256(kJwtSecret, testing::Claims(subject, kIssuer, kAudience, -3600));
+      case Token::kBadSignature: {
+        std::string t =
+            testing::SignHs256(kJwtSecret, testing::Claims(subject, kIssuer, kAudience, 3600));
+        t[t.size() - 3] = t[t.size() - 3] == 'x' ? 'y' : 'x';
+        return t;
+      }
+      default:
+        return testing::SignHs256(kJwtSecret, testing::Claims(subject, kIssuer, kAudience, 3600));
+    }
+  }
+  std::string UsernameOf(const std::string& id) const {
+    for (const v1::User* u : {&ada_, &bob_, &rex_, &dan_, &eve_}) {
+      if (u->id() == id) return u->username();
+    }
+    return "nobody";
   }
 
   void SetRole(const v1::User& user, v1::MemberRole role) {
@@ -172,6 +246,10 @@ class AccessMatrixTest : public testing::DomainTest,
 
   // The acting user's id for `a`; `entitled` is who may do it.
   std::string Id(Actor a, const v1::User& entitled) const {
+    last_actor_ = IdOf(a, entitled);
+    return last_actor_;
+  }
+  std::string IdOf(Actor a, const v1::User& entitled) const {
     switch (a) {
       case kEntitled:
         return entitled.id();
@@ -214,12 +292,11 @@ class AccessMatrixTest : public testing::DomainTest,
     v1::SubscribeRequest r;
     r.add_channel_ids(secret_.id());
     r.set_viewer_id(viewer);
-    grpc::ClientContext context;
-    testing::SetDeadline(&context, absl::Seconds(10));
-    auto reader = events_->Subscribe(&context, r);
+    std::unique_ptr<grpc::ClientContext> context = RowContext();
+    auto reader = events_->Subscribe(context.get(), r);
     reader->WaitForInitialMetadata();
-    if (context.GetServerInitialMetadata().count("chatgenius-start-after") > 0) {
-      context.TryCancel();
+    if (context->GetServerInitialMetadata().count("chatgenius-start-after") > 0) {
+      context->TryCancel();
       reader->Finish();
       return grpc::Status::OK;
     }
@@ -259,6 +336,9 @@ class AccessMatrixTest : public testing::DomainTest,
     };
   }
 
+  const bool jwt_;
+  Token token_ = Token::kOwn;
+  mutable std::string last_actor_;
   std::unique_ptr<v1::EventService::Stub> events_;
   v1::User ada_, bob_, rex_, dan_, eve_;
   v1::Channel secret_;
@@ -268,7 +348,7 @@ class AccessMatrixTest : public testing::DomainTest,
 
 std::map<std::string, AccessMatrixTest::Row> AccessMatrixTest::Rows() {
   const std::string c = secret_.id();
-  auto ctx = [] { return Ctx(); };
+  auto ctx = [this] { return RowContext(); };
   std::map<std::string, Row> rows;
   auto add = [&](const std::string& method, Codes codes, std::function<grpc::Status(Actor)> f) {
     rows[method] = Row{codes, std::move(f)};
@@ -571,6 +651,101 @@ INSTANTIATE_TEST_SUITE_P(EveryRpc, AccessMatrixTest, ::testing::ValuesIn(AllMeth
                            }
                            return name;
                          });
+
+class JwtAccessMatrixTest : public AccessMatrixTest {
+ protected:
+  JwtAccessMatrixTest() : AccessMatrixTest(/*jwt=*/true) {}
+};
+
+TEST_P(JwtAccessMatrixTest, OnlyTheTokensUserMayAct) {
+  const std::string method = GetParam();
+  std::map<std::string, Row> rows = Rows();
+  auto it = rows.find(method);
+  if (it == rows.end()) return;  // exempt: no acting user (checked above)
+  const Row& row = it->second;
+  if (!ActsForAUser("/" + method)) {
+    token_ = Token::kNone;  // a directory read: the gateway alone may call it
+    grpc::Status got = row.call(kEntitled);
+    EXPECT_EQ(got.error_code(), row.codes.entitled) << method << ": " << got.error_message();
+    return;
+  }
+  struct Case {
+    Token token;
+    StatusCode code;
+    const char* name;
+  };
+  for (const Case& c : {Case{Token::kSomeoneElses, StatusCode::PERMISSION_DENIED, "another's"},
+                        Case{Token::kExpired, StatusCode::UNAUTHENTICATED, "expired"},
+                        Case{Token::kBadSignature, StatusCode::UNAUTHENTICATED, "bad signature"},
+                        Case{Token::kNone, StatusCode::PERMISSION_DENIED, "no token"}}) {
+    token_ = c.token;
+    const std::string before = Snapshot();
+    grpc::Status got = row.call(kEntitled);
+    EXPECT_EQ(got.error_code(), c.code)
+        << method << " with " << c.name << " token: " << got.error_message();
+    EXPECT_EQ(Snapshot(), before) << method << " with " << c.name << " token wrote something";
+  }
+  token_ = Token::kOwn;
+  grpc::Status got = row.call(kEntitled);
+  EXPECT_EQ(got.error_code(), row.codes.entitled)
+      << method << " with the user's own token: " << got.error_message();
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryRpc, JwtAccessMatrixTest, ::testing::ValuesIn(AllMethods()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string name = info.param.substr(info.param.rfind('.') + 1);
+                           for (char& ch : name) {
+                             if (ch == '/') ch = '_';
+                           }
+                           return name;
+                         });
+
+TEST_F(JwtAccessMatrixTest, AdminCallersMayActWithoutAToken) {
+  v1::GetChannelRequest r;
+  r.set_id(secret_.id());
+  r.set_viewer_id(bob_.id());
+  v1::Channel out;
+  grpc::Status s = channels_->GetChannel(Ctx().get(), r, &out);  // ops: roles=admin
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  r.set_viewer_id(eve_.id());
+  EXPECT_EQ(channels_->GetChannel(Ctx().get(), r, &out).error_code(),
+            StatusCode::PERMISSION_DENIED)
+      << "acting as anyone still obeys the access rule";
+}
+
+TEST_F(JwtAccessMatrixTest, ADeletedUsersTokenActsForNobody) {
+  token_ = Token::kOwn;
+  last_actor_ = dan_.id();
+  v1::ListChannelsRequest r;
+  r.set_member_id(dan_.id());
+  v1::ListChannelsResponse out;
+  grpc::Status s = channels_->ListChannels(RowContext().get(), r, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "no live user")) << s.error_message();
+}
+
+TEST_F(JwtAccessMatrixTest, ANewUserIsTheTokensSubject) {
+  auto create = [&](const std::string& auth0_id, const std::string& token) {
+    v1::CreateUserRequest r;
+    r.mutable_user()->set_username("newbie");
+    r.mutable_user()->set_email("newbie@example.com");
+    r.mutable_user()->set_auth0_id(auth0_id);
+    grpc::ClientContext context;
+    testing::SetDeadline(&context);
+    context.AddMetadata("authorization", "Bearer s3cret-gateway");
+    if (!token.empty()) context.AddMetadata("x-end-user-token", token);
+    v1::User out;
+    return users_->CreateUser(&context, r, &out);
+  };
+  const std::string newbie =
+      testing::SignHs256(kJwtSecret, testing::Claims("auth0|newbie", kIssuer, kAudience, 3600));
+  EXPECT_EQ(create("auth0|someone", newbie).error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(create("auth0|newbie", "").error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM users WHERE username = 'newbie'"), "0");
+  grpc::Status s = create("auth0|newbie", newbie);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(db_.Query("SELECT auth0_id FROM users WHERE username = 'newbie'"), "auth0|newbie");
+}
 
 // The enumeration itself: it must find the services (an empty list would
 // make the matrix pass vacuously).
