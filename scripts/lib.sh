@@ -73,10 +73,17 @@ as_pg_owner() {
   fi
 }
 
-# start_postgres DIR PORT creates (if needed) and starts a cluster in DIR
-# listening on 127.0.0.1:PORT with trust auth for local connections.
+# start_postgres DIR PORT [durable] creates (if needed) and starts a
+# cluster in DIR.
+# - throwaway (the default, for test clusters only): trust auth on
+#   127.0.0.1:PORT and fsync=off — fast, and a host crash may corrupt it,
+#   which a test cluster can afford;
+# - durable (scripts/run.sh's): fsync and synchronous_commit at their safe
+#   defaults, no TCP listener at all, and the Unix socket (named for PORT)
+#   in DIR/socket, mode 0700: only the cluster's owner (and root) can
+#   connect. Clients use host=DIR/socket.
 start_postgres() {
-  local dir=$1 port=$2
+  local dir=$1 port=$2 mode=${3:-throwaway}
   mkdir -p "$dir"
   if [ "$(id -u)" -eq 0 ]; then
     chown postgres "$dir"
@@ -89,14 +96,25 @@ start_postgres() {
     as_pg_owner "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1 ||
       { log "initdb failed, see $dir/initdb.log"; return 1; }
   fi
+  local options="-k $dir -h 127.0.0.1 -p $port -c fsync=off"
+  if [ "$mode" = durable ]; then
+    mkdir -p "$dir/socket"
+    [ "$(id -u)" -ne 0 ] || chown postgres "$dir/socket"
+    chmod 0700 "$dir/socket"
+    options="-k $dir/socket -h '' -p $port -c unix_socket_permissions=0700"
+  fi
   as_pg_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-    -o "-k $dir -h 127.0.0.1 -p $port -c fsync=off" start >/dev/null || {
+    -o "$options" start >/dev/null || {
     # The log may be deleted with a throwaway directory: show why here.
     tail -n 20 "$dir/postgres.log" >&2 2>/dev/null
     log "PostgreSQL did not start on port $port, see $dir/postgres.log"
     return 1
   }
-  log "PostgreSQL running on 127.0.0.1:$port (data in $dir/data)"
+  if [ "$mode" = durable ]; then
+    log "PostgreSQL running on socket $dir/socket (port $port, durable; data in $dir/data)"
+  else
+    log "PostgreSQL running on 127.0.0.1:$port (throwaway, fsync off; data in $dir/data)"
+  fi
 }
 
 # start_private_postgres DIR starts a throwaway cluster in DIR on a free

@@ -10,6 +10,7 @@ install_packages
 
 pg_dir=$(mktemp -d /tmp/chatgenius-test-pg-XXXXXX)
 cleanup() {
+  stop_postgres "$pg_dir/durable"
   stop_postgres "$pg_dir"
   rm -rf "$pg_dir"
 }
@@ -75,10 +76,42 @@ if [ $# -eq 0 ]; then
   [ -n "$man_total" ] || { man_failed=1; status=1; }
 fi
 
+# The private cluster scripts/run.sh starts (start_postgres ... durable):
+# durable and reachable by its owner only.
+script_passed=0
+script_failed=0
+script_check() {  # script_check NAME COMMAND...
+  if "${@:2}"; then
+    script_passed=$((script_passed + 1))
+  else
+    script_failed=$((script_failed + 1))
+    status=1
+    log "FAILED: $1"
+  fi
+}
+if [ $# -eq 0 ]; then
+  durable_dir="$pg_dir/durable"
+  durable_port=$(free_port)
+  if start_postgres "$durable_dir" "$durable_port" durable; then
+    q() { psql -h "$durable_dir/socket" -p "$durable_port" -U postgres -d postgres -tAc "$1"; }
+    script_check "run.sh's cluster: fsync on" test "$(q 'SHOW fsync')" = on
+    script_check "run.sh's cluster: synchronous_commit on" test "$(q 'SHOW synchronous_commit')" = on
+    script_check "run.sh's cluster: no TCP listener" test -z "$(q 'SHOW listen_addresses')"
+    script_check "run.sh's cluster: socket directory 0700" \
+      test "$(stat -c %a "$durable_dir/socket")" = 700
+    script_check "run.sh's cluster: nothing on its port" \
+      bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$durable_port) 2>/dev/null"
+    stop_postgres "$durable_dir"
+  else
+    script_check "run.sh's cluster starts" false
+  fi
+  echo "scripts: $script_passed passed, $script_failed failed"
+fi
+
 # One closing line in the plain "N passed, N failed" form CI reads: Bazel
-# test targets plus conformance cases plus manifest checks.
+# test targets plus conformance cases plus manifest and script checks.
 echo "${summary:-no summary from bazel}"
 echo "conformance: ${conf_passed:-0} passed, ${conf_failed:-0} failed"
 echo "manifests: $man_passed passed, $man_failed failed"
-echo "tests: $((passed + ${conf_passed:-0} + man_passed)) passed, $((failed + ${conf_failed:-0} + man_failed)) failed"
+echo "tests: $((passed + ${conf_passed:-0} + man_passed + script_passed)) passed, $((failed + ${conf_failed:-0} + man_failed + script_failed)) failed"
 exit "$status"
