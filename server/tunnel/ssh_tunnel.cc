@@ -158,7 +158,8 @@ void SshTunnel::SetState(TunnelState state, const std::string& error) {
   if (!changed) return;
   if (state == TunnelState::kMaxRetriesExceeded) {
     LogError(absl::StrCat("ssh tunnel: maxRetriesExceeded after ", snapshot.consecutive_failures,
-                          " failed attempts (", snapshot.last_error, "); retrying every ",
+                          " failed attempts (", snapshot.last_error,
+                          "); still retrying with backoff up to ",
                           absl::FormatDuration(settings_.max_retry_delay)));
   } else {
     LogInfo(absl::StrCat("ssh tunnel ", snapshot.ssh_target, ": ", TunnelStateName(state),
@@ -349,14 +350,17 @@ absl::Status SshTunnel::Start() {
   return absl::OkStatus();
 }
 
+absl::Duration ReconnectDelay(int failures, absl::Duration base, absl::Duration cap,
+                              double jitter) {
+  absl::Duration d = base;
+  for (int i = 1; i < failures && d < cap; ++i) d *= 2;
+  return std::min(d, cap) * jitter;
+}
+
 absl::Duration SshTunnel::BackoffDelay(int failures) {
-  absl::Duration d = settings_.retry_delay;
-  for (int i = 1; i < failures && d < settings_.max_retry_delay; ++i) d *= 2;
-  d = std::min(d, settings_.max_retry_delay);
-  // Jitter in [d/2, d) spreads the reconnects of many replicas.
   static thread_local std::mt19937 rng(std::random_device{}());
   std::uniform_real_distribution<double> jitter(0.5, 1.0);
-  return d * jitter(rng);
+  return ReconnectDelay(failures, settings_.retry_delay, settings_.max_retry_delay, jitter(rng));
 }
 
 void SshTunnel::RejectPendingClients() {
@@ -418,10 +422,12 @@ void SshTunnel::Run(std::unique_ptr<Session> session) {
       absl::MutexLock lock(&mu_);
       failures = ++status_.consecutive_failures;
     }
+    // Exceeding the retries is reported, not a jump to the cap: a bastion
+    // back after a short outage is found about one doubled delay later.
     bool exceeded = failures >= settings_.max_retries;
     SetState(exceeded ? TunnelState::kMaxRetriesExceeded : TunnelState::kBackoff,
              std::string(attempt.status.message()));
-    if (!WaitOrStop(exceeded ? settings_.max_retry_delay : BackoffDelay(failures))) break;
+    if (!WaitOrStop(BackoffDelay(failures))) break;
   }
 }
 

@@ -6,9 +6,10 @@
 // - every accepted local connection gets its own direct-tcpip channel (never
 //   shared), so PostgreSQL's wire protocol cannot interleave;
 // - a lost session is really re-established, with exponential backoff and
-//   jitter, and after SSH_MAX_RETRIES failures the tunnel reports
-//   MAX_RETRIES_EXCEEDED but keeps retrying at the capped delay, so it
-//   recovers without a restart;
+//   jitter (ReconnectDelay: doubling from SSH_RETRY_DELAY up to the cap);
+//   after SSH_MAX_RETRIES failures the tunnel reports MAX_RETRIES_EXCEEDED
+//   but keeps the same schedule, so it recovers without a restart and a
+//   short bastion outage costs about one doubled delay, not the cap;
 // - health is probed: a keepalive global request (want-reply) every interval
 //   must be answered within half an interval, so a peer that stopped without
 //   closing is detected within two intervals.
@@ -83,9 +84,15 @@ enum class TunnelState {
   kConnecting,
   kUp,
   kBackoff,
-  kMaxRetriesExceeded,  // still retrying, at the capped delay
+  kMaxRetriesExceeded,  // a report: still retrying on the same backoff schedule
   kStopped,
 };
+
+// ReconnectDelay is the wait before attempt `failures` + 1: `base`
+// doubled per consecutive failure after the first, capped at `cap`, times
+// `jitter` (in [0.5, 1), to spread many replicas' reconnects).
+absl::Duration ReconnectDelay(int failures, absl::Duration base, absl::Duration cap,
+                              double jitter);
 
 // TunnelStateName returns "connecting", "up", "backoff",
 // "max_retries_exceeded" or "stopped".

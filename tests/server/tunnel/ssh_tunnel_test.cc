@@ -270,6 +270,37 @@ TEST_F(SshTunnelTest, HungServerIsDetectedWithinTwoIntervals) {
   sshd_.Resume();
 }
 
+TEST(ReconnectDelayTest, DoublesFromTheBaseUpToTheCapWhateverTheRetryCount) {
+  const absl::Duration base = absl::Milliseconds(200), cap = absl::Seconds(30);
+  EXPECT_EQ(ReconnectDelay(1, base, cap, 1.0), absl::Milliseconds(200));
+  EXPECT_EQ(ReconnectDelay(2, base, cap, 1.0), absl::Milliseconds(400));
+  EXPECT_EQ(ReconnectDelay(4, base, cap, 1.0), absl::Milliseconds(1600))
+      << "past SSH_MAX_RETRIES (3) the schedule goes on doubling, it does not jump to the cap";
+  EXPECT_EQ(ReconnectDelay(12, base, cap, 1.0), cap);
+  EXPECT_EQ(ReconnectDelay(1000, base, cap, 1.0), cap) << "no overflow";
+  EXPECT_EQ(ReconnectDelay(3, base, cap, 0.5), absl::Milliseconds(400)) << "jitter scales it";
+}
+
+TEST_F(SshTunnelTest, ShortOutagesRecoverWithinADoubledDelayAfterTheRetriesRanOut) {
+  // The cap is far above what a short outage needs: recovering near the cap
+  // would mean the schedule jumped to it once the retries ran out.
+  TunnelSettings s = Settings();
+  s.max_retries = 2;
+  s.retry_delay = absl::Milliseconds(100);
+  s.max_retry_delay = absl::Seconds(20);
+  SshTunnel tunnel(s);
+  ASSERT_TRUE(tunnel.Start().ok());
+  sshd_.Kill();
+  ASSERT_TRUE(tunnel.WaitForState(TunnelState::kMaxRetriesExceeded, absl::Seconds(10)));
+  absl::SleepFor(absl::Milliseconds(500));  // the outage goes on a little
+  ASSERT_TRUE(sshd_.Start());
+  const absl::Time back = absl::Now();
+  ASSERT_TRUE(tunnel.WaitForState(TunnelState::kUp, absl::Seconds(25)));
+  const absl::Duration recovered = absl::Now() - back;
+  EXPECT_LT(recovered, absl::Seconds(5))
+      << "up " << absl::FormatDuration(recovered) << " after sshd answered again";
+}
+
 TEST_F(SshTunnelTest, MaxRetriesExceededIsReportedThenRecovered) {
   RecordingListener listener;
   TunnelSettings s = Settings();
