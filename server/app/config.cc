@@ -35,6 +35,13 @@
     "libpq sslmode: disable, allow, prefer, require, verify-ca, verify-full", false)               \
   X(postgres_connect_timeout_ms, "POSTGRES_CONNECT_TIMEOUT_MS", "5000",                            \
     "timeout for opening one database connection", false)                                          \
+  X(postgres_lock_timeout_ms, "POSTGRES_LOCK_TIMEOUT_MS", "10000",                                 \
+    "longest wait of one statement for a lock (session lock_timeout; 0 = none)", false)            \
+  X(postgres_idle_in_transaction_timeout_ms, "POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS", "30000",   \
+    "a session idle inside a transaction this long is ended, releasing its locks", false)          \
+  X(postgres_tcp_timeout_ms, "POSTGRES_TCP_TIMEOUT_MS", "30000",                                   \
+    "a TCP connection whose peer stays silent this long is dropped (keepalives, "                  \
+    "tcp_user_timeout)", false)                                                                    \
   X(use_test_database, "USE_TEST_DATABASE", "false",                                               \
     "use TEST_POSTGRES_DB/USER/PASSWORD (and TEST_POSTGRES_HOST/PORT if set)", false)              \
   X(test_postgres_host, "TEST_POSTGRES_HOST", "", "test database host (default: POSTGRES_HOST)",   \
@@ -218,6 +225,22 @@ std::string BuildConnInfo(const Config& c, const std::string& host, int port, bo
       " user=", QuoteConnValue(c.postgres_user), " sslmode=", c.postgres_sslmode,
       " connect_timeout=", std::max<int64_t>(1, absl::ToInt64Seconds(c.postgres_connect_timeout)),
       " application_name=chatgenius-db");
+  // A silent peer (half-open connection, a stalled host) is noticed within
+  // POSTGRES_TCP_TIMEOUT_MS: keepalives from half of it, three probes, and
+  // unacknowledged data at most that long (ignored on Unix sockets, where
+  // the SSH tunnel's own keepalive watches the bastion).
+  const int64_t tcp_ms = absl::ToInt64Milliseconds(c.postgres_tcp_timeout);
+  absl::StrAppend(&out, " keepalives=1 keepalives_idle=", std::max<int64_t>(1, tcp_ms / 2000),
+                  " keepalives_interval=", std::max<int64_t>(1, tcp_ms / 6000),
+                  " keepalives_count=3 tcp_user_timeout=", tcp_ms);
+  // Session limits, so one stalled or slow session cannot hold up every
+  // replica's writers: lock waits, transactions left open, statements.
+  std::string options =
+      absl::StrCat("-c lock_timeout=", absl::ToInt64Milliseconds(c.postgres_lock_timeout),
+                   " -c idle_in_transaction_session_timeout=",
+                   absl::ToInt64Milliseconds(c.postgres_idle_in_transaction_timeout),
+                   " -c statement_timeout=", absl::ToInt64Milliseconds(c.statement_timeout));
+  absl::StrAppend(&out, " options=", QuoteConnValue(options));
   if (!c.postgres_password.empty()) {
     absl::StrAppend(&out, " password=", redact ? "***" : QuoteConnValue(c.postgres_password));
   }
@@ -250,10 +273,15 @@ std::string Config::ConnInfoVia(const std::string& host, int port) const {
 }
 
 std::string Config::MigrationConnInfoVia(const std::string& host, int port) const {
-  if (postgres_migration_user.empty()) return ConnInfoVia(host, port);  // one role for both
+  if (postgres_migration_user.empty()) {  // one role for both
+    Config migrating = *this;
+    migrating.statement_timeout = absl::ZeroDuration();  // a migration's DDL may take long
+    return BuildConnInfo(migrating, host, port, /*redact=*/false);
+  }
   Config as_owner = *this;
   as_owner.postgres_user = postgres_migration_user;
   as_owner.postgres_password = postgres_migration_password;
+  as_owner.statement_timeout = absl::ZeroDuration();  // a migration's DDL may take long
   return BuildConnInfo(as_owner, host, port, /*redact=*/false);
 }
 
@@ -333,6 +361,11 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
   }
   c.postgres_connect_timeout =
       r.Millis("POSTGRES_CONNECT_TIMEOUT_MS", c.postgres_connect_timeout, 1000, 600000);
+  c.postgres_lock_timeout = r.Millis("POSTGRES_LOCK_TIMEOUT_MS", c.postgres_lock_timeout, 0, 3600000);
+  c.postgres_idle_in_transaction_timeout =
+      r.Millis("POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS", c.postgres_idle_in_transaction_timeout,
+               0, 86400000);
+  c.postgres_tcp_timeout = r.Millis("POSTGRES_TCP_TIMEOUT_MS", c.postgres_tcp_timeout, 1000, 600000);
   if (c.postgres_db.empty() || c.postgres_user.empty()) {
     r.Fail("POSTGRES_DB and POSTGRES_USER: must not be empty");
   }

@@ -50,6 +50,11 @@ struct Config {
   std::string postgres_migration_password;  // POSTGRES_MIGRATION_PASSWORD (secret)
   std::string postgres_sslmode = "prefer";  // POSTGRES_SSLMODE
   absl::Duration postgres_connect_timeout = absl::Seconds(5);  // POSTGRES_CONNECT_TIMEOUT_MS
+  // Session limits on every connection (libpq options) and TCP liveness.
+  absl::Duration postgres_lock_timeout = absl::Seconds(10);  // POSTGRES_LOCK_TIMEOUT_MS
+  absl::Duration postgres_idle_in_transaction_timeout =
+      absl::Seconds(30);                                  // POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS
+  absl::Duration postgres_tcp_timeout = absl::Seconds(30);  // POSTGRES_TCP_TIMEOUT_MS
   bool use_test_database = false;  // USE_TEST_DATABASE -> TEST_POSTGRES_*
 
   int pool_max_size = 10;                                   // POOL_MAX_SIZE
