@@ -11,23 +11,21 @@ namespace v1 = ::chatgenius::db::v1;
 
 // One row when both the channel and the user exist (the user possibly
 // deleted): the channel's type and state, the user's role if a member.
-// Users is an inner join so that FOR SHARE can lock its row too.
+// For reads, in one statement.
 constexpr char kAccessSql[] =
     "SELECT c.type, c.archived_at IS NOT NULL, m.role, u.deleted_at IS NULL "
     "FROM channels c CROSS JOIN users u "
     "LEFT JOIN channel_members m ON m.channel_id = c.id AND m.user_id = u.id "
+    "WHERE c.id = $1 AND c.deleted_at IS NULL AND u.id = $2::text";
+// Writes lock first and read the membership after, in a statement of its
+// own: a locking statement that waited returns the locked rows' latest
+// versions but everything else from its snapshot, taken before the wait,
+// so a membership removed by the transaction it waited for would still
+// look present.
+constexpr char kLockSql[] =
+    "SELECT c.type, c.archived_at IS NOT NULL, u.deleted_at IS NULL "
+    "FROM channels c CROSS JOIN users u "
     "WHERE c.id = $1 AND c.deleted_at IS NULL AND u.id = $2::text ";
-
-const char* AccessStatement(AccessLock lock) {
-  switch (lock) {
-    case AccessLock::kShare:
-      return "channel_access_for_share";
-    case AccessLock::kUpdate:
-      return "channel_access_for_update";
-    default:
-      return "channel_access";
-  }
-}
 
 absl::Status NotMember(absl::string_view field) {
   return absl::PermissionDeniedError(absl::StrCat(field, ": not a member of this channel"));
@@ -37,10 +35,11 @@ absl::Status NotMember(absl::string_view field) {
 
 void RegisterChannelAccessStatements(ConnectionPool* pool) {
   pool->RegisterStatement("channel_access", kAccessSql);
-  pool->RegisterStatement("channel_access_for_share",
-                          absl::StrCat(kAccessSql, "FOR SHARE OF c, u"));
-  pool->RegisterStatement("channel_access_for_update",
-                          absl::StrCat(kAccessSql, "FOR UPDATE OF c FOR SHARE OF u"));
+  pool->RegisterStatement("channel_lock_for_share", absl::StrCat(kLockSql, "FOR SHARE OF c, u"));
+  pool->RegisterStatement("channel_lock_for_update",
+                          absl::StrCat(kLockSql, "FOR UPDATE OF c FOR SHARE OF u"));
+  pool->RegisterStatement("channel_member_role",
+                          "SELECT role FROM channel_members WHERE channel_id = $1 AND user_id = $2");
   pool->RegisterStatement("channel_live",
                           "SELECT 1 FROM channels WHERE id = $1 AND deleted_at IS NULL");
   pool->RegisterStatement("user_live", "SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL");
@@ -64,17 +63,26 @@ absl::Status UserNotFound(absl::string_view field, absl::string_view id) {
 absl::StatusOr<ChannelAccess> AccessIn(pqxx::transaction_base& txn, const std::string& channel_id,
                                        absl::string_view user_field, const std::string& user_id,
                                        AccessLock lock) {
-  pqxx::result r = txn.exec_prepared(AccessStatement(lock), channel_id, user_id);
+  const bool locking = lock != AccessLock::kNone;
+  pqxx::result r = txn.exec_prepared(
+      !locking ? "channel_access"
+               : lock == AccessLock::kShare ? "channel_lock_for_share" : "channel_lock_for_update",
+      channel_id, user_id);
   if (r.empty()) {
     // Only on this error path: which of the two is missing.
     if (txn.exec_prepared("channel_live", channel_id).empty()) return ChannelNotFound(channel_id);
     return UserNotFound(user_field, user_id);
   }
-  if (!r[0][3].as<bool>()) return UserNotFound(user_field, user_id);
+  if (!r[0][locking ? 2 : 3].as<bool>()) return UserNotFound(user_field, user_id);
   ChannelAccess access;
   access.type = ChannelTypeFromSql(r[0][0].as<std::string>());
   access.archived = r[0][1].as<bool>();
-  if (!r[0][2].is_null()) access.role = RoleFromSql(r[0][2].as<std::string>());
+  if (locking) {
+    pqxx::result role = txn.exec_prepared("channel_member_role", channel_id, user_id);
+    if (!role.empty()) access.role = RoleFromSql(role[0][0].as<std::string>());
+  } else if (!r[0][2].is_null()) {
+    access.role = RoleFromSql(r[0][2].as<std::string>());
+  }
   return access;
 }
 

@@ -15,8 +15,9 @@
 // - every change needs membership; which members may do what (roles,
 //   authorship) is each store's rule on top.
 // Writes lock the channel row and the acting user's row FOR SHARE (or the
-// channel FOR UPDATE), so a concurrent archive, delete or user deletion
-// either commits first and is seen, or waits for the write.
+// channel FOR UPDATE) and only then read the membership, so a concurrent
+// archive, delete, removal or user deletion either commits first and is
+// seen, or waits for the write.
 #ifndef CHATGENIUS_SERVER_STORE_CHANNEL_ACCESS_H_
 #define CHATGENIUS_SERVER_STORE_CHANNEL_ACCESS_H_
 

@@ -6,6 +6,8 @@
 #include <thread>
 #include <vector>
 
+#include <pqxx/pqxx>
+
 #include "absl/strings/str_cat.h"
 #include "server/common/ulid.h"
 #include "tests/support/domain_fixture.h"
@@ -160,6 +162,25 @@ TEST_F(MessageServiceTest, ClientMsgIdMakesRetriesIdempotent) {
               StatusCode::ALREADY_EXISTS, "client_msg_id");
   EXPECT_EQ(db_.Query("SELECT count(*) FROM messages WHERE user_id = '" + ada_.id() + "'"), "2")
       << "refused reuses store nothing";
+}
+
+TEST_F(MessageServiceTest, AMemberRemovedWhileTheirPostWaitsCannotPost) {
+  // Another transaction removes bob the way RemoveMember does: channel row
+  // locked, membership deleted, not yet committed.
+  pqxx::connection remover(db_.conninfo());
+  pqxx::work removal(remover);
+  removal.exec("SELECT 1 FROM channels WHERE id = '" + general_.id() + "' FOR UPDATE");
+  removal.exec("DELETE FROM channel_members WHERE channel_id = '" + general_.id() +
+               "' AND user_id = '" + bob_.id() + "'");
+  grpc::Status posted;
+  v1::Message out;
+  std::thread post([&] { posted = TryPost(general_.id(), bob_.id(), "racing the removal", &out); });
+  ASSERT_EQ(db_.WaitForLockWaiters(1, absl::Seconds(10)), 1) << "the post waits for the channel row";
+  removal.commit();
+  post.join();
+  ExpectError(posted, StatusCode::PERMISSION_DENIED, "not a member");
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM messages"), "0")
+      << "the membership is read after the lock, not from before the wait";
 }
 
 TEST_F(MessageServiceTest, EditIsAuthorOnly) {
