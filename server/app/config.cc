@@ -127,6 +127,14 @@
     "end-user tokens: the audience aud must contain", false)                                       \
   X(end_user_jwt_leeway_s, "END_USER_JWT_LEEWAY_S", "60",                                          \
     "end-user tokens: clock skew allowed on exp and nbf, seconds", false)                          \
+  X(storage_url_schemes, "STORAGE_URL_SCHEMES", "https,s3,gs",                                     \
+    "URL schemes an attachment's storage_url may use", false)                                      \
+  X(max_attachments_per_message, "MAX_ATTACHMENTS_PER_MESSAGE", "10",                              \
+    "attachments one message may hold", false)                                                     \
+  X(max_emoji_per_message, "MAX_EMOJI_PER_MESSAGE", "50",                                          \
+    "distinct reaction emoji one message may hold", false)                                         \
+  X(max_reactions_per_user_per_message, "MAX_REACTIONS_PER_USER_PER_MESSAGE", "20",                \
+    "reactions one user may add to one message", false)                                            \
   X(metrics_address, "METRICS_ADDRESS", "",                                                        \
     "host:port of the Prometheus /metrics HTTP endpoint (empty = off)", false)                     \
   X(log_format, "LOG_FORMAT", "text", "text or json (one JSON object per line)", false)            \
@@ -455,6 +463,19 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
     r.Fail(absl::StrCat("AUTH_TOKENS_FILE: bearer tokens would cross the network in clear on ",
                         c.listen_address, "; serve TLS (TLS_CERT_FILE, TLS_KEY_FILE)"));
   }
+  c.storage_url_schemes.clear();
+  for (absl::string_view scheme : absl::StrSplit(r.String("STORAGE_URL_SCHEMES", "https,s3,gs"),
+                                                 ',', absl::SkipEmpty())) {
+    c.storage_url_schemes.insert(absl::AsciiStrToLower(absl::StripAsciiWhitespace(scheme)));
+  }
+  if (c.storage_url_schemes.empty()) r.Fail("STORAGE_URL_SCHEMES: name at least one scheme");
+  c.content_limits.max_attachments_per_message =
+      r.Int("MAX_ATTACHMENTS_PER_MESSAGE", c.content_limits.max_attachments_per_message, 1, 1000);
+  c.content_limits.max_emoji_per_message =
+      r.Int("MAX_EMOJI_PER_MESSAGE", c.content_limits.max_emoji_per_message, 1, 1000);
+  c.content_limits.max_reactions_per_user_per_message =
+      r.Int("MAX_REACTIONS_PER_USER_PER_MESSAGE",
+            c.content_limits.max_reactions_per_user_per_message, 1, 1000);
   c.metrics_address = r.String("METRICS_ADDRESS", "");
   if (absl::StatusOr<HostPort> metrics = SplitHostPort(c.metrics_address);
       !c.metrics_address.empty() && !metrics.ok()) {

@@ -23,6 +23,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/auth/end_user_jwt.h"
+#include "server/store/content_limits.h"
 
 namespace chatgenius {
 
@@ -117,6 +118,11 @@ struct Config {
   // End-user tokens (END_USER_JWT_*): off unless a key source is set; then
   // acting users must match the verified x-end-user-token.
   JwtSettings end_user_jwt;
+
+  // What may accumulate on one message (server/store/content_limits.h), and
+  // the URL schemes attachments may point at.
+  ContentLimits content_limits;
+  std::set<std::string> storage_url_schemes = {"https", "s3", "gs"};  // STORAGE_URL_SCHEMES
 
   std::string metrics_address;      // METRICS_ADDRESS (empty = no metrics endpoint)
   std::string log_format = "text";  // LOG_FORMAT: text | json

@@ -181,8 +181,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
       std::make_unique<Migrator>(migration_conninfo, s->pool_.get(), std::move(migrations));
   s->user_store_ = std::make_unique<UserStore>(s->pool_.get());
   s->channel_store_ = std::make_unique<ChannelStore>(s->pool_.get());
-  s->message_store_ = std::make_unique<MessageStore>(s->pool_.get());
-  s->reaction_store_ = std::make_unique<ReactionStore>(s->pool_.get());
+  s->message_store_ = std::make_unique<MessageStore>(s->pool_.get(), config.content_limits);
+  s->reaction_store_ = std::make_unique<ReactionStore>(s->pool_.get(), config.content_limits);
   s->info_store_ = std::make_unique<ServerInfoStore>(s->pool_.get());
   s->event_store_ = std::make_unique<EventStore>(s->pool_.get());
 
@@ -220,7 +220,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   s->services_.push_back(std::make_unique<ChannelServiceImpl>(
       s->channel_store_.get(), s->tokens_.get(), max_statement, end_users));
   s->services_.push_back(std::make_unique<MessageServiceImpl>(
-      s->message_store_.get(), s->tokens_.get(), max_statement, end_users));
+      s->message_store_.get(), s->tokens_.get(), max_statement, end_users,
+      config.storage_url_schemes));
   s->services_.push_back(
       std::make_unique<ReactionServiceImpl>(s->reaction_store_.get(), max_statement, end_users));
   HubSettings hub_settings;

@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "server/common/ulid.h"
 
@@ -146,7 +147,8 @@ absl::Status ValidateChannelName(absl::string_view field, absl::string_view valu
   return absl::OkStatus();
 }
 
-absl::Status ValidateStorageUrl(absl::string_view field, absl::string_view value) {
+absl::Status ValidateStorageUrl(absl::string_view field, absl::string_view value,
+                                const std::set<std::string>& schemes) {
   if (value.empty()) return Invalid(field, "is required");
   if (absl::Status s = ValidateText(field, value, 1, 2048); !s.ok()) return s;
   if (HasControlOrSpace(value)) return Invalid(field, "must not contain spaces");
@@ -160,6 +162,10 @@ absl::Status ValidateStorageUrl(absl::string_view field, absl::string_view value
   }
   if (!scheme_ok || colon + 3 >= value.size()) {
     return Invalid(field, "must be a URL like https://host/path or s3://bucket/key");
+  }
+  if (schemes.count(absl::AsciiStrToLower(value.substr(0, colon))) == 0) {
+    return Invalid(field, absl::StrCat("the scheme must be one of ", absl::StrJoin(schemes, ", "),
+                                       " (STORAGE_URL_SCHEMES)"));
   }
   return absl::OkStatus();
 }

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 
+#include <set>
 #include <string>
 
 #include "absl/status/status.h"
@@ -56,9 +57,12 @@ inline constexpr int kMaxPageSize = 1000;
 // without whitespace; empty is accepted.
 [[nodiscard]] absl::Status ValidateOptionalUrl(absl::string_view field, absl::string_view value);
 
-// ValidateStorageUrl checks a required URL of any scheme
-// ("https://...", "s3://bucket/key"), at most 2048 characters, no spaces.
-[[nodiscard]] absl::Status ValidateStorageUrl(absl::string_view field, absl::string_view value);
+// ValidateStorageUrl checks a required URL ("https://...", "s3://bucket/key")
+// of at most 2048 characters without spaces whose scheme (compared in lower
+// case) is one of `schemes`; "javascript:", "file:" and the like are
+// refused unless listed.
+[[nodiscard]] absl::Status ValidateStorageUrl(absl::string_view field, absl::string_view value,
+                                              const std::set<std::string>& schemes);
 
 // ValidateSha256Hex checks 64 lower-case hexadecimal digits.
 [[nodiscard]] absl::Status ValidateSha256Hex(absl::string_view field, absl::string_view value);

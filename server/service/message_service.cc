@@ -32,11 +32,13 @@ absl::Status ValidatePostMessage(const v1::PostMessageRequest& request) {
 }
 
 MessageServiceImpl::MessageServiceImpl(MessageStore* store, const PageTokenCodec* tokens,
-                                 absl::Duration max_statement_time, const EndUserAuth* end_users)
+                                 absl::Duration max_statement_time, const EndUserAuth* end_users,
+                                 std::set<std::string> storage_url_schemes)
     : store_(store),
       tokens_(tokens),
       max_statement_time_(max_statement_time),
-      end_users_(end_users) {}
+      end_users_(end_users),
+      storage_url_schemes_(std::move(storage_url_schemes)) {}
 
 CallLimits MessageServiceImpl::Deadline(grpc::ServerContext* context) const {
   return RpcLimits(context, max_statement_time_);
@@ -235,7 +237,8 @@ absl::StatusOr<v1::Attachment> MessageServiceImpl::DoAddAttachment(
   if (a.size_bytes() < 0) {
     return absl::InvalidArgumentError("attachment.size_bytes: must not be negative");
   }
-  RETURN_IF_ERROR(ValidateStorageUrl("attachment.storage_url", a.storage_url()));
+  RETURN_IF_ERROR(
+      ValidateStorageUrl("attachment.storage_url", a.storage_url(), storage_url_schemes_));
   RETURN_IF_ERROR(ValidateSha256Hex("attachment.sha256", a.sha256()));
   return store_->AddAttachment(a, Deadline(context));
 }

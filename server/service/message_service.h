@@ -6,6 +6,9 @@
 #define CHATGENIUS_SERVER_SERVICE_MESSAGE_SERVICE_H_
 
 #include "absl/time/time.h"
+#include <set>
+#include <string>
+
 #include "chatgenius/db/v1/message_service.grpc.pb.h"
 #include "server/common/page_token.h"
 #include "server/auth/acting_user.h"
@@ -26,7 +29,8 @@ class MessageServiceImpl final : public db::v1::MessageService::Service {
   // `end_users` (may be null: end-user tokens off) checks each call's
   // acting user against its x-end-user-token; it must outlive the service.
   MessageServiceImpl(MessageStore* store, const PageTokenCodec* tokens,
-                     absl::Duration max_statement_time, const EndUserAuth* end_users = nullptr);
+                     absl::Duration max_statement_time, const EndUserAuth* end_users = nullptr,
+                     std::set<std::string> storage_url_schemes = {"https", "s3", "gs"});
 
   grpc::Status PostMessage(grpc::ServerContext* context, const db::v1::PostMessageRequest* request,
                            db::v1::Message* response) override;
@@ -81,6 +85,7 @@ class MessageServiceImpl final : public db::v1::MessageService::Service {
   const PageTokenCodec* const tokens_;
   const absl::Duration max_statement_time_;
   const EndUserAuth* const end_users_;
+  const std::set<std::string> storage_url_schemes_;  // STORAGE_URL_SCHEMES
 };
 
 }  // namespace chatgenius

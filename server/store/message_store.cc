@@ -217,7 +217,8 @@ const ConstraintMessages& MessageConstraintMessages() {
 
 }  // namespace
 
-MessageStore::MessageStore(ConnectionPool* pool) : pool_(pool) {
+MessageStore::MessageStore(ConnectionPool* pool, ContentLimits limits)
+    : pool_(pool), limits_(limits) {
   EventStore::RegisterStatementsOn(pool_);
   RegisterChannelAccessStatements(pool_);
   pool_->RegisterStatement("msg_get", GetSql());
@@ -286,6 +287,12 @@ MessageStore::MessageStore(ConnectionPool* pool) : pool_(pool) {
   pool_->RegisterStatement(
       "att_meta", "SELECT channel_id, uploader_id, message_id FROM attachments WHERE id = $1");
   pool_->RegisterStatement("att_delete", "DELETE FROM attachments WHERE id = $1");
+  // Attachers of one message take turns on its row (FK checks and readers
+  // pass), then count in a statement of its own: one that waited for the
+  // lock would count from its snapshot, before the others committed.
+  pool_->RegisterStatement("att_message_lock",
+                           "SELECT 1 FROM messages WHERE id = $1 FOR NO KEY UPDATE");
+  pool_->RegisterStatement("att_count", "SELECT count(*) FROM attachments WHERE message_id = $1");
 }
 
 std::string MessageStore::GetSql() {
@@ -511,6 +518,14 @@ absl::StatusOr<v1::Attachment> MessageStore::AddAttachment(const v1::Attachment&
           "attachment.uploader_id: only the message's author may attach files to it");
     }
     if (access.archived) return absl::FailedPreconditionError("channel is archived");
+    txn.exec_prepared("att_message_lock", a.message_id());
+    if (txn.exec_prepared("att_count", a.message_id())[0][0].as<int>() >=
+        limits_.max_attachments_per_message) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("attachment.message_id: the message already has ",
+                       limits_.max_attachments_per_message,
+                       " attachments (MAX_ATTACHMENTS_PER_MESSAGE)"));
+    }
     pqxx::result r =
         txn.exec_prepared("att_insert", NewUlid(), a.message_id(), meta.channel_id, a.uploader_id(),
                           a.name(), a.content_type(), a.size_bytes(), a.storage_url(), a.sha256());

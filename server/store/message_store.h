@@ -25,6 +25,7 @@
 #include "chatgenius/db/v1/message_service.pb.h"
 #include "server/db/call_limits.h"
 #include "server/db/connection_pool.h"
+#include "server/store/content_limits.h"
 
 namespace chatgenius {
 
@@ -50,9 +51,8 @@ struct SearchResult {
 
 class MessageStore {
  public:
-  // Registers the statements on `pool`, which must outlive the store. A
-  // ChannelStore must be registered on the same pool (access checks).
-  explicit MessageStore(ConnectionPool* pool);
+  // Registers the statements on `pool`, which must outlive the store.
+  explicit MessageStore(ConnectionPool* pool, ContentLimits limits = {});
 
   // The SQL of the two read statements, for benchmarks that compare the
   // service with the same statements run directly: GetSql takes (viewer, id),
@@ -96,7 +96,8 @@ class MessageStore {
                                                                  const CallLimits& call);
 
   // AddAttachment records metadata on a live message; the uploader must be
-  // its author.
+  // its author, and the message holds at most
+  // limits.max_attachments_per_message.
   [[nodiscard]] absl::StatusOr<db::v1::Attachment> AddAttachment(
       const db::v1::Attachment& attachment, const CallLimits& call);
   // ListAttachments lists by message (message_id set) or by channel, ids
@@ -110,6 +111,7 @@ class MessageStore {
 
  private:
   ConnectionPool* const pool_;
+  const ContentLimits limits_;
 };
 
 }  // namespace chatgenius

@@ -25,11 +25,23 @@ absl::StatusOr<std::string> LiveMessageChannelIn(pqxx::transaction_base& txn,
 
 }  // namespace
 
-ReactionStore::ReactionStore(ConnectionPool* pool) : pool_(pool) {
+ReactionStore::ReactionStore(ConnectionPool* pool, ContentLimits limits)
+    : pool_(pool), limits_(limits) {
   EventStore::RegisterStatementsOn(pool_);
   RegisterChannelAccessStatements(pool_);
   pool_->RegisterStatement("rx_message_channel",
                            "SELECT channel_id FROM messages WHERE id = $1 AND deleted_at IS NULL");
+  // The caps: concurrent reactors of one message take turns on its row (FK
+  // checks and readers pass), and count in a statement after the lock, so
+  // they see each other's committed reactions.
+  pool_->RegisterStatement("rx_message_lock",
+                           "SELECT 1 FROM messages WHERE id = $1 FOR NO KEY UPDATE");
+  pool_->RegisterStatement(
+      "rx_counts",
+      "SELECT (SELECT count(DISTINCT emoji) FROM reactions WHERE message_id = $1), "
+      "(SELECT count(*) FROM reactions WHERE message_id = $1 AND user_id = $2), "
+      "EXISTS (SELECT 1 FROM reactions WHERE message_id = $1 AND emoji = $3), "
+      "EXISTS (SELECT 1 FROM reactions WHERE message_id = $1 AND emoji = $3 AND user_id = $2)");
   pool_->RegisterStatement("rx_insert",
                            "INSERT INTO reactions (message_id, user_id, emoji) VALUES ($1, $2, $3) "
                            "ON CONFLICT (message_id, user_id, emoji) DO NOTHING");
@@ -57,6 +69,20 @@ absl::StatusOr<v1::Reaction> ReactionStore::Add(const std::string& message_id,
                      AccessIn(txn, channel_id, "user_id", user_id, AccessLock::kShare));
     RETURN_IF_ERROR(RequireMember(access, "user_id"));
     if (access.archived) return absl::FailedPreconditionError("channel is archived");
+    txn.exec_prepared("rx_message_lock", message_id);
+    const pqxx::row counts = txn.exec_prepared1("rx_counts", message_id, user_id, emoji);
+    const bool repeat = counts[3].as<bool>();  // a no-op, whatever the counts
+    if (!repeat && !counts[2].as<bool>() &&
+        counts[0].as<int>() >= limits_.max_emoji_per_message) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("emoji: the message already has ", limits_.max_emoji_per_message,
+                       " different reactions (MAX_EMOJI_PER_MESSAGE)"));
+    }
+    if (!repeat && counts[1].as<int>() >= limits_.max_reactions_per_user_per_message) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "user_id: already reacted ", limits_.max_reactions_per_user_per_message,
+          " times to this message (MAX_REACTIONS_PER_USER_PER_MESSAGE)"));
+    }
     const bool added =
         txn.exec_prepared("rx_insert", message_id, user_id, emoji).affected_rows() > 0;
     pqxx::result r = txn.exec_prepared("rx_get", message_id, user_id, emoji);

@@ -14,15 +14,18 @@
 #include "chatgenius/db/v1/reaction_service.pb.h"
 #include "server/db/call_limits.h"
 #include "server/db/connection_pool.h"
+#include "server/store/content_limits.h"
 
 namespace chatgenius {
 
 class ReactionStore {
  public:
-  // Registers the statements on `pool`; a ChannelStore must be registered
-  // on the same pool (access checks).
-  explicit ReactionStore(ConnectionPool* pool);
+  // Registers the statements on `pool`, which must outlive the store.
+  explicit ReactionStore(ConnectionPool* pool, ContentLimits limits = {});
 
+  // Add records the user's reaction (a repeat is a no-op). A message holds
+  // at most limits.max_emoji_per_message distinct emoji and
+  // limits.max_reactions_per_user_per_message per user.
   [[nodiscard]] absl::StatusOr<db::v1::Reaction> Add(const std::string& message_id,
                                                      const std::string& user_id,
                                                      const std::string& emoji,
@@ -37,6 +40,7 @@ class ReactionStore {
 
  private:
   ConnectionPool* const pool_;
+  const ContentLimits limits_;
 };
 
 }  // namespace chatgenius

@@ -85,13 +85,23 @@ TEST(ValidationTest, ChannelNames) {
 }
 
 TEST(ValidationTest, AttachmentFields) {
-  EXPECT_TRUE(ValidateStorageUrl("url", "https://cdn.example.com/x.png").ok());
-  EXPECT_TRUE(ValidateStorageUrl("url", "s3://bucket/key").ok());
-  ExpectInvalid(ValidateStorageUrl("url", ""), "url");
-  ExpectInvalid(ValidateStorageUrl("url", "no-scheme"), "url");
-  ExpectInvalid(ValidateStorageUrl("url", "https://"), "url");
-  ExpectInvalid(ValidateStorageUrl("url", "1x://host"), "url");
-  ExpectInvalid(ValidateStorageUrl("url", "https://a b"), "url");
+  const std::set<std::string> schemes = {"https", "s3", "gs"};
+  EXPECT_TRUE(ValidateStorageUrl("url", "https://cdn.example.com/x.png", schemes).ok());
+  EXPECT_TRUE(ValidateStorageUrl("url", "s3://bucket/key", schemes).ok());
+  EXPECT_TRUE(ValidateStorageUrl("url", "HTTPS://cdn.example.com/x", schemes).ok());
+  ExpectInvalid(ValidateStorageUrl("url", "", schemes), "url");
+  ExpectInvalid(ValidateStorageUrl("url", "no-scheme", schemes), "url");
+  ExpectInvalid(ValidateStorageUrl("url", "https://", schemes), "url");
+  ExpectInvalid(ValidateStorageUrl("url", "1x://host", schemes), "url");
+  ExpectInvalid(ValidateStorageUrl("url", "https://a b", schemes), "url");
+  for (const char* dangerous : {"javascript://%0aalert(1)", "file:///etc/passwd",
+                                "http://plain.example.com/x", "data://text/html,x"}) {
+    absl::Status s = ValidateStorageUrl("url", dangerous, schemes);
+    ExpectInvalid(s, "url");
+    EXPECT_NE(s.message().find("STORAGE_URL_SCHEMES"), absl::string_view::npos) << s;
+  }
+  EXPECT_TRUE(ValidateStorageUrl("url", "http://plain.example.com/x", {"http"}).ok())
+      << "configurable";
   EXPECT_TRUE(ValidateSha256Hex("sha", std::string(64, 'f')).ok());
   ExpectInvalid(ValidateSha256Hex("sha", std::string(64, 'F')), "sha");
   ExpectInvalid(ValidateSha256Hex("sha", std::string(63, 'a')), "sha");
