@@ -112,6 +112,14 @@
     "after SIGTERM: NOT_SERVING but still serving for this long", false)                           \
   X(shutdown_grace_ms, "SHUTDOWN_GRACE_MS", "10000", "then: longest wait for calls in flight",     \
     false)                                                                                         \
+  X(grpc_max_concurrent_streams, "GRPC_MAX_CONCURRENT_STREAMS", "100",                             \
+    "calls and streams one client connection may have open at once", false)                        \
+  X(grpc_max_connection_age_ms, "GRPC_MAX_CONNECTION_AGE_MS", "1800000",                           \
+    "connections are closed (GOAWAY) after this long, so clients rebalance; 0 = never", false)     \
+  X(grpc_max_connection_age_grace_ms, "GRPC_MAX_CONNECTION_AGE_GRACE_MS", "30000",                 \
+    "calls still running on an aged connection get this long before it closes", false)             \
+  X(grpc_keepalive_min_interval_ms, "GRPC_KEEPALIVE_MIN_INTERVAL_MS", "10000",                     \
+    "clients pinging more often than this are disconnected (keepalive enforcement)", false)        \
   X(auth_tokens_file, "AUTH_TOKENS_FILE", "",                                                      \
     "file of SHA-256 hashes of accepted bearer tokens; set = every call needs a token", false)     \
   X(auth_exempt, "AUTH_EXEMPT", "grpc.health.v1.Health",                                           \
@@ -432,6 +440,15 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
   }
   c.shutdown_drain = r.Millis("SHUTDOWN_DRAIN_MS", c.shutdown_drain, 0, 600000);
   c.shutdown_grace = r.Millis("SHUTDOWN_GRACE_MS", c.shutdown_grace, 0, 600000);
+
+  c.grpc_max_concurrent_streams =
+      r.Int("GRPC_MAX_CONCURRENT_STREAMS", c.grpc_max_concurrent_streams, 1, 100000);
+  c.grpc_max_connection_age =
+      r.Millis("GRPC_MAX_CONNECTION_AGE_MS", c.grpc_max_connection_age, 0, 86400000 * 30LL);
+  c.grpc_max_connection_age_grace =
+      r.Millis("GRPC_MAX_CONNECTION_AGE_GRACE_MS", c.grpc_max_connection_age_grace, 0, 86400000);
+  c.grpc_keepalive_min_interval =
+      r.Millis("GRPC_KEEPALIVE_MIN_INTERVAL_MS", c.grpc_keepalive_min_interval, 1000, 86400000);
 
   c.auth_tokens_file = r.String("AUTH_TOKENS_FILE", "");
   const std::string exempt = r.String("AUTH_EXEMPT", absl::StrJoin(c.auth_exempt, ","));

@@ -109,6 +109,14 @@ struct Config {
   absl::Duration shutdown_drain = absl::Seconds(3);   // SHUTDOWN_DRAIN_MS
   absl::Duration shutdown_grace = absl::Seconds(10);  // SHUTDOWN_GRACE_MS
 
+  // gRPC server limits per client connection.
+  int grpc_max_concurrent_streams = 100;                      // GRPC_MAX_CONCURRENT_STREAMS
+  absl::Duration grpc_max_connection_age = absl::Minutes(30);  // GRPC_MAX_CONNECTION_AGE_MS
+  absl::Duration grpc_max_connection_age_grace =
+      absl::Seconds(30);  // GRPC_MAX_CONNECTION_AGE_GRACE_MS
+  absl::Duration grpc_keepalive_min_interval =
+      absl::Seconds(10);  // GRPC_KEEPALIVE_MIN_INTERVAL_MS
+
   // Caller auth: with a tokens file every call needs "authorization: Bearer
   // <token>" whose SHA-256 is in the file, except calls to exempt services.
   std::string auth_tokens_file;                                   // AUTH_TOKENS_FILE

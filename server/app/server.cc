@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
@@ -88,6 +89,29 @@ absl::StatusOr<std::string> ReadPem(const char* variable, const std::string& pat
 // gRPC runs processors on secure credentials only, so plaintext with auth
 // uses local credentials (plaintext, loopback peers only; LoadConfig refuses
 // auth on a plaintext non-loopback address).
+// ApplyConnectionLimits bounds what one client connection can hold open and
+// how long it lives: concurrent streams (HTTP/2 SETTINGS), a maximum age
+// with a grace period (GOAWAY, so round_robin clients rebalance onto new
+// replicas), and keepalive enforcement (a client pinging too often is
+// disconnected); the server itself pings idle connections every minute.
+void ApplyConnectionLimits(const Config& c, grpc::ServerBuilder* builder) {
+  builder->AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, c.grpc_max_concurrent_streams);
+  if (c.grpc_max_connection_age > absl::ZeroDuration()) {
+    builder->AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_AGE_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(c.grpc_max_connection_age)));
+    builder->AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(c.grpc_max_connection_age_grace)));
+  }
+  builder->AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(c.grpc_keepalive_min_interval)));
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+}
+
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(
     const Config& c, std::shared_ptr<TokenAuthProcessor>* auth) {
   std::shared_ptr<TokenAuthProcessor> processor;
@@ -243,6 +267,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   if (config.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen_address, credentials, &s->port_);
+  ApplyConnectionLimits(config, &builder);
   for (auto& service : s->services_) builder.RegisterService(service.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> observers;
   observers.push_back(std::make_unique<RpcObserverFactory>(&s->rpc_metrics_));
