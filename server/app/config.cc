@@ -97,6 +97,13 @@
     "events older than this are pruned; older resume cursors get OUT_OF_RANGE", false)             \
   X(event_stream_queue, "EVENT_STREAM_QUEUE", "1000",                                              \
     "undelivered events one Subscribe stream may queue before RESOURCE_EXHAUSTED", false)          \
+  X(event_stream_queue_bytes, "EVENT_STREAM_QUEUE_BYTES", "4194304",                               \
+    "undelivered bytes one Subscribe stream may queue before RESOURCE_EXHAUSTED", false)           \
+  X(event_stream_write_timeout_ms, "EVENT_STREAM_WRITE_TIMEOUT_MS", "30000",                       \
+    "a stream whose client has not taken the last event for this long is cut off", false)          \
+  X(max_event_streams, "MAX_EVENT_STREAMS", "20000", "Subscribe streams the process holds", false) \
+  X(max_event_streams_per_caller, "MAX_EVENT_STREAMS_PER_CALLER", "10000",                         \
+    "Subscribe streams one caller (bearer token, or peer host without auth) may hold", false)      \
   X(postgres_migration_user, "POSTGRES_MIGRATION_USER", "",                                        \
     "role that applies migrations (default: POSTGRES_USER)", false)                                \
   X(postgres_migration_password, "POSTGRES_MIGRATION_PASSWORD", "",                                \
@@ -419,6 +426,13 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
   c.event_retention = absl::Hours(r.Int(
       "EVENT_RETENTION_HOURS", static_cast<int>(absl::ToInt64Hours(c.event_retention)), 1, 87600));
   c.event_stream_queue = r.Int("EVENT_STREAM_QUEUE", c.event_stream_queue, 1, 1000000);
+  c.event_stream_queue_bytes =
+      r.Int("EVENT_STREAM_QUEUE_BYTES", c.event_stream_queue_bytes, 65536, 1 << 30);
+  c.event_stream_write_timeout =
+      r.Millis("EVENT_STREAM_WRITE_TIMEOUT_MS", c.event_stream_write_timeout, 100, 3600000);
+  c.max_event_streams = r.Int("MAX_EVENT_STREAMS", c.max_event_streams, 1, 10000000);
+  c.max_event_streams_per_caller =
+      r.Int("MAX_EVENT_STREAMS_PER_CALLER", c.max_event_streams_per_caller, 1, 10000000);
 
   c.postgres_migration_user = r.String("POSTGRES_MIGRATION_USER", c.postgres_user);
   c.postgres_migration_password = r.String(

@@ -138,6 +138,10 @@ struct Config {
 
   absl::Duration event_retention = absl::Hours(24 * 7);  // EVENT_RETENTION_HOURS
   int event_stream_queue = 1000;                         // EVENT_STREAM_QUEUE
+  int event_stream_queue_bytes = 4 << 20;                // EVENT_STREAM_QUEUE_BYTES
+  absl::Duration event_stream_write_timeout = absl::Seconds(30);  // EVENT_STREAM_WRITE_TIMEOUT_MS
+  int max_event_streams = 20000;                         // MAX_EVENT_STREAMS
+  int max_event_streams_per_caller = 10000;              // MAX_EVENT_STREAMS_PER_CALLER
 
   // ConnInfo returns the libpq connection string, password included. Never
   // log it; use RedactedConnInfo().

@@ -255,9 +255,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   s->hub_->Start();
   // Replays of stored events run here, off gRPC's callback threads.
   s->work_ = std::make_unique<WorkQueue>(2);
+  EventStreamLimits stream_limits;
+  stream_limits.queue_events = config.event_stream_queue;
+  stream_limits.queue_bytes = static_cast<size_t>(config.event_stream_queue_bytes);
+  stream_limits.write_timeout = config.event_stream_write_timeout;
+  stream_limits.max_streams = config.max_event_streams;
+  stream_limits.max_streams_per_caller = config.max_event_streams_per_caller;
   auto events = std::make_unique<EventServiceImpl>(s->hub_.get(), s->event_store_.get(),
-                                                   s->work_.get(), config.event_stream_queue,
-                                                   end_users);
+                                                   s->work_.get(), stream_limits, end_users);
   s->events_ = events.get();
   s->services_.push_back(std::move(events));
 

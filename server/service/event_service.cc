@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "server/auth/token_auth_processor.h"
 #include "server/common/validation.h"
 #include "server/realtime/event_filter.h"
 #include "server/service/rpc_util.h"
@@ -48,6 +49,19 @@ absl::Status ValidateSubscribe(const v1::SubscribeRequest& r) {
   return absl::OkStatus();
 }
 
+// CallerOf names who opened a stream, for MAX_EVENT_STREAMS_PER_CALLER:
+// the bearer token's caller (per connection, as gRPC keeps it), or without
+// caller auth the peer's address without its port.
+std::string CallerOf(const grpc::CallbackServerContext& context) {
+  const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth != nullptr) {
+    std::vector<grpc::string_ref> names = auth->FindPropertyValues(kCallerProperty);
+    if (!names.empty()) return "caller:" + std::string(names[0].data(), names[0].size());
+  }
+  const std::string peer = context.peer();
+  return "peer:" + peer.substr(0, peer.rfind(':'));
+}
+
 grpc::Status ToGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
@@ -56,18 +70,24 @@ grpc::Status ToGrpc(const absl::Status& s) {
 // and no replay task still refers to it, whichever comes last.
 class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public EventSubscriber {
  public:
+  // `admitted` is the service's verdict on the stream count; `release`
+  // runs when the stream is gone (it counted).
   EventStream(grpc::CallbackServerContext* context, EventHub* hub, EventStore* store,
-              WorkQueue* work, int capacity, EventStreamStats* stats,
-              const v1::SubscribeRequest& request, const EndUserAuth* end_users)
+              WorkQueue* work, const EventStreamLimits& limits, EventStreamStats* stats,
+              const v1::SubscribeRequest& request, const EndUserAuth* end_users,
+              const absl::Status& admitted, std::function<void()> release)
       : context_(context),
         hub_(hub),
         store_(store),
         work_(work),
-        capacity_(capacity),
+        limits_(limits),
+        capacity_(limits.queue_events),
         stats_(stats),
-        request_(request) {
+        request_(request),
+        release_(std::move(release)) {
     stats_->open.fetch_add(1);
-    absl::Status s = RequireActingUser(context, request_, end_users);
+    absl::Status s = admitted;
+    if (s.ok()) s = RequireActingUser(context, request_, end_users);
     if (s.ok()) s = ValidateSubscribe(request_);
     if (!s.ok()) {
       FinishOnce(ToGrpc(s));
@@ -86,11 +106,18 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
         // Filtered once replay is done: the filter must see events in id
         // order, and these come after everything being replayed.
         live_backlog_.insert(live_backlog_.end(), batch.begin(), batch.end());
-        if (static_cast<int>(live_backlog_.size()) > capacity_) overflow = OverflowLocked();
+        for (const auto& e : batch) backlog_bytes_ += e->bytes;
+        overflow = OverflowLocked(live_backlog_.size(), backlog_bytes_);
       } else {
         for (const auto& e : batch) Enqueue(e);
-        if (static_cast<int>(queue_.size()) > capacity_) overflow = OverflowLocked();
+        overflow = OverflowLocked(queue_.size(), queued_bytes_);
         pump = true;
+      }
+      // A client that stopped reading holds its write open; events piling
+      // up behind it end the stream once that has lasted write_timeout.
+      if (!overflow && writing_ && absl::Now() - write_started_ > limits_.write_timeout) {
+        overflow = Exhausted(absl::StrCat("the client took no event for ",
+                                          absl::FormatDuration(limits_.write_timeout)));
       }
     }
     if (overflow) {
@@ -121,11 +148,13 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
           last_written_id_ = queue_.front()->event.id();
           stats_->delivered_total.fetch_add(1);
         }
+        queued_bytes_ -= queue_.front()->bytes;
         queue_.pop_front();
         stats_->queued.fetch_sub(1);
       }
       // Resume a replay that paused on a full queue once half has drained.
-      if (ok && replay_paused_ && static_cast<int>(queue_.size()) <= capacity_ / 2) {
+      if (ok && replay_paused_ && static_cast<int>(queue_.size()) <= capacity_ / 2 &&
+          queued_bytes_ <= limits_.queue_bytes / 2) {
         replay_paused_ = false;
         replay_more = true;
       }
@@ -139,9 +168,12 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
   }
 
   ~EventStream() override {
-    absl::MutexLock lock(&mu_);
-    stats_->queued.fetch_sub(static_cast<int64_t>(queue_.size()));
-    stats_->open.fetch_sub(1);
+    {
+      absl::MutexLock lock(&mu_);
+      stats_->queued.fetch_sub(static_cast<int64_t>(queue_.size()));
+      stats_->open.fetch_sub(1);
+    }
+    if (release_) release_();
   }
 
   void OnCancel() override {
@@ -269,12 +301,15 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
         if (finished_) return;
         cursor = replay_cursor_;
         end = replay_end_;
-        room = capacity_ - static_cast<int>(queue_.size());
+        room = queued_bytes_ >= limits_.queue_bytes / 2
+                   ? 0
+                   : capacity_ - static_cast<int>(queue_.size());
         if (cursor >= end || end_after_queue_) {
           // Replay done: the live events held back come next, filtered now.
           replaying_ = false;
           for (const auto& e : live_backlog_) Enqueue(e);
           live_backlog_.clear();
+          backlog_bytes_ = 0;
           break;
         }
         if (room <= 0) {
@@ -297,6 +332,8 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
         }
         replay_cursor_ = e.event.id();
         Enqueue(std::make_shared<const StoredEvent>(std::move(e)));
+        // The rest of the batch is read again once the queue has drained.
+        if (queued_bytes_ >= limits_.queue_bytes / 2) break;
       }
     }
     Pump();
@@ -308,6 +345,7 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
     if (e->event.id() <= skip_through_ || end_after_queue_) return;
     if (filter_->Matches(*e)) {
       queue_.push_back(e);
+      queued_bytes_ += e->bytes;
       stats_->queued.fetch_add(1);
     }
     if (filter_->lost_access()) {
@@ -320,11 +358,22 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
     }
   }
 
-  grpc::Status OverflowLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return grpc::Status(
-        grpc::StatusCode::RESOURCE_EXHAUSTED,
-        absl::StrCat("subscriber too slow: more than ", capacity_,
-                     " events waiting; resume with after_event_id=", last_written_id_));
+  // OverflowLocked says why a backlog of `events` and `bytes` ends the
+  // stream, if it does.
+  std::optional<grpc::Status> OverflowLocked(size_t events, size_t bytes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (static_cast<int>(events) > capacity_) {
+      return Exhausted(absl::StrCat("more than ", capacity_, " events waiting"));
+    }
+    if (bytes > limits_.queue_bytes) {
+      return Exhausted(absl::StrCat("more than ", limits_.queue_bytes, " bytes waiting"));
+    }
+    return std::nullopt;
+  }
+  grpc::Status Exhausted(absl::string_view why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat("subscriber too slow: ", why,
+                                     "; resume with after_event_id=", last_written_id_));
   }
 
   void Pump() {
@@ -338,6 +387,7 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
         end = end_after_queue_;
       } else {
         writing_ = true;
+        write_started_ = absl::Now();
         next = &queue_.front()->event;
       }
     }
@@ -361,6 +411,7 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
   EventHub* const hub_;
   EventStore* const store_;
   WorkQueue* const work_;
+  const EventStreamLimits limits_;
   const int capacity_;
   EventStreamStats* const stats_;
   const v1::SubscribeRequest request_;
@@ -377,6 +428,10 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
   // ahead of the hub.
   int64_t skip_through_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t last_written_id_ ABSL_GUARDED_BY(mu_) = 0;
+  const std::function<void()> release_;
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;   // of queue_
+  size_t backlog_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // of live_backlog_
+  absl::Time write_started_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   // Set once the filter lost the viewer's access: finish with it when the
   // queue has drained.
@@ -389,17 +444,39 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
 }  // namespace
 
 EventServiceImpl::EventServiceImpl(EventHub* hub, EventStore* store, WorkQueue* work,
-                                   int queue_capacity, const EndUserAuth* end_users)
-    : hub_(hub),
-      store_(store),
-      work_(work),
-      queue_capacity_(queue_capacity),
-      end_users_(end_users) {}
+                                   EventStreamLimits limits, const EndUserAuth* end_users)
+    : hub_(hub), store_(store), work_(work), limits_(limits), end_users_(end_users) {}
+
+absl::Status EventServiceImpl::Admit(const std::string& caller) {
+  absl::MutexLock lock(&mu_);
+  if (streams_ >= limits_.max_streams) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "this server holds ", streams_, " streams (MAX_EVENT_STREAMS); retry on another replica"));
+  }
+  int& mine = per_caller_[caller];
+  if (mine >= limits_.max_streams_per_caller) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("this caller holds ", mine, " streams (MAX_EVENT_STREAMS_PER_CALLER)"));
+  }
+  ++mine;
+  ++streams_;
+  return absl::OkStatus();
+}
+
+void EventServiceImpl::Release(const std::string& caller) {
+  absl::MutexLock lock(&mu_);
+  --streams_;
+  if (--per_caller_[caller] <= 0) per_caller_.erase(caller);
+}
 
 grpc::ServerWriteReactor<v1::Event>* EventServiceImpl::Subscribe(
     grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
-  return new EventStream(context, hub_, store_, work_, queue_capacity_, &stats_, *request,
-                         end_users_);
+  const std::string caller = CallerOf(*context);
+  absl::Status admitted = Admit(caller);
+  std::function<void()> release;
+  if (admitted.ok()) release = [this, caller] { Release(caller); };
+  return new EventStream(context, hub_, store_, work_, limits_, &stats_, *request, end_users_,
+                         admitted, std::move(release));
 }
 
 }  // namespace chatgenius

@@ -24,8 +24,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 #include "chatgenius/db/v1/event_service.grpc.pb.h"
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "server/auth/acting_user.h"
 #include "server/common/work_queue.h"
 #include "server/realtime/event_hub.h"
@@ -52,13 +57,24 @@ struct EventStreamStats {
   std::atomic<int64_t> dropped_total{0};    // streams closed RESOURCE_EXHAUSTED
 };
 
+// EventStreamLimits bound what streams can hold (README "Configuration").
+// Past a queue bound, or when the client has not taken the event being
+// written for `write_timeout` while more arrive, a stream ends
+// RESOURCE_EXHAUSTED naming the id to resume after; past a count, a new
+// stream is refused RESOURCE_EXHAUSTED at once.
+struct EventStreamLimits {
+  int queue_events = 1000;                         // EVENT_STREAM_QUEUE
+  size_t queue_bytes = 4 << 20;                    // EVENT_STREAM_QUEUE_BYTES
+  absl::Duration write_timeout = absl::Seconds(30);  // EVENT_STREAM_WRITE_TIMEOUT_MS
+  int max_streams = 20000;                         // MAX_EVENT_STREAMS
+  int max_streams_per_caller = 10000;              // MAX_EVENT_STREAMS_PER_CALLER
+};
+
 class EventServiceImpl final : public db::v1::EventService::CallbackService {
  public:
-  // Pointers must outlive the service. `queue_capacity` bounds each
-  // stream's backlog of undelivered events.
-  // `end_users` (may be null: end-user tokens off) checks each stream's
-  // reader against its x-end-user-token.
-  EventServiceImpl(EventHub* hub, EventStore* store, WorkQueue* work, int queue_capacity,
+  // Pointers must outlive the service. `end_users` (may be null: end-user
+  // tokens off) checks each stream's reader against its x-end-user-token.
+  EventServiceImpl(EventHub* hub, EventStore* store, WorkQueue* work, EventStreamLimits limits,
                    const EndUserAuth* end_users = nullptr);
 
   grpc::ServerWriteReactor<db::v1::Event>* Subscribe(
@@ -67,12 +83,20 @@ class EventServiceImpl final : public db::v1::EventService::CallbackService {
   const EventStreamStats& stats() const { return stats_; }
 
  private:
+  // Admit counts a new stream of `caller` against the limits, or says why
+  // not; Release undoes it when the stream is gone.
+  absl::Status Admit(const std::string& caller);
+  void Release(const std::string& caller);
+
   EventHub* const hub_;
   EventStore* const store_;
   WorkQueue* const work_;
-  const int queue_capacity_;
+  const EventStreamLimits limits_;
   const EndUserAuth* const end_users_;
   EventStreamStats stats_;
+  absl::Mutex mu_;
+  int streams_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<std::string, int> per_caller_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace chatgenius

@@ -129,6 +129,7 @@ absl::StatusOr<std::vector<StoredEvent>> EventStore::ReadIn(pqxx::transaction_ba
       std::string list = r[3].as<std::string>();
       if (!list.empty()) e.channels = absl::StrSplit(list, ',');
     }
+    e.bytes = e.event.ByteSizeLong();
     out.push_back(std::move(e));
   }
   return out;

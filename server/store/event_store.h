@@ -35,6 +35,8 @@ struct StoredEvent {
   // The channels the event concerns: its channel, or for a status event
   // every channel its user belonged to.
   std::vector<std::string> channels;
+  // event's serialized size, computed once for every stream's byte bound.
+  size_t bytes = 0;
 };
 
 // EventLogBounds: a cursor in [pruned_through, latest] can be served.
