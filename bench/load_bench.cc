@@ -49,6 +49,8 @@ std::string Id(const char* prefix, int64_t n) {
 }
 const std::string kViewer = Id("01A", 0);
 const std::string kBig = Id("01C", 0);
+// The service's default page byte budget (MAX_RESPONSE_BYTES), passed to its SQL.
+constexpr int kResponseBudget = chatgenius::ContentLimits{}.max_response_bytes;
 const std::string kSmall = Id("01C", 1);
 
 // A random top-level message of the big channel.
@@ -156,8 +158,8 @@ std::function<bool(std::mt19937_64&)> SqlCall(const std::string& conninfo, Metho
         r = prepared ? tx.exec_prepared("stmt", kViewer, id) : tx.exec_params(sql, kViewer, id);
         return r.size() == 1;
       }
-      r = prepared ? tx.exec_prepared("stmt", kViewer, kBig, "~", 50)
-                   : tx.exec_params(sql, kViewer, kBig, "~", 50);
+      r = prepared ? tx.exec_prepared("stmt", kViewer, kBig, "~", 50, kResponseBudget)
+                   : tx.exec_params(sql, kViewer, kBig, "~", 50, kResponseBudget);
       return r.size() == 50;
     } catch (const std::exception& e) {
       return false;
@@ -235,7 +237,7 @@ void Paging() {
   }
   const std::string offset =
       absl::StrReplaceAll(keyset, {{predicate, "m.channel_id = $2 AND $3::text IS NOT NULL"},
-                                   {"LIMIT $4", "LIMIT $4 OFFSET $5"}});
+                                   {"LIMIT $4", "LIMIT $4 OFFSET $6"}});
   c.prepare("keyset", keyset);
   c.prepare("offset", offset);
   std::unique_ptr<chatgenius::client::Client> client = NewClient();
@@ -280,11 +282,13 @@ void Paging() {
     });
     key_ms[i] = MedianMs(samples, [&] {
       pqxx::nontransaction tx(c);
-      return tx.exec_prepared("keyset", kViewer, k.channel, k.cursor, 50).size() == 50;
+      return tx.exec_prepared("keyset", kViewer, k.channel, k.cursor, 50, kResponseBudget).size() ==
+             50;
     });
     const double off_ms = MedianMs(std::max(5, samples / 20), [&] {
       pqxx::nontransaction tx(c);
-      return tx.exec_prepared("offset", kViewer, k.channel, k.cursor, 50, depth).size() == 50;
+      return tx.exec_prepared("offset", kViewer, k.channel, k.cursor, 50, kResponseBudget, depth)
+                 .size() == 50;
     });
     std::printf("%-22s %8lld | %10.3f %10.3f %10.3f | %9.1f\n", k.name,
                 static_cast<long long>(depth), rpc_ms[i], key_ms[i], off_ms, off_ms / key_ms[i]);

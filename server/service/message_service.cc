@@ -118,12 +118,12 @@ absl::StatusOr<v1::ListMessagesResponse> MessageServiceImpl::DoList(
                    Cursor(query, request.page_token(), 1));
   std::string from =
       cursor ? (*cursor)[0] : (newer ? request.after_message_id() : request.before_message_id());
-  ASSIGN_OR_RETURN(std::vector<v1::Message> messages,
+  ASSIGN_OR_RETURN(MessagePage page,
                    store_->List(request.channel_id(), request.viewer_id(), from, newer,
                                 page_size + 1, Deadline(context)));
   v1::ListMessagesResponse response;
-  const bool more = TrimPage(messages, page_size);
-  for (v1::Message& m : messages) *response.add_messages() = std::move(m);
+  const bool more = TrimPage(page.messages, page_size) || page.cut_by_budget;
+  for (v1::Message& m : page.messages) *response.add_messages() = std::move(m);
   if (more) {
     response.set_next_page_token(tokens_->Encode(query, {response.messages().rbegin()->id()}));
   }
@@ -150,13 +150,13 @@ absl::StatusOr<v1::ListThreadRepliesResponse> MessageServiceImpl::DoReplies(
                    Cursor(query, request.page_token(), 1));
   v1::ListThreadRepliesResponse response;
   v1::Message parent;
-  ASSIGN_OR_RETURN(std::vector<v1::Message> replies,
+  ASSIGN_OR_RETURN(MessagePage page,
                    store_->ListReplies(request.thread_parent_id(), request.viewer_id(),
                                        cursor ? (*cursor)[0] : request.after_message_id(),
                                        page_size + 1, &parent, Deadline(context)));
   if (!cursor) *response.mutable_parent() = std::move(parent);
-  const bool more = TrimPage(replies, page_size);
-  for (v1::Message& m : replies) *response.add_replies() = std::move(m);
+  const bool more = TrimPage(page.messages, page_size) || page.cut_by_budget;
+  for (v1::Message& m : page.messages) *response.add_replies() = std::move(m);
   if (more) {
     response.set_next_page_token(tokens_->Encode(query, {response.replies().rbegin()->id()}));
   }

@@ -15,7 +15,16 @@ struct ContentLimits {
   int max_attachments_per_message = 10;         // MAX_ATTACHMENTS_PER_MESSAGE
   int max_emoji_per_message = 50;               // MAX_EMOJI_PER_MESSAGE (distinct emoji)
   int max_reactions_per_user_per_message = 20;  // MAX_REACTIONS_PER_USER_PER_MESSAGE
+  // A page of messages stops once their content passes this many bytes
+  // (plus kRowOverheadBytes each); the page that would pass it ends early
+  // with a next page token. Below gRPC's default 4 MiB receive limit, with
+  // room for the one message that crosses it.
+  int max_response_bytes = 3 << 20;  // MAX_RESPONSE_BYTES
 };
+
+// What a message row costs in a response beyond its content: author,
+// times, ids, and the reactions and attachments the caps above bound.
+inline constexpr int kRowOverheadBytes = 1024;
 
 }  // namespace chatgenius
 

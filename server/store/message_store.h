@@ -43,6 +43,14 @@ struct SearchQuery {
   int limit = 0;
 };
 
+// MessagePage is one page of a listing: its messages, and whether the
+// byte budget (ContentLimits::max_response_bytes) ended it before the row
+// limit, so that more may follow.
+struct MessagePage {
+  std::vector<db::v1::Message> messages;
+  bool cut_by_budget = false;
+};
+
 // SearchResult is one hit plus its cursor.
 struct SearchResult {
   db::v1::SearchHit hit;
@@ -56,7 +64,7 @@ class MessageStore {
 
   // The SQL of the two read statements, for benchmarks that compare the
   // service with the same statements run directly: GetSql takes (viewer, id),
-  // ListOlderSql (viewer, channel, cursor id or "~", limit).
+  // ListOlderSql (viewer, channel, cursor id or "~", limit, byte budget).
   static std::string GetSql();
   static std::string ListOlderSql();
 
@@ -78,15 +86,15 @@ class MessageStore {
 
   // List returns a channel's visible top-level messages: older than
   // `cursor_id` newest first (`newer` false; empty cursor = from the newest),
-  // or newer than `cursor_id` oldest first (`newer` true).
-  [[nodiscard]] absl::StatusOr<std::vector<db::v1::Message>> List(const std::string& channel_id,
-                                                                  const std::string& viewer_id,
-                                                                  const std::string& cursor_id,
-                                                                  bool newer, int limit,
-                                                                  const CallLimits& call);
+  // or newer than `cursor_id` oldest first (`newer` true); at most `limit`,
+  // fewer when the byte budget ends the page.
+  [[nodiscard]] absl::StatusOr<MessagePage> List(const std::string& channel_id,
+                                                 const std::string& viewer_id,
+                                                 const std::string& cursor_id, bool newer,
+                                                 int limit, const CallLimits& call);
   // ListReplies returns the live replies of `parent_id` after `after_id`,
   // oldest first; `parent` receives the parent (possibly a tombstone).
-  [[nodiscard]] absl::StatusOr<std::vector<db::v1::Message>> ListReplies(
+  [[nodiscard]] absl::StatusOr<MessagePage> ListReplies(
       const std::string& parent_id, const std::string& viewer_id, const std::string& after_id,
       int limit, db::v1::Message* parent, const CallLimits& call);
 

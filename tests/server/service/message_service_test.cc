@@ -183,6 +183,29 @@ TEST_F(MessageServiceTest, AMemberRemovedWhileTheirPostWaitsCannotPost) {
       << "the membership is read after the lock, not from before the wait";
 }
 
+TEST_F(MessageServiceTest, PagesStopAtTheByteBudgetSoEveryPageIsReadable) {
+  // 30 messages of 40,000 four-byte emoji: 4.8 MB, more than gRPC's 4 MiB
+  // default receive limit in one page of 50.
+  std::string big;
+  for (int i = 0; i < 40000; ++i) big += "\xF0\x9F\x98\x80";
+  std::set<std::string> posted;
+  for (int i = 0; i < 30; ++i) posted.insert(Post(general_, ada_, big).id());
+  v1::ListMessagesRequest r;
+  r.set_channel_id(general_.id());
+  r.set_viewer_id(ada_.id());
+  r.set_page_size(50);
+  v1::ListMessagesResponse first;
+  grpc::Status s = messages_->ListMessages(Ctx().get(), r, &first);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_LT(first.messages_size(), 30) << "the budget (3 MiB) ended the page early";
+  EXPECT_GT(first.messages_size(), 0);
+  EXPECT_FALSE(first.next_page_token().empty()) << "and it says there is more";
+  EXPECT_LT(first.ByteSizeLong(), 4u << 20);
+  const std::vector<std::string> walked = WalkList(ada_.id(), 50);
+  EXPECT_EQ(walked.size(), 30u) << "every message once, across budget-sized pages";
+  EXPECT_EQ(std::set<std::string>(walked.begin(), walked.end()), posted);
+}
+
 TEST_F(MessageServiceTest, EditIsAuthorOnly) {
   v1::Message m = Post(general_, ada_, "typo");
   v1::UpdateMessageRequest r;

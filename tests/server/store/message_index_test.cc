@@ -120,21 +120,22 @@ ChannelStore* MessageIndexTest::channels_ = nullptr;
 MessageStore* MessageIndexTest::messages_ = nullptr;
 
 TEST_F(MessageIndexTest, ChannelListingUsesIndexes) {
-  absl::StatusOr<std::vector<db::v1::Message>> page =
+  absl::StatusOr<MessagePage> page =
       messages_->List(Id(2), Id(1), "", false, 50, absl::Now() + absl::Seconds(30));
   ASSERT_TRUE(page.ok()) << page.status();
-  ASSERT_EQ(page->size(), 50u);
-  EXPECT_EQ(page->front().id(), Id(1100000)) << "newest first";
-  EXPECT_EQ(page->back().reply_count(), 0);
-  absl::StatusOr<std::vector<db::v1::Message>> newer =
+  ASSERT_EQ(page->messages.size(), 50u);
+  EXPECT_FALSE(page->cut_by_budget);
+  EXPECT_EQ(page->messages.front().id(), Id(1100000)) << "newest first";
+  EXPECT_EQ(page->messages.back().reply_count(), 0);
+  absl::StatusOr<MessagePage> newer =
       messages_->List(Id(2), Id(1), Id(1050000), true, 50, absl::Now() + absl::Seconds(30));
   ASSERT_TRUE(newer.ok()) << newer.status();
-  EXPECT_EQ(newer->front().id(), Id(1050001)) << "oldest first after the cursor";
+  EXPECT_EQ(newer->messages.front().id(), Id(1050001)) << "oldest first after the cursor";
   for (bool generic : {false, true}) {
     for (const char* stmt : {"msg_list_older", "msg_list_newer"}) {
       std::string cursor = std::string(stmt) == "msg_list_older" ? "~" : Id(1050000);
       std::string plan =
-          Explain(stmt, absl::StrCat("'", Id(1), "', '", Id(2), "', '", cursor, "', 51"), generic);
+          Explain(stmt, absl::StrCat("'", Id(1), "', '", Id(2), "', '", cursor, "', 51, 3145728"), generic);
       EXPECT_FALSE(absl::StrContains(plan, "Seq Scan on messages"))
           << stmt << (generic ? " (generic plan)" : "") << " scans messages:\n"
           << plan;
@@ -161,7 +162,7 @@ TEST_F(MessageIndexTest, ChannelPageReadsOnlyThePage) {
     for (const std::string& cursor : {std::string("~"), Id(1050000), Id(1000300)}) {
       const int buffers =
           PageBuffers("msg_list_older",
-                      absl::StrCat("'", Id(1), "', '", Id(2), "', '", cursor, "', 51"), generic);
+                      absl::StrCat("'", Id(1), "', '", Id(2), "', '", cursor, "', 51, 3145728"), generic);
       EXPECT_GT(buffers, 0);
       EXPECT_LT(buffers, 400) << (generic ? "generic" : "custom") << " plan, cursor " << cursor
                               << ": a 51-row page touched " << buffers << " buffers";
@@ -171,14 +172,14 @@ TEST_F(MessageIndexTest, ChannelPageReadsOnlyThePage) {
 
 TEST_F(MessageIndexTest, ThreadListingUsesIndexes) {
   db::v1::Message parent;
-  absl::StatusOr<std::vector<db::v1::Message>> replies =
+  absl::StatusOr<MessagePage> replies =
       messages_->ListReplies(Id(1000001), Id(1), "", 50, &parent, absl::Now() + absl::Seconds(30));
   ASSERT_TRUE(replies.ok()) << replies.status();
   EXPECT_EQ(parent.reply_count(), 200) << "20,000 replies over 100 threads";
-  EXPECT_EQ(replies->size(), 50u);
+  EXPECT_EQ(replies->messages.size(), 50u);
   for (bool generic : {false, true}) {
     std::string plan =
-        Explain("msg_replies", absl::StrCat("'", Id(1), "', '", Id(1000001), "', '', 51"), generic);
+        Explain("msg_replies", absl::StrCat("'", Id(1), "', '", Id(1000001), "', '', 51, 3145728"), generic);
     EXPECT_FALSE(absl::StrContains(plan, "Seq Scan on messages"))
         << (generic ? "generic " : "") << "thread plan scans messages:\n"
         << plan;
