@@ -95,8 +95,8 @@ int main(int argc, char** argv) {
     follow.set_viewer_id(channel->created_by());
     for (int i = 0; i < n; ++i) {
       streams[i] = std::make_unique<Stream>();
-      streams[i]->reader = stub->AsyncSubscribe(&streams[i]->context, follow, &cq,
-                                                reinterpret_cast<void*>(static_cast<intptr_t>(i * 2)));
+      streams[i]->reader = stub->AsyncSubscribe(
+          &streams[i]->context, follow, &cq, reinterpret_cast<void*>(static_cast<intptr_t>(i * 2)));
     }
     // Posting times by message content, and latencies as they arrive.
     absl::Mutex mu;

@@ -41,7 +41,8 @@
     "a session idle inside a transaction this long is ended, releasing its locks", false)          \
   X(postgres_tcp_timeout_ms, "POSTGRES_TCP_TIMEOUT_MS", "30000",                                   \
     "a TCP connection whose peer stays silent this long is dropped (keepalives, "                  \
-    "tcp_user_timeout)", false)                                                                    \
+    "tcp_user_timeout)",                                                                           \
+    false)                                                                                         \
   X(use_test_database, "USE_TEST_DATABASE", "false",                                               \
     "use TEST_POSTGRES_DB/USER/PASSWORD (and TEST_POSTGRES_HOST/PORT if set)", false)              \
   X(test_postgres_host, "TEST_POSTGRES_HOST", "", "test database host (default: POSTGRES_HOST)",   \
@@ -386,11 +387,13 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
   }
   c.postgres_connect_timeout =
       r.Millis("POSTGRES_CONNECT_TIMEOUT_MS", c.postgres_connect_timeout, 1000, 600000);
-  c.postgres_lock_timeout = r.Millis("POSTGRES_LOCK_TIMEOUT_MS", c.postgres_lock_timeout, 0, 3600000);
+  c.postgres_lock_timeout =
+      r.Millis("POSTGRES_LOCK_TIMEOUT_MS", c.postgres_lock_timeout, 0, 3600000);
   c.postgres_idle_in_transaction_timeout =
-      r.Millis("POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS", c.postgres_idle_in_transaction_timeout,
-               0, 86400000);
-  c.postgres_tcp_timeout = r.Millis("POSTGRES_TCP_TIMEOUT_MS", c.postgres_tcp_timeout, 1000, 600000);
+      r.Millis("POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS", c.postgres_idle_in_transaction_timeout, 0,
+               86400000);
+  c.postgres_tcp_timeout =
+      r.Millis("POSTGRES_TCP_TIMEOUT_MS", c.postgres_tcp_timeout, 1000, 600000);
   if (c.postgres_db.empty() || c.postgres_user.empty()) {
     r.Fail("POSTGRES_DB and POSTGRES_USER: must not be empty");
   }
@@ -497,8 +500,8 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
                         c.listen_address, "; serve TLS (TLS_CERT_FILE, TLS_KEY_FILE)"));
   }
   c.storage_url_schemes.clear();
-  for (absl::string_view scheme : absl::StrSplit(r.String("STORAGE_URL_SCHEMES", "https,s3,gs"),
-                                                 ',', absl::SkipEmpty())) {
+  for (absl::string_view scheme :
+       absl::StrSplit(r.String("STORAGE_URL_SCHEMES", "https,s3,gs"), ',', absl::SkipEmpty())) {
     c.storage_url_schemes.insert(absl::AsciiStrToLower(absl::StripAsciiWhitespace(scheme)));
   }
   if (c.storage_url_schemes.empty()) r.Fail("STORAGE_URL_SCHEMES: name at least one scheme");

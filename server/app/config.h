@@ -54,9 +54,9 @@ struct Config {
   // Session limits on every connection (libpq options) and TCP liveness.
   absl::Duration postgres_lock_timeout = absl::Seconds(10);  // POSTGRES_LOCK_TIMEOUT_MS
   absl::Duration postgres_idle_in_transaction_timeout =
-      absl::Seconds(30);                                  // POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS
+      absl::Seconds(30);  // POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS
   absl::Duration postgres_tcp_timeout = absl::Seconds(30);  // POSTGRES_TCP_TIMEOUT_MS
-  bool use_test_database = false;  // USE_TEST_DATABASE -> TEST_POSTGRES_*
+  bool use_test_database = false;                           // USE_TEST_DATABASE -> TEST_POSTGRES_*
 
   int pool_max_size = 10;                                   // POOL_MAX_SIZE
   absl::Duration pool_acquire_timeout = absl::Seconds(5);   // POOL_ACQUIRE_TIMEOUT_MS
@@ -110,12 +110,11 @@ struct Config {
   absl::Duration shutdown_grace = absl::Seconds(10);  // SHUTDOWN_GRACE_MS
 
   // gRPC server limits per client connection.
-  int grpc_max_concurrent_streams = 100;                      // GRPC_MAX_CONCURRENT_STREAMS
+  int grpc_max_concurrent_streams = 100;                       // GRPC_MAX_CONCURRENT_STREAMS
   absl::Duration grpc_max_connection_age = absl::Minutes(30);  // GRPC_MAX_CONNECTION_AGE_MS
   absl::Duration grpc_max_connection_age_grace =
       absl::Seconds(30);  // GRPC_MAX_CONNECTION_AGE_GRACE_MS
-  absl::Duration grpc_keepalive_min_interval =
-      absl::Seconds(10);  // GRPC_KEEPALIVE_MIN_INTERVAL_MS
+  absl::Duration grpc_keepalive_min_interval = absl::Seconds(10);  // GRPC_KEEPALIVE_MIN_INTERVAL_MS
 
   // Caller auth: with a tokens file every call needs "authorization: Bearer
   // <token>" whose SHA-256 is in the file, except calls to exempt services.
@@ -136,12 +135,12 @@ struct Config {
   std::string log_format = "text";  // LOG_FORMAT: text | json
   std::string log_level = "info";   // LOG_LEVEL: debug | info | warn | error
 
-  absl::Duration event_retention = absl::Hours(24 * 7);  // EVENT_RETENTION_HOURS
-  int event_stream_queue = 1000;                         // EVENT_STREAM_QUEUE
-  int event_stream_queue_bytes = 4 << 20;                // EVENT_STREAM_QUEUE_BYTES
+  absl::Duration event_retention = absl::Hours(24 * 7);           // EVENT_RETENTION_HOURS
+  int event_stream_queue = 1000;                                  // EVENT_STREAM_QUEUE
+  int event_stream_queue_bytes = 4 << 20;                         // EVENT_STREAM_QUEUE_BYTES
   absl::Duration event_stream_write_timeout = absl::Seconds(30);  // EVENT_STREAM_WRITE_TIMEOUT_MS
-  int max_event_streams = 20000;                         // MAX_EVENT_STREAMS
-  int max_event_streams_per_caller = 10000;              // MAX_EVENT_STREAMS_PER_CALLER
+  int max_event_streams = 20000;                                  // MAX_EVENT_STREAMS
+  int max_event_streams_per_caller = 10000;                       // MAX_EVENT_STREAMS_PER_CALLER
 
   // ConnInfo returns the libpq connection string, password included. Never
   // log it; use RedactedConnInfo().

@@ -227,25 +227,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
     LogInfo(absl::StrCat("end-user tokens on: ", s->jwt_->key_count(), " key(s), issuer ",
                          config.end_user_jwt.issuer));
     EndUserDirectory* directory = s->end_user_directory_.get();
-    s->end_users_ = std::make_unique<EndUserAuth>(
-        EndUserAuth{s->jwt_.get(), [directory](const std::string& subject) {
-                      return directory->UserIdOf(subject);
-                    }});
+    s->end_users_ = std::make_unique<EndUserAuth>(EndUserAuth{
+        s->jwt_.get(),
+        [directory](const std::string& subject) { return directory->UserIdOf(subject); }});
   }
   const EndUserAuth* end_users = s->end_users_.get();
   const absl::Duration max_statement = config.statement_timeout;
-  s->services_.push_back(
-      std::make_unique<UserServiceImpl>(s->user_store_.get(), s->tokens_.get(), max_statement,
-                                        end_users));
+  s->services_.push_back(std::make_unique<UserServiceImpl>(s->user_store_.get(), s->tokens_.get(),
+                                                           max_statement, end_users));
   s->services_.push_back(std::make_unique<MigrationServiceImpl>(s->migrator_.get(), max_statement));
   s->services_.push_back(std::make_unique<AdminServiceImpl>(
       s->pool_.get(), s->info_store_.get(), s->migrator_.get(), s->tunnel_.get(),
       config.RedactedConnInfo(), max_statement));
   s->services_.push_back(std::make_unique<ChannelServiceImpl>(
       s->channel_store_.get(), s->tokens_.get(), max_statement, end_users));
-  s->services_.push_back(std::make_unique<MessageServiceImpl>(
-      s->message_store_.get(), s->tokens_.get(), max_statement, end_users,
-      config.storage_url_schemes));
+  s->services_.push_back(
+      std::make_unique<MessageServiceImpl>(s->message_store_.get(), s->tokens_.get(), max_statement,
+                                           end_users, config.storage_url_schemes));
   s->services_.push_back(
       std::make_unique<ReactionServiceImpl>(s->reaction_store_.get(), max_statement, end_users));
   HubSettings hub_settings;

@@ -25,7 +25,10 @@
 
 #include "absl/status/statusor.h"
 #include "server/app/config.h"
+#include "server/app/end_user_directory.h"
 #include "server/app/health_monitor.h"
+#include "server/auth/acting_user.h"
+#include "server/auth/end_user_jwt.h"
 #include "server/auth/token_auth_processor.h"
 #include "server/common/page_token.h"
 #include "server/common/work_queue.h"
@@ -40,9 +43,6 @@
 #include "server/store/message_store.h"
 #include "server/store/reaction_store.h"
 #include "server/store/server_info_store.h"
-#include "server/app/end_user_directory.h"
-#include "server/auth/acting_user.h"
-#include "server/auth/end_user_jwt.h"
 #include "server/store/user_store.h"
 #include "server/tunnel/ssh_tunnel.h"
 

@@ -123,8 +123,7 @@ absl::Status CheckActingUser(const std::multimap<grpc::string_ref, grpc::string_
   const std::string& type = request.GetDescriptor()->full_name();
   if (type == kCreateUser) {
     if (FieldValue(request, "user.auth0_id") != claims->subject) {
-      return absl::PermissionDeniedError(
-          "user.auth0_id: must be the subject of x-end-user-token");
+      return absl::PermissionDeniedError("user.auth0_id: must be the subject of x-end-user-token");
     }
     return absl::OkStatus();
   }
@@ -136,7 +135,8 @@ absl::Status CheckActingUser(const std::multimap<grpc::string_ref, grpc::string_
         "x-end-user-token: no live user has this token's subject (users.auth0_id)");
   }
   if (!user.ok()) {
-    return absl::UnavailableError(absl::StrCat("resolving the end user: ", user.status().message()));
+    return absl::UnavailableError(
+        absl::StrCat("resolving the end user: ", user.status().message()));
   }
   for (const std::string& field : fields) {
     const std::string value = FieldValue(request, field);

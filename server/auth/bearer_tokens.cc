@@ -32,8 +32,9 @@ absl::StatusOr<BearerTokens> BearerTokens::Parse(absl::string_view text) {
           absl::StrCat("AUTH_TOKENS_FILE: line ", line_number, ": ", why));
     };
     if (!is_hex || fields.size() > 3) {
-      return bad("expected the 64 hex digits of a SHA-256 hash, an optional name and "
-                 "optional roles=ROLE,...");
+      return bad(
+          "expected the 64 hex digits of a SHA-256 hash, an optional name and "
+          "optional roles=ROLE,...");
     }
     Entry entry;
     const std::string bytes = absl::HexStringToBytes(absl::AsciiStrToLower(hex));

@@ -89,8 +89,8 @@ absl::StatusOr<KeyPtr> SecretKey(const std::string& path) {
         absl::StrCat(setting, ": the secret must be at least ", kMinSecretBytes, " bytes"));
   }
   cjose_err err;
-  cjose_jwk_t* jwk = cjose_jwk_create_oct_spec(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                               bytes.size(), &err);
+  cjose_jwk_t* jwk =
+      cjose_jwk_create_oct_spec(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), &err);
   if (jwk == nullptr) return absl::InvalidArgumentError(absl::StrCat(setting, ": ", err.message));
   return MakeKey("", CJOSE_HDR_ALG_HS256, jwk);
 }
@@ -137,8 +137,8 @@ absl::StatusOr<KeyPtr> PemKey(const std::string& path) {
   }
   char group[64] = {0};
   if (EVP_PKEY_get_base_id(pkey.get()) == EVP_PKEY_EC &&
-      EVP_PKEY_get_utf8_string_param(pkey.get(), OSSL_PKEY_PARAM_GROUP_NAME, group,
-                                     sizeof(group), nullptr) == 1 &&
+      EVP_PKEY_get_utf8_string_param(pkey.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                     nullptr) == 1 &&
       absl::string_view(group) == "prime256v1") {
     BnPtr x = BnParam(pkey.get(), OSSL_PKEY_PARAM_EC_PUB_X);
     BnPtr y = BnParam(pkey.get(), OSSL_PKEY_PARAM_EC_PUB_Y);
@@ -226,7 +226,8 @@ absl::StatusOr<EndUserClaims> CheckClaims(const JwtSettings& settings, absl::str
   if (now > expires + settings.leeway) return Unauthenticated("the token has expired");
   if (json_t* nbf = json_object_get(claims.get(), "nbf"); nbf != nullptr) {
     if (!json_is_number(nbf)) return Unauthenticated("nbf must be a number");
-    if (now + settings.leeway < absl::FromUnixSeconds(static_cast<int64_t>(json_number_value(nbf)))) {
+    if (now + settings.leeway <
+        absl::FromUnixSeconds(static_cast<int64_t>(json_number_value(nbf)))) {
       return Unauthenticated("the token is not valid yet");
     }
   }
@@ -292,8 +293,8 @@ void JwtVerifier::MaybeReloadJwks(absl::Time now) {
   }
   jwks_keys_ = std::move(*keys);
   jwks_stamp_ = stamp;
-  LogInfo(absl::StrCat("end-user keys reloaded from ", settings_.jwks_file, ": ",
-                       jwks_keys_.size(), " keys"));
+  LogInfo(absl::StrCat("end-user keys reloaded from ", settings_.jwks_file, ": ", jwks_keys_.size(),
+                       " keys"));
 }
 
 int JwtVerifier::key_count() {
@@ -331,8 +332,8 @@ absl::StatusOr<EndUserClaims> JwtVerifier::Verify(absl::string_view token, absl:
     }
   }
   if (candidates.empty()) {
-    return Unauthenticated(absl::StrCat("no key for alg ", alg,
-                                        want_kid.empty() ? "" : absl::StrCat(" and kid ", want_kid)));
+    return Unauthenticated(absl::StrCat(
+        "no key for alg ", alg, want_kid.empty() ? "" : absl::StrCat(" and kid ", want_kid)));
   }
   bool verified = false;
   for (const KeyPtr& k : candidates) {

@@ -35,12 +35,12 @@ inline constexpr char kEndUserTokenMetadata[] = "x-end-user-token";
 
 // JwtSettings configures end-user verification (END_USER_JWT_*).
 struct JwtSettings {
-  std::string hs256_secret_file;               // END_USER_JWT_HS256_SECRET_FILE
-  std::vector<std::string> public_key_files;   // END_USER_JWT_PUBLIC_KEY_FILES
-  std::string jwks_file;                       // END_USER_JWT_JWKS_FILE
-  std::string issuer;                          // END_USER_JWT_ISSUER
-  std::string audience;                        // END_USER_JWT_AUDIENCE
-  absl::Duration leeway = absl::Seconds(60);   // END_USER_JWT_LEEWAY_S
+  std::string hs256_secret_file;              // END_USER_JWT_HS256_SECRET_FILE
+  std::vector<std::string> public_key_files;  // END_USER_JWT_PUBLIC_KEY_FILES
+  std::string jwks_file;                      // END_USER_JWT_JWKS_FILE
+  std::string issuer;                         // END_USER_JWT_ISSUER
+  std::string audience;                       // END_USER_JWT_AUDIENCE
+  absl::Duration leeway = absl::Seconds(60);  // END_USER_JWT_LEEWAY_S
   // How often a JWKS file is checked for changes.
   absl::Duration jwks_check_interval = absl::Seconds(1);
 

@@ -50,8 +50,7 @@ grpc::Status TokenAuthProcessor::Process(const InputMetadata& auth_metadata,
     refused_total_.fetch_add(1);
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(caller.status().message()));
   }
-  if (const absl::string_view role = RequiredRole(path);
-      !role.empty() && !caller->has_role(role)) {
+  if (const absl::string_view role = RequiredRole(path); !role.empty() && !caller->has_role(role)) {
     refused_total_.fetch_add(1);
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         absl::StrCat(path, " needs the ", role, " role (roles=", role,

@@ -200,7 +200,8 @@ bool IsMediaName(absl::string_view t) {
 bool IsMimeToken(absl::string_view t) {
   if (t.empty()) return false;
   for (char c : t) {
-    if (c <= ' ' || c >= 0x7f || absl::string_view("()<>@,;:\\\"/[]?=").find(c) != absl::string_view::npos) {
+    if (c <= ' ' || c >= 0x7f ||
+        absl::string_view("()<>@,;:\\\"/[]?=").find(c) != absl::string_view::npos) {
       return false;
     }
   }
@@ -230,10 +231,9 @@ absl::string_view TrimOws(absl::string_view s) {
 
 }  // namespace
 
-absl::StatusOr<std::string> NormalizeContentType(absl::string_view field,
-                                                 absl::string_view value) {
-  const absl::Status bad = Invalid(
-      field, "must be a media type like image/png or text/plain; charset=utf-8 (RFC 6838)");
+absl::StatusOr<std::string> NormalizeContentType(absl::string_view field, absl::string_view value) {
+  const absl::Status bad =
+      Invalid(field, "must be a media type like image/png or text/plain; charset=utf-8 (RFC 6838)");
   if (value.size() > 255) return Invalid(field, "must be at most 255 characters");
   // Split at ';' outside quoted strings.
   std::vector<absl::string_view> parts;

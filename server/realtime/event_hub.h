@@ -102,7 +102,7 @@ class EventHub {
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   HubStatistics stats_ ABSL_GUARDED_BY(mu_);
 
-  bool warned_ = false;           // hub thread only
+  bool warned_ = false;          // hub thread only
   int wake_pipe_[2] = {-1, -1};  // Stop writes here to end the wait at once
   absl::Notification stop_;
   std::thread thread_;

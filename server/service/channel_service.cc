@@ -29,7 +29,8 @@ absl::Status ValidateRole(absl::string_view field, v1::MemberRole role, bool all
 }  // namespace
 
 ChannelServiceImpl::ChannelServiceImpl(ChannelStore* store, const PageTokenCodec* tokens,
-                                 absl::Duration max_statement_time, const EndUserAuth* end_users)
+                                       absl::Duration max_statement_time,
+                                       const EndUserAuth* end_users)
     : store_(store),
       tokens_(tokens),
       max_statement_time_(max_statement_time),
@@ -57,14 +58,16 @@ absl::StatusOr<v1::Channel> ChannelServiceImpl::DoCreate(grpc::ServerContext* co
 grpc::Status ChannelServiceImpl::CreateChannel(grpc::ServerContext* context,
                                                const v1::CreateChannelRequest* request,
                                                v1::Channel* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   return Respond(DoCreate(context, *request), response);
 }
 
 grpc::Status ChannelServiceImpl::GetChannel(grpc::ServerContext* context,
                                             const v1::GetChannelRequest* request,
                                             v1::Channel* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   if (absl::Status s = ValidateIds({{"id", &request->id()}, {"viewer_id", &request->viewer_id()}});
       !s.ok()) {
     return Respond(s);
@@ -94,14 +97,16 @@ absl::StatusOr<v1::Channel> ChannelServiceImpl::DoUpdate(grpc::ServerContext* co
 grpc::Status ChannelServiceImpl::UpdateChannel(grpc::ServerContext* context,
                                                const v1::UpdateChannelRequest* request,
                                                v1::Channel* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   return Respond(DoUpdate(context, *request), response);
 }
 
 grpc::Status ChannelServiceImpl::ArchiveChannel(grpc::ServerContext* context,
                                                 const v1::ArchiveChannelRequest* request,
                                                 v1::Channel* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   if (absl::Status s = ValidateIds({{"id", &request->id()}, {"actor_id", &request->actor_id()}});
       !s.ok()) {
     return Respond(s);
@@ -113,7 +118,8 @@ grpc::Status ChannelServiceImpl::ArchiveChannel(grpc::ServerContext* context,
 grpc::Status ChannelServiceImpl::UnarchiveChannel(grpc::ServerContext* context,
                                                   const v1::UnarchiveChannelRequest* request,
                                                   v1::Channel* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   if (absl::Status s = ValidateIds({{"id", &request->id()}, {"actor_id", &request->actor_id()}});
       !s.ok()) {
     return Respond(s);
@@ -125,7 +131,8 @@ grpc::Status ChannelServiceImpl::UnarchiveChannel(grpc::ServerContext* context,
 grpc::Status ChannelServiceImpl::DeleteChannel(grpc::ServerContext* context,
                                                const v1::DeleteChannelRequest* request,
                                                google::protobuf::Empty* /*response*/) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   if (absl::Status s = ValidateIds({{"id", &request->id()}, {"actor_id", &request->actor_id()}});
       !s.ok()) {
     return Respond(s);
@@ -179,14 +186,16 @@ absl::StatusOr<v1::ListChannelsResponse> ChannelServiceImpl::DoList(
 grpc::Status ChannelServiceImpl::ListChannels(grpc::ServerContext* context,
                                               const v1::ListChannelsRequest* request,
                                               v1::ListChannelsResponse* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   return Respond(DoList(context, *request), response);
 }
 
 grpc::Status ChannelServiceImpl::AddMember(grpc::ServerContext* context,
                                            const v1::AddMemberRequest* request,
                                            v1::ChannelMember* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   absl::Status s = ValidateIds({{"channel_id", &request->channel_id()},
                                 {"user_id", &request->user_id()},
                                 {"actor_id", &request->actor_id()}});
@@ -202,7 +211,8 @@ grpc::Status ChannelServiceImpl::AddMember(grpc::ServerContext* context,
 grpc::Status ChannelServiceImpl::RemoveMember(grpc::ServerContext* context,
                                               const v1::RemoveMemberRequest* request,
                                               google::protobuf::Empty* /*response*/) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   absl::Status s = ValidateIds({{"channel_id", &request->channel_id()},
                                 {"user_id", &request->user_id()},
                                 {"actor_id", &request->actor_id()}});
@@ -214,7 +224,8 @@ grpc::Status ChannelServiceImpl::RemoveMember(grpc::ServerContext* context,
 grpc::Status ChannelServiceImpl::UpdateMemberRole(grpc::ServerContext* context,
                                                   const v1::UpdateMemberRoleRequest* request,
                                                   v1::ChannelMember* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   absl::Status s = ValidateIds({{"channel_id", &request->channel_id()},
                                 {"user_id", &request->user_id()},
                                 {"actor_id", &request->actor_id()}});
@@ -239,10 +250,9 @@ absl::StatusOr<v1::ListMembersResponse> ChannelServiceImpl::DoListMembers(
     if (keys.size() != 1) return absl::InvalidArgumentError("page_token: malformed");
     after = keys[0];
   }
-  ASSIGN_OR_RETURN(
-      std::vector<v1::ChannelMember> members,
-      store_->ListMembers(request.channel_id(), request.viewer_id(), after, page_size + 1,
-                          Deadline(context)));
+  ASSIGN_OR_RETURN(std::vector<v1::ChannelMember> members,
+                   store_->ListMembers(request.channel_id(), request.viewer_id(), after,
+                                       page_size + 1, Deadline(context)));
   v1::ListMembersResponse response;
   const bool more = TrimPage(members, page_size);
   for (v1::ChannelMember& m : members) *response.add_members() = std::move(m);
@@ -256,7 +266,8 @@ absl::StatusOr<v1::ListMembersResponse> ChannelServiceImpl::DoListMembers(
 grpc::Status ChannelServiceImpl::ListMembers(grpc::ServerContext* context,
                                              const v1::ListMembersRequest* request,
                                              v1::ListMembersResponse* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   return Respond(DoListMembers(context, *request), response);
 }
 
@@ -288,14 +299,16 @@ absl::StatusOr<v1::Channel> ChannelServiceImpl::DoDirect(
 grpc::Status ChannelServiceImpl::GetOrCreateDirectChannel(
     grpc::ServerContext* context, const v1::GetOrCreateDirectChannelRequest* request,
     v1::Channel* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   return Respond(DoDirect(context, *request), response);
 }
 
 grpc::Status ChannelServiceImpl::MarkRead(grpc::ServerContext* context,
                                           const v1::MarkReadRequest* request,
                                           v1::ReadState* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   absl::Status s = ValidateIds({{"channel_id", &request->channel_id()},
                                 {"user_id", &request->user_id()},
                                 {"message_id", &request->message_id()}});
@@ -308,7 +321,8 @@ grpc::Status ChannelServiceImpl::MarkRead(grpc::ServerContext* context,
 grpc::Status ChannelServiceImpl::GetReadState(grpc::ServerContext* context,
                                               const v1::GetReadStateRequest* request,
                                               v1::ReadState* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   absl::Status s =
       ValidateIds({{"channel_id", &request->channel_id()}, {"user_id", &request->user_id()}});
   if (!s.ok()) return Respond(s);

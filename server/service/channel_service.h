@@ -8,8 +8,8 @@
 
 #include "absl/time/time.h"
 #include "chatgenius/db/v1/channel_service.grpc.pb.h"
-#include "server/common/page_token.h"
 #include "server/auth/acting_user.h"
+#include "server/common/page_token.h"
 #include "server/store/channel_store.h"
 
 namespace chatgenius {

@@ -251,9 +251,9 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
                                                request_.channel_ids().end());
       absl::StatusOr<StreamAccess> access = store_->StreamAccessOf(reader, requested, deadline);
       if (!access.ok()) return FinishOnce(ToGrpc(access.status()));
-      filter = EventFilter::ForChannels(
-          reader, std::set<std::string>(requested.begin(), requested.end()),
-          std::move(access->public_channels), std::move(membership));
+      filter = EventFilter::ForChannels(reader,
+                                        std::set<std::string>(requested.begin(), requested.end()),
+                                        std::move(access->public_channels), std::move(membership));
     }
     {
       absl::MutexLock lock(&mu_);
@@ -351,10 +351,10 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
     if (filter_->lost_access()) {
       // Delivered what took the access (the viewer's leave, the deletion);
       // nothing after it, and a status the client must not resume after.
-      end_after_queue_ = grpc::Status(
-          grpc::StatusCode::PERMISSION_DENIED,
-          absl::StrCat("viewer_id: may no longer read channel ", e->event.channel_id(),
-                       " (left, removed or deleted) after event ", e->event.id()));
+      end_after_queue_ =
+          grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                       absl::StrCat("viewer_id: may no longer read channel ", e->event.channel_id(),
+                                    " (left, removed or deleted) after event ", e->event.id()));
     }
   }
 

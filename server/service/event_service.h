@@ -63,11 +63,11 @@ struct EventStreamStats {
 // RESOURCE_EXHAUSTED naming the id to resume after; past a count, a new
 // stream is refused RESOURCE_EXHAUSTED at once.
 struct EventStreamLimits {
-  int queue_events = 1000;                         // EVENT_STREAM_QUEUE
-  size_t queue_bytes = 4 << 20;                    // EVENT_STREAM_QUEUE_BYTES
+  int queue_events = 1000;                           // EVENT_STREAM_QUEUE
+  size_t queue_bytes = 4 << 20;                      // EVENT_STREAM_QUEUE_BYTES
   absl::Duration write_timeout = absl::Seconds(30);  // EVENT_STREAM_WRITE_TIMEOUT_MS
-  int max_streams = 20000;                         // MAX_EVENT_STREAMS
-  int max_streams_per_caller = 10000;              // MAX_EVENT_STREAMS_PER_CALLER
+  int max_streams = 20000;                           // MAX_EVENT_STREAMS
+  int max_streams_per_caller = 10000;                // MAX_EVENT_STREAMS_PER_CALLER
 };
 
 class EventServiceImpl final : public db::v1::EventService::CallbackService {

@@ -32,8 +32,9 @@ absl::Status ValidatePostMessage(const v1::PostMessageRequest& request) {
 }
 
 MessageServiceImpl::MessageServiceImpl(MessageStore* store, const PageTokenCodec* tokens,
-                                 absl::Duration max_statement_time, const EndUserAuth* end_users,
-                                 std::set<std::string> storage_url_schemes)
+                                       absl::Duration max_statement_time,
+                                       const EndUserAuth* end_users,
+                                       std::set<std::string> storage_url_schemes)
     : store_(store),
       tokens_(tokens),
       max_statement_time_(max_statement_time),
@@ -55,7 +56,8 @@ absl::StatusOr<std::optional<std::vector<std::string>>> MessageServiceImpl::Curs
 grpc::Status MessageServiceImpl::PostMessage(grpc::ServerContext* context,
                                              const v1::PostMessageRequest* request,
                                              v1::Message* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   if (absl::Status s = ValidatePostMessage(*request); !s.ok()) return Respond(s);
   return Respond(store_->Post(*request, Deadline(context)), response);
 }
@@ -63,7 +65,8 @@ grpc::Status MessageServiceImpl::PostMessage(grpc::ServerContext* context,
 grpc::Status MessageServiceImpl::GetMessage(grpc::ServerContext* context,
                                             const v1::GetMessageRequest* request,
                                             v1::Message* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   absl::Status s = ValidateId("id", request->id());
   if (s.ok()) s = ValidateId("viewer_id", request->viewer_id());
   if (!s.ok()) return Respond(s);
@@ -84,14 +87,16 @@ absl::StatusOr<v1::Message> MessageServiceImpl::DoUpdate(grpc::ServerContext* co
 grpc::Status MessageServiceImpl::UpdateMessage(grpc::ServerContext* context,
                                                const v1::UpdateMessageRequest* request,
                                                v1::Message* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   return Respond(DoUpdate(context, *request), response);
 }
 
 grpc::Status MessageServiceImpl::DeleteMessage(grpc::ServerContext* context,
                                                const v1::DeleteMessageRequest* request,
                                                google::protobuf::Empty* /*response*/) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   absl::Status s = ValidateId("id", request->id());
   if (s.ok()) s = ValidateId("actor_id", request->actor_id());
   if (!s.ok()) return Respond(s);
@@ -118,9 +123,8 @@ absl::StatusOr<v1::ListMessagesResponse> MessageServiceImpl::DoList(
                    Cursor(query, request.page_token(), 1));
   std::string from =
       cursor ? (*cursor)[0] : (newer ? request.after_message_id() : request.before_message_id());
-  ASSIGN_OR_RETURN(MessagePage page,
-                   store_->List(request.channel_id(), request.viewer_id(), from, newer,
-                                page_size + 1, Deadline(context)));
+  ASSIGN_OR_RETURN(MessagePage page, store_->List(request.channel_id(), request.viewer_id(), from,
+                                                  newer, page_size + 1, Deadline(context)));
   v1::ListMessagesResponse response;
   const bool more = TrimPage(page.messages, page_size) || page.cut_by_budget;
   for (v1::Message& m : page.messages) *response.add_messages() = std::move(m);
@@ -133,7 +137,8 @@ absl::StatusOr<v1::ListMessagesResponse> MessageServiceImpl::DoList(
 grpc::Status MessageServiceImpl::ListMessages(grpc::ServerContext* context,
                                               const v1::ListMessagesRequest* request,
                                               v1::ListMessagesResponse* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   return Respond(DoList(context, *request), response);
 }
 
@@ -166,7 +171,8 @@ absl::StatusOr<v1::ListThreadRepliesResponse> MessageServiceImpl::DoReplies(
 grpc::Status MessageServiceImpl::ListThreadReplies(grpc::ServerContext* context,
                                                    const v1::ListThreadRepliesRequest* request,
                                                    v1::ListThreadRepliesResponse* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   return Respond(DoReplies(context, *request), response);
 }
 
@@ -221,7 +227,8 @@ absl::StatusOr<v1::SearchMessagesResponse> MessageServiceImpl::DoSearch(
 grpc::Status MessageServiceImpl::SearchMessages(grpc::ServerContext* context,
                                                 const v1::SearchMessagesRequest* request,
                                                 v1::SearchMessagesResponse* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   return Respond(DoSearch(context, *request), response);
 }
 
@@ -246,7 +253,8 @@ absl::StatusOr<v1::Attachment> MessageServiceImpl::DoAddAttachment(
 grpc::Status MessageServiceImpl::AddAttachment(grpc::ServerContext* context,
                                                const v1::AddAttachmentRequest* request,
                                                v1::Attachment* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   return Respond(DoAddAttachment(context, *request), response);
 }
 
@@ -285,14 +293,16 @@ absl::StatusOr<v1::ListAttachmentsResponse> MessageServiceImpl::DoListAttachment
 grpc::Status MessageServiceImpl::ListAttachments(grpc::ServerContext* context,
                                                  const v1::ListAttachmentsRequest* request,
                                                  v1::ListAttachmentsResponse* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   return Respond(DoListAttachments(context, *request), response);
 }
 
 grpc::Status MessageServiceImpl::DeleteAttachment(grpc::ServerContext* context,
                                                   const v1::DeleteAttachmentRequest* request,
                                                   google::protobuf::Empty* /*response*/) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   absl::Status s = ValidateId("id", request->id());
   if (s.ok()) s = ValidateId("actor_id", request->actor_id());
   if (!s.ok()) return Respond(s);

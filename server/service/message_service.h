@@ -5,13 +5,13 @@
 #ifndef CHATGENIUS_SERVER_SERVICE_MESSAGE_SERVICE_H_
 #define CHATGENIUS_SERVER_SERVICE_MESSAGE_SERVICE_H_
 
-#include "absl/time/time.h"
 #include <set>
 #include <string>
+#include "absl/time/time.h"
 
 #include "chatgenius/db/v1/message_service.grpc.pb.h"
-#include "server/common/page_token.h"
 #include "server/auth/acting_user.h"
+#include "server/common/page_token.h"
 #include "server/store/message_store.h"
 
 namespace chatgenius {

@@ -25,7 +25,8 @@ ReactionServiceImpl::ReactionServiceImpl(ReactionStore* store, absl::Duration ma
 grpc::Status ReactionServiceImpl::AddReaction(grpc::ServerContext* context,
                                               const v1::AddReactionRequest* request,
                                               v1::Reaction* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   if (absl::Status s =
           ValidateReactionKey(request->message_id(), request->user_id(), request->emoji());
       !s.ok()) {
@@ -39,7 +40,8 @@ grpc::Status ReactionServiceImpl::AddReaction(grpc::ServerContext* context,
 grpc::Status ReactionServiceImpl::RemoveReaction(grpc::ServerContext* context,
                                                  const v1::RemoveReactionRequest* request,
                                                  google::protobuf::Empty* /*response*/) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   if (absl::Status s =
           ValidateReactionKey(request->message_id(), request->user_id(), request->emoji());
       !s.ok()) {
@@ -52,7 +54,8 @@ grpc::Status ReactionServiceImpl::RemoveReaction(grpc::ServerContext* context,
 grpc::Status ReactionServiceImpl::ListReactions(grpc::ServerContext* context,
                                                 const v1::ListReactionsRequest* request,
                                                 v1::ListReactionsResponse* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   absl::Status s = ValidateId("message_id", request->message_id());
   if (s.ok()) s = ValidateId("viewer_id", request->viewer_id());
   if (!s.ok()) return Respond(s);

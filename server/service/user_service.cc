@@ -59,7 +59,8 @@ UserServiceImpl::UserServiceImpl(UserStore* store, const PageTokenCodec* tokens,
 
 grpc::Status UserServiceImpl::CreateUser(grpc::ServerContext* context,
                                          const v1::CreateUserRequest* request, v1::User* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   if (!request->has_user()) {
     return ToGrpcStatus(absl::InvalidArgumentError("user: is required"));
   }
@@ -126,7 +127,8 @@ grpc::Status UserServiceImpl::BatchGetUsers(grpc::ServerContext* context,
 
 grpc::Status UserServiceImpl::UpdateUser(grpc::ServerContext* context,
                                          const v1::UpdateUserRequest* request, v1::User* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   if (!request->has_user()) return ToGrpcStatus(absl::InvalidArgumentError("user: is required"));
   if (absl::Status s = ValidateId("user.id", request->user().id()); !s.ok()) {
     return ToGrpcStatus(s);
@@ -172,7 +174,8 @@ grpc::Status UserServiceImpl::ListUsers(grpc::ServerContext* context,
 grpc::Status UserServiceImpl::DeleteUser(grpc::ServerContext* context,
                                          const v1::DeleteUserRequest* request,
                                          google::protobuf::Empty* /*response*/) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   if (absl::Status s = ValidateId("id", request->id()); !s.ok()) return ToGrpcStatus(s);
   return ToGrpcStatus(store_->Delete(request->id(), RpcLimits(context, max_statement_time_)));
 }
@@ -180,7 +183,8 @@ grpc::Status UserServiceImpl::DeleteUser(grpc::ServerContext* context,
 grpc::Status UserServiceImpl::SetUserStatus(grpc::ServerContext* context,
                                             const v1::SetUserStatusRequest* request,
                                             v1::UserStatus* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
+    return ToGrpcStatus(s);
   if (!request->has_status()) {
     return ToGrpcStatus(absl::InvalidArgumentError("status: is required"));
   }

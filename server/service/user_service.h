@@ -8,8 +8,8 @@
 
 #include "absl/time/time.h"
 #include "chatgenius/db/v1/user_service.grpc.pb.h"
-#include "server/common/page_token.h"
 #include "server/auth/acting_user.h"
+#include "server/common/page_token.h"
 #include "server/store/user_store.h"
 
 namespace chatgenius {
@@ -23,8 +23,8 @@ class UserServiceImpl final : public db::v1::UserService::Service {
   // `store` and `tokens` must outlive the service.
   // `end_users` (may be null: end-user tokens off) checks each call's
   // acting user against its x-end-user-token; it must outlive the service.
-  UserServiceImpl(UserStore* store, const PageTokenCodec* tokens,
-                  absl::Duration max_statement_time, const EndUserAuth* end_users = nullptr);
+  UserServiceImpl(UserStore* store, const PageTokenCodec* tokens, absl::Duration max_statement_time,
+                  const EndUserAuth* end_users = nullptr);
 
   grpc::Status CreateUser(grpc::ServerContext* context, const db::v1::CreateUserRequest* request,
                           db::v1::User* response) override;

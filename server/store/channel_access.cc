@@ -38,18 +38,18 @@ void RegisterChannelAccessStatements(ConnectionPool* pool) {
   pool->RegisterStatement("channel_lock_for_share", absl::StrCat(kLockSql, "FOR SHARE OF c, u"));
   pool->RegisterStatement("channel_lock_for_update",
                           absl::StrCat(kLockSql, "FOR UPDATE OF c FOR SHARE OF u"));
-  pool->RegisterStatement("channel_member_role",
-                          "SELECT role FROM channel_members WHERE channel_id = $1 AND user_id = $2");
+  pool->RegisterStatement(
+      "channel_member_role",
+      "SELECT role FROM channel_members WHERE channel_id = $1 AND user_id = $2");
   pool->RegisterStatement("channel_live",
                           "SELECT 1 FROM channels WHERE id = $1 AND deleted_at IS NULL");
   pool->RegisterStatement("user_live", "SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL");
   pool->RegisterStatement("user_live_for_share",
                           "SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL FOR SHARE");
-  pool->RegisterStatement(
-      "channel_stream_access",
-      "SELECT c.id, c.type, EXISTS (SELECT 1 FROM channel_members cm "
-      "WHERE cm.channel_id = c.id AND cm.user_id = $1::text) "
-      "FROM channels c WHERE c.id = ANY($2::text[]) AND c.deleted_at IS NULL");
+  pool->RegisterStatement("channel_stream_access",
+                          "SELECT c.id, c.type, EXISTS (SELECT 1 FROM channel_members cm "
+                          "WHERE cm.channel_id = c.id AND cm.user_id = $1::text) "
+                          "FROM channels c WHERE c.id = ANY($2::text[]) AND c.deleted_at IS NULL");
 }
 
 absl::Status ChannelNotFound(absl::string_view id) {
@@ -64,10 +64,10 @@ absl::StatusOr<ChannelAccess> AccessIn(pqxx::transaction_base& txn, const std::s
                                        absl::string_view user_field, const std::string& user_id,
                                        AccessLock lock) {
   const bool locking = lock != AccessLock::kNone;
-  pqxx::result r = txn.exec_prepared(
-      !locking ? "channel_access"
-               : lock == AccessLock::kShare ? "channel_lock_for_share" : "channel_lock_for_update",
-      channel_id, user_id);
+  pqxx::result r = txn.exec_prepared(!locking                     ? "channel_access"
+                                     : lock == AccessLock::kShare ? "channel_lock_for_share"
+                                                                  : "channel_lock_for_update",
+                                     channel_id, user_id);
   if (r.empty()) {
     // Only on this error path: which of the two is missing.
     if (txn.exec_prepared("channel_live", channel_id).empty()) return ChannelNotFound(channel_id);
@@ -146,8 +146,8 @@ absl::StatusOr<StreamAccess> StreamAccessIn(pqxx::transaction_base& txn,
   for (size_t i = 0; i < channel_ids.size(); ++i) {
     const std::string& id = channel_ids[i];
     if (denied.count(id)) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "channel_ids[", i, "]: viewer_id is not a member of channel ", id));
+      return absl::PermissionDeniedError(
+          absl::StrCat("channel_ids[", i, "]: viewer_id is not a member of channel ", id));
     }
     if (!access.public_channels.count(id) && !access.member_channels.count(id)) {
       return absl::NotFoundError(absl::StrCat("channel_ids[", i, "]: channel ", id, " not found"));

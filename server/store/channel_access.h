@@ -104,14 +104,13 @@ absl::Status UserNotFound(absl::string_view field, absl::string_view id);
 // in one round trip: NULL when the channel is absent or deleted, else one
 // of the kViewer* codes. No row lock. RequireReaderCode interprets it.
 std::string ViewerAccessSql(absl::string_view viewer, absl::string_view channel_id_expr);
-inline constexpr int kViewerNotLive = 0;   // the viewer is absent or deleted
-inline constexpr int kViewerDenied = 1;    // a live viewer who may not read it
-inline constexpr int kViewerReader = 2;    // may read
+inline constexpr int kViewerNotLive = 0;  // the viewer is absent or deleted
+inline constexpr int kViewerDenied = 1;   // a live viewer who may not read it
+inline constexpr int kViewerReader = 2;   // may read
 
 // RequireReaderCode turns a ViewerAccessSql value into a status: NOT_FOUND
 // for a deleted channel or viewer, PERMISSION_DENIED, or OK.
-[[nodiscard]] absl::Status RequireReaderCode(const pqxx::field& code,
-                                             absl::string_view channel_id,
+[[nodiscard]] absl::Status RequireReaderCode(const pqxx::field& code, absl::string_view channel_id,
                                              absl::string_view viewer_field,
                                              absl::string_view viewer_id);
 

@@ -249,8 +249,8 @@ absl::StatusOr<v1::Channel> ChannelStore::Get(const std::string& id, const std::
                                               const CallLimits& call) {
   v1::Channel out;
   RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, "viewer_id", viewer_id,
-                                                    AccessLock::kNone));
+    ASSIGN_OR_RETURN(ChannelAccess access,
+                     AccessIn(txn, id, "viewer_id", viewer_id, AccessLock::kNone));
     RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
     ASSIGN_OR_RETURN(out, GetIn(txn, id));
     return absl::OkStatus();
@@ -265,7 +265,8 @@ absl::StatusOr<v1::Channel> ChannelStore::Update(const std::string& id, const st
   RETURN_IF_ERROR(RunInTransaction(
       *pool_, call,
       [&](pqxx::transaction_base& txn) -> absl::Status {
-        ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, "actor_id", actor_id, AccessLock::kUpdate));
+        ASSIGN_OR_RETURN(ChannelAccess access,
+                         AccessIn(txn, id, "actor_id", actor_id, AccessLock::kUpdate));
         RETURN_IF_ERROR(RequireManager(access, "update a channel"));
         RETURN_IF_ERROR(RequireNotArchived(access));
         if (access.type == v1::CHANNEL_TYPE_DIRECT && update.name.has_value()) {
@@ -286,7 +287,8 @@ absl::StatusOr<v1::Channel> ChannelStore::SetArchived(const std::string& id,
                                                       const CallLimits& call) {
   v1::Channel out;
   RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, "actor_id", actor_id, AccessLock::kUpdate));
+    ASSIGN_OR_RETURN(ChannelAccess access,
+                     AccessIn(txn, id, "actor_id", actor_id, AccessLock::kUpdate));
     RETURN_IF_ERROR(RequireManager(access, archived ? "archive a channel" : "unarchive a channel"));
     if (access.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels cannot be archived");
@@ -308,7 +310,8 @@ absl::StatusOr<v1::Channel> ChannelStore::SetArchived(const std::string& id,
 absl::Status ChannelStore::Delete(const std::string& id, const std::string& actor_id,
                                   const CallLimits& call) {
   return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, id, "actor_id", actor_id, AccessLock::kUpdate));
+    ASSIGN_OR_RETURN(ChannelAccess access,
+                     AccessIn(txn, id, "actor_id", actor_id, AccessLock::kUpdate));
     if (access.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels cannot be deleted");
     }
@@ -342,13 +345,12 @@ absl::StatusOr<std::vector<v1::ChannelListEntry>> ChannelStore::ListForMember(
 }
 
 absl::StatusOr<std::vector<v1::ChannelListEntry>> ChannelStore::ListPublic(
-    const std::string& viewer_id, bool include_archived, const std::string& after_name, const std::string& after_id, int limit,
-    const CallLimits& call) {
+    const std::string& viewer_id, bool include_archived, const std::string& after_name,
+    const std::string& after_id, int limit, const CallLimits& call) {
   std::vector<v1::ChannelListEntry> out;
   RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
-    for (const pqxx::row& r :
-         txn.exec_prepared("channel_list_public", include_archived, after_name, after_id, limit,
-                           viewer_id)) {
+    for (const pqxx::row& r : txn.exec_prepared("channel_list_public", include_archived, after_name,
+                                                after_id, limit, viewer_id)) {
       v1::ChannelListEntry e;
       *e.mutable_channel() = ChannelFromRow(r);
       out.push_back(std::move(e));
@@ -365,7 +367,8 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::AddMember(const std::string& cha
                                                           const CallLimits& call) {
   v1::ChannelMember out;
   RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, "actor_id", actor_id, AccessLock::kUpdate));
+    ASSIGN_OR_RETURN(ChannelAccess actor,
+                     AccessIn(txn, channel_id, "actor_id", actor_id, AccessLock::kUpdate));
     if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels have a fixed set of members");
     }
@@ -391,7 +394,8 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::AddMember(const std::string& cha
 absl::Status ChannelStore::RemoveMember(const std::string& channel_id, const std::string& user_id,
                                         const std::string& actor_id, const CallLimits& call) {
   return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, "actor_id", actor_id, AccessLock::kUpdate));
+    ASSIGN_OR_RETURN(ChannelAccess actor,
+                     AccessIn(txn, channel_id, "actor_id", actor_id, AccessLock::kUpdate));
     if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels have a fixed set of members");
     }
@@ -421,7 +425,8 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::UpdateMemberRole(const std::stri
                                                                  const CallLimits& call) {
   v1::ChannelMember out;
   RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess actor, AccessIn(txn, channel_id, "actor_id", actor_id, AccessLock::kUpdate));
+    ASSIGN_OR_RETURN(ChannelAccess actor,
+                     AccessIn(txn, channel_id, "actor_id", actor_id, AccessLock::kUpdate));
     if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
       return absl::FailedPreconditionError("direct channels have no roles to change");
     }
@@ -453,8 +458,8 @@ absl::StatusOr<std::vector<v1::ChannelMember>> ChannelStore::ListMembers(
     int limit, const CallLimits& call) {
   std::vector<v1::ChannelMember> out;
   RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, channel_id, "viewer_id", viewer_id,
-                                                    AccessLock::kNone));
+    ASSIGN_OR_RETURN(ChannelAccess access,
+                     AccessIn(txn, channel_id, "viewer_id", viewer_id, AccessLock::kNone));
     RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
     for (const pqxx::row& r : txn.exec_prepared("member_list", channel_id, after_user_id, limit)) {
       out.push_back(MemberFromRow(r));
@@ -465,8 +470,7 @@ absl::StatusOr<std::vector<v1::ChannelMember>> ChannelStore::ListMembers(
 }
 
 absl::StatusOr<v1::Channel> ChannelStore::GetOrCreateDirect(
-    const std::vector<std::string>& user_ids, const std::string& actor_id,
-    const CallLimits& call) {
+    const std::vector<std::string>& user_ids, const std::string& actor_id, const CallLimits& call) {
   const std::string key = absl::StrJoin(user_ids, ",");
   v1::Channel out;
   RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {

@@ -71,8 +71,8 @@ class ChannelStore {
   // ListPublic returns public channels after (`after_name`, `after_id`),
   // ordered by name then id, for the live user `viewer_id`.
   [[nodiscard]] absl::StatusOr<std::vector<db::v1::ChannelListEntry>> ListPublic(
-      const std::string& viewer_id, bool include_archived, const std::string& after_name, const std::string& after_id, int limit,
-      const CallLimits& call);
+      const std::string& viewer_id, bool include_archived, const std::string& after_name,
+      const std::string& after_id, int limit, const CallLimits& call);
 
   [[nodiscard]] absl::StatusOr<db::v1::ChannelMember> AddMember(const std::string& channel_id,
                                                                 const std::string& user_id,
@@ -87,9 +87,8 @@ class ChannelStore {
   // ListMembers returns the live members with user id > `after_user_id`
   // of a channel `viewer_id` may read.
   [[nodiscard]] absl::StatusOr<std::vector<db::v1::ChannelMember>> ListMembers(
-      const std::string& channel_id, const std::string& viewer_id,
-      const std::string& after_user_id, int limit,
-      const CallLimits& call);
+      const std::string& channel_id, const std::string& viewer_id, const std::string& after_user_id,
+      int limit, const CallLimits& call);
 
   // GetOrCreateDirect returns the direct channel of exactly `user_ids`
   // (2..9 distinct, sorted), creating it and its memberships on first use.

@@ -110,14 +110,14 @@ std::string PageSelect(const std::string& viewer, const std::string& page_where,
                        const std::string& order, const std::string& limit,
                        const std::string& budget) {
   const std::string size = absl::StrCat("(octet_length(q.content) + ", kRowOverheadBytes, ")");
-  return absl::StrCat(
-      "WITH page AS (SELECT * FROM (SELECT q.*, sum", size, " OVER (ORDER BY ",
-      absl::StrReplaceAll(order, {{"m.", "q."}}),
-      " ROWS UNBOUNDED PRECEDING) AS running, count(*) OVER () AS fetched FROM "
-      "(SELECT m.* FROM messages m WHERE ",
-      page_where, " ORDER BY ", order, " LIMIT ", limit, ") q) b WHERE b.running - ",
-      absl::StrReplaceAll(size, {{"q.", "b."}}), " < ", budget, ") ",
-      MessageSelect(viewer, ", m.fetched", "page"), "ORDER BY ", order);
+  return absl::StrCat("WITH page AS (SELECT * FROM (SELECT q.*, sum", size, " OVER (ORDER BY ",
+                      absl::StrReplaceAll(order, {{"m.", "q."}}),
+                      " ROWS UNBOUNDED PRECEDING) AS running, count(*) OVER () AS fetched FROM "
+                      "(SELECT m.* FROM messages m WHERE ",
+                      page_where, " ORDER BY ", order, " LIMIT ", limit,
+                      ") q) b WHERE b.running - ", absl::StrReplaceAll(size, {{"q.", "b."}}), " < ",
+                      budget, ") ", MessageSelect(viewer, ", m.fetched", "page"), "ORDER BY ",
+                      order);
 }
 
 absl::StatusOr<v1::Message> MessageFromRow(const pqxx::row& r) {
@@ -320,8 +320,9 @@ MessageStore::MessageStore(ConnectionPool* pool, ContentLimits limits)
 }
 
 std::string MessageStore::GetSql() {
-  return absl::StrCat(MessageSelect("$1", absl::StrCat(", ", ViewerAccessSql("$1", "m.channel_id"))),
-                      "WHERE m.id = $2 AND ", kVisible);
+  return absl::StrCat(
+      MessageSelect("$1", absl::StrCat(", ", ViewerAccessSql("$1", "m.channel_id"))),
+      "WHERE m.id = $2 AND ", kVisible);
 }
 
 std::string MessageStore::ListOlderSql() {
@@ -461,8 +462,8 @@ absl::Status MessageStore::Delete(const std::string& id, const std::string& acto
 
 absl::StatusOr<MessagePage> MessageStore::List(const std::string& channel_id,
                                                const std::string& viewer_id,
-                                               const std::string& cursor_id, bool newer,
-                                               int limit, const CallLimits& call) {
+                                               const std::string& cursor_id, bool newer, int limit,
+                                               const CallLimits& call) {
   MessagePage out;
   RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(ChannelAccess access,
@@ -481,8 +482,7 @@ absl::StatusOr<MessagePage> MessageStore::List(const std::string& channel_id,
 absl::StatusOr<MessagePage> MessageStore::ListReplies(const std::string& parent_id,
                                                       const std::string& viewer_id,
                                                       const std::string& after_id, int limit,
-                                                      v1::Message* parent,
-                                                      const CallLimits& call) {
+                                                      v1::Message* parent, const CallLimits& call) {
   MessagePage out;
   RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(pqxx::row row, VisibleRowIn(txn, parent_id, viewer_id));
@@ -491,9 +491,9 @@ absl::StatusOr<MessagePage> MessageStore::ListReplies(const std::string& parent_
       return absl::InvalidArgumentError("thread_parent_id: is a reply, not a thread parent");
     }
     RETURN_IF_ERROR(RequireReaderOfRow(row, parent->channel_id(), viewer_id));
-    ASSIGN_OR_RETURN(out, PageFromRows(txn.exec_prepared("msg_replies", viewer_id, parent_id,
-                                                         after_id, limit,
-                                                         limits_.max_response_bytes)));
+    ASSIGN_OR_RETURN(
+        out, PageFromRows(txn.exec_prepared("msg_replies", viewer_id, parent_id, after_id, limit,
+                                            limits_.max_response_bytes)));
     return absl::OkStatus();
   }));
   return out;
@@ -528,9 +528,8 @@ absl::StatusOr<v1::Attachment> MessageStore::AddAttachment(const v1::Attachment&
   RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(MessageMeta meta,
                      MetaIn(txn, a.message_id(), /*for_update=*/false, "attachment.message_id"));
-    ASSIGN_OR_RETURN(ChannelAccess access,
-                     AccessIn(txn, meta.channel_id, "attachment.uploader_id", a.uploader_id(),
-                              AccessLock::kShare));
+    ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, meta.channel_id, "attachment.uploader_id",
+                                                    a.uploader_id(), AccessLock::kShare));
     RETURN_IF_ERROR(RequireMember(access, "attachment.uploader_id"));
     if (meta.author_id != a.uploader_id()) {
       return absl::PermissionDeniedError(
@@ -540,10 +539,9 @@ absl::StatusOr<v1::Attachment> MessageStore::AddAttachment(const v1::Attachment&
     txn.exec_prepared("att_message_lock", a.message_id());
     if (txn.exec_prepared("att_count", a.message_id())[0][0].as<int>() >=
         limits_.max_attachments_per_message) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("attachment.message_id: the message already has ",
-                       limits_.max_attachments_per_message,
-                       " attachments (MAX_ATTACHMENTS_PER_MESSAGE)"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "attachment.message_id: the message already has ", limits_.max_attachments_per_message,
+          " attachments (MAX_ATTACHMENTS_PER_MESSAGE)"));
     }
     pqxx::result r =
         txn.exec_prepared("att_insert", NewUlid(), a.message_id(), meta.channel_id, a.uploader_id(),

@@ -94,9 +94,11 @@ class MessageStore {
                                                  int limit, const CallLimits& call);
   // ListReplies returns the live replies of `parent_id` after `after_id`,
   // oldest first; `parent` receives the parent (possibly a tombstone).
-  [[nodiscard]] absl::StatusOr<MessagePage> ListReplies(
-      const std::string& parent_id, const std::string& viewer_id, const std::string& after_id,
-      int limit, db::v1::Message* parent, const CallLimits& call);
+  [[nodiscard]] absl::StatusOr<MessagePage> ListReplies(const std::string& parent_id,
+                                                        const std::string& viewer_id,
+                                                        const std::string& after_id, int limit,
+                                                        db::v1::Message* parent,
+                                                        const CallLimits& call);
 
   // Search runs a websearch-syntax full-text query over the channels the
   // user belongs to, best rank first.

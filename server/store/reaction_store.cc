@@ -72,16 +72,15 @@ absl::StatusOr<v1::Reaction> ReactionStore::Add(const std::string& message_id,
     txn.exec_prepared("rx_message_lock", message_id);
     const pqxx::row counts = txn.exec_prepared1("rx_counts", message_id, user_id, emoji);
     const bool repeat = counts[3].as<bool>();  // a no-op, whatever the counts
-    if (!repeat && !counts[2].as<bool>() &&
-        counts[0].as<int>() >= limits_.max_emoji_per_message) {
+    if (!repeat && !counts[2].as<bool>() && counts[0].as<int>() >= limits_.max_emoji_per_message) {
       return absl::FailedPreconditionError(
           absl::StrCat("emoji: the message already has ", limits_.max_emoji_per_message,
                        " different reactions (MAX_EMOJI_PER_MESSAGE)"));
     }
     if (!repeat && counts[1].as<int>() >= limits_.max_reactions_per_user_per_message) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "user_id: already reacted ", limits_.max_reactions_per_user_per_message,
-          " times to this message (MAX_REACTIONS_PER_USER_PER_MESSAGE)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("user_id: already reacted ", limits_.max_reactions_per_user_per_message,
+                       " times to this message (MAX_REACTIONS_PER_USER_PER_MESSAGE)"));
     }
     const bool added =
         txn.exec_prepared("rx_insert", message_id, user_id, emoji).affected_rows() > 0;

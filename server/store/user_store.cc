@@ -21,10 +21,9 @@ namespace {
 namespace v1 = ::chatgenius::db::v1;
 
 const std::string& UserColumns() {
-  static const std::string* columns = new std::string(
-      absl::StrCat("id, email, username, display_name, full_name, avatar_url, is_bot, ",
-                   MicrosSql("created_at"), ", ", MicrosSql("updated_at"),
-                   ", coalesce(auth0_id, '')"));
+  static const std::string* columns = new std::string(absl::StrCat(
+      "id, email, username, display_name, full_name, avatar_url, is_bot, ", MicrosSql("created_at"),
+      ", ", MicrosSql("updated_at"), ", coalesce(auth0_id, '')"));
   return *columns;
 }
 

@@ -91,8 +91,7 @@ enum class TunnelState {
 // ReconnectDelay is the wait before attempt `failures` + 1: `base`
 // doubled per consecutive failure after the first, capped at `cap`, times
 // `jitter` (in [0.5, 1), to spread many replicas' reconnects).
-absl::Duration ReconnectDelay(int failures, absl::Duration base, absl::Duration cap,
-                              double jitter);
+absl::Duration ReconnectDelay(int failures, absl::Duration base, absl::Duration cap, double jitter);
 
 // TunnelStateName returns "connecting", "up", "backoff",
 // "max_retries_exceeded" or "stopped".

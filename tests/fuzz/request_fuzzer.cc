@@ -72,7 +72,8 @@ void Validate(uint8_t selector, absl::string_view value) {
     case 5:
       return CheckStatus(chatgenius::ValidateOptionalUrl("url", value), "url");
     case 6:
-      return CheckStatus(chatgenius::ValidateStorageUrl("url", value, {"https", "s3", "gs"}), "url");
+      return CheckStatus(chatgenius::ValidateStorageUrl("url", value, {"https", "s3", "gs"}),
+                         "url");
     case 7:
       s = chatgenius::ValidateSha256Hex("sha256", value);
       CheckStatus(s, "sha256");

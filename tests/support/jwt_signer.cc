@@ -141,9 +141,8 @@ std::string PublicJwk(const std::string& public_pem_path, const std::string& kid
 
 std::string Claims(const std::string& sub, const std::string& iss, const std::string& aud,
                    long long exp_in_s, const std::string& extra) {
-  return absl::StrCat(R"({"sub":")", sub, R"(","iss":")", iss, R"(","aud":")", aud,
-                      R"(","exp":)", static_cast<long long>(std::time(nullptr)) + exp_in_s,
-                      extra, "}");
+  return absl::StrCat(R"({"sub":")", sub, R"(","iss":")", iss, R"(","aud":")", aud, R"(","exp":)",
+                      static_cast<long long>(std::time(nullptr)) + exp_in_s, extra, "}");
 }
 
 }  // namespace chatgenius::testing

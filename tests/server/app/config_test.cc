@@ -79,10 +79,10 @@ TEST(ConfigTest, ConnectionsCarrySessionLimitsAndTcpLiveness) {
   absl::StatusOr<Config> c = LoadConfig(From({{"POSTGRES_TCP_TIMEOUT_MS", "12000"}}));
   ASSERT_TRUE(c.ok()) << c.status();
   const std::string conninfo = c->ConnInfo();
-  for (const char* part : {"keepalives=1", "keepalives_idle=6", "keepalives_interval=2",
-                           "keepalives_count=3", "tcp_user_timeout=12000",
-                           "-c lock_timeout=10000", "-c idle_in_transaction_session_timeout=30000",
-                           "-c statement_timeout=30000"}) {
+  for (const char* part :
+       {"keepalives=1", "keepalives_idle=6", "keepalives_interval=2", "keepalives_count=3",
+        "tcp_user_timeout=12000", "-c lock_timeout=10000",
+        "-c idle_in_transaction_session_timeout=30000", "-c statement_timeout=30000"}) {
     EXPECT_TRUE(absl::StrContains(conninfo, part)) << part << " in " << conninfo;
   }
   EXPECT_TRUE(absl::StrContains(c->MigrationConnInfoVia("h", 1), "-c statement_timeout=0"));

@@ -64,9 +64,8 @@ TEST_F(ConnectionLimitsTest, AConnectionHoldsAtMostItsStreams) {
   // Another connection is unaffected.
   grpc::ClientContext other;
   testing::SetDeadline(&other);
-  EXPECT_TRUE(v1::UserService::NewStub(NewConnection(server_.address()))
-                  ->GetUser(&other, get, &out)
-                  .ok());
+  EXPECT_TRUE(
+      v1::UserService::NewStub(NewConnection(server_.address()))->GetUser(&other, get, &out).ok());
   first->context.TryCancel();
   second->context.TryCancel();
   first->reader->Finish();

@@ -82,9 +82,9 @@ TEST_F(EndUserJwtTest, RefusesBadSignaturesAndForeignKeys) {
   testing::KeyPair other = testing::GenerateKey(Dir(), "other", "rsa");
   ExpectRefused(v->Verify(testing::SignRs256(other.private_pem, Good()), absl::Now()),
                 "bad signature");
-  ExpectRefused(v->Verify(testing::SignHs256("another-secret-of-32-bytes-length!", Good()),
-                          absl::Now()),
-                "bad signature");
+  ExpectRefused(
+      v->Verify(testing::SignHs256("another-secret-of-32-bytes-length!", Good()), absl::Now()),
+      "bad signature");
   // The payload swapped for someone else's, keeping the signature.
   const std::string mine = testing::SignHs256(kSecret, Good("auth0|ada"));
   const std::string theirs = testing::SignHs256(kSecret, Good("auth0|bob"));
@@ -139,9 +139,9 @@ TEST_F(EndUserJwtTest, ChecksTimeIssuerAudienceAndSubject) {
                 "wrong issuer");
   ExpectRefused(v->Verify(sign(Claims("auth0|ada", kIssuer, "other-api", 3600)), absl::Now()),
                 "wrong audience");
-  const std::string listed = absl::StrCat(R"({"sub":"auth0|ada","iss":")", kIssuer,
-                                          R"(","aud":["other-api",")", kAudience,
-                                          R"("],"exp":)", now + 3600, "}");
+  const std::string listed =
+      absl::StrCat(R"({"sub":"auth0|ada","iss":")", kIssuer, R"(","aud":["other-api",")", kAudience,
+                   R"("],"exp":)", now + 3600, "}");
   EXPECT_TRUE(v->Verify(sign(listed), absl::Now()).ok()) << "aud may be an array";
   ExpectRefused(v->Verify(sign(absl::StrCat(R"({"sub":"auth0|ada","iss":")", kIssuer,
                                             R"(","aud":")", kAudience, R"("})")),

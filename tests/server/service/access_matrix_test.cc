@@ -71,8 +71,8 @@ constexpr Codes kMembersOnly{StatusCode::OK, StatusCode::PERMISSION_DENIED,
                              StatusCode::INVALID_ARGUMENT};
 // Calls about the acting user themself (their channels, profile, search
 // over their own memberships): any live user.
-constexpr Codes kAnyLiveUser{StatusCode::OK, StatusCode::OK, StatusCode::OK,
-                             StatusCode::NOT_FOUND, StatusCode::INVALID_ARGUMENT};
+constexpr Codes kAnyLiveUser{StatusCode::OK, StatusCode::OK, StatusCode::OK, StatusCode::NOT_FOUND,
+                             StatusCode::INVALID_ARGUMENT};
 
 // Every chatgenius.db.v1 method, "package.Service/Method", read from the
 // .proto files the test ships with (//proto:v1_protos) and the generated
@@ -98,8 +98,8 @@ std::vector<std::string> AllMethods() {
     }
     for (int s = 0; s < file->service_count(); ++s) {
       for (int m = 0; m < file->service(s)->method_count(); ++m) {
-        methods.push_back(absl::StrCat(file->service(s)->full_name(), "/",
-                                       file->service(s)->method(m)->name()));
+        methods.push_back(
+            absl::StrCat(file->service(s)->full_name(), "/", file->service(s)->method(m)->name()));
       }
     }
   }
@@ -708,8 +708,7 @@ TEST_F(JwtAccessMatrixTest, AdminCallersMayActWithoutAToken) {
   grpc::Status s = channels_->GetChannel(Ctx().get(), r, &out);  // ops: roles=admin
   EXPECT_TRUE(s.ok()) << s.error_message();
   r.set_viewer_id(eve_.id());
-  EXPECT_EQ(channels_->GetChannel(Ctx().get(), r, &out).error_code(),
-            StatusCode::PERMISSION_DENIED)
+  EXPECT_EQ(channels_->GetChannel(Ctx().get(), r, &out).error_code(), StatusCode::PERMISSION_DENIED)
       << "acting as anyone still obeys the access rule";
 }
 

@@ -626,8 +626,8 @@ TEST_F(StreamAccessTest, DeletedUsersCannotSubscribe) {
 TEST_F(EventServiceTest, BadRequestsAreInvalidArgument) {
   v1::SubscribeRequest both = ForUser(ada_.id());
   both.add_channel_ids(general_.id());
-  for (const v1::SubscribeRequest& r :
-       {v1::SubscribeRequest(), both, ForChannel(ada_, "nope"), ForChannel(ada_, general_.id(), -1)}) {
+  for (const v1::SubscribeRequest& r : {v1::SubscribeRequest(), both, ForChannel(ada_, "nope"),
+                                        ForChannel(ada_, general_.id(), -1)}) {
     Collector c(events_.get(), r);
     ASSERT_TRUE(c.WaitFinished());
     EXPECT_EQ(c.status().error_code(), StatusCode::INVALID_ARGUMENT) << r.DebugString();

@@ -175,7 +175,8 @@ TEST_F(MessageServiceTest, AMemberRemovedWhileTheirPostWaitsCannotPost) {
   grpc::Status posted;
   v1::Message out;
   std::thread post([&] { posted = TryPost(general_.id(), bob_.id(), "racing the removal", &out); });
-  ASSERT_EQ(db_.WaitForLockWaiters(1, absl::Seconds(10)), 1) << "the post waits for the channel row";
+  ASSERT_EQ(db_.WaitForLockWaiters(1, absl::Seconds(10)), 1)
+      << "the post waits for the channel row";
   removal.commit();
   post.join();
   ExpectError(posted, StatusCode::PERMISSION_DENIED, "not a member");

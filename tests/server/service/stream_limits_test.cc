@@ -97,7 +97,7 @@ class ByteBoundTest : public SlowReaderTest {
  protected:
   ByteBoundTest()
       : SlowReaderTest([](Config& c) {
-          c.event_stream_queue = 100000;         // the count never trips
+          c.event_stream_queue = 100000;           // the count never trips
           c.event_stream_queue_bytes = 256 << 10;  // ~8 big events
         }) {}
 };
@@ -121,7 +121,8 @@ TEST_F(ByteBoundTest, ASlowReadersQueueIsBoundedInBytes) {
   auto [status, got] = slow->Drain();
   EXPECT_EQ(status.error_code(), StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
   EXPECT_TRUE(absl::StrContains(status.error_message(), "bytes waiting")) << status.error_message();
-  EXPECT_TRUE(absl::StrContains(status.error_message(), "after_event_id=")) << status.error_message();
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "after_event_id="))
+      << status.error_message();
   EXPECT_LT(got, 60);
 }
 
@@ -141,11 +142,10 @@ TEST_F(WriteTimeoutTest, AClientThatStopsReadingIsCutOff) {
   WaitForStreams(1);
   PostBig(20);  // fills the windows; the write in flight stalls
   absl::SleepFor(absl::Seconds(1));
-  PostBig(2);   // events arriving behind a write stalled for > 500 ms
+  PostBig(2);  // events arriving behind a write stalled for > 500 ms
   auto [status, got] = slow->Drain();
   EXPECT_EQ(status.error_code(), StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
-  EXPECT_TRUE(absl::StrContains(status.error_message(), "took no event"))
-      << status.error_message();
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "took no event")) << status.error_message();
   EXPECT_LT(got, 22);
 }
 

@@ -55,10 +55,11 @@ class MessageIndexTest : public ::testing::Test {
         "INSERT INTO messages (id, channel_id, user_id, content) SELECT "
         "lpad((3000000 + n)::text, 26, '0'), '",
         Id(3), "', '", Id(1), "', 'other ' || n FROM generate_series(1, 10000) n;", "ANALYZE;");
-    absl::Status s = RunInTransaction(*pool_, absl::Now() + absl::Minutes(2), [&](pqxx::transaction_base& t) {
-      t.exec(sql);
-      return absl::OkStatus();
-    });
+    absl::Status s =
+        RunInTransaction(*pool_, absl::Now() + absl::Minutes(2), [&](pqxx::transaction_base& t) {
+          t.exec(sql);
+          return absl::OkStatus();
+        });
     ASSERT_TRUE(s.ok()) << s;
   }
 
@@ -73,14 +74,15 @@ class MessageIndexTest : public ::testing::Test {
   // pool's only connection), then EXPLAINs the same statement.
   std::string Explain(const std::string& statement, const std::string& args, bool generic) {
     std::string plan;
-    absl::Status s = RunInTransaction(*pool_, absl::Now() + absl::Seconds(30), [&](pqxx::transaction_base& t) {
-      if (generic) t.exec("SET LOCAL plan_cache_mode = force_generic_plan");
-      for (const pqxx::row& r :
-           t.exec(absl::StrCat("EXPLAIN EXECUTE ", statement, "(", args, ")"))) {
-        absl::StrAppend(&plan, r[0].as<std::string>(), "\n");
-      }
-      return absl::OkStatus();
-    });
+    absl::Status s =
+        RunInTransaction(*pool_, absl::Now() + absl::Seconds(30), [&](pqxx::transaction_base& t) {
+          if (generic) t.exec("SET LOCAL plan_cache_mode = force_generic_plan");
+          for (const pqxx::row& r :
+               t.exec(absl::StrCat("EXPLAIN EXECUTE ", statement, "(", args, ")"))) {
+            absl::StrAppend(&plan, r[0].as<std::string>(), "\n");
+          }
+          return absl::OkStatus();
+        });
     EXPECT_TRUE(s.ok()) << s;
     return plan;
   }
@@ -90,15 +92,16 @@ class MessageIndexTest : public ::testing::Test {
   // hit + read), or -1.
   int PageBuffers(const std::string& statement, const std::string& args, bool generic) {
     std::string top;
-    absl::Status s = RunInTransaction(*pool_, absl::Now() + absl::Seconds(30), [&](pqxx::transaction_base& t) {
-      if (generic) t.exec("SET LOCAL plan_cache_mode = force_generic_plan");
-      for (const pqxx::row& r :
-           t.exec(absl::StrCat("EXPLAIN (ANALYZE, BUFFERS) EXECUTE ", statement, "(", args, ")"))) {
-        const std::string line = r[0].as<std::string>();
-        if (top.empty() && absl::StrContains(line, "Buffers:")) top = line;
-      }
-      return absl::OkStatus();
-    });
+    absl::Status s =
+        RunInTransaction(*pool_, absl::Now() + absl::Seconds(30), [&](pqxx::transaction_base& t) {
+          if (generic) t.exec("SET LOCAL plan_cache_mode = force_generic_plan");
+          for (const pqxx::row& r : t.exec(absl::StrCat("EXPLAIN (ANALYZE, BUFFERS) EXECUTE ",
+                                                        statement, "(", args, ")"))) {
+            const std::string line = r[0].as<std::string>();
+            if (top.empty() && absl::StrContains(line, "Buffers:")) top = line;
+          }
+          return absl::OkStatus();
+        });
     EXPECT_TRUE(s.ok()) << s;
     int total = 0;
     for (const char* kind : {"hit=", "read="}) {
@@ -134,8 +137,8 @@ TEST_F(MessageIndexTest, ChannelListingUsesIndexes) {
   for (bool generic : {false, true}) {
     for (const char* stmt : {"msg_list_older", "msg_list_newer"}) {
       std::string cursor = std::string(stmt) == "msg_list_older" ? "~" : Id(1050000);
-      std::string plan =
-          Explain(stmt, absl::StrCat("'", Id(1), "', '", Id(2), "', '", cursor, "', 51, 3145728"), generic);
+      std::string plan = Explain(
+          stmt, absl::StrCat("'", Id(1), "', '", Id(2), "', '", cursor, "', 51, 3145728"), generic);
       EXPECT_FALSE(absl::StrContains(plan, "Seq Scan on messages"))
           << stmt << (generic ? " (generic plan)" : "") << " scans messages:\n"
           << plan;
@@ -160,9 +163,9 @@ TEST_F(MessageIndexTest, ChannelPageReadsOnlyThePage) {
     // (Not among the first 100 messages: those are thread parents with 200
     // replies each, which the reply counts read.)
     for (const std::string& cursor : {std::string("~"), Id(1050000), Id(1000300)}) {
-      const int buffers =
-          PageBuffers("msg_list_older",
-                      absl::StrCat("'", Id(1), "', '", Id(2), "', '", cursor, "', 51, 3145728"), generic);
+      const int buffers = PageBuffers(
+          "msg_list_older",
+          absl::StrCat("'", Id(1), "', '", Id(2), "', '", cursor, "', 51, 3145728"), generic);
       EXPECT_GT(buffers, 0);
       EXPECT_LT(buffers, 400) << (generic ? "generic" : "custom") << " plan, cursor " << cursor
                               << ": a 51-row page touched " << buffers << " buffers";
@@ -179,7 +182,8 @@ TEST_F(MessageIndexTest, ThreadListingUsesIndexes) {
   EXPECT_EQ(replies->messages.size(), 50u);
   for (bool generic : {false, true}) {
     std::string plan =
-        Explain("msg_replies", absl::StrCat("'", Id(1), "', '", Id(1000001), "', '', 51, 3145728"), generic);
+        Explain("msg_replies", absl::StrCat("'", Id(1), "', '", Id(1000001), "', '', 51, 3145728"),
+                generic);
     EXPECT_FALSE(absl::StrContains(plan, "Seq Scan on messages"))
         << (generic ? "generic " : "") << "thread plan scans messages:\n"
         << plan;
