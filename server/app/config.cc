@@ -120,7 +120,7 @@
     "after SIGTERM: NOT_SERVING but still serving for this long", false)                           \
   X(shutdown_grace_ms, "SHUTDOWN_GRACE_MS", "10000", "then: longest wait for calls in flight",     \
     false)                                                                                         \
-  X(grpc_max_concurrent_streams, "GRPC_MAX_CONCURRENT_STREAMS", "100",                             \
+  X(grpc_max_concurrent_streams, "GRPC_MAX_CONCURRENT_STREAMS", "10000",                           \
     "calls and streams one client connection may have open at once", false)                        \
   X(grpc_max_connection_age_ms, "GRPC_MAX_CONNECTION_AGE_MS", "1800000",                           \
     "connections are closed (GOAWAY) after this long, so clients rebalance; 0 = never", false)     \

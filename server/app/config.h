@@ -109,8 +109,9 @@ struct Config {
   absl::Duration shutdown_drain = absl::Seconds(3);   // SHUTDOWN_DRAIN_MS
   absl::Duration shutdown_grace = absl::Seconds(10);  // SHUTDOWN_GRACE_MS
 
-  // gRPC server limits per client connection.
-  int grpc_max_concurrent_streams = 100;                       // GRPC_MAX_CONCURRENT_STREAMS
+  // gRPC server limits per client connection. Streams: high enough for a
+  // gateway that multiplexes its users' streams over one connection.
+  int grpc_max_concurrent_streams = 10000;  // GRPC_MAX_CONCURRENT_STREAMS
   absl::Duration grpc_max_connection_age = absl::Minutes(30);  // GRPC_MAX_CONNECTION_AGE_MS
   absl::Duration grpc_max_connection_age_grace =
       absl::Seconds(30);  // GRPC_MAX_CONNECTION_AGE_GRACE_MS

@@ -35,6 +35,19 @@ DomainTest::DomainTest(const std::function<void(Config&)>& configure, Metadata m
 
 DomainTest::~DomainTest() { TestMetadata().clear(); }
 
+v1::Attachment DomainTest::NewAttachment(const std::string& message_id,
+                                         const std::string& uploader_id) {
+  v1::Attachment a;
+  a.set_message_id(message_id);
+  a.set_uploader_id(uploader_id);
+  a.set_name("plan.txt");
+  a.set_content_type("text/plain");
+  a.set_size_bytes(4);
+  a.set_storage_url("s3://bucket/plan.txt");
+  a.set_sha256(std::string(64, 'c'));
+  return a;
+}
+
 std::unique_ptr<grpc::ClientContext> DomainTest::Ctx() {
   auto context = std::make_unique<grpc::ClientContext>();
   SetDeadline(context.get());

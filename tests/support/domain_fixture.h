@@ -48,6 +48,11 @@ class DomainTest : public ::testing::Test {
                        const std::string& content, const std::string& parent_id = "",
                        const std::string& client_msg_id = "");
 
+  // NewAttachment is valid attachment metadata for `message_id` by
+  // `uploader_id` (plan.txt on s3).
+  static db::v1::Attachment NewAttachment(const std::string& message_id,
+                                          const std::string& uploader_id);
+
   // ExpectError checks the code and that the message mentions `text`.
   static void ExpectError(const grpc::Status& status, grpc::StatusCode code,
                           const std::string& text);

@@ -56,4 +56,14 @@ void SetDeadline(grpc::ClientContext* context, absl::Duration d) {
   context->set_deadline(absl::ToChronoTime(absl::Now() + d));
 }
 
+std::shared_ptr<grpc::Channel> SeparateConnection(const std::string& address, bool small_window) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  if (small_window) {
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 65535);
+  }
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
 }  // namespace chatgenius::testing

@@ -48,6 +48,14 @@ class TestServer {
 // so a hung server fails the test instead of hanging it.
 void SetDeadline(grpc::ClientContext* context, absl::Duration d = absl::Seconds(10));
 
+// SeparateConnection is a channel to `address` on a TCP connection of its
+// own. `small_window` turns off BDP probing and keeps HTTP/2 windows at
+// 64 KiB, like a client that cannot keep up: otherwise gRPC grows the
+// window to megabytes and absorbs a backlog before the server ever sees
+// backpressure.
+std::shared_ptr<grpc::Channel> SeparateConnection(const std::string& address,
+                                                  bool small_window = false);
+
 }  // namespace chatgenius::testing
 
 #endif  // CHATGENIUS_TESTS_SUPPORT_TEST_SERVER_H_

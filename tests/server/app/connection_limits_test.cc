@@ -12,13 +12,6 @@ namespace {
 
 namespace v1 = ::chatgenius::db::v1;
 
-// A second connection to the same server: a channel with its own args.
-std::shared_ptr<grpc::Channel> NewConnection(const std::string& address) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-}
-
 struct Stream {
   grpc::ClientContext context;
   std::unique_ptr<grpc::ClientReader<v1::Event>> reader;
@@ -48,7 +41,7 @@ class ConnectionLimitsTest : public testing::DomainTest {
 
 TEST_F(ConnectionLimitsTest, AConnectionHoldsAtMostItsStreams) {
   v1::User ada = User("ada");
-  std::shared_ptr<grpc::Channel> busy = NewConnection(server_.address());
+  std::shared_ptr<grpc::Channel> busy = testing::SeparateConnection(server_.address());
   auto events = v1::EventService::NewStub(busy);
   auto first = Follow(events.get(), ada.id());
   auto second = Follow(events.get(), ada.id());
@@ -64,8 +57,9 @@ TEST_F(ConnectionLimitsTest, AConnectionHoldsAtMostItsStreams) {
   // Another connection is unaffected.
   grpc::ClientContext other;
   testing::SetDeadline(&other);
-  EXPECT_TRUE(
-      v1::UserService::NewStub(NewConnection(server_.address()))->GetUser(&other, get, &out).ok());
+  EXPECT_TRUE(v1::UserService::NewStub(testing::SeparateConnection(server_.address()))
+                  ->GetUser(&other, get, &out)
+                  .ok());
   first->context.TryCancel();
   second->context.TryCancel();
   first->reader->Finish();
@@ -74,7 +68,7 @@ TEST_F(ConnectionLimitsTest, AConnectionHoldsAtMostItsStreams) {
 
 TEST_F(ConnectionLimitsTest, ConnectionsAgeOutSoClientsRebalance) {
   v1::User ada = User("ada");
-  std::shared_ptr<grpc::Channel> connection = NewConnection(server_.address());
+  std::shared_ptr<grpc::Channel> connection = testing::SeparateConnection(server_.address());
   auto events = v1::EventService::NewStub(connection);
   const absl::Time start = absl::Now();
   auto stream = Follow(events.get(), ada.id());

@@ -223,17 +223,6 @@ class AccessMatrixTest : public testing::DomainTest,
     EXPECT_TRUE(s.ok()) << s.error_message();
     return out.id();
   }
-  static v1::Attachment NewAttachment(const std::string& message_id, const std::string& uploader) {
-    v1::Attachment a;
-    a.set_message_id(message_id);
-    a.set_uploader_id(uploader);
-    a.set_name("plan.txt");
-    a.set_content_type("text/plain");
-    a.set_size_bytes(4);
-    a.set_storage_url("s3://bucket/plan.txt");
-    a.set_sha256(std::string(64, 'c'));
-    return a;
-  }
   void React(const v1::User& user) {
     v1::AddReactionRequest r;
     r.set_message_id(parent_);

@@ -30,14 +30,8 @@ class ContentLimitsTest : public testing::DomainTest {
   }
   grpc::Status Attach(const std::string& url = "s3://bucket/a.txt") {
     v1::AddAttachmentRequest r;
-    v1::Attachment* a = r.mutable_attachment();
-    a->set_message_id(message_.id());
-    a->set_uploader_id(ada_.id());
-    a->set_name("a.txt");
-    a->set_content_type("text/plain");
-    a->set_size_bytes(1);
-    a->set_storage_url(url);
-    a->set_sha256(std::string(64, 'a'));
+    *r.mutable_attachment() = NewAttachment(message_.id(), ada_.id());
+    r.mutable_attachment()->set_storage_url(url);
     v1::Attachment out;
     return messages_->AddAttachment(Ctx().get(), r, &out);
   }

@@ -243,14 +243,7 @@ TEST_F(EventServiceTest, AttachmentsChangingUpdateTheMessage) {
   Collector c(events_.get(), ForChannel(bob_, general_.id()));
   WaitForSubscribers(1);
   v1::AddAttachmentRequest add;
-  v1::Attachment* a = add.mutable_attachment();
-  a->set_message_id(m.id());
-  a->set_uploader_id(ada_.id());
-  a->set_name("plan.txt");
-  a->set_content_type("text/plain");
-  a->set_size_bytes(4);
-  a->set_storage_url("s3://bucket/plan.txt");
-  a->set_sha256(std::string(64, 'c'));
+  *add.mutable_attachment() = NewAttachment(m.id(), ada_.id());
   v1::Attachment added;
   ASSERT_TRUE(messages_->AddAttachment(Ctx().get(), add, &added).ok());
   v1::DeleteAttachmentRequest del;
@@ -664,20 +657,6 @@ class SmallQueueTest : public ::testing::Test {
   testing::TestServer server_;
 };
 
-// A channel on its own TCP connection. `small_window` turns off BDP probing
-// and keeps HTTP/2 windows at 64 KiB, like a client that cannot keep up:
-// otherwise gRPC grows the window to megabytes and absorbs the backlog
-// before the server ever sees backpressure.
-std::shared_ptr<grpc::Channel> SeparateChannel(const std::string& address, bool small_window) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  if (small_window) {
-    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 65535);
-  }
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-}
-
 TEST_F(SmallQueueTest, SlowConsumerIsCutOffWhileAFastOneKeepsUp) {
   auto users = v1::UserService::NewStub(server_.channel());
   auto channels = v1::ChannelService::NewStub(server_.channel());
@@ -696,8 +675,8 @@ TEST_F(SmallQueueTest, SlowConsumerIsCutOffWhileAFastOneKeepsUp) {
   grpc::ClientContext c2;
   ASSERT_TRUE(channels->CreateChannel(&c2, cc, &general).ok());
 
-  auto fast_stub = v1::EventService::NewStub(SeparateChannel(server_.address(), false));
-  auto slow_stub = v1::EventService::NewStub(SeparateChannel(server_.address(), true));
+  auto fast_stub = v1::EventService::NewStub(testing::SeparateConnection(server_.address(), false));
+  auto slow_stub = v1::EventService::NewStub(testing::SeparateConnection(server_.address(), true));
   Collector fast(fast_stub.get(), ForChannel(ada, general.id()));
   // The slow one opens its stream and never reads.
   grpc::ClientContext slow_context;

@@ -23,19 +23,6 @@ namespace {
 namespace v1 = ::chatgenius::db::v1;
 using grpc::StatusCode;
 
-// A connection of its own; `small_window` keeps HTTP/2 windows at 64 KiB
-// like a client that cannot keep up (gRPC would otherwise grow them to
-// megabytes and absorb the backlog before the server sees backpressure).
-std::shared_ptr<grpc::Channel> Connection(const std::string& address, bool small_window) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  if (small_window) {
-    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 65535);
-  }
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-}
-
 struct Stream {
   grpc::ClientContext context;
   std::unique_ptr<grpc::ClientReader<v1::Event>> reader;
@@ -103,8 +90,8 @@ class ByteBoundTest : public SlowReaderTest {
 };
 
 TEST_F(ByteBoundTest, ASlowReadersQueueIsBoundedInBytes) {
-  auto slow_stub = v1::EventService::NewStub(Connection(server_.address(), true));
-  auto fast_stub = v1::EventService::NewStub(Connection(server_.address(), false));
+  auto slow_stub = v1::EventService::NewStub(testing::SeparateConnection(server_.address(), true));
+  auto fast_stub = v1::EventService::NewStub(testing::SeparateConnection(server_.address(), false));
   auto slow = Open(slow_stub.get(), ada_, general_);  // and never reads until the end
   auto fast = Open(fast_stub.get(), ada_, general_);
   WaitForStreams(2);
@@ -137,7 +124,7 @@ class WriteTimeoutTest : public SlowReaderTest {
 };
 
 TEST_F(WriteTimeoutTest, AClientThatStopsReadingIsCutOff) {
-  auto stub = v1::EventService::NewStub(Connection(server_.address(), true));
+  auto stub = v1::EventService::NewStub(testing::SeparateConnection(server_.address(), true));
   auto slow = Open(stub.get(), ada_, general_);
   WaitForStreams(1);
   PostBig(20);  // fills the windows; the write in flight stalls
@@ -174,8 +161,8 @@ class StreamCountTest : public testing::DomainTest {
 };
 
 TEST_F(StreamCountTest, PerCallerAndPerProcessCounts) {
-  auto gateway = v1::EventService::NewStub(Connection(server_.address(), false));
-  auto ops = v1::EventService::NewStub(Connection(server_.address(), false));
+  auto gateway = v1::EventService::NewStub(testing::SeparateConnection(server_.address(), false));
+  auto ops = v1::EventService::NewStub(testing::SeparateConnection(server_.address(), false));
   auto g1 = Open(gateway.get(), ada_, general_, "s3cret-gateway");
   auto g2 = Open(gateway.get(), ada_, general_, "s3cret-gateway");
   auto g3 = Open(gateway.get(), ada_, general_, "s3cret-gateway");
