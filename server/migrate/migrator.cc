@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <pqxx/pqxx>
@@ -214,10 +215,43 @@ absl::StatusOr<MigrationReport> Migrator::Status(const CallLimits& call) const {
   return report;
 }
 
-absl::StatusOr<MigrationReport> Migrator::Apply() const {
+namespace {
+
+// Bounds this session's lock waits and statements by `deadline` (never
+// loosening a tighter lock_timeout the connection string set). False once
+// the deadline has passed.
+bool BoundBy(pqxx::connection& conn, absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) return true;
+  const int64_t ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+  if (ms <= 0) return false;
+  pqxx::nontransaction q(conn);
+  q.exec_params(
+      "SELECT set_config('statement_timeout', $1 || 'ms', false), "
+      "set_config('lock_timeout', CASE WHEN current_setting('lock_timeout') = '0' "
+      "OR current_setting('lock_timeout')::interval > ($1 || ' ms')::interval "
+      "THEN $1 || 'ms' ELSE current_setting('lock_timeout') END, false)",
+      std::to_string(ms));
+  return true;
+}
+
+absl::Status PastDeadline(absl::string_view what) {
+  return absl::DeadlineExceededError(absl::StrCat("ApplyMigrations: the deadline passed ", what));
+}
+
+}  // namespace
+
+absl::StatusOr<MigrationReport> Migrator::Apply(absl::Time deadline) const {
+  const auto past = [&] { return absl::Now() >= deadline - absl::Milliseconds(5); };
   try {
     pqxx::connection conn(conninfo_);
-    AdvisoryLock lock(conn);
+    if (!BoundBy(conn, deadline)) return PastDeadline("before it started");
+    std::optional<AdvisoryLock> lock;
+    try {
+      lock.emplace(conn);
+    } catch (const std::exception& e) {
+      if (past()) return PastDeadline("waiting for another migrator's lock");
+      throw;
+    }
     pqxx::nontransaction(conn).exec(kCreateHistoryTable);
 
     std::vector<HistoryRow> history;
@@ -240,6 +274,9 @@ absl::StatusOr<MigrationReport> Migrator::Apply() const {
       auto it = std::find_if(before.migrations.begin(), before.migrations.end(),
                              [&](const MigrationInfo& i) { return i.version == m.version; });
       if (it->state != MigrationState::kPending && it->state != MigrationState::kFailed) continue;
+      if (!BoundBy(conn, deadline)) {
+        return PastDeadline(absl::StrCat("before migration V", m.version));
+      }
       const absl::Time start = absl::Now();
       try {
         pqxx::work txn(conn);
@@ -257,6 +294,11 @@ absl::StatusOr<MigrationReport> Migrator::Apply() const {
         throw;
       } catch (const std::exception& e) {
         absl::Status cause = StatusFromException(e);
+        if (past()) {
+          // Cut off by the caller's deadline, not a defect of the file:
+          // rolled back, and left pending for the next attempt.
+          return PastDeadline(absl::StrCat("during migration V", m.version, "; rolled back"));
+        }
         int ms = static_cast<int>(absl::ToInt64Milliseconds(absl::Now() - start));
         pqxx::work record(conn);
         record.exec_params(

@@ -99,8 +99,12 @@ class Migrator {
   // returns the resulting report. FAILED_PRECONDITION without applying
   // anything if an applied migration's checksum differs; on a failing
   // migration, records the failure and returns its error (earlier
-  // migrations stay applied).
-  [[nodiscard]] absl::StatusOr<MigrationReport> Apply() const;
+  // migrations stay applied). A finite `deadline` (an ApplyMigrations
+  // caller's) bounds the wait for the advisory lock (another migrator) and
+  // each migration's statements: DEADLINE_EXCEEDED once it passes, the
+  // migration running then rolled back.
+  [[nodiscard]] absl::StatusOr<MigrationReport> Apply(
+      absl::Time deadline = absl::InfiniteFuture()) const;
 
   const std::vector<MigrationFile>& migrations() const { return migrations_; }
 

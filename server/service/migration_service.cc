@@ -64,10 +64,15 @@ grpc::Status MigrationServiceImpl::GetMigrationStatus(
   return grpc::Status::OK;
 }
 
-grpc::Status MigrationServiceImpl::ApplyMigrations(grpc::ServerContext* /*context*/,
+grpc::Status MigrationServiceImpl::ApplyMigrations(grpc::ServerContext* context,
                                                    const v1::ApplyMigrationsRequest* /*request*/,
                                                    v1::MigrationStatus* response) {
-  absl::StatusOr<MigrationReport> report = migrator_->Apply();
+  // The caller's deadline, if any (not capped at STATEMENT_TIMEOUT_MS: a
+  // migration's DDL may legitimately take longer).
+  const absl::Time deadline = context->deadline() == std::chrono::system_clock::time_point::max()
+                                  ? absl::InfiniteFuture()
+                                  : absl::FromChrono(context->deadline());
+  absl::StatusOr<MigrationReport> report = migrator_->Apply(deadline);
   if (!report.ok()) return ToGrpcStatus(report.status());
   *response = ToProto(*report);
   return grpc::Status::OK;

@@ -5,6 +5,8 @@
 #include <thread>
 #include <vector>
 
+#include <pqxx/pqxx>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -26,11 +28,12 @@ class MigratorTest : public ::testing::Test {
 
   std::string Query(const std::string& sql) {
     std::string out;
-    absl::Status s = RunInTransaction(pool_, absl::Now() + absl::Seconds(10), [&](pqxx::transaction_base& txn) {
-      pqxx::result r = txn.exec(sql);
-      out = r.empty() || r[0][0].is_null() ? "" : r[0][0].as<std::string>();
-      return absl::OkStatus();
-    });
+    absl::Status s =
+        RunInTransaction(pool_, absl::Now() + absl::Seconds(10), [&](pqxx::transaction_base& txn) {
+          pqxx::result r = txn.exec(sql);
+          out = r.empty() || r[0][0].is_null() ? "" : r[0][0].as<std::string>();
+          return absl::OkStatus();
+        });
     EXPECT_TRUE(s.ok()) << sql << ": " << s;
     return out;
   }
@@ -139,6 +142,34 @@ TEST_F(MigratorTest, VersionUnknownToBinaryIsReported) {
   ASSERT_EQ(report->migrations.size(), 2u);
   EXPECT_EQ(report->migrations[1].state, MigrationState::kUnknown);
   EXPECT_TRUE(report->up_to_date) << "a newer schema does not block an older replica";
+}
+
+TEST_F(MigratorTest, ApplyHonoursItsDeadline) {
+  // Another migrator holds the lock (the key is the migrator's own).
+  pqxx::connection other(db_.conninfo());
+  pqxx::nontransaction(other).exec("SELECT pg_advisory_lock(" +
+                                   std::to_string(0x6367646200000001LL) + ")");
+  Migrator waiting(db_.conninfo(), &pool_, Parse({{"V1__t.sql", "CREATE TABLE t (x int);"}}));
+  absl::Time start = absl::Now();
+  absl::StatusOr<MigrationReport> blocked = waiting.Apply(absl::Now() + absl::Milliseconds(500));
+  EXPECT_EQ(blocked.status().code(), absl::StatusCode::kDeadlineExceeded) << blocked.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5)) << "not the lock's own timeout or forever";
+  EXPECT_EQ(Query("SELECT to_regclass('t') IS NOT NULL"), "f");
+  pqxx::nontransaction(other).exec("SELECT pg_advisory_unlock_all()");
+
+  // A migration still running at the deadline is rolled back and stays
+  // pending, not failed: the next attempt applies it.
+  Migrator slow(db_.conninfo(), &pool_,
+                Parse({{"V1__t.sql", "CREATE TABLE t (x int); SELECT pg_sleep(5);"}}));
+  start = absl::Now();
+  absl::StatusOr<MigrationReport> cut = slow.Apply(absl::Now() + absl::Milliseconds(500));
+  EXPECT_EQ(cut.status().code(), absl::StatusCode::kDeadlineExceeded) << cut.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(4));
+  EXPECT_EQ(Query("SELECT to_regclass('t') IS NOT NULL"), "f") << "rolled back";
+  EXPECT_EQ(Query("SELECT count(*) FROM schema_migrations"), "0") << "not recorded as failed";
+  EXPECT_TRUE(Migrator(db_.conninfo(), &pool_, Parse({{"V1__t.sql", "CREATE TABLE t (x int);"}}))
+                  .Apply()
+                  .ok());
 }
 
 TEST_F(MigratorTest, ThreeConcurrentMigratorsApplyOnce) {
