@@ -107,7 +107,17 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
         // order, and these come after everything being replayed.
         live_backlog_.insert(live_backlog_.end(), batch.begin(), batch.end());
         for (const auto& e : batch) backlog_bytes_ += e->bytes;
-        overflow = OverflowLocked(live_backlog_.size(), backlog_bytes_);
+        if (OverflowLocked(live_backlog_.size(), backlog_bytes_)) {
+          // Far behind while replaying: rather than ending the stream (whose
+          // resume id could not have advanced, so the client would come
+          // back to the same place for ever), let the replay read these
+          // from the log too, at the client's pace. Memory stays bounded;
+          // a client that stops reading is still cut off by the write
+          // timeout.
+          replay_end_ = live_backlog_.back()->event.id();
+          live_backlog_.clear();
+          backlog_bytes_ = 0;
+        }
       } else {
         for (const auto& e : batch) Enqueue(e);
         overflow = OverflowLocked(queue_.size(), queued_bytes_);
@@ -283,7 +293,8 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
     {
       absl::MutexLock lock(&mu_);
       replay_cursor_ = start;
-      replay_end_ = *position;
+      // (OnEvents may already have moved it past the hub's position.)
+      replay_end_ = std::max(replay_end_, *position);
       skip_through_ = replay_cursor_;
       last_written_id_ = replay_cursor_;
     }

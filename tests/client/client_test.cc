@@ -173,6 +173,13 @@ TEST(ClientTest, SubscriptionThatLostAccessIsNotResumed) {
   add.set_actor_id(ada.id());
   ASSERT_TRUE(client->AddMember(add).ok());
 
+  // Until the hub has connected, streams are refused UNAVAILABLE and the
+  // client retries: a retry after the removal below would be refused at
+  // its start instead of seeing the leave.
+  for (absl::Time until = absl::Now() + absl::Seconds(20);
+       !server.server()->hub().stats().connected && absl::Now() < until;) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
   v1::SubscribeRequest follow;
   follow.add_channel_ids(secret->id());
   follow.set_viewer_id(bob.id());

@@ -712,6 +712,63 @@ TEST_F(SmallQueueTest, SlowConsumerIsCutOffWhileAFastOneKeepsUp) {
   EXPECT_LT(slow_got, kPosts) << "the slow subscriber was cut off";
 }
 
+TEST_F(SmallQueueTest, AFarBehindSubscriberCatchesUpWhileEventsKeepComing) {
+  // Resumes 200 events back on a server whose streams queue 20, reading
+  // slowly while 100 more arrive: the live backlog overflows during the
+  // replay. Ending the stream there would hand back the same cursor (nothing
+  // was written yet), for ever; instead the replay takes those from the log.
+  auto users = v1::UserService::NewStub(server_.channel());
+  auto channels = v1::ChannelService::NewStub(server_.channel());
+  auto messages = v1::MessageService::NewStub(server_.channel());
+  v1::CreateUserRequest cu;
+  cu.mutable_user()->set_username("ada");
+  cu.mutable_user()->set_email("ada@example.com");
+  v1::User ada;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(users->CreateUser(&c1, cu, &ada).ok());
+  v1::CreateChannelRequest cc;
+  cc.mutable_channel()->set_name("general");
+  cc.mutable_channel()->set_type(v1::CHANNEL_TYPE_PUBLIC);
+  cc.set_creator_id(ada.id());
+  v1::Channel general;
+  grpc::ClientContext c2;
+  ASSERT_TRUE(channels->CreateChannel(&c2, cc, &general).ok());
+  auto post = [&](int i) {
+    v1::PostMessageRequest p;
+    p.set_channel_id(general.id());
+    p.set_author_id(ada.id());
+    // Big enough that a 64 KiB window holds two: the server sees the
+    // slow reader (small windows below) instead of gRPC buffering for it.
+    p.set_content(absl::StrCat("m", i, std::string(30000, 'x')));
+    v1::Message m;
+    grpc::ClientContext c;
+    return messages->PostMessage(&c, p, &m).ok();
+  };
+  const int64_t cursor = std::stoll(db_.Query("SELECT max(id) FROM events"));
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(post(i));
+
+  auto stub = v1::EventService::NewStub(testing::SeparateConnection(server_.address(), true));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto reader = stub->Subscribe(&context, ForChannel(ada, general.id(), cursor));
+  std::vector<int64_t> ids;
+  v1::Event e;
+  ASSERT_TRUE(reader->Read(&e)) << "the replay has begun";
+  ids.push_back(e.id());
+  std::thread writer([&] {
+    for (int i = 200; i < 300; ++i) EXPECT_TRUE(post(i));
+  });
+  while (static_cast<int>(ids.size()) < 300 && reader->Read(&e)) {
+    ids.push_back(e.id());
+    absl::SleepFor(absl::Milliseconds(5));  // a slow reader
+  }
+  writer.join();
+  context.TryCancel();
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(ids.size(), 300u) << "every event, the replayed and the new: " << s.error_message();
+  for (size_t i = 1; i < ids.size(); ++i) ASSERT_LT(ids[i - 1], ids[i]) << "in order, once";
+}
+
 TEST_F(EventServiceTest, ThousandSubscribersAllReceiveEveryEvent) {
   constexpr int kStreams = 1000;
   grpc::CompletionQueue cq;
