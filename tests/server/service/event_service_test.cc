@@ -646,34 +646,19 @@ TEST_F(EventServiceTest, ShutdownEndsStreamsWithUnavailableAndResumeId) {
 }
 
 // A server with a tiny per-stream queue, for the slow-consumer test.
-class SmallQueueTest : public ::testing::Test {
+class SmallQueueTest : public testing::DomainTest {
  protected:
-  SmallQueueTest() : server_(Small(db_.config())) {}
-  static Config Small(Config c) {
-    c.event_stream_queue = 20;
-    return c;
+  SmallQueueTest() : DomainTest([](Config& c) { c.event_stream_queue = 20; }, {}) {
+    ada_ = User("ada");
+    general_ = Channel(ada_, "general");
   }
-  testing::TestDatabase db_;
-  testing::TestServer server_;
+  v1::User ada_;
+  v1::Channel general_;
 };
 
 TEST_F(SmallQueueTest, SlowConsumerIsCutOffWhileAFastOneKeepsUp) {
-  auto users = v1::UserService::NewStub(server_.channel());
-  auto channels = v1::ChannelService::NewStub(server_.channel());
-  auto messages = v1::MessageService::NewStub(server_.channel());
-  v1::CreateUserRequest cu;
-  cu.mutable_user()->set_username("ada");
-  cu.mutable_user()->set_email("ada@example.com");
-  v1::User ada;
-  grpc::ClientContext c1;
-  ASSERT_TRUE(users->CreateUser(&c1, cu, &ada).ok());
-  v1::CreateChannelRequest cc;
-  cc.mutable_channel()->set_name("general");
-  cc.mutable_channel()->set_type(v1::CHANNEL_TYPE_PUBLIC);
-  cc.set_creator_id(ada.id());
-  v1::Channel general;
-  grpc::ClientContext c2;
-  ASSERT_TRUE(channels->CreateChannel(&c2, cc, &general).ok());
+  const v1::User& ada = ada_;
+  const v1::Channel& general = general_;
 
   auto fast_stub = v1::EventService::NewStub(testing::SeparateConnection(server_.address(), false));
   auto slow_stub = v1::EventService::NewStub(testing::SeparateConnection(server_.address(), true));
@@ -690,13 +675,7 @@ TEST_F(SmallQueueTest, SlowConsumerIsCutOffWhileAFastOneKeepsUp) {
   constexpr int kPosts = 150;
   const std::string big(30000, 'x');  // fills HTTP/2 windows quickly
   for (int i = 0; i < kPosts; ++i) {
-    v1::PostMessageRequest p;
-    p.set_channel_id(general.id());
-    p.set_author_id(ada.id());
-    p.set_content(absl::StrCat(i, big));
-    v1::Message m;
-    grpc::ClientContext c;
-    ASSERT_TRUE(messages->PostMessage(&c, p, &m).ok());
+    Post(general, ada, absl::StrCat(i, big));
     // "Keeps up" made exact: the fast subscriber is never more than 10
     // events behind (its queue holds 20), however busy the machine is.
     if (i >= 10) ASSERT_TRUE(fast.WaitFor(i - 9)) << "the fast subscriber stalled at " << i;
@@ -717,35 +696,13 @@ TEST_F(SmallQueueTest, AFarBehindSubscriberCatchesUpWhileEventsKeepComing) {
   // slowly while 100 more arrive: the live backlog overflows during the
   // replay. Ending the stream there would hand back the same cursor (nothing
   // was written yet), for ever; instead the replay takes those from the log.
-  auto users = v1::UserService::NewStub(server_.channel());
-  auto channels = v1::ChannelService::NewStub(server_.channel());
-  auto messages = v1::MessageService::NewStub(server_.channel());
-  v1::CreateUserRequest cu;
-  cu.mutable_user()->set_username("ada");
-  cu.mutable_user()->set_email("ada@example.com");
-  v1::User ada;
-  grpc::ClientContext c1;
-  ASSERT_TRUE(users->CreateUser(&c1, cu, &ada).ok());
-  v1::CreateChannelRequest cc;
-  cc.mutable_channel()->set_name("general");
-  cc.mutable_channel()->set_type(v1::CHANNEL_TYPE_PUBLIC);
-  cc.set_creator_id(ada.id());
-  v1::Channel general;
-  grpc::ClientContext c2;
-  ASSERT_TRUE(channels->CreateChannel(&c2, cc, &general).ok());
-  auto post = [&](int i) {
-    v1::PostMessageRequest p;
-    p.set_channel_id(general.id());
-    p.set_author_id(ada.id());
-    // Big enough that a 64 KiB window holds two: the server sees the
-    // slow reader (small windows below) instead of gRPC buffering for it.
-    p.set_content(absl::StrCat("m", i, std::string(30000, 'x')));
-    v1::Message m;
-    grpc::ClientContext c;
-    return messages->PostMessage(&c, p, &m).ok();
-  };
+  const v1::User& ada = ada_;
+  const v1::Channel& general = general_;
+  // Big enough that a 64 KiB window holds two: the server sees the slow
+  // reader (small windows below) instead of gRPC buffering for it.
+  auto post = [&](int i) { Post(general, ada, absl::StrCat("m", i, std::string(30000, 'x'))); };
   const int64_t cursor = std::stoll(db_.Query("SELECT max(id) FROM events"));
-  for (int i = 0; i < 200; ++i) ASSERT_TRUE(post(i));
+  for (int i = 0; i < 200; ++i) post(i);
 
   auto stub = v1::EventService::NewStub(testing::SeparateConnection(server_.address(), true));
   grpc::ClientContext context;
@@ -756,7 +713,7 @@ TEST_F(SmallQueueTest, AFarBehindSubscriberCatchesUpWhileEventsKeepComing) {
   ASSERT_TRUE(reader->Read(&e)) << "the replay has begun";
   ids.push_back(e.id());
   std::thread writer([&] {
-    for (int i = 200; i < 300; ++i) EXPECT_TRUE(post(i));
+    for (int i = 200; i < 300; ++i) post(i);
   });
   while (static_cast<int>(ids.size()) < 300 && reader->Read(&e)) {
     ids.push_back(e.id());
