@@ -678,7 +678,9 @@ TEST_F(SmallQueueTest, SlowConsumerIsCutOffWhileAFastOneKeepsUp) {
     Post(general, ada, absl::StrCat(i, big));
     // "Keeps up" made exact: the fast subscriber is never more than 10
     // events behind (its queue holds 20), however busy the machine is.
-    if (i >= 10) ASSERT_TRUE(fast.WaitFor(i - 9)) << "the fast subscriber stalled at " << i;
+    if (i >= 10) {
+      ASSERT_TRUE(fast.WaitFor(i - 9)) << "the fast subscriber stalled at " << i;
+    }
   }
   ASSERT_TRUE(fast.WaitFor(kPosts))
       << "the fast subscriber gets everything: " << fast.events().size();
