@@ -92,15 +92,8 @@ class RpcObserver final : public grpc::experimental::Interceptor {
                      info_->type() == grpc::experimental::ServerRpcInfo::Type::UNARY);
     const LogLevel level = AccessLogLevel(status.error_code());
     if (!LogEnabled(level)) return;
-    std::string caller;
-    if (grpc::ServerContextBase* context = info_->server_context(); context != nullptr) {
-      std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
-      if (auth != nullptr) {
-        for (const grpc::string_ref& v : auth->FindPropertyValues(kCallerProperty)) {
-          caller.assign(v.data(), v.size());
-        }
-      }
-    }
+    grpc::ServerContextBase* context = info_->server_context();
+    const std::string caller = context == nullptr ? "" : CallerName(*context);
     Log(level, "rpc",
         {{"request_id", request_id_.empty() ? std::string("-") : request_id_},
          {"method", method_},

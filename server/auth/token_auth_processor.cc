@@ -19,6 +19,13 @@ absl::string_view ServiceOf(absl::string_view path) {
 
 }  // namespace
 
+std::string CallerName(const grpc::ServerContextBase& context) {
+  const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth == nullptr) return "";
+  const std::vector<grpc::string_ref> names = auth->FindPropertyValues(kCallerProperty);
+  return names.empty() ? "" : std::string(names[0].data(), names[0].size());
+}
+
 absl::string_view RequiredRole(absl::string_view path) {
   if (path == "/chatgenius.db.v1.MigrationService/ApplyMigrations" ||
       ServiceOf(path) == "chatgenius.db.v1.AdminService") {
@@ -64,7 +71,9 @@ grpc::Status TokenAuthProcessor::Process(const InputMetadata& auth_metadata,
                                      ": required to act for a user (only an admin caller may "
                                      "act without one)"));
   }
-  context->AddProperty(kCallerProperty, caller->name);
+  if (context->FindPropertyValues(kCallerProperty).empty()) {
+    context->AddProperty(kCallerProperty, caller->name);
+  }
   return grpc::Status::OK;
 }
 

@@ -4,11 +4,12 @@
 // each call's `authorization` metadata against BearerTokens before any
 // handler runs. Calls to exempt services (AUTH_EXEMPT, e.g. the health
 // service for load-balancer probes) pass without a token. The token is
-// consumed: handlers and logs never see it. The caller's name is added to
-// the call's AuthContext as property kCallerProperty. (gRPC's AuthContext
-// belongs to the connection, not the call: a property describes the first
-// call that set it on that connection. Decisions about one call are taken
-// here, from that call's own metadata.)
+// consumed: handlers and logs never see it. The caller's name is recorded
+// in the AuthContext as property kCallerProperty (CallerName reads it).
+// gRPC's AuthContext belongs to the connection, not the call, so it is set
+// once per connection, by its first authenticated call: adding it on every
+// call would grow a long-lived connection's context without bound.
+// Decisions about one call are taken here, from that call's own metadata.
 //
 // Privileged methods need a role: ApplyMigrations and every AdminService
 // method need `admin` (PERMISSION_DENIED otherwise, before any handler
@@ -32,6 +33,7 @@
 #include <string>
 
 #include <grpcpp/security/auth_metadata_processor.h>
+#include <grpcpp/server_context.h>
 
 #include "absl/strings/string_view.h"
 #include "server/auth/bearer_tokens.h"
@@ -39,6 +41,10 @@
 namespace chatgenius {
 
 inline constexpr char kCallerProperty[] = "chatgenius.caller";
+
+// CallerName is the caller name the processor recorded on `context`'s
+// connection, or "" (no caller auth, or an exempt service).
+std::string CallerName(const grpc::ServerContextBase& context);
 
 // RequiredRole returns the role the method at `path` ("/pkg.Service/Method")
 // needs, or "" for none.

@@ -53,11 +53,7 @@ absl::Status ValidateSubscribe(const v1::SubscribeRequest& r) {
 // the bearer token's caller (per connection, as gRPC keeps it), or without
 // caller auth the peer's address without its port.
 std::string CallerOf(const grpc::CallbackServerContext& context) {
-  const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
-  if (auth != nullptr) {
-    std::vector<grpc::string_ref> names = auth->FindPropertyValues(kCallerProperty);
-    if (!names.empty()) return "caller:" + std::string(names[0].data(), names[0].size());
-  }
+  if (std::string name = CallerName(context); !name.empty()) return "caller:" + name;
   const std::string peer = context.peer();
   return "peer:" + peer.substr(0, peer.rfind(':'));
 }
