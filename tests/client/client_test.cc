@@ -36,6 +36,17 @@ v1::User MakeUser(Client& c, const std::string& name) {
   return u.ok() ? *u : v1::User();
 }
 
+v1::Channel MakeChannel(Client& c, const v1::User& creator, const std::string& name,
+                        v1::ChannelType type = v1::CHANNEL_TYPE_PUBLIC) {
+  v1::CreateChannelRequest r;
+  r.mutable_channel()->set_name(name);
+  r.mutable_channel()->set_type(type);
+  r.set_creator_id(creator.id());
+  absl::StatusOr<v1::Channel> channel = c.CreateChannel(r);
+  EXPECT_TRUE(channel.ok()) << channel.status();
+  return channel.ok() ? *channel : v1::Channel();
+}
+
 TEST(ClientTest, TypedCallsReturnValuesAndServerErrors) {
   testing::TestDatabase db;
   testing::TestServer server(db.config());
@@ -108,15 +119,10 @@ TEST(ClientTest, SubscriptionResumesAcrossAServerRestart) {
   auto first = std::make_unique<testing::TestServer>(config);
   auto client = MakeClient(config.listen_address);
   v1::User ada = MakeUser(*client, "ada");
-  v1::CreateChannelRequest cc;
-  cc.mutable_channel()->set_name("general");
-  cc.mutable_channel()->set_type(v1::CHANNEL_TYPE_PUBLIC);
-  cc.set_creator_id(ada.id());
-  absl::StatusOr<v1::Channel> general = client->CreateChannel(cc);
-  ASSERT_TRUE(general.ok()) << general.status();
+  const v1::Channel general = MakeChannel(*client, ada, "general");
 
   v1::SubscribeRequest follow;
-  follow.add_channel_ids(general->id());
+  follow.add_channel_ids(general.id());
   follow.set_viewer_id(ada.id());
   // A cursor (the channel's creation event) rather than "live only", so
   // nothing depends on when the stream registers.
@@ -125,7 +131,7 @@ TEST(ClientTest, SubscriptionResumesAcrossAServerRestart) {
   v1::Event e;
 
   v1::PostMessageRequest post;
-  post.set_channel_id(general->id());
+  post.set_channel_id(general.id());
   post.set_author_id(ada.id());
   post.set_content("before the restart");
   ASSERT_TRUE(client->PostMessage(post).ok());
@@ -161,14 +167,9 @@ TEST(ClientTest, SubscriptionThatLostAccessIsNotResumed) {
   auto client = MakeClient(server.address());
   v1::User ada = MakeUser(*client, "ada");
   v1::User bob = MakeUser(*client, "bob");
-  v1::CreateChannelRequest cc;
-  cc.mutable_channel()->set_name("secret");
-  cc.mutable_channel()->set_type(v1::CHANNEL_TYPE_PRIVATE);
-  cc.set_creator_id(ada.id());
-  absl::StatusOr<v1::Channel> secret = client->CreateChannel(cc);
-  ASSERT_TRUE(secret.ok()) << secret.status();
+  const v1::Channel secret = MakeChannel(*client, ada, "secret", v1::CHANNEL_TYPE_PRIVATE);
   v1::AddMemberRequest add;
-  add.set_channel_id(secret->id());
+  add.set_channel_id(secret.id());
   add.set_user_id(bob.id());
   add.set_actor_id(ada.id());
   ASSERT_TRUE(client->AddMember(add).ok());
@@ -176,17 +177,14 @@ TEST(ClientTest, SubscriptionThatLostAccessIsNotResumed) {
   // Until the hub has connected, streams are refused UNAVAILABLE and the
   // client retries: a retry after the removal below would be refused at
   // its start instead of seeing the leave.
-  for (absl::Time until = absl::Now() + absl::Seconds(20);
-       !server.server()->hub().stats().connected && absl::Now() < until;) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  ASSERT_TRUE(server.WaitForEventHub());
   v1::SubscribeRequest follow;
-  follow.add_channel_ids(secret->id());
+  follow.add_channel_ids(secret.id());
   follow.set_viewer_id(bob.id());
   auto events = client->Subscribe(follow);  // returns once the stream started
   auto channels = v1::ChannelService::NewStub(server.channel());
   v1::RemoveMemberRequest remove;
-  remove.set_channel_id(secret->id());
+  remove.set_channel_id(secret.id());
   remove.set_user_id(bob.id());
   remove.set_actor_id(ada.id());
   google::protobuf::Empty empty;
@@ -210,15 +208,10 @@ TEST(ClientTest, LiveOnlySubscriptionMissesNothingWhileTheServerIsDown) {
   auto client = MakeClient(config.listen_address);
   auto writer = MakeClient(other.address());
   v1::User ada = MakeUser(*writer, "ada");
-  v1::CreateChannelRequest cc;
-  cc.mutable_channel()->set_name("general");
-  cc.mutable_channel()->set_type(v1::CHANNEL_TYPE_PUBLIC);
-  cc.set_creator_id(ada.id());
-  absl::StatusOr<v1::Channel> general = writer->CreateChannel(cc);
-  ASSERT_TRUE(general.ok()) << general.status();
+  const v1::Channel general = MakeChannel(*writer, ada, "general");
 
   v1::SubscribeRequest live;  // after_event_id 0: live only
-  live.add_channel_ids(general->id());
+  live.add_channel_ids(general.id());
   live.set_viewer_id(ada.id());
   auto events = client->Subscribe(live);  // returns once the stream started
   auto wait_for_subscriber = [](testing::TestServer& server) {
@@ -231,7 +224,7 @@ TEST(ClientTest, LiveOnlySubscriptionMissesNothingWhileTheServerIsDown) {
   first.reset();  // the stream breaks before it delivered anything
 
   v1::PostMessageRequest post;
-  post.set_channel_id(general->id());
+  post.set_channel_id(general.id());
   post.set_author_id(ada.id());
   post.set_content("while the server was down");
   ASSERT_TRUE(writer->PostMessage(post).ok());

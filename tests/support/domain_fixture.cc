@@ -48,6 +48,17 @@ v1::Attachment DomainTest::NewAttachment(const std::string& message_id,
   return a;
 }
 
+grpc::Status DomainTest::SetRole(const v1::Channel& channel, const v1::User& user,
+                                 const v1::User& actor, v1::MemberRole role) {
+  v1::UpdateMemberRoleRequest r;
+  r.set_channel_id(channel.id());
+  r.set_user_id(user.id());
+  r.set_actor_id(actor.id());
+  r.set_role(role);
+  v1::ChannelMember out;
+  return channels_->UpdateMemberRole(Ctx().get(), r, &out);
+}
+
 std::unique_ptr<grpc::ClientContext> DomainTest::Ctx() {
   auto context = std::make_unique<grpc::ClientContext>();
   SetDeadline(context.get());

@@ -42,6 +42,9 @@ class DomainTest : public ::testing::Test {
   db::v1::User User(const std::string& username);
   db::v1::Channel Channel(const db::v1::User& creator, const std::string& name,
                           db::v1::ChannelType type = db::v1::CHANNEL_TYPE_PUBLIC);
+  // SetRole changes `user`'s role in `channel`, acting as `actor`.
+  grpc::Status SetRole(const db::v1::Channel& channel, const db::v1::User& user,
+                       const db::v1::User& actor, db::v1::MemberRole role);
   // Adds `user` to `channel`, acting as `actor` (an owner or the user).
   void Join(const db::v1::Channel& channel, const db::v1::User& user, const db::v1::User& actor);
   db::v1::Message Post(const db::v1::Channel& channel, const db::v1::User& author,

@@ -56,6 +56,14 @@ void SetDeadline(grpc::ClientContext* context, absl::Duration d) {
   context->set_deadline(absl::ToChronoTime(absl::Now() + d));
 }
 
+bool TestServer::WaitForEventHub(absl::Duration timeout) {
+  for (absl::Time until = absl::Now() + timeout;
+       !server_->hub().stats().connected && absl::Now() < until;) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return server_->hub().stats().connected;
+}
+
 std::shared_ptr<grpc::Channel> SeparateConnection(const std::string& address, bool small_window) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);

@@ -32,6 +32,10 @@ class TestServer {
   // HealthStatus returns the Check answer for `service` (UNKNOWN on error).
   grpc::health::v1::HealthCheckResponse::ServingStatus HealthStatus(const std::string& service);
 
+  // WaitForEventHub waits until the event hub has connected (until then
+  // Subscribe is refused UNAVAILABLE); returns whether it did.
+  bool WaitForEventHub(absl::Duration timeout = absl::Seconds(20));
+
   // WaitForHealth polls Check until it reports `want` or `timeout` passes;
   // returns whether it did.
   bool WaitForHealth(const std::string& service,

@@ -144,7 +144,7 @@ class AccessMatrixTest : public testing::DomainTest,
     eve_ = User("eve");  // outsider
     secret_ = Channel(ada_, "secret", v1::CHANNEL_TYPE_PRIVATE);
     for (const v1::User* u : {&bob_, &rex_, &dan_}) Join(secret_, *u, ada_);
-    SetRole(dan_, v1::MEMBER_ROLE_ADMIN);
+    EXPECT_TRUE(SetRole(secret_, dan_, ada_, v1::MEMBER_ROLE_ADMIN).ok());
     for (const v1::User* u : {&bob_, &rex_, &dan_}) {
       own_message_[u->id()] = Post(secret_, *u, absl::StrCat("by ", u->username())).id();
       own_attachment_[u->id()] = Attach(own_message_[u->id()], *u);
@@ -205,16 +205,6 @@ class AccessMatrixTest : public testing::DomainTest,
     return "nobody";
   }
 
-  void SetRole(const v1::User& user, v1::MemberRole role) {
-    v1::UpdateMemberRoleRequest r;
-    r.set_channel_id(secret_.id());
-    r.set_user_id(user.id());
-    r.set_actor_id(ada_.id());
-    r.set_role(role);
-    v1::ChannelMember out;
-    grpc::Status s = channels_->UpdateMemberRole(Ctx().get(), r, &out);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-  }
   std::string Attach(const std::string& message_id, const v1::User& uploader) {
     v1::AddAttachmentRequest r;
     *r.mutable_attachment() = NewAttachment(message_id, uploader.id());

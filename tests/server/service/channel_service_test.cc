@@ -41,16 +41,6 @@ class ChannelServiceTest : public testing::DomainTest {
     google::protobuf::Empty out;
     return channels_->RemoveMember(Ctx().get(), r, &out);
   }
-  grpc::Status SetRole(const v1::Channel& c, const v1::User& user, const v1::User& actor,
-                       v1::MemberRole role) {
-    v1::UpdateMemberRoleRequest r;
-    r.set_channel_id(c.id());
-    r.set_user_id(user.id());
-    r.set_actor_id(actor.id());
-    r.set_role(role);
-    v1::ChannelMember out;
-    return channels_->UpdateMemberRole(Ctx().get(), r, &out);
-  }
   grpc::Status Archive(const v1::Channel& c, const v1::User& actor, bool archived = true) {
     v1::Channel out;
     if (archived) {

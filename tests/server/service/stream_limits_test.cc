@@ -35,15 +35,6 @@ struct Stream {
   }
 };
 
-// Streams are refused (UNAVAILABLE) until the event hub has connected.
-void WaitForHub(testing::TestServer& server) {
-  for (absl::Time until = absl::Now() + absl::Seconds(20);
-       !server.server()->hub().stats().connected && absl::Now() < until;) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  ASSERT_TRUE(server.server()->hub().stats().connected);
-}
-
 std::unique_ptr<Stream> Open(v1::EventService::Stub* stub, const v1::User& viewer,
                              const v1::Channel& channel, const std::string& token = "") {
   auto s = std::make_unique<Stream>();
@@ -63,7 +54,7 @@ class SlowReaderTest : public testing::DomainTest {
       : DomainTest(std::move(configure), {}) {
     ada_ = User("ada");
     general_ = Channel(ada_, "general");
-    WaitForHub(server_);
+    EXPECT_TRUE(server_.WaitForEventHub());
   }
   // Posts `n` messages of ~30 KB: a slow reader's windows fill quickly.
   void PostBig(int n) {
@@ -154,7 +145,7 @@ class StreamCountTest : public testing::DomainTest {
             {{"authorization", "Bearer s3cret-ops"}}) {
     ada_ = User("ada");
     general_ = Channel(ada_, "general");
-    WaitForHub(server_);
+    EXPECT_TRUE(server_.WaitForEventHub());
   }
   v1::User ada_;
   v1::Channel general_;
