@@ -102,14 +102,18 @@ absl::Status RequireMember(const ChannelAccess& access, absl::string_view field)
   return access.is_member() ? absl::OkStatus() : NotMember(field);
 }
 
+std::string LiveUserSql(absl::string_view user) {
+  return absl::Substitute("EXISTS (SELECT 1 FROM users v WHERE v.id = $0 AND v.deleted_at IS NULL)",
+                          user);
+}
+
 std::string ViewerAccessSql(absl::string_view viewer, absl::string_view channel_id_expr) {
   return absl::Substitute(
-      "(SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM users v WHERE v.id = $0::text "
-      "AND v.deleted_at IS NULL) THEN $2 "
+      "(SELECT CASE WHEN NOT $5 THEN $2 "
       "WHEN c.type = 'public' OR EXISTS (SELECT 1 FROM channel_members cm "
       "WHERE cm.channel_id = c.id AND cm.user_id = $0::text) THEN $4 ELSE $3 END "
       "FROM channels c WHERE c.id = $1 AND c.deleted_at IS NULL)",
-      viewer, channel_id_expr, kViewerNotLive, kViewerDenied, kViewerReader);
+      viewer, channel_id_expr, kViewerNotLive, kViewerDenied, kViewerReader, LiveUserSql(viewer));
 }
 
 absl::Status RequireReaderCode(const pqxx::field& code, absl::string_view channel_id,

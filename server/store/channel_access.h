@@ -98,6 +98,10 @@ absl::Status UserNotFound(absl::string_view field, absl::string_view id);
 // channel") unless the user is a member: every change needs membership.
 [[nodiscard]] absl::Status RequireMember(const ChannelAccess& access, absl::string_view field);
 
+// LiveUserSql is the SQL condition "the user in parameter `user` (e.g. "$1")
+// exists and is not deleted", for statements that apply the rule in SQL.
+std::string LiveUserSql(absl::string_view user);
+
 // ViewerAccessSql is a scalar SQL expression with the access of the viewer
 // in parameter `viewer` (e.g. "$1") to the channel `channel_id_expr` (e.g.
 // "m.channel_id"), for statements that read content and its access check

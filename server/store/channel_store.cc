@@ -179,15 +179,15 @@ ChannelStore::ChannelStore(ConnectionPool* pool) : pool_(pool) {
           "SELECT ", ChannelColumns(), ", m.role, ", kUnreadCountSql,
           " FROM channel_members m JOIN channels c ON c.id = m.channel_id "
           "WHERE m.user_id = $1 AND c.deleted_at IS NULL AND ($2 OR c.archived_at IS NULL) "
-          "AND EXISTS (SELECT 1 FROM users v WHERE v.id = $1 AND v.deleted_at IS NULL) "
-          "AND m.channel_id > $3::text ORDER BY m.channel_id LIMIT $4"));
+          "AND ",
+          LiveUserSql("$1"), " AND m.channel_id > $3::text ORDER BY m.channel_id LIMIT $4"));
   pool_->RegisterStatement(
       "channel_list_public",
       absl::StrCat("SELECT ", ChannelColumns(),
                    " FROM channels c WHERE c.type = 'public' AND c.deleted_at IS NULL "
                    "AND ($1 OR c.archived_at IS NULL) AND (c.name, c.id) > ($2::text, $3::text) "
-                   "AND EXISTS (SELECT 1 FROM users v WHERE v.id = $5 AND v.deleted_at IS NULL) "
-                   "ORDER BY c.name, c.id LIMIT $4"));
+                   "AND ",
+                   LiveUserSql("$5"), " ORDER BY c.name, c.id LIMIT $4"));
   pool_->RegisterStatement("member_get", absl::StrCat("SELECT ", MemberColumns(),
                                                       " FROM channel_members m JOIN users u ON "
                                                       "u.id = m.user_id WHERE m.channel_id = $1 "

@@ -266,8 +266,9 @@ MessageStore::MessageStore(ConnectionPool* pool, ContentLimits limits)
           "WHERE m.search_vector @@ q.q AND m.deleted_at IS NULL "
           "AND m.channel_id IN (SELECT cm.channel_id FROM channel_members cm "
           "  JOIN channels c ON c.id = cm.channel_id WHERE cm.user_id = $1 "
-          "  AND c.deleted_at IS NULL AND EXISTS (SELECT 1 FROM users v "
-          "  WHERE v.id = $1 AND v.deleted_at IS NULL)) "
+          "  AND c.deleted_at IS NULL AND ",
+          LiveUserSql("$1"),
+          ") "
           "AND (cardinality($3::text[]) = 0 OR m.channel_id = ANY($3::text[])) "
           "AND ($4::text = '' OR m.user_id = $4::text) "
           "AND ($5::bigint IS NULL OR m.created_at >= to_timestamp($5::bigint / 1000000.0)) "
