@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
+#include "server/tunnel/tcp_probe.h"
 
 namespace chatgenius {
 namespace {
@@ -350,6 +351,15 @@ absl::Status SshTunnel::Start() {
   return absl::OkStatus();
 }
 
+namespace {
+
+// While the bastion is down, its SSH port is probed this often (one TCP
+// handshake, no SSH) so the tunnel is back within about this long of it.
+constexpr absl::Duration kBastionProbeInterval = absl::Milliseconds(500);
+constexpr absl::Duration kBastionProbeTimeout = absl::Milliseconds(300);
+
+}  // namespace
+
 absl::Duration ReconnectDelay(int failures, absl::Duration base, absl::Duration cap,
                               double jitter) {
   absl::Duration d = base;
@@ -371,17 +381,23 @@ void SshTunnel::RejectPendingClients() {
   }
 }
 
-bool SshTunnel::WaitOrStop(absl::Duration d) {
-  absl::Time until = absl::Now() + d;
+bool SshTunnel::WaitOrStop(absl::Duration d, bool until_bastion_answers) {
+  const absl::Time until = absl::Now() + d;
+  absl::Time next_probe = absl::Now() + kBastionProbeInterval;
   while (true) {
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return false;
     }
-    absl::Duration left = until - absl::Now();
-    if (left <= absl::ZeroDuration()) return true;
+    const absl::Time now = absl::Now();
+    if (now >= until) return true;
+    if (until_bastion_answers && now >= next_probe) {
+      if (TcpAnswers(settings_.ssh_host, settings_.ssh_port, kBastionProbeTimeout)) return true;
+      next_probe = absl::Now() + kBastionProbeInterval;
+    }
+    const absl::Time wake = until_bastion_answers ? std::min(until, next_probe) : until;
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
-    poll(fds, 2, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+    poll(fds, 2, static_cast<int>(absl::ToInt64Milliseconds(wake - absl::Now())) + 1);
     if (fds[0].revents & POLLIN) RejectPendingClients();
   }
 }
@@ -427,7 +443,13 @@ void SshTunnel::Run(std::unique_ptr<Session> session) {
     bool exceeded = failures >= settings_.max_retries;
     SetState(exceeded ? TunnelState::kMaxRetriesExceeded : TunnelState::kBackoff,
              std::string(attempt.status.message()));
-    if (!WaitOrStop(BackoffDelay(failures))) break;
+    // A bastion whose port does not even accept TCP is down (restarting,
+    // rebooting): retry the moment it accepts again rather than at the end
+    // of a delay that doubled while it was away. One that accepts TCP but
+    // failed the SSH handshake gets the plain backoff: hammering it would
+    // not help.
+    const bool down = !TcpAnswers(settings_.ssh_host, settings_.ssh_port, kBastionProbeTimeout);
+    if (!WaitOrStop(BackoffDelay(failures), down)) break;
   }
 }
 

@@ -8,8 +8,10 @@
 // - a lost session is really re-established, with exponential backoff and
 //   jitter (ReconnectDelay: doubling from SSH_RETRY_DELAY up to the cap);
 //   after SSH_MAX_RETRIES failures the tunnel reports MAX_RETRIES_EXCEEDED
-//   but keeps the same schedule, so it recovers without a restart and a
-//   short bastion outage costs about one doubled delay, not the cap;
+//   but keeps the same schedule, so it recovers without a restart; while
+//   the bastion's port refuses TCP (it is down, not failing SSH), the port is
+//   probed every 500 ms and the tunnel retries as soon as it accepts, so an
+//   outage of any length costs well under a second after the bastion is back;
 // - health is probed: a keepalive global request (want-reply) every interval
 //   must be answered within half an interval, so a peer that stopped without
 //   closing is detected within two intervals.
@@ -174,8 +176,10 @@ class SshTunnel {
   void SetState(TunnelState state, const std::string& error);
   absl::Duration BackoffDelay(int failures);
   // Sleeps up to `d`, closing connections that arrive meanwhile; returns
-  // false if Stop was requested.
-  bool WaitOrStop(absl::Duration d);
+  // false if Stop was requested. With `until_bastion_answers`, it also
+  // probes the SSH port every kBastionProbeInterval and returns early once
+  // it accepts TCP (the bastion is back).
+  bool WaitOrStop(absl::Duration d, bool until_bastion_answers = false);
   void RejectPendingClients();
 
   const TunnelSettings settings_;
