@@ -43,6 +43,9 @@
     "a TCP connection whose peer stays silent this long is dropped (keepalives, "                  \
     "tcp_user_timeout)",                                                                           \
     false)                                                                                         \
+  X(postgres_cancel_grace_ms, "POSTGRES_CANCEL_GRACE_MS", "1000",                                 \
+    "after a call gives up, how long its statement may run before its connection is cut",         \
+    false)                                                                                         \
   X(use_test_database, "USE_TEST_DATABASE", "false",                                               \
     "use TEST_POSTGRES_DB/USER/PASSWORD (and TEST_POSTGRES_HOST/PORT if set)", false)              \
   X(test_postgres_host, "TEST_POSTGRES_HOST", "", "test database host (default: POSTGRES_HOST)",   \
@@ -119,6 +122,9 @@
   X(shutdown_drain_ms, "SHUTDOWN_DRAIN_MS", "3000",                                                \
     "after SIGTERM: NOT_SERVING but still serving for this long", false)                           \
   X(shutdown_grace_ms, "SHUTDOWN_GRACE_MS", "10000", "then: longest wait for calls in flight",     \
+    false)                                                                                         \
+  X(grpc_max_threads, "GRPC_MAX_THREADS", "200",                                                   \
+    "threads serving unary calls; a call finding none free gets RESOURCE_EXHAUSTED at once",      \
     false)                                                                                         \
   X(grpc_max_concurrent_streams, "GRPC_MAX_CONCURRENT_STREAMS", "10000",                           \
     "calls and streams one client connection may have open at once", false)                        \
@@ -394,6 +400,8 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
                86400000);
   c.postgres_tcp_timeout =
       r.Millis("POSTGRES_TCP_TIMEOUT_MS", c.postgres_tcp_timeout, 1000, 600000);
+  c.postgres_cancel_grace =
+      r.Millis("POSTGRES_CANCEL_GRACE_MS", c.postgres_cancel_grace, 50, 600000);
   if (c.postgres_db.empty() || c.postgres_user.empty()) {
     r.Fail("POSTGRES_DB and POSTGRES_USER: must not be empty");
   }
@@ -460,6 +468,7 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
   c.shutdown_drain = r.Millis("SHUTDOWN_DRAIN_MS", c.shutdown_drain, 0, 600000);
   c.shutdown_grace = r.Millis("SHUTDOWN_GRACE_MS", c.shutdown_grace, 0, 600000);
 
+  c.grpc_max_threads = r.Int("GRPC_MAX_THREADS", c.grpc_max_threads, 4, 100000);
   c.grpc_max_concurrent_streams =
       r.Int("GRPC_MAX_CONCURRENT_STREAMS", c.grpc_max_concurrent_streams, 1, 100000);
   c.grpc_max_connection_age =

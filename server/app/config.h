@@ -56,6 +56,9 @@ struct Config {
   absl::Duration postgres_idle_in_transaction_timeout =
       absl::Seconds(30);  // POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS
   absl::Duration postgres_tcp_timeout = absl::Seconds(30);  // POSTGRES_TCP_TIMEOUT_MS
+  // A call that gave up (deadline or cancel) has its statement cancelled;
+  // still running this long after, its connection is cut.
+  absl::Duration postgres_cancel_grace = absl::Seconds(1);  // POSTGRES_CANCEL_GRACE_MS
   bool use_test_database = false;                           // USE_TEST_DATABASE -> TEST_POSTGRES_*
 
   int pool_max_size = 10;                                   // POOL_MAX_SIZE
@@ -111,6 +114,9 @@ struct Config {
 
   // gRPC server limits per client connection. Streams: high enough for a
   // gateway that multiplexes its users' streams over one connection.
+  // Threads of the sync (unary) services, gRPC's pollers included; event
+  // streams and health checks use the callback API and need none.
+  int grpc_max_threads = 200;  // GRPC_MAX_THREADS
   int grpc_max_concurrent_streams = 10000;  // GRPC_MAX_CONCURRENT_STREAMS
   absl::Duration grpc_max_connection_age = absl::Minutes(30);  // GRPC_MAX_CONNECTION_AGE_MS
   absl::Duration grpc_max_connection_age_grace =

@@ -8,6 +8,7 @@
 #include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
@@ -20,6 +21,7 @@
 #include "server/auth/token_auth_processor.h"
 #include "server/common/log.h"
 #include "server/common/status_macros.h"
+#include "server/db/cancel_watcher.h"
 #include "server/metrics/prometheus_text.h"
 #include "server/service/admin_service.h"
 #include "server/service/channel_service.h"
@@ -89,12 +91,18 @@ absl::StatusOr<std::string> ReadPem(const char* variable, const std::string& pat
 // gRPC runs processors on secure credentials only, so plaintext with auth
 // uses local credentials (plaintext, loopback peers only; LoadConfig refuses
 // auth on a plaintext non-loopback address).
-// ApplyConnectionLimits bounds what one client connection can hold open and
-// how long it lives: concurrent streams (HTTP/2 SETTINGS), a maximum age
-// with a grace period (GOAWAY, so round_robin clients rebalance onto new
-// replicas), and keepalive enforcement (a client pinging too often is
-// disconnected); the server itself pings idle connections every minute.
+// ApplyConnectionLimits bounds the sync handlers' threads, what one client
+// connection can hold open and how long it lives: concurrent streams (HTTP/2 SETTINGS), a maximum
+// age with a grace period (GOAWAY, so round_robin clients rebalance onto new replicas), and
+// keepalive enforcement (a client pinging too often is disconnected); the server itself pings idle
+// connections every minute.
 void ApplyConnectionLimits(const Config& c, grpc::ServerBuilder* builder) {
+  // A bounded thread pool for the sync handlers: past GRPC_MAX_THREADS a
+  // call is refused RESOURCE_EXHAUSTED at once instead of adding a thread
+  // (each waiting for one of POOL_MAX_SIZE connections).
+  grpc::ResourceQuota quota("chatgenius-db");
+  quota.SetMaxThreads(c.grpc_max_threads);
+  builder->SetResourceQuota(quota);
   builder->AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, c.grpc_max_concurrent_streams);
   if (c.grpc_max_connection_age > absl::ZeroDuration()) {
     builder->AddChannelArgument(
@@ -192,6 +200,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   pool_settings.acquire_timeout = config.pool_acquire_timeout;
   pool_settings.idle_check_after = config.pool_idle_check_after;
   pool_settings.max_lifetime = config.pool_max_lifetime;
+  CancelSettings cancel_settings;
+  cancel_settings.cut_off_after = config.postgres_cancel_grace;
+  CancelWatcher::Global().Configure(cancel_settings);
   s->pool_ = std::make_unique<ConnectionPool>(std::move(pool_settings));
 
   if (config.page_token_key.empty()) {
@@ -397,6 +408,21 @@ std::string Server::RenderMetrics() const {
                 pool.health_checks_total);
   AppendCounter(&out, "chatgenius_pool_health_check_failures_total", "Failed probes.",
                 pool.health_check_failures_total);
+
+  const CancelStatistics cancels = CancelWatcher::Global().Stats();
+  AppendCounter(&out, "chatgenius_db_cancels_sent_total",
+                "Cancel requests PostgreSQL took (the caller gave up).", cancels.cancels_sent);
+  AppendCounter(&out, "chatgenius_db_cancels_failed_total",
+                "Cancel requests that could not be delivered.", cancels.cancels_failed);
+  AppendCounter(&out, "chatgenius_db_cancels_deferred_total",
+                "Polls that found no cancel token or no free slot (rate limit).",
+                cancels.cancels_deferred);
+  AppendGauge(&out, "chatgenius_db_cancels_in_flight", "Cancel requests not yet answered.",
+              cancels.in_flight);
+  AppendCounter(
+      &out, "chatgenius_db_connections_cut_total",
+      "Connections cut off: still busy POSTGRES_CANCEL_GRACE_MS after the caller gave up.",
+      cancels.cut_offs);
 
   AppendGauge(&out, "chatgenius_tunnel_enabled", "1 when SSH_HOST is set.",
               tunnel_ != nullptr ? 1 : 0);

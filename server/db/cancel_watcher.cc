@@ -1,5 +1,12 @@
 #include "server/db/cancel_watcher.h"
 
+#include <algorithm>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/clock.h"
+
 namespace chatgenius {
 
 CancelWatcher::Registration::~Registration() {
@@ -7,23 +14,35 @@ CancelWatcher::Registration::~Registration() {
 }
 
 CancelWatcher& CancelWatcher::Global() {
-  // Never destroyed: the thread lives as long as the process.
+  // Never destroyed: the thread (and any cancel still on its way) may run
+  // as long as the process.
   static CancelWatcher* watcher = new CancelWatcher();
   return *watcher;
 }
 
 CancelWatcher::CancelWatcher() {
-  thread_ = std::thread([this] { Run(); });
-  thread_.detach();
+  {
+    absl::MutexLock lock(&mu_);
+    tokens_ = settings_.cancel_burst;
+    refilled_ = absl::Now();
+  }
+  std::thread([this] { Run(); }).detach();
 }
 
-CancelWatcher::Registration CancelWatcher::Watch(pqxx::connection* conn,
+void CancelWatcher::Configure(const CancelSettings& settings) {
+  absl::MutexLock lock(&mu_);
+  settings_ = settings;
+  tokens_ = std::min<double>(tokens_, settings_.cancel_burst);
+  wake_.Signal();
+}
+
+CancelWatcher::Registration CancelWatcher::Watch(std::shared_ptr<CancelTarget> target,
                                                  std::function<bool()> cancelled,
                                                  absl::Time deadline) {
   if (!cancelled && deadline == absl::InfiniteFuture()) return Registration();
   absl::MutexLock lock(&mu_);
   int64_t id = next_id_++;
-  entries_.emplace(id, Entry{conn, std::move(cancelled), deadline});
+  entries_.emplace(id, Entry{std::move(target), std::move(cancelled), deadline});
   wake_.Signal();
   return Registration(this, id);
 }
@@ -33,36 +52,73 @@ void CancelWatcher::Unregister(int64_t id) {
   entries_.erase(id);
 }
 
-int64_t CancelWatcher::cancels_sent() const {
+CancelStatistics CancelWatcher::Stats() const {
   absl::MutexLock lock(&mu_);
-  return cancels_sent_;
+  return stats_;
+}
+
+bool CancelWatcher::TakeToken(absl::Time now) {
+  tokens_ =
+      std::min<double>(settings_.cancel_burst, tokens_ + absl::ToDoubleSeconds(now - refilled_) *
+                                                             settings_.cancels_per_second);
+  refilled_ = now;
+  if (tokens_ < 1 || stats_.in_flight >= settings_.max_cancels_in_flight) return false;
+  tokens_ -= 1;
+  ++stats_.in_flight;
+  return true;
+}
+
+void CancelWatcher::Send(std::shared_ptr<CancelTarget> target) {
+  // A thread per request, detached: PQcancel has no timeout, and one that
+  // never returns (a stopped server) must hold nothing but its slot.
+  std::thread([this, target = std::move(target)] {
+    std::string error;
+    const bool sent = target->SendCancel(&error);
+    absl::MutexLock lock(&mu_);
+    --stats_.in_flight;
+    ++(sent ? stats_.cancels_sent : stats_.cancels_failed);
+  }).detach();
 }
 
 void CancelWatcher::Run() {
-  absl::MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<CancelTarget>> to_cancel;
+  absl::Duration poll;
   while (true) {
-    while (entries_.empty()) wake_.Wait(&mu_);
-    const absl::Time now = absl::Now();
-    for (auto& [id, entry] : entries_) {
-      // Past the deadline: cancel at every poll (a cancel request reaching
-      // an idle connection is ignored by PostgreSQL). Cancelled by the
-      // caller: once.
-      const bool expired = now >= entry.deadline;
-      if (!expired) {
-        if (entry.fired || !entry.cancelled || !entry.cancelled()) continue;
-        entry.fired = true;
+    {
+      absl::MutexLock lock(&mu_);
+      while (entries_.empty()) wake_.Wait(&mu_);
+      const absl::Time now = absl::Now();
+      for (auto& [id, entry] : entries_) {
+        if (entry.cut) continue;
+        if (entry.gave_up == absl::InfiniteFuture() &&
+            (now >= entry.deadline || (entry.cancelled && entry.cancelled()))) {
+          entry.gave_up = now;
+        }
+        if (entry.gave_up == absl::InfiniteFuture()) continue;
+        if (!entry.cancel_sent) {
+          if (TakeToken(now)) {
+            entry.cancel_sent = true;
+            entry.target->BeginCancel();  // registered: the borrower still holds it
+            to_cancel.push_back(entry.target);
+          } else {
+            ++stats_.cancels_deferred;
+          }
+        }
+        // Cut under the lock: while the entry is registered the borrower
+        // holds the connection, so the socket is still its session's.
+        if (now - entry.gave_up >= settings_.cut_off_after) {
+          entry.cut = true;
+          if (entry.target->CutOff()) ++stats_.cut_offs;
+        }
       }
-      // Sent under the lock so Unregister (and with it the connection's
-      // release) waits until the request is out; PQcancel opens its own
-      // short connection and does not touch the busy one's state.
-      try {
-        entry.conn->cancel_query();
-        ++cancels_sent_;
-      } catch (const std::exception&) {
-        // The query may have finished or the connection died meanwhile.
-      }
+      poll = settings_.poll_interval;
     }
-    wake_.WaitWithTimeout(&mu_, kPollInterval);
+    // Outside the lock (Send only starts a thread): Watch and Unregister
+    // never wait for the database.
+    for (auto& target : to_cancel) Send(std::move(target));
+    to_cancel.clear();
+    absl::MutexLock lock(&mu_);
+    wake_.WaitWithTimeout(&mu_, poll);
   }
 }
 

@@ -1,15 +1,27 @@
 // cancel_watcher.h
 //
-// CancelWatcher: one background thread that cancels the running query of
+// CancelWatcher: one background thread that stops the running statement of
 // callers who went away. libpq blocks the calling thread for the whole
-// query, so a cancelled gRPC call cannot stop its own statement; the watcher
-// polls the registered callers every kPollInterval and sends PostgreSQL a
-// cancel request (PQcancel, safe from another thread) for those that
-// cancelled. The thread sleeps while nothing is registered.
+// statement, so a cancelled gRPC call cannot stop its own statement; the
+// watcher polls the registered callers every `poll_interval` and, for those
+// that cancelled or whose deadline passed:
+//   1. sends PostgreSQL a cancel request (PQcancel), once, on a short-lived
+//      thread of its own, never under the watcher's lock: a silent server or
+//      a frozen tunnel delays nobody else. Requests are rate-limited (a token
+//      bucket, `cancels_per_second`) and at most `max_cancels_in_flight` run
+//      at once, so a dead database cannot turn every deadline into a thread
+//      and a connection attempt;
+//   2. if the caller is still registered `cut_off_after` later (the cancel
+//      went unanswered, or was not sent), cuts the session's socket
+//      (CancelTarget::CutOff): libpq fails at once, the caller returns, and
+//      the pool discards the connection.
+// So a caller's database work ends within deadline + poll_interval +
+// cut_off_after whatever the database or the tunnel does. The thread
+// sleeps while nothing is registered.
 //
 // Example:
-//   CancelWatcher::Registration r =
-//       CancelWatcher::Global().Watch(&conn, limits.cancelled);
+//   CancelWatcher::Registration r = CancelWatcher::Global().Watch(
+//       conn.cancel_target(), limits.cancelled, limits.deadline);
 //   txn.exec(...);  // fails with query_canceled if the caller cancels
 #ifndef CHATGENIUS_SERVER_DB_CANCEL_WATCHER_H_
 #define CHATGENIUS_SERVER_DB_CANCEL_WATCHER_H_
@@ -17,23 +29,44 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <thread>
-
-#include <pqxx/pqxx>
+#include <memory>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/db/db_connection.h"
 
 namespace chatgenius {
 
+// CancelSettings tunes the watcher; the defaults suit production.
+struct CancelSettings {
+  // How long a cancelled statement may keep running before the watcher acts.
+  absl::Duration poll_interval = absl::Milliseconds(20);
+  // After the cancel request, how long the statement may keep its session
+  // before the socket is cut (POSTGRES_CANCEL_GRACE_MS).
+  absl::Duration cut_off_after = absl::Seconds(1);
+  // Token bucket for cancel requests: refill rate and burst.
+  double cancels_per_second = 50;
+  int cancel_burst = 50;
+  // Cancel requests outstanding at once; more wait for a slot (or the cut-off).
+  int max_cancels_in_flight = 4;
+};
+
+// CancelStatistics counts since process start.
+struct CancelStatistics {
+  int64_t cancels_sent = 0;      // requests the server took
+  int64_t cancels_failed = 0;    // requests that could not be delivered
+  int64_t cancels_deferred = 0;  // polls that found no token or no free slot
+  int64_t cut_offs = 0;          // sessions whose socket was cut
+  int in_flight = 0;             // requests outstanding now
+};
+
 class CancelWatcher {
  public:
-  // kPollInterval bounds how long a cancelled query keeps running.
-  static constexpr absl::Duration kPollInterval = absl::Milliseconds(20);
-
   // Registration stops watching when destroyed; after its destructor
-  // returns, the watcher no longer touches the connection.
+  // returns, the watcher no longer acts on the session (a cancel already on
+  // its way may still arrive: see CancelTarget::CancelInFlight).
   class Registration {
    public:
     Registration() = default;
@@ -52,34 +85,44 @@ class CancelWatcher {
   // Global returns the process-wide watcher (started on first use).
   static CancelWatcher& Global();
 
-  // Watch cancels `conn`'s running query once `cancelled()` returns true,
-  // and at every poll once `deadline` has passed (so a statement started
-  // after the deadline is stopped too). An empty `cancelled` and an infinite
-  // deadline register nothing.
-  [[nodiscard]] Registration Watch(pqxx::connection* conn, std::function<bool()> cancelled,
+  // Configure replaces the settings (at start-up; takes effect at once).
+  void Configure(const CancelSettings& settings);
+
+  // Watch stops `target`'s running statement once `cancelled()` returns
+  // true or `deadline` passes (a statement started after the deadline is
+  // cut off too). An empty `cancelled` and an infinite deadline register
+  // nothing.
+  [[nodiscard]] Registration Watch(std::shared_ptr<CancelTarget> target,
+                                   std::function<bool()> cancelled,
                                    absl::Time deadline = absl::InfiniteFuture());
 
-  // cancels_sent counts cancel requests sent, for tests and statistics.
-  int64_t cancels_sent() const;
+  CancelStatistics Stats() const;
 
  private:
   struct Entry {
-    pqxx::connection* conn;
+    std::shared_ptr<CancelTarget> target;
     std::function<bool()> cancelled;
     absl::Time deadline;
-    bool fired = false;
+    absl::Time gave_up = absl::InfiniteFuture();  // when the caller gave up
+    bool cancel_sent = false;
+    bool cut = false;
   };
 
   CancelWatcher();
   void Run();
   void Unregister(int64_t id);
+  // TakeToken spends one cancel token if the bucket has one.
+  bool TakeToken(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Send(std::shared_ptr<CancelTarget> target);
 
   mutable absl::Mutex mu_;
   absl::CondVar wake_;
+  CancelSettings settings_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
   int64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
-  int64_t cancels_sent_ ABSL_GUARDED_BY(mu_) = 0;
-  std::thread thread_;
+  double tokens_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time refilled_ ABSL_GUARDED_BY(mu_);
+  CancelStatistics stats_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace chatgenius

@@ -7,9 +7,18 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
+#include "server/db/cancel_watcher.h"
 #include "server/db/pg_error.h"
 
 namespace chatgenius {
+
+namespace {
+
+// kCancelSettleTime: how long a release waits for a cancel request still on
+// its way before discarding the connection instead (see CancelTarget).
+constexpr absl::Duration kCancelSettleTime = absl::Milliseconds(100);
+
+}  // namespace
 
 PooledConnection::PooledConnection(PooledConnection&& other) noexcept
     : pool_(std::exchange(other.pool_, nullptr)),
@@ -37,7 +46,7 @@ ConnectionPool::ConnectionPool(PoolSettings settings) : settings_(std::move(sett
 }
 
 ConnectionPool::~ConnectionPool() {
-  std::vector<std::unique_ptr<pqxx::connection>> conns;
+  std::vector<std::unique_ptr<DbConnection>> conns;
   {
     absl::MutexLock lock(&mu_);
     for (IdleConnection& c : idle_) conns.push_back(std::move(c.conn));
@@ -66,7 +75,7 @@ void ConnectionPool::RegisterStatement(std::string name, std::string sql) {
   statements_.emplace_back(std::move(name), std::move(sql));
 }
 
-void ConnectionPool::CloseAll(std::vector<std::unique_ptr<pqxx::connection>> conns) {
+void ConnectionPool::CloseAll(std::vector<std::unique_ptr<DbConnection>> conns) {
   for (auto& c : conns) {
     try {
       c->disconnect();
@@ -76,14 +85,14 @@ void ConnectionPool::CloseAll(std::vector<std::unique_ptr<pqxx::connection>> con
   }
 }
 
-absl::StatusOr<std::unique_ptr<pqxx::connection>> ConnectionPool::Open() {
+absl::StatusOr<std::unique_ptr<DbConnection>> ConnectionPool::Open() {
   std::vector<std::pair<std::string, std::string>> statements;
   {
     absl::MutexLock lock(&mu_);
     statements = statements_;
   }
   try {
-    auto conn = std::make_unique<pqxx::connection>(settings_.conninfo);
+    auto conn = std::make_unique<DbConnection>(settings_.conninfo);
     for (const auto& [name, sql] : statements) conn->prepare(name, sql);
     return conn;
   } catch (const std::exception& e) {
@@ -134,7 +143,7 @@ absl::StatusOr<PooledConnection> ConnectionPool::Acquire(absl::Time deadline) {
     }
 
     if (open_new) {
-      absl::StatusOr<std::unique_ptr<pqxx::connection>> conn = Open();
+      absl::StatusOr<std::unique_ptr<DbConnection>> conn = Open();
       absl::MutexLock lock(&mu_);
       totals_.wait_time_total += absl::Now() - start;
       if (!conn.ok()) {
@@ -157,6 +166,8 @@ absl::StatusOr<PooledConnection> ConnectionPool::Acquire(absl::Time deadline) {
       // may have killed it: spend one round trip rather than fail the caller.
       bool alive = true;
       try {
+        CancelWatcher::Registration watch =
+            CancelWatcher::Global().Watch(candidate->conn->cancel_target(), nullptr, deadline);
         pqxx::nontransaction probe(*candidate->conn);
         probe.exec("SELECT 1");
       } catch (const std::exception&) {
@@ -177,9 +188,13 @@ absl::StatusOr<PooledConnection> ConnectionPool::Acquire(absl::Time deadline) {
         if (expired) ++totals_.expired_total;
         available_.Signal();
       }
-      std::vector<std::unique_ptr<pqxx::connection>> dead;
+      std::vector<std::unique_ptr<DbConnection>> dead;
       dead.push_back(std::move(candidate->conn));
       CloseAll(std::move(dead));
+      if (absl::Now() >= deadline) {
+        return absl::DeadlineExceededError(
+            "deadline passed while checking an idle database connection");
+      }
       continue;  // try the next idle connection or open a fresh one
     }
     absl::MutexLock lock(&mu_);
@@ -189,10 +204,9 @@ absl::StatusOr<PooledConnection> ConnectionPool::Acquire(absl::Time deadline) {
   }
 }
 
-void ConnectionPool::Release(std::unique_ptr<pqxx::connection> conn, absl::Time created,
-                             bool broken) {
+void ConnectionPool::Release(std::unique_ptr<DbConnection> conn, absl::Time created, bool broken) {
   const absl::Time now = absl::Now();
-  bool open = conn->is_open();
+  bool open = conn->is_open() && conn->cancel_target()->ReusableAfter(kCancelSettleTime);
   bool expired = now - created >= settings_.max_lifetime;
   if (!broken && open && !expired) {
     absl::MutexLock lock(&mu_);
@@ -210,13 +224,13 @@ void ConnectionPool::Release(std::unique_ptr<pqxx::connection> conn, absl::Time 
     }
     available_.Signal();
   }
-  std::vector<std::unique_ptr<pqxx::connection>> dead;
+  std::vector<std::unique_ptr<DbConnection>> dead;
   dead.push_back(std::move(conn));
   CloseAll(std::move(dead));
 }
 
 void ConnectionPool::DiscardIdle() {
-  std::vector<std::unique_ptr<pqxx::connection>> conns;
+  std::vector<std::unique_ptr<DbConnection>> conns;
   {
     absl::MutexLock lock(&mu_);
     for (IdleConnection& c : idle_) conns.push_back(std::move(c.conn));

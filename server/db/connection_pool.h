@@ -9,11 +9,15 @@
 //   is returned, bounded by the caller's deadline and `acquire_timeout`.
 //   Waiting ended by the caller's deadline is DEADLINE_EXCEEDED; by the
 //   acquire timeout, UNAVAILABLE (retryable: the pool is saturated).
-// - A connection marked broken (or found closed) is discarded on release and
+// - A connection marked broken (or found closed, cut off by the
+//   CancelWatcher, or with a cancel request still on its way) is discarded
+//   on release and
 //   a new one is opened on demand, so a killed backend costs one failed call
 //   at most.
 // - A connection idle longer than `idle_check_after` is probed with a cheap
-//   query before reuse; connections older than `max_lifetime` are closed.
+//   query before reuse, bounded by the caller's deadline (the CancelWatcher
+//   cuts a probe the database does not answer); connections older than
+//   `max_lifetime` are closed.
 // - Statements registered with RegisterStatement are declared on every
 //   connection; libpqxx prepares each one once per connection, on first use.
 //
@@ -39,6 +43,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/db/db_connection.h"
 
 namespace chatgenius {
 
@@ -86,8 +91,8 @@ class PooledConnection {
   PooledConnection& operator=(const PooledConnection&) = delete;
   ~PooledConnection();
 
-  pqxx::connection& operator*() const { return *conn_; }
-  pqxx::connection* operator->() const { return conn_.get(); }
+  DbConnection& operator*() const { return *conn_; }
+  DbConnection* operator->() const { return conn_.get(); }
 
   // MarkBroken tells the pool to discard this connection on release, e.g.
   // after a broken_connection error.
@@ -95,11 +100,11 @@ class PooledConnection {
 
  private:
   friend class ConnectionPool;
-  PooledConnection(ConnectionPool* pool, std::unique_ptr<pqxx::connection> conn, absl::Time created)
+  PooledConnection(ConnectionPool* pool, std::unique_ptr<DbConnection> conn, absl::Time created)
       : pool_(pool), conn_(std::move(conn)), created_(created) {}
 
   ConnectionPool* pool_ = nullptr;
-  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<DbConnection> conn_;
   absl::Time created_;
   bool broken_ = false;
 };
@@ -140,15 +145,15 @@ class ConnectionPool {
   friend class PooledConnection;
 
   struct IdleConnection {
-    std::unique_ptr<pqxx::connection> conn;
+    std::unique_ptr<DbConnection> conn;
     absl::Time created;
     absl::Time idle_since;
   };
 
-  void Release(std::unique_ptr<pqxx::connection> conn, absl::Time created, bool broken);
-  absl::StatusOr<std::unique_ptr<pqxx::connection>> Open();
+  void Release(std::unique_ptr<DbConnection> conn, absl::Time created, bool broken);
+  absl::StatusOr<std::unique_ptr<DbConnection>> Open();
   // Destroys connections outside the lock (closing talks to the server).
-  static void CloseAll(std::vector<std::unique_ptr<pqxx::connection>> conns);
+  static void CloseAll(std::vector<std::unique_ptr<DbConnection>> conns);
 
   const PoolSettings settings_;
 

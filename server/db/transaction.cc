@@ -25,13 +25,13 @@ absl::Status GaveUp(const CallLimits& limits, absl::string_view when) {
 // the deadline passes (RpcLimits caps deadlines at STATEMENT_TIMEOUT_MS), so
 // no per-call SET statement_timeout round trip is needed. Maps exceptions.
 absl::Status Run(ConnectionPool& pool, const CallLimits& limits,
-                 const std::function<absl::Status(pqxx::connection&)>& work,
+                 const std::function<absl::Status(DbConnection&)>& work,
                  const ConstraintMessages* messages) {
   if (limits.IsCancelled()) return absl::CancelledError("the caller cancelled the call");
   ASSIGN_OR_RETURN(PooledConnection conn, pool.Acquire(limits.deadline));
   RETURN_IF_ERROR(GaveUp(limits, "before the query could start"));
   CancelWatcher::Registration watch =
-      CancelWatcher::Global().Watch(&*conn, limits.cancelled, limits.deadline);
+      CancelWatcher::Global().Watch(conn->cancel_target(), limits.cancelled, limits.deadline);
   try {
     return work(*conn);
   } catch (const std::exception& e) {
@@ -48,7 +48,7 @@ absl::Status RunInTransaction(ConnectionPool& pool, const CallLimits& limits,
                               const TransactionBody& body, const ConstraintMessages* messages) {
   return Run(
       pool, limits,
-      [&](pqxx::connection& conn) {
+      [&](DbConnection& conn) {
         pqxx::work txn(conn);
         absl::Status status = body(txn);
         // A caller that gave up while the body ran was (or is about to be)
@@ -68,7 +68,7 @@ absl::Status RunReadOnly(ConnectionPool& pool, const CallLimits& limits,
                          const TransactionBody& body) {
   return Run(
       pool, limits,
-      [&](pqxx::connection& conn) {
+      [&](DbConnection& conn) {
         pqxx::nontransaction statements(conn);
         return body(statements);
       },

@@ -1,13 +1,20 @@
 #include "tests/support/private_postgres.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 
@@ -85,5 +92,53 @@ bool PrivatePostgres::Start() {
 bool PrivatePostgres::Stop() {
   return Run(absl::StrCat(bin_, "/pg_ctl -D ", dir_, "/data -m fast -w stop > /dev/null 2>&1"));
 }
+
+bool SignalProcess(int pid, int sig) { return pid > 0 && kill(pid, sig) == 0; }
+
+namespace {
+
+// ChildrenOf lists the pids whose parent is `parent` (from /proc).
+std::vector<int> ChildrenOf(int parent) {
+  std::vector<int> children;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return children;
+  while (dirent* entry = readdir(proc)) {
+    int pid = 0;
+    if (!absl::SimpleAtoi(entry->d_name, &pid)) continue;
+    std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    // pid (comm) state ppid ...: comm may hold spaces; parse after ')'.
+    const size_t close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::vector<std::string> fields = absl::StrSplit(line.substr(close + 2), ' ');
+    int ppid = 0;
+    if (fields.size() > 1 && absl::SimpleAtoi(fields[1], &ppid) && ppid == parent) {
+      children.push_back(pid);
+    }
+  }
+  closedir(proc);
+  return children;
+}
+
+}  // namespace
+
+bool PrivatePostgres::Signal(int sig) {
+  std::ifstream pidfile(absl::StrCat(dir_, "/data/postmaster.pid"));
+  std::string first;
+  int postmaster = 0;
+  if (!std::getline(pidfile, first) || !absl::SimpleAtoi(first, &postmaster)) return false;
+  if (sig == SIGSTOP) {
+    // The postmaster first, so it forks no backend that escapes the stop.
+    if (!SignalProcess(postmaster, sig)) return false;
+    for (int child : ChildrenOf(postmaster)) SignalProcess(child, sig);
+    return true;
+  }
+  for (int child : ChildrenOf(postmaster)) SignalProcess(child, sig);
+  return SignalProcess(postmaster, sig);
+}
+
+bool PrivatePostgres::Freeze() { return Signal(SIGSTOP); }
+bool PrivatePostgres::Thaw() { return Signal(SIGCONT); }
 
 }  // namespace chatgenius::testing

@@ -32,15 +32,26 @@ class PrivatePostgres {
   Config ServerConfig() const;
   bool Start();
   bool Stop();
+  // Freeze stops every process of the cluster (SIGSTOP, postmaster first):
+  // connections stay open and nothing answers — a hung host. Thaw resumes
+  // them (SIGCONT). Both return false if the cluster's pids cannot be read.
+  bool Freeze();
+  bool Thaw();
 
  private:
   bool Run(const std::string& command);
+  // Signal sends `sig` to the postmaster and its children.
+  bool Signal(int sig);
 
   std::string bin_;
   std::string dir_;
   int port_ = 0;
   bool as_postgres_ = false;
 };
+
+// SignalProcess sends `sig` to `pid` (e.g. SIGSTOP to one backend, found
+// with pg_backend_pid()); false if it could not.
+bool SignalProcess(int pid, int sig);
 
 // FreeLoopbackPort returns a TCP port on 127.0.0.1 that was free a moment
 // ago.

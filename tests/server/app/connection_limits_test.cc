@@ -1,8 +1,17 @@
-// gRPC limits per client connection (GRPC_MAX_CONCURRENT_STREAMS,
-// GRPC_MAX_CONNECTION_AGE_MS) through a real server.
+// gRPC limits through a real server: per client connection
+// (GRPC_MAX_CONCURRENT_STREAMS, GRPC_MAX_CONNECTION_AGE_MS) and the bounded
+// thread pool of the unary services (GRPC_MAX_THREADS).
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <atomic>
+#include <iostream>
+#include <thread>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "chatgenius/db/v1/event_service.grpc.pb.h"
 #include "tests/support/domain_fixture.h"
@@ -87,6 +96,69 @@ TEST_F(ConnectionLimitsTest, ConnectionsAgeOutSoClientsRebalance) {
   grpc::ClientContext again;
   testing::SetDeadline(&again);
   EXPECT_TRUE(users->GetUser(&again, get, &out).ok());
+}
+
+class ThreadLimitTest : public testing::DomainTest {
+ protected:
+  ThreadLimitTest() : DomainTest([](Config& c) { c.grpc_max_threads = 6; }, {}) {}
+};
+
+TEST_F(ThreadLimitTest, CallsPastTheThreadLimitAreRefusedAtOnceAndHealthStillAnswers) {
+  v1::User held = User("held");
+  // A row lock taken outside the service: renames of `held` block in
+  // PostgreSQL, each holding one handler thread.
+  pqxx::connection holder(db_.conninfo());
+  pqxx::work lock(holder);
+  lock.exec_params("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", held.id());
+
+  constexpr int kCalls = 16;
+  std::vector<grpc::Status> results(kCalls);
+  std::vector<absl::Duration> took(kCalls);
+  std::vector<std::thread> callers;
+  std::shared_ptr<grpc::Channel> connection = testing::SeparateConnection(server_.address());
+  for (int i = 0; i < kCalls; ++i) {
+    callers.emplace_back([&, i] {
+      auto stub = v1::UserService::NewStub(connection);
+      v1::UpdateUserRequest request;
+      request.mutable_user()->set_id(held.id());
+      request.mutable_user()->set_display_name(absl::StrCat("name", i));
+      request.mutable_update_mask()->add_paths("display_name");
+      grpc::ClientContext context;
+      testing::SetDeadline(&context, absl::Seconds(20));
+      v1::User out;
+      const absl::Time start = absl::Now();
+      results[i] = stub->UpdateUser(&context, request, &out);
+      took[i] = absl::Now() - start;
+    });
+  }
+  // Give every call time to reach the server; the refused ones are back.
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_EQ(server_.HealthStatus("liveness"), grpc::health::v1::HealthCheckResponse::SERVING)
+      << "health checks need no sync thread";
+  EXPECT_EQ(server_.HealthStatus(""), grpc::health::v1::HealthCheckResponse::SERVING);
+  lock.abort();
+  for (std::thread& t : callers) t.join();
+
+  int refused = 0, served = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    if (results[i].error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++refused;
+      EXPECT_LT(took[i], absl::Seconds(2)) << "refused at once, not after waiting";
+    } else {
+      EXPECT_TRUE(results[i].ok()) << results[i].error_message();
+      ++served;
+    }
+  }
+  std::cout << "thread limit: " << refused << " refused, " << served << " served\n";
+  EXPECT_GT(refused, 0) << "16 blocked calls exceed GRPC_MAX_THREADS=6";
+  EXPECT_GT(served, 0) << "the calls that got a thread finish once the lock is gone";
+  EXPECT_LE(served, 6) << "no more calls ran than there are threads";
+  grpc::ClientContext after;
+  testing::SetDeadline(&after);
+  v1::GetUserRequest get;
+  get.set_id(held.id());
+  v1::User out;
+  EXPECT_TRUE(users_->GetUser(&after, get, &out).ok()) << "threads are free again";
 }
 
 }  // namespace

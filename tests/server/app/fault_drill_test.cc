@@ -1,9 +1,10 @@
 // Fault drills against real PostgreSQL and the real server: a database
-// restart under a write load, SIGTERM under load, and a pool exhausted by
-// slow queries. The property each checks is the operator's: no write that
-// was acknowledged is lost, calls in flight complete, nothing hangs, the
-// service recovers without a restart. Bounds on time are "does not hang"
-// bounds, several times what the mechanism needs.
+// restart under a write load, a frozen database host (SIGSTOP of the whole
+// cluster) and a frozen session holding a lock writers need, SIGTERM under
+// load, and a pool exhausted by slow queries. The property each checks is the operator's: no write
+// that was acknowledged is lost, calls in flight complete, nothing hangs, the service recovers
+// without a restart. Bounds on time are "does not hang" bounds, several times what the mechanism
+// needs.
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -23,6 +24,7 @@
 #include "chatgenius/db/v1/user_service.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
+#include "server/db/cancel_watcher.h"
 #include "tests/support/private_postgres.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
@@ -163,6 +165,62 @@ TEST(FaultDrillTest, PostgresRestartUnderWritesLosesNoAcknowledgedWrite) {
   EXPECT_TRUE(server.WaitForHealth("", HealthCheckResponse::SERVING, absl::Seconds(10)));
 }
 
+TEST(FaultDrillTest, FrozenDatabaseFailsCallsAtTheirDeadlinesDropsReadinessAndRecovers) {
+  testing::PrivatePostgres pg;
+  ASSERT_GT(pg.port(), 0);
+  Config config = pg.ServerConfig();
+  config.postgres_cancel_grace = absl::Milliseconds(300);
+  config.postgres_connect_timeout = absl::Seconds(2);
+  testing::TestServer server(config);
+  ASSERT_TRUE(server.WaitForHealth("", HealthCheckResponse::SERVING, absl::Seconds(15)));
+
+  WriteLoad load(server.channel(), 4, "frozen_");
+  absl::SleepFor(absl::Milliseconds(800));
+  const size_t before = load.acked().size();
+  ASSERT_TRUE(pg.Freeze());  // a hung host: sockets open, nothing answers
+  const size_t at_freeze = load.acked().size();
+  EXPECT_TRUE(server.WaitForHealth("", HealthCheckResponse::NOT_SERVING, absl::Seconds(5)))
+      << "readiness drops: its probe is cut off at its deadline like any call";
+  EXPECT_EQ(server.HealthStatus("liveness"), HealthCheckResponse::SERVING)
+      << "liveness stays up: restarting the process would not help";
+  absl::SleepFor(absl::Seconds(2));
+  const size_t during = load.acked().size();
+  // Handlers are not stuck on the frozen sessions: the writers' calls (2 s
+  // deadlines) are cut at deadline + 0.3 s (those opening a connection give
+  // up at the 2 s connect timeout).
+  const CancelStatistics cut = CancelWatcher::Global().Stats();
+  EXPECT_GE(cut.cut_offs, 1) << "sessions on the frozen database were cut";
+  ASSERT_TRUE(pg.Thaw());
+  const absl::Time thawed = absl::Now();
+  for (absl::Time until = thawed + absl::Seconds(20);
+       load.last_ack() <= thawed && absl::Now() < until;) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  absl::SleepFor(absl::Milliseconds(300));
+  load.Stop();
+
+  const std::vector<std::string> acked = load.acked();
+  std::cout << "freeze drill: " << acked.size() << " writes acknowledged (" << before
+            << " before the freeze, " << during - at_freeze
+            << " during it); failures by code: " << Codes(load.failures())
+            << "; connections cut: " << cut.cut_offs << "\n";
+  EXPECT_GT(before, 0u);
+  EXPECT_LE(during - at_freeze, 4u)
+      << "during the freeze only calls whose reply was on its way (one per writer) finish";
+  EXPECT_GT(load.last_ack(), thawed) << "writes are acknowledged again after the thaw";
+  EXPECT_TRUE(server.WaitForHealth("", HealthCheckResponse::SERVING, absl::Seconds(10)));
+  EXPECT_EQ(CountPresent(absl::StrCat("host=127.0.0.1 port=", pg.port(),
+                                      " dbname=postgres user=postgres sslmode=disable"),
+                         acked),
+            static_cast<int>(acked.size()))
+      << "every acknowledged write survives the freeze";
+  for (const auto& [code, n] : load.failures()) {
+    EXPECT_TRUE(code == grpc::StatusCode::UNAVAILABLE ||
+                code == grpc::StatusCode::DEADLINE_EXCEEDED || code == grpc::StatusCode::UNKNOWN)
+        << "failures during the freeze are retryable or in doubt, got " << Codes(load.failures());
+  }
+}
+
 // Holds a row lock on one user from outside the service so calls that
 // update that user block in PostgreSQL: a "slow query" on demand.
 class RowLock {
@@ -172,6 +230,7 @@ class RowLock {
     tx_.exec_params("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", user_id);
   }
   void Release() { tx_.abort(); }
+  int backend_pid() const { return connection_.backendpid(); }
 
  private:
   pqxx::connection connection_;
@@ -198,6 +257,54 @@ grpc::Status Rename(v1::UserService::Stub* stub, const std::string& id, const st
   testing::SetDeadline(&context, deadline);
   v1::User user;
   return stub->UpdateUser(&context, request, &user);
+}
+
+TEST(FaultDrillTest, FrozenLockHolderFailsItsWaitersAtTheLockTimeoutAndNobodyElse) {
+  testing::PrivatePostgres pg;
+  ASSERT_GT(pg.port(), 0);
+  Config config = pg.ServerConfig();
+  config.postgres_lock_timeout = absl::Milliseconds(500);
+  testing::TestServer server(config);
+  ASSERT_TRUE(server.WaitForHealth("", HealthCheckResponse::SERVING, absl::Seconds(15)));
+  auto stub = v1::UserService::NewStub(server.channel());
+  const v1::User held = MustCreateUser(stub.get(), "held");
+
+  const std::string conninfo = absl::StrCat("host=127.0.0.1 port=", pg.port(),
+                                            " dbname=postgres user=postgres sslmode=disable");
+  RowLock lock(conninfo, held.id());
+  // The session holding the lock stops: it neither commits nor dies, so
+  // neither the lock nor its TCP connection goes away by itself.
+  ASSERT_TRUE(testing::SignalProcess(lock.backend_pid(), SIGSTOP));
+  WriteLoad others(server.channel(), 2, "bystander_");
+  std::vector<grpc::Status> waiters(3);
+  std::vector<absl::Duration> took(3);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i) {
+    threads.emplace_back([&, i] {
+      const absl::Time start = absl::Now();
+      waiters[i] = Rename(stub.get(), held.id(), absl::StrCat("waiter", i), absl::Seconds(5));
+      took[i] = absl::Now() - start;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(waiters[i].error_code(), grpc::StatusCode::ABORTED) << waiters[i].error_message();
+    EXPECT_LT(took[i], absl::Seconds(3)) << "failed at the 500 ms lock timeout, not the deadline";
+  }
+  EXPECT_EQ(server.HealthStatus(""), HealthCheckResponse::SERVING)
+      << "the database serves everything else: readiness stays up";
+  EXPECT_EQ(server.HealthStatus("liveness"), HealthCheckResponse::SERVING);
+  absl::SleepFor(absl::Milliseconds(300));
+  others.Stop();
+  EXPECT_GT(others.acked().size(), 0u) << "writers that need other rows are not held up";
+  EXPECT_TRUE(others.failures().empty()) << Codes(others.failures());
+
+  ASSERT_TRUE(testing::SignalProcess(lock.backend_pid(), SIGCONT));
+  lock.Release();
+  grpc::Status after = Rename(stub.get(), held.id(), "after", absl::Seconds(5));
+  EXPECT_TRUE(after.ok()) << "the row is writable once the holder lets go: "
+                          << after.error_message();
+  EXPECT_EQ(CountPresent(conninfo, others.acked()), static_cast<int>(others.acked().size()));
 }
 
 TEST(FaultDrillTest, SigtermUnderLoadCompletesCallsInFlightAndLosesNothing) {
