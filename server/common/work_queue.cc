@@ -14,9 +14,14 @@ WorkQueue::~WorkQueue() {
   for (std::thread& t : threads_) t.join();
 }
 
-void WorkQueue::Schedule(std::function<void()> task) {
+void WorkQueue::Schedule(std::function<void()> task, Lane lane) {
   absl::MutexLock lock(&mu_);
-  tasks_.push_back(std::move(task));
+  (lane == kStart ? starts_ : continues_).push_back(std::move(task));
+}
+
+int WorkQueue::queued(Lane lane) const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>((lane == kStart ? starts_ : continues_).size());
 }
 
 void WorkQueue::Run() {
@@ -25,12 +30,14 @@ void WorkQueue::Run() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](WorkQueue* q)
-               ABSL_EXCLUSIVE_LOCKS_REQUIRED(q->mu_) { return q->stopping_ || !q->tasks_.empty(); },
+          +[](WorkQueue* q) ABSL_EXCLUSIVE_LOCKS_REQUIRED(q->mu_) {
+            return q->stopping_ || !q->starts_.empty() || !q->continues_.empty();
+          },
           this));
-      if (tasks_.empty()) return;  // stopping and drained
-      task = std::move(tasks_.front());
-      tasks_.pop_front();
+      std::deque<std::function<void()>>& lane = !starts_.empty() ? starts_ : continues_;
+      if (lane.empty()) return;  // stopping and drained
+      task = std::move(lane.front());
+      lane.pop_front();
     }
     task();
   }

@@ -89,9 +89,10 @@ void EventHub::CatchUp(pqxx::connection& conn) {
       after = position_;
     }
     absl::StatusOr<std::vector<StoredEvent>> events;
+    bool cut = false;
     {
       pqxx::nontransaction txn(conn);
-      events = EventStore::ReadIn(txn, after, settings_.batch_size);
+      events = EventStore::ReadIn(txn, after, settings_.batch_size, settings_.batch_bytes, &cut);
     }
     if (!events.ok()) {
       LogError(absl::StrCat("event hub: ", events.status().ToString()));
@@ -110,7 +111,7 @@ void EventHub::CatchUp(pqxx::connection& conn) {
       position_ = batch.back()->event.id();
       stats_.events_total += static_cast<int64_t>(batch.size());
     }
-    if (static_cast<int>(batch.size()) < settings_.batch_size) return;
+    if (static_cast<int>(batch.size()) < settings_.batch_size && !cut) return;
   }
 }
 

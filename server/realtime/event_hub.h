@@ -49,6 +49,9 @@ class EventSubscriber {
 struct HubSettings {
   std::string conninfo;  // for the dedicated LISTEN connection
   int batch_size = 500;
+  // Payload bytes per read (the first event always comes): bounds the
+  // batch the hub holds while fanning out.
+  int64_t batch_bytes = 8 << 20;
   absl::Duration retention = absl::Hours(24 * 7);
   absl::Duration prune_interval = absl::Minutes(10);
   absl::Duration reconnect_delay = absl::Milliseconds(500);

@@ -89,7 +89,7 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
       FinishOnce(ToGrpc(s));
       return;
     }
-    ScheduleTask([this] { Begin(); });
+    ScheduleTask([this] { Begin(); }, WorkQueue::kStart);
   }
 
   void OnEvents(const EventBatch& batch) override {
@@ -198,7 +198,7 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
   }
 
  private:
-  void ScheduleTask(std::function<void()> task) {
+  void ScheduleTask(std::function<void()> task, WorkQueue::Lane lane = WorkQueue::kContinue) {
     {
       absl::MutexLock lock(&mu_);
       ++tasks_;
@@ -297,51 +297,51 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
     ReplayChunk();
   }
 
-  // Runs on the work queue: replays up to the free queue space, then either
-  // pauses (queue full) or switches to live events.
+  // Runs on the work queue: one read of stored events, at most the free
+  // queue space (in events and bytes), then the next chunk is scheduled
+  // behind the other streams' work — or the replay pauses (queue full) or
+  // switches to live events.
   void ReplayChunk() {
-    while (true) {
-      int64_t cursor, end;
-      int room;
+    int64_t cursor, end, byte_room;
+    int room;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      cursor = replay_cursor_;
+      end = replay_end_;
+      const int64_t half = static_cast<int64_t>(limits_.queue_bytes / 2);
+      byte_room = half - static_cast<int64_t>(queued_bytes_);
+      room = byte_room <= 0 ? 0 : capacity_ - static_cast<int>(queue_.size());
+      if (cursor >= end || end_after_queue_) {
+        // Replay done: the live events held back come next, filtered now.
+        replaying_ = false;
+        for (const auto& e : live_backlog_) Enqueue(e);
+        live_backlog_.clear();
+        backlog_bytes_ = 0;
+        room = -1;
+      } else if (room <= 0) {
+        replay_paused_ = true;
+      }
+    }
+    if (room > 0) {
+      absl::StatusOr<std::vector<StoredEvent>> events = store_->Read(
+          cursor, std::min(room, kReplayBatch), byte_room, absl::Now() + absl::Seconds(30));
+      if (!events.ok()) return FinishOnce(ToGrpc(events.status()));
       {
         absl::MutexLock lock(&mu_);
-        if (finished_) return;
-        cursor = replay_cursor_;
-        end = replay_end_;
-        room = queued_bytes_ >= limits_.queue_bytes / 2
-                   ? 0
-                   : capacity_ - static_cast<int>(queue_.size());
-        if (cursor >= end || end_after_queue_) {
-          // Replay done: the live events held back come next, filtered now.
-          replaying_ = false;
-          for (const auto& e : live_backlog_) Enqueue(e);
-          live_backlog_.clear();
-          backlog_bytes_ = 0;
-          break;
-        }
-        if (room <= 0) {
-          replay_paused_ = true;
-          break;
+        if (events->empty()) replay_cursor_ = end;  // nothing stored up to the hub position
+        for (StoredEvent& e : *events) {
+          if (e.event.id() > end) {
+            replay_cursor_ = end;
+            break;
+          }
+          replay_cursor_ = e.event.id();
+          Enqueue(std::make_shared<const StoredEvent>(std::move(e)));
         }
       }
-      absl::StatusOr<std::vector<StoredEvent>> events =
-          store_->Read(cursor, std::min(room, kReplayBatch), absl::Now() + absl::Seconds(30));
-      if (!events.ok()) return FinishOnce(ToGrpc(events.status()));
-      absl::MutexLock lock(&mu_);
-      if (events->empty()) {
-        replay_cursor_ = end;  // nothing stored up to the hub position
-        continue;
-      }
-      for (StoredEvent& e : *events) {
-        if (e.event.id() > end) {
-          replay_cursor_ = end;
-          break;
-        }
-        replay_cursor_ = e.event.id();
-        Enqueue(std::make_shared<const StoredEvent>(std::move(e)));
-        // The rest of the batch is read again once the queue has drained.
-        if (queued_bytes_ >= limits_.queue_bytes / 2) break;
-      }
+      // One read per task: the next one waits its turn, so a far-behind
+      // replay shares the workers instead of holding one to the end.
+      ScheduleTask([this] { ReplayChunk(); });
     }
     Pump();
   }

@@ -18,11 +18,21 @@ namespace v1 = ::chatgenius::db::v1;
 // Advisory lock key that orders event insertion: "cgdb" + 2.
 constexpr int64_t kEventOrderLockKey = 0x6367646200000002;
 
+// ReadSql: up to $2 events after $1, ending with the one whose payload
+// takes the batch to $3 bytes or past it (the first always comes, however
+// large), so a reader never holds more than its budget plus one event;
+// in_batch counts the rows before that cut.
 const std::string& ReadSql() {
-  static const auto* sql = new std::string(
-      absl::StrCat("SELECT id, coalesce(channel_id, ''), coalesce(user_id, ''), "
-                   "coalesce(array_to_string(channel_ids, ','), ''), payload::text, ",
-                   MicrosSql("created_at"), " FROM events WHERE id > $1 ORDER BY id LIMIT $2"));
+  static const auto* sql = new std::string(absl::StrCat(
+      "SELECT id, channel, user_id, channels, body, created, in_batch FROM ("
+      "  SELECT *, sum(octet_length(body)) OVER (ORDER BY id) AS through, "
+      "         count(*) OVER () AS in_batch FROM ("
+      "    SELECT id, coalesce(channel_id, '') AS channel, coalesce(user_id, '') AS user_id, "
+      "           coalesce(array_to_string(channel_ids, ','), '') AS channels, "
+      "           payload::text AS body, ",
+      MicrosSql("created_at"),
+      " AS created FROM events WHERE id > $1 ORDER BY id LIMIT $2) batch) sized "
+      "WHERE through - octet_length(body) < $3 ORDER BY id"));
   return *sql;
 }
 
@@ -48,7 +58,9 @@ void EventStore::RegisterStatementsOn(ConnectionPool* pool) {
   pool->RegisterStatement("event_read", ReadSql());
 }
 
-void EventStore::PrepareReaderOn(pqxx::connection& conn) { conn.prepare("event_read", ReadSql()); }
+void EventStore::PrepareReaderOn(pqxx::connection_base& conn) {
+  conn.prepare("event_read", ReadSql());
+}
 
 EventStore::EventStore(ConnectionPool* pool) : pool_(pool) {
   RegisterStatementsOn(pool_);
@@ -110,9 +122,12 @@ void EventStore::AppendIn(pqxx::transaction_base& txn, const v1::Event& event,
 }
 
 absl::StatusOr<std::vector<StoredEvent>> EventStore::ReadIn(pqxx::transaction_base& txn,
-                                                            int64_t after, int limit) {
+                                                            int64_t after, int limit,
+                                                            int64_t max_bytes, bool* cut) {
   std::vector<StoredEvent> out;
-  for (const pqxx::row& r : txn.exec_prepared("event_read", after, limit)) {
+  int64_t in_batch = 0;
+  for (const pqxx::row& r : txn.exec_prepared("event_read", after, limit, max_bytes)) {
+    in_batch = r[6].as<int64_t>();
     StoredEvent e;
     auto parsed = google::protobuf::util::JsonStringToMessage(r[4].as<std::string>(), &e.event);
     if (!parsed.ok()) {
@@ -132,14 +147,16 @@ absl::StatusOr<std::vector<StoredEvent>> EventStore::ReadIn(pqxx::transaction_ba
     e.bytes = e.event.ByteSizeLong();
     out.push_back(std::move(e));
   }
+  if (cut != nullptr) *cut = in_batch > static_cast<int64_t>(out.size());
   return out;
 }
 
 absl::StatusOr<std::vector<StoredEvent>> EventStore::Read(int64_t after, int limit,
+                                                          int64_t max_bytes,
                                                           const CallLimits& call) {
   std::vector<StoredEvent> out;
   RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(out, ReadIn(txn, after, limit));
+    ASSIGN_OR_RETURN(out, ReadIn(txn, after, limit, max_bytes));
     return absl::OkStatus();
   }));
   return out;

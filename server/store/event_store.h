@@ -72,15 +72,21 @@ class EventStore {
 
   // PrepareReaderOn declares ReadIn's statement on a connection outside the
   // pool (the hub's dedicated LISTEN connection).
-  static void PrepareReaderOn(pqxx::connection& conn);
+  static void PrepareReaderOn(pqxx::connection_base& conn);
 
   // ReadIn returns up to `limit` events with id > `after`, in id order,
-  // inside any transaction (the hub's LISTEN connection uses its own).
+  // inside any transaction (the hub's LISTEN connection uses its own),
+  // ending with the event whose payload (JSON text) takes the batch to
+  // `max_bytes` or past it — so a caller holds at most max_bytes plus one
+  // event, and the first event always comes (progress).
+  // `cut` (optional) says whether the byte budget ended the batch early.
   static absl::StatusOr<std::vector<StoredEvent>> ReadIn(pqxx::transaction_base& txn, int64_t after,
-                                                         int limit);
+                                                         int limit, int64_t max_bytes,
+                                                         bool* cut = nullptr);
 
   // Read is ReadIn on a pooled connection.
   [[nodiscard]] absl::StatusOr<std::vector<StoredEvent>> Read(int64_t after, int limit,
+                                                              int64_t max_bytes,
                                                               const CallLimits& call);
   // Bounds returns what a resume cursor is checked against, in one read.
   [[nodiscard]] absl::StatusOr<EventLogBounds> Bounds(const CallLimits& call);

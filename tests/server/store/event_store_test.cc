@@ -1,0 +1,68 @@
+// EventStore reads stop at a byte budget: a replay or the hub's catch-up
+// never holds more than its budget plus one event, and always progresses.
+#include "server/store/event_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "server/db/transaction.h"
+#include "server/migrate/migrator.h"
+#include "tests/support/test_database.h"
+
+namespace chatgenius {
+namespace {
+
+class EventStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::vector<MigrationFile>> files = BuiltinMigrations();
+    ASSERT_TRUE(files.ok());
+    ASSERT_TRUE(Migrator(db_.conninfo(), &pool_, *files).Apply().ok());
+    // Five events of ~100 kB (a channel id padded out: any valid Event
+    // JSON will do), then five small ones.
+    db_.Query(
+        "INSERT INTO events (kind, payload) SELECT 1, json_build_object('channelId', "
+        "repeat('x', 100000)) FROM generate_series(1, 5);"
+        "INSERT INTO events (kind, payload) SELECT 1, json_build_object('channelId', 'small') "
+        "FROM generate_series(1, 5)");
+  }
+
+  testing::TestDatabase db_;
+  ConnectionPool pool_{PoolSettings{db_.conninfo()}};
+  EventStore store_{&pool_};
+};
+
+TEST_F(EventStoreTest, ABatchEndsWithTheEventThatReachesTheByteBudget) {
+  bool cut = false;
+  absl::StatusOr<std::vector<StoredEvent>> events;
+  absl::Status s =
+      RunReadOnly(pool_, absl::Now() + absl::Seconds(10), [&](pqxx::transaction_base& t) {
+        events = EventStore::ReadIn(t, 0, 500, 250000, &cut);
+        return events.status();
+      });
+  ASSERT_TRUE(s.ok()) << s;
+  // 0, 100k and 200k bytes come before the first three: all under 250k.
+  EXPECT_EQ(events->size(), 3u) << "at most the budget plus one event";
+  EXPECT_TRUE(cut) << "the budget, not the row limit, ended the batch";
+  EXPECT_EQ((*events)[0].event.channel_id().size(), 100000u);
+}
+
+TEST_F(EventStoreTest, TheFirstEventComesWhateverItsSizeAndSmallOnesFillABatch) {
+  absl::StatusOr<std::vector<StoredEvent>> one =
+      store_.Read(0, 500, 1, absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(one.ok()) << one.status();
+  ASSERT_EQ(one->size(), 1u) << "a 100 kB event over a 1-byte budget still comes: progress";
+  absl::StatusOr<std::vector<StoredEvent>> rest =
+      store_.Read((*one)[0].event.id(), 500, 8 << 20, absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  EXPECT_EQ(rest->size(), 9u) << "under the budget, the row limit and the log's end decide";
+  bool cut = true;
+  absl::Status s =
+      RunReadOnly(pool_, absl::Now() + absl::Seconds(10), [&](pqxx::transaction_base& t) {
+        return EventStore::ReadIn(t, (*one)[0].event.id(), 3, 8 << 20, &cut).status();
+      });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_FALSE(cut) << "a batch ended by the row limit is not a budget cut";
+}
+
+}  // namespace
+}  // namespace chatgenius
