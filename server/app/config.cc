@@ -151,6 +151,8 @@
     "end-user tokens: clock skew allowed on exp and nbf, seconds", false)                          \
   X(storage_url_schemes, "STORAGE_URL_SCHEMES", "https,s3,gs",                                     \
     "URL schemes an attachment's storage_url may use", false)                                      \
+  X(search_max_candidates, "SEARCH_MAX_CANDIDATES", "10000",                                       \
+    "SearchMessages ranks only the newest this many matches (bounds the work per query)", false)  \
   X(max_response_bytes, "MAX_RESPONSE_BYTES", "3145728",                                           \
     "a page of messages ends early, with a next page token, past this many bytes", false)          \
   X(max_attachments_per_message, "MAX_ATTACHMENTS_PER_MESSAGE", "10",                              \
@@ -516,6 +518,8 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
   if (c.storage_url_schemes.empty()) r.Fail("STORAGE_URL_SCHEMES: name at least one scheme");
   c.content_limits.max_response_bytes =
       r.Int("MAX_RESPONSE_BYTES", c.content_limits.max_response_bytes, 256 << 10, 1 << 30);
+  c.content_limits.search_max_candidates =
+      r.Int("SEARCH_MAX_CANDIDATES", c.content_limits.search_max_candidates, 100, 10000000);
   c.content_limits.max_attachments_per_message =
       r.Int("MAX_ATTACHMENTS_PER_MESSAGE", c.content_limits.max_attachments_per_message, 1, 1000);
   c.content_limits.max_emoji_per_message =

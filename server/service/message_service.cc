@@ -213,9 +213,11 @@ absl::StatusOr<v1::SearchMessagesResponse> MessageServiceImpl::DoSearch(
     q.after_rank = (*cursor)[0];
     q.after_id = (*cursor)[1];
   }
-  ASSIGN_OR_RETURN(std::vector<SearchResult> results, store_->Search(q, Deadline(context)));
+  ASSIGN_OR_RETURN(SearchPage page, store_->Search(q, Deadline(context)));
+  std::vector<SearchResult>& results = page.hits;
   v1::SearchMessagesResponse response;
-  const bool more = TrimPage(results, page_size);
+  // Cut by the byte budget: the rest comes on the next page.
+  const bool more = TrimPage(results, page_size) || page.cut_by_budget;
   if (more) {
     response.set_next_page_token(
         tokens_->Encode(query, {results.back().rank_text, results.back().hit.message().id()}));

@@ -2,7 +2,7 @@
 //
 // ContentLimits bound what accumulates on one message, so a message view
 // (which embeds its reactions and attachments) stays small however many
-// callers pile onto it. The stores check them inside the writing
+// callers pile onto it, and what one listing or search may cost. The stores check them inside the writing
 // transaction with the message row locked, so concurrent writers cannot
 // overshoot; the refusal is FAILED_PRECONDITION naming the setting. The
 // defaults follow Slack's (10 files per message, 50 distinct reactions).
@@ -20,6 +20,9 @@ struct ContentLimits {
   // with a next page token. Below gRPC's default 4 MiB receive limit, with
   // room for the one message that crosses it.
   int max_response_bytes = 3 << 20;  // MAX_RESPONSE_BYTES
+  // Search ranks only the newest this many matches of a query: the work of
+  // one SearchMessages stays bounded however common its words.
+  int search_max_candidates = 10000;  // SEARCH_MAX_CANDIDATES
 };
 
 // What a message row costs in a response beyond its content: author,

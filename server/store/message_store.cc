@@ -241,6 +241,56 @@ const ConstraintMessages& MessageConstraintMessages() {
 
 }  // namespace
 
+// SearchSql: full-text search over the channels $1 belongs to, in four
+// bounded steps:
+//   cand:   the newest $10 (SEARCH_MAX_CANDIDATES) matches — ranking and
+//           sorting never see more, however common the word;
+//   ranked: ts_rank of those only;
+//   top:    the next $9 by (rank, id) after the cursor ($7, $8);
+//   page:   cut where content passes $11 bytes (MAX_RESPONSE_BYTES), as in
+//           PageSelect, `fetched` telling the caller whether it was cut;
+// then the render-ready columns (laterals, headline) for the page's rows.
+std::string SearchSql() {
+  const std::string size = absl::StrCat("(octet_length(mm.content) + ", kRowOverheadBytes, ")");
+  // The query inline (not a CTE): a custom plan folds it to a constant and
+  // estimates its selectivity, choosing the GIN index for rare words and a
+  // newest-first walk for common ones.
+  const std::string query = "websearch_to_tsquery('english', $2)";
+  return absl::StrCat(
+      "WITH cand AS (SELECT m.id, m.search_vector FROM messages m "
+      "  WHERE m.search_vector @@ ",
+      query,
+      " AND m.deleted_at IS NULL "
+      "  AND m.channel_id = ANY (ARRAY(SELECT cm.channel_id::text FROM channel_members cm "
+      "    JOIN channels c ON c.id = cm.channel_id WHERE cm.user_id = $1 "
+      "    AND c.deleted_at IS NULL AND ",
+      LiveUserSql("$1"),
+      ")) "
+      "  AND (cardinality($3::text[]) = 0 OR m.channel_id = ANY($3::text[])) "
+      "  AND ($4::text = '' OR m.user_id = $4::text) "
+      "  AND ($5::bigint IS NULL OR m.created_at >= to_timestamp($5::bigint / 1000000.0)) "
+      "  AND ($6::bigint IS NULL OR m.created_at < to_timestamp($6::bigint / 1000000.0)) "
+      "  ORDER BY m.id DESC LIMIT $10), "
+      "ranked AS (SELECT c.id, ts_rank(c.search_vector, ",
+      query,
+      ") AS rank FROM cand c), "
+      "top AS (SELECT r.id, r.rank FROM ranked r "
+      "  WHERE $7::real IS NULL OR (r.rank, r.id) < ($7::real, $8::text) "
+      "  ORDER BY r.rank DESC, r.id DESC LIMIT $9), "
+      "page AS (SELECT * FROM (SELECT mm.*, t.rank, sum",
+      size,
+      " OVER (ORDER BY t.rank DESC, mm.id DESC ROWS UNBOUNDED PRECEDING) AS running, "
+      "  count(*) OVER () AS fetched FROM top t JOIN messages mm ON mm.id = t.id) b "
+      "  WHERE b.running - ",
+      absl::StrReplaceAll(size, {{"mm.", "b."}}), " < $11) ",
+      MessageSelect("$1",
+                    absl::StrCat(", ts_headline('english', m.content, ", query,
+                                 ", 'StartSel=<b>, StopSel=</b>, MaxWords=35, MinWords=15, "
+                                 "MaxFragments=2'), m.rank::text, m.fetched"),
+                    "page"),
+      "ORDER BY m.rank DESC, m.id DESC");
+}
+
 MessageStore::MessageStore(ConnectionPool* pool, ContentLimits limits)
     : pool_(pool), limits_(limits) {
   EventStore::RegisterStatementsOn(pool_);
@@ -255,26 +305,7 @@ MessageStore::MessageStore(ConnectionPool* pool, ContentLimits limits)
   pool_->RegisterStatement(
       "msg_replies", PageSelect("$1", absl::StrCat(kNewerInThread, " AND m.deleted_at IS NULL"),
                                 "m.thread_parent_id, m.id", "$4", "$5"));
-  pool_->RegisterStatement(
-      "msg_search",
-      absl::StrCat(
-          MessageSelect("$1",
-                        ", ts_headline('english', m.content, q.q, 'StartSel=<b>, "
-                        "StopSel=</b>, MaxWords=35, MinWords=15, MaxFragments=2'), "
-                        "ts_rank(m.search_vector, q.q)::text"),
-          "CROSS JOIN websearch_to_tsquery('english', $2) AS q(q) "
-          "WHERE m.search_vector @@ q.q AND m.deleted_at IS NULL "
-          "AND m.channel_id IN (SELECT cm.channel_id FROM channel_members cm "
-          "  JOIN channels c ON c.id = cm.channel_id WHERE cm.user_id = $1 "
-          "  AND c.deleted_at IS NULL AND ",
-          LiveUserSql("$1"),
-          ") "
-          "AND (cardinality($3::text[]) = 0 OR m.channel_id = ANY($3::text[])) "
-          "AND ($4::text = '' OR m.user_id = $4::text) "
-          "AND ($5::bigint IS NULL OR m.created_at >= to_timestamp($5::bigint / 1000000.0)) "
-          "AND ($6::bigint IS NULL OR m.created_at < to_timestamp($6::bigint / 1000000.0)) "
-          "AND ($7::real IS NULL OR (ts_rank(m.search_vector, q.q), m.id) < ($7::real, $8::text)) "
-          "ORDER BY ts_rank(m.search_vector, q.q) DESC, m.id DESC LIMIT $9"));
+  pool_->RegisterStatement("msg_search", SearchSql());
   pool_->RegisterStatement(
       "msg_insert",
       "INSERT INTO messages (id, channel_id, user_id, content, thread_parent_id, client_msg_id) "
@@ -500,25 +531,28 @@ absl::StatusOr<MessagePage> MessageStore::ListReplies(const std::string& parent_
   return out;
 }
 
-absl::StatusOr<std::vector<SearchResult>> MessageStore::Search(const SearchQuery& q,
-                                                               const CallLimits& call) {
-  std::vector<SearchResult> out;
+absl::StatusOr<SearchPage> MessageStore::Search(const SearchQuery& q, const CallLimits& call) {
+  SearchPage out;
   RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     // Channel ids are validated ULIDs, so the array literal needs no quoting.
     const std::string channels = absl::StrCat("{", absl::StrJoin(q.channel_ids, ","), "}");
     std::optional<std::string> after_rank = q.after_rank;
+    int64_t fetched = 0;
     for (const pqxx::row& r :
          txn.exec_prepared("msg_search", q.user_id, q.text, channels, q.author_id, q.start_micros,
-                           q.end_micros, after_rank, q.after_id, q.limit)) {
+                           q.end_micros, after_rank, q.after_id, q.limit,
+                           limits_.search_max_candidates, limits_.max_response_bytes)) {
       SearchResult result;
       ASSIGN_OR_RETURN(*result.hit.mutable_message(), MessageFromRow(r));
       result.hit.set_snippet(r[kMessageColumnCount].as<std::string>());
       result.rank_text = r[kMessageColumnCount + 1].as<std::string>();
       result.hit.set_rank(r[kMessageColumnCount + 1].as<float>());
-      out.push_back(std::move(result));
+      fetched = r[kMessageColumnCount + 2].as<int64_t>();
+      out.hits.push_back(std::move(result));
     }
+    out.cut_by_budget = fetched > static_cast<int64_t>(out.hits.size());
     // The statement finds nothing for a deleted user; only then ask why.
-    return out.empty() ? RequireLiveUserIn(txn, "user_id", q.user_id) : absl::OkStatus();
+    return out.hits.empty() ? RequireLiveUserIn(txn, "user_id", q.user_id) : absl::OkStatus();
   }));
   return out;
 }

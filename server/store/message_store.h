@@ -57,6 +57,13 @@ struct SearchResult {
   std::string rank_text;  // exact float4 text, for the page token
 };
 
+// SearchPage: the hits, and whether the byte budget
+// (ContentLimits::max_response_bytes) ended them before the row limit.
+struct SearchPage {
+  std::vector<SearchResult> hits;
+  bool cut_by_budget = false;
+};
+
 class MessageStore {
  public:
   // Registers the statements on `pool`, which must outlive the store.
@@ -101,9 +108,10 @@ class MessageStore {
                                                         const CallLimits& call);
 
   // Search runs a websearch-syntax full-text query over the channels the
-  // user belongs to, best rank first.
-  [[nodiscard]] absl::StatusOr<std::vector<SearchResult>> Search(const SearchQuery& query,
-                                                                 const CallLimits& call);
+  // user belongs to, best rank first — among the newest
+  // limits.search_max_candidates matches, so the ranking work is bounded
+  // however common the words; the page stops at max_response_bytes.
+  [[nodiscard]] absl::StatusOr<SearchPage> Search(const SearchQuery& query, const CallLimits& call);
 
   // AddAttachment records metadata on a live message; the uploader must be
   // its author, and the message holds at most

@@ -207,6 +207,36 @@ TEST_F(MessageServiceTest, PagesStopAtTheByteBudgetSoEveryPageIsReadable) {
   EXPECT_EQ(std::set<std::string>(walked.begin(), walked.end()), posted);
 }
 
+TEST_F(MessageServiceTest, SearchPagesStopAtTheByteBudgetToo) {
+  std::string big = "findable ";
+  for (int i = 0; i < 39990; ++i) big += "\xF0\x9F\x98\x80";
+  std::set<std::string> posted;
+  for (int i = 0; i < 30; ++i) posted.insert(Post(general_, ada_, big).id());
+  std::set<std::string> found;
+  std::string token;
+  int pages = 0;
+  do {
+    v1::SearchMessagesRequest r;
+    r.set_user_id(ada_.id());
+    r.set_query("findable");
+    r.set_page_size(50);
+    r.set_page_token(token);
+    v1::SearchMessagesResponse page;
+    grpc::Status s = messages_->SearchMessages(Ctx().get(), r, &page);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_GT(page.hits_size(), 0);
+    EXPECT_LT(page.ByteSizeLong(), 4u << 20) << "every search page fits the 4 MiB limit";
+    if (pages == 0) EXPECT_LT(page.hits_size(), 30) << "the budget (3 MiB) ended the first page";
+    for (const v1::SearchHit& hit : page.hits()) {
+      EXPECT_TRUE(found.insert(hit.message().id()).second) << "no hit twice";
+    }
+    token = page.next_page_token();
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_GT(pages, 1);
+  EXPECT_EQ(found, posted) << "every match once, across budget-sized pages";
+}
+
 TEST_F(MessageServiceTest, EditIsAuthorOnly) {
   v1::Message m = Post(general_, ada_, "typo");
   v1::UpdateMessageRequest r;
