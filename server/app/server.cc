@@ -22,6 +22,7 @@
 #include "server/common/log.h"
 #include "server/common/status_macros.h"
 #include "server/db/cancel_watcher.h"
+#include "server/metrics/limit_hits.h"
 #include "server/metrics/prometheus_text.h"
 #include "server/service/admin_service.h"
 #include "server/service/channel_service.h"
@@ -409,6 +410,7 @@ std::string Server::RenderMetrics() const {
   AppendCounter(&out, "chatgenius_pool_health_check_failures_total", "Failed probes.",
                 pool.health_check_failures_total);
 
+  LimitHits::AppendTo(&out);
   const CancelStatistics cancels = CancelWatcher::Global().Stats();
   AppendCounter(&out, "chatgenius_db_cancels_sent_total",
                 "Cancel requests PostgreSQL took (the caller gave up).", cancels.cancels_sent);

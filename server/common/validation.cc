@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "server/common/ulid.h"
+#include "server/metrics/limit_hits.h"
 
 namespace chatgenius {
 namespace {
@@ -164,6 +165,7 @@ absl::Status ValidateStorageUrl(absl::string_view field, absl::string_view value
     return Invalid(field, "must be a URL like https://host/path or s3://bucket/key");
   }
   if (schemes.count(absl::AsciiStrToLower(value.substr(0, colon))) == 0) {
+    LimitHits::Count(Limit::kStorageUrlScheme);
     return Invalid(field, absl::StrCat("the scheme must be one of ", absl::StrJoin(schemes, ", "),
                                        " (STORAGE_URL_SCHEMES)"));
   }

@@ -4,6 +4,7 @@
 #include "absl/strings/string_view.h"
 #include "server/common/status_macros.h"
 #include "server/db/cancel_watcher.h"
+#include "server/metrics/limit_hits.h"
 
 namespace chatgenius {
 
@@ -18,6 +19,14 @@ absl::Status GaveUp(const CallLimits& limits, absl::string_view when) {
     return absl::DeadlineExceededError(absl::StrCat("deadline passed ", when));
   }
   return absl::OkStatus();
+}
+
+// CountSessionLimit counts errors that mean a session limit fired.
+void CountSessionLimit(const std::exception& e) {
+  const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e);
+  if (sql == nullptr) return;
+  if (sql->sqlstate() == "55P03") LimitHits::Count(Limit::kLockTimeout);  // lock_not_available
+  if (sql->sqlstate() == "25P03") LimitHits::Count(Limit::kIdleInTransaction);
 }
 
 // Run borrows a connection and runs `work` on it within `limits`: the
@@ -35,6 +44,7 @@ absl::Status Run(ConnectionPool& pool, const CallLimits& limits,
   try {
     return work(*conn);
   } catch (const std::exception& e) {
+    CountSessionLimit(e);
     absl::Status status = StatusFromException(e, messages);
     if (IsConnectionLoss(status) || !conn->is_open()) conn.MarkBroken();
     RETURN_IF_ERROR(GaveUp(limits, "while the statement ran; it was cancelled in PostgreSQL"));

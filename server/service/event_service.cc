@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/auth/token_auth_processor.h"
 #include "server/common/validation.h"
+#include "server/metrics/limit_hits.h"
 #include "server/realtime/event_filter.h"
 #include "server/service/rpc_util.h"
 
@@ -94,7 +95,7 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
 
   void OnEvents(const EventBatch& batch) override {
     bool pump = false;
-    std::optional<grpc::Status> overflow;
+    std::optional<Overflow> overflow;
     {
       absl::MutexLock lock(&mu_);
       if (finished_) return;
@@ -122,12 +123,16 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
       // A client that stopped reading holds its write open; events piling
       // up behind it end the stream once that has lasted write_timeout.
       if (!overflow && writing_ && absl::Now() - write_started_ > limits_.write_timeout) {
-        overflow = Exhausted(absl::StrCat("the client took no event for ",
-                                          absl::FormatDuration(limits_.write_timeout)));
+        overflow = Overflow{Limit::kStreamWriteTimeout,
+                            Exhausted(absl::StrCat("the client took no event for ",
+                                                   absl::FormatDuration(limits_.write_timeout)))};
       }
     }
     if (overflow) {
-      if (TryFinish(*overflow)) stats_->dropped_total.fetch_add(1);
+      if (TryFinish(overflow->status)) {
+        stats_->dropped_total.fetch_add(1);
+        LimitHits::Count(overflow->limit);
+      }
     } else if (pump) {
       Pump();
     }
@@ -365,15 +370,23 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
     }
   }
 
-  // OverflowLocked says why a backlog of `events` and `bytes` ends the
-  // stream, if it does.
-  std::optional<grpc::Status> OverflowLocked(size_t events, size_t bytes)
+  // Overflow: the limit a stream hit and the status that ends it.
+  struct Overflow {
+    Limit limit;
+    grpc::Status status;
+  };
+
+  // OverflowLocked says which bound a backlog of `events` and `bytes`
+  // passes, and how the stream would end, if it does.
+  std::optional<Overflow> OverflowLocked(size_t events, size_t bytes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (static_cast<int>(events) > capacity_) {
-      return Exhausted(absl::StrCat("more than ", capacity_, " events waiting"));
+      return Overflow{Limit::kStreamQueueEvents,
+                      Exhausted(absl::StrCat("more than ", capacity_, " events waiting"))};
     }
     if (bytes > limits_.queue_bytes) {
-      return Exhausted(absl::StrCat("more than ", limits_.queue_bytes, " bytes waiting"));
+      return Overflow{Limit::kStreamQueueBytes,
+                      Exhausted(absl::StrCat("more than ", limits_.queue_bytes, " bytes waiting"))};
     }
     return std::nullopt;
   }
@@ -457,11 +470,13 @@ EventServiceImpl::EventServiceImpl(EventHub* hub, EventStore* store, WorkQueue* 
 absl::Status EventServiceImpl::Admit(const std::string& caller) {
   absl::MutexLock lock(&mu_);
   if (streams_ >= limits_.max_streams) {
+    LimitHits::Count(Limit::kEventStreams);
     return absl::ResourceExhaustedError(absl::StrCat(
         "this server holds ", streams_, " streams (MAX_EVENT_STREAMS); retry on another replica"));
   }
   int& mine = per_caller_[caller];
   if (mine >= limits_.max_streams_per_caller) {
+    LimitHits::Count(Limit::kEventStreamsPerCaller);
     return absl::ResourceExhaustedError(
         absl::StrCat("this caller holds ", mine, " streams (MAX_EVENT_STREAMS_PER_CALLER)"));
   }

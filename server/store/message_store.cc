@@ -9,6 +9,7 @@
 #include "server/common/status_macros.h"
 #include "server/common/ulid.h"
 #include "server/db/transaction.h"
+#include "server/metrics/limit_hits.h"
 #include "server/store/channel_access.h"
 #include "server/store/event_store.h"
 #include "server/store/row_conversion.h"
@@ -156,6 +157,7 @@ absl::StatusOr<MessagePage> PageFromRows(const pqxx::result& rows) {
     page.cut_by_budget = r[kMessageColumnCount].as<int64_t>() > static_cast<int64_t>(rows.size());
     page.messages.push_back(std::move(m));
   }
+  if (page.cut_by_budget) LimitHits::Count(Limit::kResponseBytes);
   return page;
 }
 
@@ -551,6 +553,7 @@ absl::StatusOr<SearchPage> MessageStore::Search(const SearchQuery& q, const Call
       out.hits.push_back(std::move(result));
     }
     out.cut_by_budget = fetched > static_cast<int64_t>(out.hits.size());
+    if (out.cut_by_budget) LimitHits::Count(Limit::kResponseBytes);
     // The statement finds nothing for a deleted user; only then ask why.
     return out.hits.empty() ? RequireLiveUserIn(txn, "user_id", q.user_id) : absl::OkStatus();
   }));
@@ -574,6 +577,7 @@ absl::StatusOr<v1::Attachment> MessageStore::AddAttachment(const v1::Attachment&
     txn.exec_prepared("att_message_lock", a.message_id());
     if (txn.exec_prepared("att_count", a.message_id())[0][0].as<int>() >=
         limits_.max_attachments_per_message) {
+      LimitHits::Count(Limit::kAttachmentsPerMessage);
       return absl::FailedPreconditionError(absl::StrCat(
           "attachment.message_id: the message already has ", limits_.max_attachments_per_message,
           " attachments (MAX_ATTACHMENTS_PER_MESSAGE)"));

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/common/status_macros.h"
 #include "server/db/transaction.h"
+#include "server/metrics/limit_hits.h"
 #include "server/store/channel_access.h"
 #include "server/store/event_store.h"
 #include "server/store/row_conversion.h"
@@ -73,11 +74,13 @@ absl::StatusOr<v1::Reaction> ReactionStore::Add(const std::string& message_id,
     const pqxx::row counts = txn.exec_prepared1("rx_counts", message_id, user_id, emoji);
     const bool repeat = counts[3].as<bool>();  // a no-op, whatever the counts
     if (!repeat && !counts[2].as<bool>() && counts[0].as<int>() >= limits_.max_emoji_per_message) {
+      LimitHits::Count(Limit::kEmojiPerMessage);
       return absl::FailedPreconditionError(
           absl::StrCat("emoji: the message already has ", limits_.max_emoji_per_message,
                        " different reactions (MAX_EMOJI_PER_MESSAGE)"));
     }
     if (!repeat && counts[1].as<int>() >= limits_.max_reactions_per_user_per_message) {
+      LimitHits::Count(Limit::kReactionsPerUser);
       return absl::FailedPreconditionError(
           absl::StrCat("user_id: already reacted ", limits_.max_reactions_per_user_per_message,
                        " times to this message (MAX_REACTIONS_PER_USER_PER_MESSAGE)"));

@@ -25,6 +25,7 @@
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
 #include "server/db/cancel_watcher.h"
+#include "server/metrics/limit_hits.h"
 #include "tests/support/private_postgres.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
@@ -275,6 +276,7 @@ TEST(FaultDrillTest, FrozenLockHolderFailsItsWaitersAtTheLockTimeoutAndNobodyEls
   // The session holding the lock stops: it neither commits nor dies, so
   // neither the lock nor its TCP connection goes away by itself.
   ASSERT_TRUE(testing::SignalProcess(lock.backend_pid(), SIGSTOP));
+  const int64_t lock_hits = LimitHits::Get(Limit::kLockTimeout);
   WriteLoad others(server.channel(), 2, "bystander_");
   std::vector<grpc::Status> waiters(3);
   std::vector<absl::Duration> took(3);
@@ -287,6 +289,8 @@ TEST(FaultDrillTest, FrozenLockHolderFailsItsWaitersAtTheLockTimeoutAndNobodyEls
     });
   }
   for (std::thread& t : threads) t.join();
+  EXPECT_EQ(LimitHits::Get(Limit::kLockTimeout) - lock_hits, 3)
+      << "counted under POSTGRES_LOCK_TIMEOUT_MS";
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(waiters[i].error_code(), grpc::StatusCode::ABORTED) << waiters[i].error_message();
     EXPECT_LT(took[i], absl::Seconds(3)) << "failed at the 500 ms lock timeout, not the deadline";

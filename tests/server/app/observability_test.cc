@@ -106,6 +106,21 @@ TEST_F(ObservabilityTest, RpcsAreCountedByMethodAndCodeWithLatency) {
       absl::StrCat("chatgenius_pool_max_size ", server_->server()->pool().Stats().max_size, "\n")));
   EXPECT_TRUE(absl::StrContains(text, "chatgenius_pool_sv_idle "));
   EXPECT_TRUE(absl::StrContains(text, "chatgenius_tunnel_enabled 0\n"));
+  // Every limit has its series (zeros included), named by its setting, and
+  // the cancel watcher's counters are there.
+  EXPECT_TRUE(absl::StrContains(text, "# TYPE chatgenius_limit_hits_total counter\n"));
+  for (const char* setting :
+       {"MAX_RESPONSE_BYTES", "MAX_ATTACHMENTS_PER_MESSAGE", "MAX_EMOJI_PER_MESSAGE",
+        "MAX_REACTIONS_PER_USER_PER_MESSAGE", "STORAGE_URL_SCHEMES", "EVENT_STREAM_QUEUE",
+        "EVENT_STREAM_QUEUE_BYTES", "EVENT_STREAM_WRITE_TIMEOUT_MS", "MAX_EVENT_STREAMS",
+        "MAX_EVENT_STREAMS_PER_CALLER", "POSTGRES_LOCK_TIMEOUT_MS",
+        "POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS"}) {
+    EXPECT_TRUE(absl::StrContains(
+        text, absl::StrCat("chatgenius_limit_hits_total{limit=\"", setting, "\"} ")))
+        << setting;
+  }
+  EXPECT_TRUE(absl::StrContains(text, "chatgenius_db_connections_cut_total "));
+  EXPECT_TRUE(absl::StrContains(text, "chatgenius_db_cancels_sent_total "));
   EXPECT_TRUE(absl::StrContains(text, "chatgenius_events_listen_connected 1\n"));
 
   int status = 0;

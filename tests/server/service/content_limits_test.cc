@@ -4,6 +4,7 @@
 #include <thread>
 #include <vector>
 
+#include "server/metrics/limit_hits.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "tests/support/domain_fixture.h"
@@ -49,6 +50,7 @@ class ContentLimitsTest : public testing::DomainTest {
 };
 
 TEST_F(ContentLimitsTest, AttachmentsPerMessage) {
+  const int64_t hits = LimitHits::Get(Limit::kAttachmentsPerMessage);
   ASSERT_TRUE(Attach().ok());
   ASSERT_TRUE(Attach().ok());
   grpc::Status third = Attach();
@@ -56,6 +58,8 @@ TEST_F(ContentLimitsTest, AttachmentsPerMessage) {
   EXPECT_TRUE(absl::StrContains(third.error_message(), "MAX_ATTACHMENTS_PER_MESSAGE"))
       << third.error_message();
   EXPECT_EQ(db_.Query("SELECT count(*) FROM attachments"), "2");
+  EXPECT_EQ(LimitHits::Get(Limit::kAttachmentsPerMessage) - hits, 1)
+      << "chatgenius_limit_hits_total{limit=\"MAX_ATTACHMENTS_PER_MESSAGE\"} counts it";
 }
 
 TEST_F(ContentLimitsTest, ConcurrentAttachersCannotOvershoot) {
@@ -66,6 +70,7 @@ TEST_F(ContentLimitsTest, ConcurrentAttachersCannotOvershoot) {
 }
 
 TEST_F(ContentLimitsTest, StorageUrlSchemes) {
+  const int64_t hits = LimitHits::Get(Limit::kStorageUrlScheme);
   for (const char* url : {"javascript://%0aalert(1)", "file:///etc/passwd", "http://x/y"}) {
     grpc::Status s = Attach(url);
     EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT) << url;
@@ -73,10 +78,13 @@ TEST_F(ContentLimitsTest, StorageUrlSchemes) {
         << s.error_message();
   }
   EXPECT_EQ(db_.Query("SELECT count(*) FROM attachments"), "0");
+  EXPECT_EQ(LimitHits::Get(Limit::kStorageUrlScheme) - hits, 3);
   EXPECT_TRUE(Attach("https://cdn.example.com/a.txt").ok());
 }
 
 TEST_F(ContentLimitsTest, DistinctEmojiAndReactionsPerUser) {
+  const int64_t per_user = LimitHits::Get(Limit::kReactionsPerUser);
+  const int64_t emoji = LimitHits::Get(Limit::kEmojiPerMessage);
   ASSERT_TRUE(React(ada_, ":a:").ok());
   ASSERT_TRUE(React(ada_, ":b:").ok());
   grpc::Status third = React(ada_, ":c:");
@@ -94,6 +102,8 @@ TEST_F(ContentLimitsTest, DistinctEmojiAndReactionsPerUser) {
       << fourth.error_message();
   EXPECT_TRUE(React(bob, ":a:").ok()) << "an emoji already there is no new kind";
   EXPECT_EQ(db_.Query("SELECT count(DISTINCT emoji) FROM reactions"), "3");
+  EXPECT_EQ(LimitHits::Get(Limit::kReactionsPerUser) - per_user, 1);
+  EXPECT_EQ(LimitHits::Get(Limit::kEmojiPerMessage) - emoji, 1);
 }
 
 TEST_F(ContentLimitsTest, ConcurrentReactorsCannotOvershoot) {

@@ -8,6 +8,7 @@
 
 #include <pqxx/pqxx>
 
+#include "server/metrics/limit_hits.h"
 #include "absl/strings/str_cat.h"
 #include "server/common/ulid.h"
 #include "tests/support/domain_fixture.h"
@@ -196,9 +197,11 @@ TEST_F(MessageServiceTest, PagesStopAtTheByteBudgetSoEveryPageIsReadable) {
   r.set_viewer_id(ada_.id());
   r.set_page_size(50);
   v1::ListMessagesResponse first;
+  const int64_t hits = LimitHits::Get(Limit::kResponseBytes);
   grpc::Status s = messages_->ListMessages(Ctx().get(), r, &first);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_LT(first.messages_size(), 30) << "the budget (3 MiB) ended the page early";
+  EXPECT_EQ(LimitHits::Get(Limit::kResponseBytes) - hits, 1) << "counted as a MAX_RESPONSE_BYTES hit";
   EXPECT_GT(first.messages_size(), 0);
   EXPECT_FALSE(first.next_page_token().empty()) << "and it says there is more";
   EXPECT_LT(first.ByteSizeLong(), 4u << 20);
@@ -213,6 +216,7 @@ TEST_F(MessageServiceTest, SearchPagesStopAtTheByteBudgetToo) {
   std::set<std::string> posted;
   for (int i = 0; i < 30; ++i) posted.insert(Post(general_, ada_, big).id());
   std::set<std::string> found;
+  const int64_t hits = LimitHits::Get(Limit::kResponseBytes);
   std::string token;
   int pages = 0;
   do {
@@ -235,6 +239,7 @@ TEST_F(MessageServiceTest, SearchPagesStopAtTheByteBudgetToo) {
   } while (!token.empty() && pages < 10);
   EXPECT_GT(pages, 1);
   EXPECT_EQ(found, posted) << "every match once, across budget-sized pages";
+  EXPECT_GE(LimitHits::Get(Limit::kResponseBytes) - hits, pages - 1) << "each cut page counted";
 }
 
 TEST_F(MessageServiceTest, EditIsAuthorOnly) {

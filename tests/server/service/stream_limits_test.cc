@@ -5,7 +5,9 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <iostream>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include <grpcpp/create_channel.h>
@@ -15,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "chatgenius/db/v1/event_service.grpc.pb.h"
+#include "server/metrics/limit_hits.h"
 #include "tests/support/domain_fixture.h"
 
 namespace chatgenius {
@@ -46,6 +49,17 @@ std::unique_ptr<Stream> Open(v1::EventService::Stub* stub, const v1::User& viewe
   s->reader = stub->Subscribe(&s->context, r);
   s->reader->WaitForInitialMetadata();
   return s;
+}
+
+// ResidentBytes is this process's resident set (VmRSS): the server runs
+// in the test's process.
+int64_t ResidentBytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (absl::StartsWith(line, "VmRSS:")) return std::stoll(line.substr(6)) * 1024;
+  }
+  return -1;
 }
 
 class SlowReaderTest : public testing::DomainTest {
@@ -81,6 +95,7 @@ class ByteBoundTest : public SlowReaderTest {
 };
 
 TEST_F(ByteBoundTest, ASlowReadersQueueIsBoundedInBytes) {
+  const int64_t hits = LimitHits::Get(Limit::kStreamQueueBytes);
   auto slow_stub = v1::EventService::NewStub(testing::SeparateConnection(server_.address(), true));
   auto fast_stub = v1::EventService::NewStub(testing::SeparateConnection(server_.address(), false));
   auto slow = Open(slow_stub.get(), ada_, general_);  // and never reads until the end
@@ -113,6 +128,28 @@ TEST_F(ByteBoundTest, ASlowReadersQueueIsBoundedInBytes) {
   EXPECT_TRUE(absl::StrContains(status.error_message(), "after_event_id="))
       << status.error_message();
   EXPECT_LT(got, 150);
+  EXPECT_EQ(LimitHits::Get(Limit::kStreamQueueBytes) - hits, 1)
+      << "counted under EVENT_STREAM_QUEUE_BYTES";
+}
+
+TEST_F(ByteBoundTest, AStalledReaderDoesNotGrowTheServer) {
+  // 800 messages of ~156 kB: 125 MB through the hub while one stream
+  // never reads. Its queue may hold 256 KiB; without the bound it would
+  // hold all of it until the stream ended.
+  std::string big;
+  for (int i = 0; i < 39000; ++i) big += "\xF0\x9F\x98\x80";
+  for (int i = 0; i < 20; ++i) Post(general_, ada_, big);  // warm the allocator
+  auto stub = v1::EventService::NewStub(testing::SeparateConnection(server_.address(), true));
+  auto stalled = Open(stub.get(), ada_, general_);
+  WaitForStreams(1);
+  const int64_t before = ResidentBytes();
+  for (int i = 0; i < 800; ++i) Post(general_, ada_, big);
+  const int64_t after = ResidentBytes();
+  std::cout << "resident set: " << before / (1 << 20) << " MiB before, " << after / (1 << 20)
+            << " MiB after 125 MB of events past a stalled stream\n";
+  EXPECT_LT(after - before, 48 << 20) << "the stalled stream holds at most its bound";
+  auto [status, got] = stalled->Drain();
+  EXPECT_EQ(status.error_code(), StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
 }
 
 class WriteTimeoutTest : public SlowReaderTest {
@@ -126,6 +163,7 @@ class WriteTimeoutTest : public SlowReaderTest {
 };
 
 TEST_F(WriteTimeoutTest, AClientThatStopsReadingIsCutOff) {
+  const int64_t hits = LimitHits::Get(Limit::kStreamWriteTimeout);
   auto stub = v1::EventService::NewStub(testing::SeparateConnection(server_.address(), true));
   auto slow = Open(stub.get(), ada_, general_);
   WaitForStreams(1);
@@ -136,6 +174,8 @@ TEST_F(WriteTimeoutTest, AClientThatStopsReadingIsCutOff) {
   EXPECT_EQ(status.error_code(), StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
   EXPECT_TRUE(absl::StrContains(status.error_message(), "took no event")) << status.error_message();
   EXPECT_LT(got, 152);
+  EXPECT_EQ(LimitHits::Get(Limit::kStreamWriteTimeout) - hits, 1)
+      << "counted under EVENT_STREAM_WRITE_TIMEOUT_MS";
 }
 
 constexpr char kTokens[] =
@@ -163,6 +203,8 @@ class StreamCountTest : public testing::DomainTest {
 };
 
 TEST_F(StreamCountTest, PerCallerAndPerProcessCounts) {
+  const int64_t per_caller = LimitHits::Get(Limit::kEventStreamsPerCaller);
+  const int64_t per_process = LimitHits::Get(Limit::kEventStreams);
   auto gateway = v1::EventService::NewStub(testing::SeparateConnection(server_.address(), false));
   auto ops = v1::EventService::NewStub(testing::SeparateConnection(server_.address(), false));
   auto g1 = Open(gateway.get(), ada_, general_, "s3cret-gateway");
@@ -177,6 +219,8 @@ TEST_F(StreamCountTest, PerCallerAndPerProcessCounts) {
   auto [full, m] = o2->Drain();
   EXPECT_EQ(full.error_code(), StatusCode::RESOURCE_EXHAUSTED) << full.error_message();
   EXPECT_TRUE(absl::StrContains(full.error_message(), "MAX_EVENT_STREAMS")) << full.error_message();
+  EXPECT_EQ(LimitHits::Get(Limit::kEventStreamsPerCaller) - per_caller, 1);
+  EXPECT_EQ(LimitHits::Get(Limit::kEventStreams) - per_process, 1);
   // Streams that end give their places back.
   g1->context.TryCancel();
   g1->Drain();
