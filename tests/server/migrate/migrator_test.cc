@@ -172,6 +172,23 @@ TEST_F(MigratorTest, ApplyHonoursItsDeadline) {
                   .ok());
 }
 
+TEST_F(MigratorTest, WithoutADeadlineTheLockWaitEndsAtTheSessionLockTimeout) {
+  // The readiness probe applies without a deadline (a long migration must
+  // finish); the session's lock_timeout (POSTGRES_LOCK_TIMEOUT_MS, carried
+  // by the migration connection string) still bounds the wait for another
+  // migrator's advisory lock.
+  pqxx::connection other(db_.conninfo());
+  pqxx::nontransaction(other).exec("SELECT pg_advisory_lock(" +
+                                   std::to_string(0x6367646200000001LL) + ")");
+  Migrator waiting(db_.conninfo() + " options='-c lock_timeout=300'", &pool_,
+                   Parse({{"V1__t.sql", "CREATE TABLE t (x int);"}}));
+  const absl::Time start = absl::Now();
+  absl::StatusOr<MigrationReport> blocked = waiting.Apply();
+  EXPECT_EQ(blocked.status().code(), absl::StatusCode::kAborted) << blocked.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5)) << "the 300 ms lock timeout, not forever";
+  EXPECT_EQ(Query("SELECT to_regclass('t') IS NOT NULL"), "f");
+}
+
 TEST_F(MigratorTest, ThreeConcurrentMigratorsApplyOnce) {
   std::vector<MigrationFile> files = Parse({
       {"V1__counter.sql", "CREATE TABLE runs (n int);"},
