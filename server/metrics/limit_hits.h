@@ -24,19 +24,19 @@ namespace chatgenius {
 
 // Limit names a limit by what it does; SettingName gives its setting.
 enum class Limit {
-  kResponseBytes,           // a page cut short by the byte budget
-  kAttachmentsPerMessage,   // an attachment refused
-  kEmojiPerMessage,         // a reaction with a new emoji refused
-  kReactionsPerUser,        // a user's reaction refused
-  kStorageUrlScheme,        // an attachment URL with a scheme not allowed
-  kStreamQueueEvents,       // a stream ended: too many events waiting
-  kStreamQueueBytes,        // a stream ended: too many bytes waiting
-  kStreamWriteTimeout,      // a stream ended: the client stopped reading
-  kEventStreams,            // a stream refused: the process holds the maximum
-  kEventStreamsPerCaller,   // a stream refused: the caller holds the maximum
-  kLockTimeout,             // a statement waited for a lock past the timeout
-  kIdleInTransaction,       // a session ended for idling in a transaction
-  kCount,                   // (not a limit: the number of them)
+  kResponseBytes,          // a page cut short by the byte budget
+  kAttachmentsPerMessage,  // an attachment refused
+  kEmojiPerMessage,        // a reaction with a new emoji refused
+  kReactionsPerUser,       // a user's reaction refused
+  kStorageUrlScheme,       // an attachment URL with a scheme not allowed
+  kStreamQueueEvents,      // a stream ended: too many events waiting
+  kStreamQueueBytes,       // a stream ended: too many bytes waiting
+  kStreamWriteTimeout,     // a stream ended: the client stopped reading
+  kEventStreams,           // a stream refused: the process holds the maximum
+  kEventStreamsPerCaller,  // a stream refused: the caller holds the maximum
+  kLockTimeout,            // a statement waited for a lock past the timeout
+  kIdleInTransaction,      // a session ended for idling in a transaction
+  kCount,                  // (not a limit: the number of them)
 };
 
 class LimitHits {

@@ -29,6 +29,14 @@ bool EventFilter::Readable(const std::string& channel) const {
   return channels_.count(channel) > 0 || public_.count(channel) > 0;
 }
 
+bool EventFilter::MayMatch(const StoredEvent& e) const {
+  if (!requested_) return true;
+  for (const std::string& c : e.channels) {
+    if (requested_->count(c) > 0) return true;
+  }
+  return false;
+}
+
 bool EventFilter::Matches(const StoredEvent& e) {
   if (lost_access_) return false;
   const v1::EventKind kind = e.event.kind();

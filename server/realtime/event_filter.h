@@ -40,6 +40,14 @@ class EventFilter {
   // on the user's own joins and leaves and on channel deletion.
   bool Matches(const StoredEvent& e);
 
+  // MayMatch is false only for an event that Matches would refuse whatever
+  // events come before it: for a channel stream, one in none of the
+  // requested channels (a user stream's membership can grow with any join
+  // still to be replayed, so there it is always true). Lets a stream drop
+  // such events from its live backlog while it replays, without changing
+  // what it delivers.
+  bool MayMatch(const StoredEvent& e) const;
+
   // lost_access is true once a channel stream delivered the event that
   // took the viewer's access to one of its channels; nothing after it may
   // be delivered.

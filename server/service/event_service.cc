@@ -101,9 +101,13 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
       if (finished_) return;
       if (replaying_) {
         // Filtered once replay is done: the filter must see events in id
-        // order, and these come after everything being replayed.
-        live_backlog_.insert(live_backlog_.end(), batch.begin(), batch.end());
-        for (const auto& e : batch) backlog_bytes_ += e->bytes;
+        // order, and these come after everything being replayed. Only
+        // events it must refuse whatever comes first are dropped now.
+        for (const auto& e : batch) {
+          if (!filter_->MayMatch(*e)) continue;
+          live_backlog_.push_back(e);
+          backlog_bytes_ += e->bytes;
+        }
         if (OverflowLocked(live_backlog_.size(), backlog_bytes_)) {
           // Far behind while replaying: rather than ending the stream (whose
           // resume id could not have advanced, so the client would come

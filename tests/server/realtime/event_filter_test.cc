@@ -60,6 +60,24 @@ TEST(EventFilterTest, ChannelStreamsDeliverOnlyTheRequestedChannels) {
   EXPECT_TRUE(f.Matches(Status("bob", {"pub"})));
 }
 
+TEST(EventFilterTest, MayMatchDropsOnlyWhatNoEarlierEventCouldMakeDeliverable) {
+  const EventFilter channels = EventFilter::ForChannels("ada", {"a", "p"}, {"a"}, {});
+  EXPECT_TRUE(channels.MayMatch(Event(kMessage, "a")));
+  EXPECT_TRUE(channels.MayMatch(Event(kMessage, "p"))) << "a join still to come may open it";
+  EXPECT_FALSE(channels.MayMatch(Event(kMessage, "z"))) << "never requested: never delivered";
+  EXPECT_FALSE(channels.MayMatch(Status("bob", {"z"})));
+  EXPECT_TRUE(channels.MayMatch(Status("bob", {"z", "p"})));
+  // A user stream's membership can grow with any join: everything may.
+  const EventFilter user = EventFilter::ForUser("ada", {"a"});
+  EXPECT_TRUE(user.MayMatch(Event(kMessage, "z")));
+  // And MayMatch agrees with Matches: whatever it drops, Matches refuses
+  // after any history (here: the viewer joining every channel first).
+  EventFilter after_joins = EventFilter::ForChannels("ada", {"a", "p"}, {"a"}, {});
+  for (const char* c : {"a", "p", "z"}) after_joins.Matches(Event(kJoined, c, "ada"));
+  EXPECT_FALSE(after_joins.Matches(Event(kMessage, "z")));
+  EXPECT_FALSE(after_joins.Matches(Status("bob", {"z"})));
+}
+
 TEST(EventFilterTest, ReplayFromBeforeAJoinStartsAtTheJoin) {
   // At the cursor ada was not yet a member of "priv".
   EventFilter f = EventFilter::ForChannels("ada", {"priv"}, {}, {});

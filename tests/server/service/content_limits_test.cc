@@ -4,9 +4,9 @@
 #include <thread>
 #include <vector>
 
-#include "server/metrics/limit_hits.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/metrics/limit_hits.h"
 #include "tests/support/domain_fixture.h"
 
 namespace chatgenius {

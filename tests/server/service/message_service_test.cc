@@ -8,9 +8,9 @@
 
 #include <pqxx/pqxx>
 
-#include "server/metrics/limit_hits.h"
 #include "absl/strings/str_cat.h"
 #include "server/common/ulid.h"
+#include "server/metrics/limit_hits.h"
 #include "tests/support/domain_fixture.h"
 
 namespace chatgenius {
@@ -201,7 +201,8 @@ TEST_F(MessageServiceTest, PagesStopAtTheByteBudgetSoEveryPageIsReadable) {
   grpc::Status s = messages_->ListMessages(Ctx().get(), r, &first);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_LT(first.messages_size(), 30) << "the budget (3 MiB) ended the page early";
-  EXPECT_EQ(LimitHits::Get(Limit::kResponseBytes) - hits, 1) << "counted as a MAX_RESPONSE_BYTES hit";
+  EXPECT_EQ(LimitHits::Get(Limit::kResponseBytes) - hits, 1)
+      << "counted as a MAX_RESPONSE_BYTES hit";
   EXPECT_GT(first.messages_size(), 0);
   EXPECT_FALSE(first.next_page_token().empty()) << "and it says there is more";
   EXPECT_LT(first.ByteSizeLong(), 4u << 20);
