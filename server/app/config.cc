@@ -97,6 +97,8 @@
     "PostgreSQL host as seen from the SSH host", false)                                            \
   X(postgres_remote_port, "POSTGRES_REMOTE_PORT", "5432",                                          \
     "PostgreSQL port as seen from the SSH host", false)                                            \
+  X(event_sequencer_poll_ms, "EVENT_SEQUENCER_POLL_MS", "10",                                     \
+    "the sequencer leader looks for other replicas' committed events this often", false)          \
   X(event_retention_hours, "EVENT_RETENTION_HOURS", "168",                                         \
     "events older than this are pruned; older resume cursors get OUT_OF_RANGE", false)             \
   X(event_stream_queue, "EVENT_STREAM_QUEUE", "1000",                                              \
@@ -438,6 +440,8 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
     r.Fail("PAGE_TOKEN_KEY: is a placeholder; set a random secret (openssl rand -hex 32)");
   }
 
+  c.event_sequencer_poll =
+      r.Millis("EVENT_SEQUENCER_POLL_MS", c.event_sequencer_poll, 1, 10000);
   c.event_retention = absl::Hours(r.Int(
       "EVENT_RETENTION_HOURS", static_cast<int>(absl::ToInt64Hours(c.event_retention)), 1, 87600));
   c.event_stream_queue = r.Int("EVENT_STREAM_QUEUE", c.event_stream_queue, 1, 1000000);

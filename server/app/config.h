@@ -143,6 +143,8 @@ struct Config {
   std::string log_level = "info";   // LOG_LEVEL: debug | info | warn | error
 
   absl::Duration event_retention = absl::Hours(24 * 7);           // EVENT_RETENTION_HOURS
+  // Local commits wake the sequencer; other replicas' are found this often.
+  absl::Duration event_sequencer_poll = absl::Milliseconds(10);  // EVENT_SEQUENCER_POLL_MS
   int event_stream_queue = 1000;                                  // EVENT_STREAM_QUEUE
   int event_stream_queue_bytes = 4 << 20;                         // EVENT_STREAM_QUEUE_BYTES
   absl::Duration event_stream_write_timeout = absl::Seconds(30);  // EVENT_STREAM_WRITE_TIMEOUT_MS

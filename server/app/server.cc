@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <csignal>
+
 #include <fstream>
 #include <sstream>
 
@@ -179,6 +181,10 @@ TunnelSettings TunnelSettingsFrom(const Config& c) {
 Server::~Server() { Shutdown(absl::ZeroDuration()); }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
+  // A peer that went away must be an EPIPE, never the death of the
+  // process: every socket and pipe write in here (the tunnel, wake-up
+  // pipes, libraries) relies on it.
+  std::signal(SIGPIPE, SIG_IGN);
   std::unique_ptr<Server> s(new Server(config));
   ASSIGN_OR_RETURN(std::vector<MigrationFile> migrations, BuiltinMigrations());
 
@@ -263,6 +269,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   hub_settings.retention = config.event_retention;
   s->hub_ = std::make_unique<EventHub>(hub_settings, s->event_store_.get());
   s->hub_->Start();
+  // One sequencer per process contends for the database's leader lock; the
+  // leader stamps every replica's committed events. Local commits wake it,
+  // and its rounds wake the local hub.
+  SequencerSettings sequencer_settings;
+  sequencer_settings.conninfo = conninfo;
+  sequencer_settings.poll_interval = config.event_sequencer_poll;
+  EventHub* hub = s->hub_.get();
+  s->sequencer_ = std::make_unique<EventSequencer>(sequencer_settings, [hub] { hub->Wake(); });
+  EventSequencer* sequencer = s->sequencer_.get();
+  s->append_listener_ = EventStore::AddAppendListener([sequencer] { sequencer->Wake(); });
+  s->sequencer_->Start();
   // Replays of stored events run here, off gRPC's callback threads.
   s->work_ = std::make_unique<WorkQueue>(2);
   EventStreamLimits stream_limits;
@@ -365,8 +382,14 @@ void Server::Shutdown(absl::Duration grace) {
     // Marks every health name NOT_SERVING and ignores later updates.
     grpc_server_->GetHealthCheckService()->Shutdown();
   }
-  // Event streams end with UNAVAILABLE (and the resume id) before the
-  // server waits for calls to finish.
+  // The sequencer goes first (it wakes the hub); another replica's leader,
+  // or this one's next start, stamps what commits from here on. Event
+  // streams end with UNAVAILABLE (and the resume id) before the server
+  // waits for calls to finish.
+  if (sequencer_ != nullptr) {
+    EventStore::RemoveAppendListener(append_listener_);
+    sequencer_->Stop();
+  }
   if (hub_ != nullptr) hub_->Stop();
   if (grpc_server_ != nullptr) grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   work_.reset();  // finishes queued replays of streams that already ended
@@ -449,6 +472,15 @@ std::string Server::RenderMetrics() const {
                   "Bytes received from PostgreSQL.", t.bytes_from_remote);
   }
 
+  const SequencerStatistics seq = sequencer_->stats();
+  AppendGauge(&out, "chatgenius_events_sequencer_leader",
+              "1 while this process stamps the database's events.", seq.leader ? 1 : 0);
+  AppendCounter(&out, "chatgenius_events_stamped_total", "Events this process gave a position.",
+                seq.stamped_total);
+  AppendCounter(&out, "chatgenius_events_sequencer_rounds_total", "Stamping rounds run here.",
+                seq.rounds_total);
+  AppendGauge(&out, "chatgenius_events_sequencer_watermark",
+              "Event id below which every event is stamped (as last seen here).", seq.watermark);
   const HubStatistics hub = hub_->stats();
   AppendGauge(&out, "chatgenius_events_listen_connected", "1 while the LISTEN connection is up.",
               hub.connected ? 1 : 0);

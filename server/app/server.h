@@ -37,6 +37,7 @@
 #include "server/metrics/rpc_metrics.h"
 #include "server/migrate/migrator.h"
 #include "server/realtime/event_hub.h"
+#include "server/realtime/event_sequencer.h"
 #include "server/service/event_service.h"
 #include "server/store/channel_store.h"
 #include "server/store/event_store.h"
@@ -95,6 +96,7 @@ class Server {
 
   ConnectionPool& pool() { return *pool_; }
   EventHub& hub() { return *hub_; }
+  EventSequencer& sequencer() { return *sequencer_; }
   // tunnel is null when SSH_HOST is not set.
   SshTunnel* tunnel() { return tunnel_.get(); }
   // metrics_port is the bound port of the METRICS_ADDRESS endpoint (0: off).
@@ -128,6 +130,8 @@ class Server {
   std::unique_ptr<EndUserDirectory> end_user_directory_;
   std::unique_ptr<EndUserAuth> end_users_;  // what the services check tokens with
   std::unique_ptr<EventHub> hub_;
+  std::unique_ptr<EventSequencer> sequencer_;
+  int64_t append_listener_ = 0;
   std::unique_ptr<WorkQueue> work_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> grpc_server_;

@@ -1,5 +1,8 @@
 #include "server/db/transaction.h"
 
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "server/common/status_macros.h"
@@ -9,6 +12,9 @@
 namespace chatgenius {
 
 namespace {
+
+// The hooks of the RunInTransaction running on this thread, if any.
+thread_local std::vector<std::function<void()>>* commit_hooks = nullptr;
 
 // GaveUp is CANCELLED or DEADLINE_EXCEEDED (saying `when`) once the caller
 // cancelled or its deadline passed, else OK.
@@ -54,9 +60,15 @@ absl::Status Run(ConnectionPool& pool, const CallLimits& limits,
 
 }  // namespace
 
+void AfterCommit(std::function<void()> hook) {
+  if (commit_hooks != nullptr) commit_hooks->push_back(std::move(hook));
+}
+
 absl::Status RunInTransaction(ConnectionPool& pool, const CallLimits& limits,
                               const TransactionBody& body, const ConstraintMessages* messages) {
-  return Run(
+  std::vector<std::function<void()>> hooks;
+  std::vector<std::function<void()>>* const outer = std::exchange(commit_hooks, &hooks);
+  absl::Status status = Run(
       pool, limits,
       [&](DbConnection& conn) {
         pqxx::work txn(conn);
@@ -72,6 +84,11 @@ absl::Status RunInTransaction(ConnectionPool& pool, const CallLimits& limits,
         return absl::OkStatus();
       },
       messages);
+  commit_hooks = outer;
+  if (status.ok()) {
+    for (const auto& hook : hooks) hook();
+  }
+  return status;
 }
 
 absl::Status RunReadOnly(ConnectionPool& pool, const CallLimits& limits,

@@ -49,6 +49,12 @@ using TransactionBody = std::function<absl::Status(pqxx::transaction_base&)>;
                                             const TransactionBody& body,
                                             const ConstraintMessages* messages = nullptr);
 
+// AfterCommit runs `hook` on this thread once the RunInTransaction whose
+// body is calling it has committed (not if it rolls back). Outside such a
+// body it does nothing. For in-process wake-ups that must not fire before
+// the data is visible (e.g. "new events: stamp them").
+void AfterCommit(std::function<void()> hook);
+
 // RunReadOnly runs `body`'s statements in autocommit within `limits`; same
 // error mapping and deadline/cancel rules. The body must only read.
 [[nodiscard]] absl::Status RunReadOnly(ConnectionPool& pool, const CallLimits& limits,

@@ -1,5 +1,6 @@
 #include "server/realtime/event_hub.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -30,7 +31,9 @@ EventHub::EventHub(HubSettings settings, EventStore* store)
 EventHub::~EventHub() { Stop(); }
 
 void EventHub::Start() {
-  if (pipe(wake_pipe_) != 0) LogError("event hub: pipe() failed; Stop will wait for a poll tick");
+  if (pipe2(wake_pipe_, O_NONBLOCK | O_CLOEXEC) != 0) {
+    LogError("event hub: pipe() failed; Stop and Wake will wait for a poll tick");
+  }
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -54,6 +57,13 @@ void EventHub::Stop() {
   for (int& fd : wake_pipe_) {
     if (fd >= 0) close(fd);
     fd = -1;
+  }
+}
+
+void EventHub::Wake() {
+  if (wake_pipe_[1] >= 0) {
+    char c = 0;
+    (void)!write(wake_pipe_[1], &c, 1);  // a full pipe already means "wake"
   }
 }
 
@@ -130,7 +140,7 @@ void EventHub::Run() {
           // Live streams start at the present; older events are replayed
           // from the database by the streams that ask for them.
           pqxx::nontransaction txn(conn);
-          position_ = txn.exec("SELECT coalesce(max(id), 0) FROM events")[0][0].as<int64_t>();
+          position_ = EventStore::LatestPositionIn(txn);
           initialized_ = true;
         }
         stats_.connected = true;
@@ -154,7 +164,12 @@ void EventHub::Run() {
         // interval: await_notification plus a way to be woken.
         pollfd fds[2] = {{conn.sock(), POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
         poll(fds, 2, static_cast<int>(absl::ToInt64Milliseconds(kPollInterval)));
-        if (fds[1].revents & POLLIN) break;
+        if (fds[1].revents & POLLIN) {
+          char drain[64];
+          while (read(wake_pipe_[0], drain, sizeof drain) > 0) {
+          }
+          if (stop_.HasBeenNotified()) break;
+        }
         conn.get_notifs();
       }
     } catch (const std::exception& e) {

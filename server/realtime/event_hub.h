@@ -79,6 +79,9 @@ class EventHub {
   void Start();
   // Stop tells every subscriber OnHubStopped, then ends the thread.
   void Stop();
+  // Wake makes the hub read the log now (the local sequencer stamped
+  // events); other replicas' stamps arrive by NOTIFY.
+  void Wake();
 
   // Add registers `subscriber` and returns the id through which events
   // have already been fanned out: the subscriber replays (cursor, id] from
@@ -106,7 +109,7 @@ class EventHub {
   HubStatistics stats_ ABSL_GUARDED_BY(mu_);
 
   bool warned_ = false;          // hub thread only
-  int wake_pipe_[2] = {-1, -1};  // Stop writes here to end the wait at once
+  int wake_pipe_[2] = {-1, -1};  // Stop and Wake write here to end the wait at once
   absl::Notification stop_;
   std::thread thread_;
 };

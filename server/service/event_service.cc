@@ -245,7 +245,14 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
           grpc::StatusCode::OUT_OF_RANGE,
           absl::StrCat("after_event_id: ", after, " is beyond the latest event ", bounds->latest)));
     }
-    const int64_t start = after == 0 ? bounds->latest : after;
+    int64_t start = after;
+    if (after == 0) {
+      // "Live only" starts after everything committed so far: a caller
+      // subscribing right after a write is not sent that write.
+      absl::StatusOr<int64_t> live = store_->LiveStart(absl::Seconds(1), deadline);
+      if (!live.ok()) return FinishOnce(ToGrpc(live.status()));
+      start = *live;
+    }
     // A user's channels as of `start`: the replayed and live events after
     // it then move the filter's membership forward one by one. (Read after
     // the bounds: a live-only stream's snapshot must cover every join and

@@ -2,10 +2,16 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <utility>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/substitute.h"
+#include "absl/synchronization/mutex.h"
 #include "server/common/status_macros.h"
 #include "server/db/transaction.h"
 #include "server/store/row_conversion.h"
@@ -15,82 +21,209 @@ namespace {
 
 namespace v1 = ::chatgenius::db::v1;
 
-// Advisory lock key that orders event insertion: "cgdb" + 2.
-constexpr int64_t kEventOrderLockKey = 0x6367646200000002;
+// Session advisory lock key of the sequencer leader: "cgdb" + 3. (Key 2
+// was the per-write ordering lock before V0004; nothing takes it now.)
+constexpr int64_t kSequencerLockKey = 0x6367646200000003;
 
 // ReadSql: up to $2 events after $1, ending with the one whose payload
 // takes the batch to $3 bytes or past it (the first always comes, however
 // large), so a reader never holds more than its budget plus one event;
 // in_batch counts the rows before that cut.
 const std::string& ReadSql() {
-  static const auto* sql = new std::string(absl::StrCat(
-      "SELECT id, channel, user_id, channels, body, created, in_batch FROM ("
-      "  SELECT *, sum(octet_length(body)) OVER (ORDER BY id) AS through, "
-      "         count(*) OVER () AS in_batch FROM ("
-      "    SELECT id, coalesce(channel_id, '') AS channel, coalesce(user_id, '') AS user_id, "
-      "           coalesce(array_to_string(channel_ids, ','), '') AS channels, "
-      "           payload::text AS body, ",
-      MicrosSql("created_at"),
-      " AS created FROM events WHERE id > $1 ORDER BY id LIMIT $2) batch) sized "
-      "WHERE through - octet_length(body) < $3 ORDER BY id"));
+  static const auto* sql = new std::string(
+      absl::StrCat("SELECT seq, channel, user_id, channels, body, created, in_batch FROM ("
+                   "  SELECT *, sum(octet_length(body)) OVER (ORDER BY seq) AS through, "
+                   "         count(*) OVER () AS in_batch FROM ("
+                   "    SELECT p.seq, coalesce(e.channel_id, '') AS channel, "
+                   "           coalesce(e.user_id, '') AS user_id, "
+                   "           coalesce(array_to_string(e.channel_ids, ','), '') AS channels, "
+                   "           e.payload::text AS body, ",
+                   MicrosSql("e.created_at"),
+                   " AS created FROM event_positions p JOIN events e ON e.id = p.event_id "
+                   "    WHERE p.seq > $1 ORDER BY p.seq LIMIT $2) batch) sized "
+                   "WHERE through - octet_length(body) < $3 ORDER BY seq"));
   return *sql;
+}
+
+// The stamping round (see EventStore::StampIn). Positions continue from
+// the highest one given (retention always keeps the newest event).
+constexpr char kStampSql[] = R"sql(
+  WITH base AS (SELECT coalesce(max(seq), 0) AS s FROM event_positions),
+  cand AS (
+    SELECT e.id FROM events e
+    WHERE e.id >= $1 AND NOT EXISTS (SELECT 1 FROM event_positions p WHERE p.event_id = e.id)
+    ORDER BY e.id LIMIT $2),
+  ins AS (
+    INSERT INTO event_positions (seq, event_id)
+    SELECT base.s + row_number() OVER (ORDER BY cand.id), cand.id FROM cand CROSS JOIN base
+    RETURNING seq)
+  SELECT (SELECT count(*) FROM ins), (SELECT coalesce(max(seq), 0) FROM ins),
+         pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
+         CASE WHEN $3 THEN pg_current_xact_id()::text::bigint ELSE 0 END)sql";
+
+// The highest event id drawn so far, committed or not.
+constexpr char kHighWaterSql[] =
+    "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('events', 'id')::regclass), 0)";
+
+constexpr char kLatestSql[] = "SELECT coalesce(max(seq), 0) FROM event_positions";
+
+// The process's append listeners (one per sequencer; tests run several).
+struct AppendListeners {
+  absl::Mutex mu;
+  std::map<int64_t, std::function<void()>> by_id ABSL_GUARDED_BY(mu);
+  int64_t next_id ABSL_GUARDED_BY(mu) = 1;
+};
+
+AppendListeners& Listeners() {
+  static auto* listeners = new AppendListeners();
+  return *listeners;
+}
+
+// Calls every listener (after a commit). Under the registry's lock, so a
+// removed listener is never called after RemoveAppendListener returns.
+void NotifyAppendListeners() {
+  AppendListeners& l = Listeners();
+  absl::MutexLock lock(&l.mu);
+  for (const auto& [id, listener] : l.by_id) listener();
 }
 
 }  // namespace
 
+int64_t EventStore::AddAppendListener(std::function<void()> listener) {
+  AppendListeners& l = Listeners();
+  absl::MutexLock lock(&l.mu);
+  const int64_t id = l.next_id++;
+  l.by_id.emplace(id, std::move(listener));
+  return id;
+}
+
+void EventStore::RemoveAppendListener(int64_t id) {
+  AppendListeners& l = Listeners();
+  absl::MutexLock lock(&l.mu);
+  l.by_id.erase(id);
+}
+
+void EventStore::PrepareSequencerOn(pqxx::connection_base& conn) {
+  conn.prepare("seq_lead", absl::StrCat("SELECT pg_try_advisory_lock(", kSequencerLockKey, ")"));
+  conn.prepare("seq_high_water", kHighWaterSql);
+  conn.prepare("seq_watermark", "SELECT stamped_below FROM event_sequencer");
+  conn.prepare("seq_set_watermark", "UPDATE event_sequencer SET stamped_below = $1");
+  conn.prepare("seq_stamp", kStampSql);
+  conn.prepare("seq_notify", absl::StrCat("SELECT pg_notify('", kEventNotifyChannel, "', '')"));
+  conn.prepare("seq_latest", kLatestSql);
+}
+
+bool EventStore::TryLeadIn(pqxx::transaction_base& txn) {
+  return txn.exec_prepared1("seq_lead")[0].as<bool>();
+}
+
+int64_t EventStore::IdHighWaterIn(pqxx::transaction_base& txn) {
+  return txn.exec_prepared1("seq_high_water")[0].as<int64_t>();
+}
+
+int64_t EventStore::WatermarkIn(pqxx::transaction_base& txn) {
+  return txn.exec_prepared1("seq_watermark")[0].as<int64_t>();
+}
+
+void EventStore::SetWatermarkIn(pqxx::transaction_base& txn, int64_t watermark) {
+  txn.exec_prepared("seq_set_watermark", watermark);
+}
+
+StampRound EventStore::StampIn(pqxx::transaction_base& txn, int64_t watermark, int batch,
+                               bool want_xid) {
+  const pqxx::row r = txn.exec_prepared1("seq_stamp", watermark, batch, want_xid);
+  StampRound round;
+  round.stamped = r[0].as<int64_t>();
+  round.last_seq = r[1].as<int64_t>();
+  round.xmin = r[2].as<int64_t>();
+  round.xid = r[3].as<int64_t>();
+  if (round.stamped > 0) txn.exec_prepared("seq_notify");
+  return round;
+}
+
+int64_t EventStore::LatestPositionIn(pqxx::transaction_base& txn) {
+  return txn.exec_prepared1("seq_latest")[0].as<int64_t>();
+}
+
+// The appends make sure their transaction has an id (pg_current_xact_id,
+// evaluated as the row source) before the event's id is drawn: the
+// sequencer's watermark relies on "whoever drew an id had an xid by then"
+// (EventSequencer). No lock, no NOTIFY: writers never wait for each other
+// here, and commit without the notify queue's cluster-wide lock.
 void EventStore::RegisterStatementsOn(ConnectionPool* pool) {
-  pool->RegisterStatement("event_order_lock",
-                          absl::StrCat("SELECT pg_advisory_xact_lock(", kEventOrderLockKey, ")"));
-  const std::string notify =
-      absl::StrCat("SELECT (SELECT id FROM e), pg_notify('", kEventNotifyChannel, "', '')");
   pool->RegisterStatement(
       "event_append",
-      absl::StrCat("WITH e AS (INSERT INTO events (kind, channel_id, user_id, payload) "
-                   "VALUES ($1, $2, $3, $4::jsonb) RETURNING id) ",
-                   notify));
+      "INSERT INTO events (kind, channel_id, user_id, payload) "
+      "SELECT $1, $2, $3, $4::jsonb FROM (SELECT pg_current_xact_id() AS xid) x "
+      "WHERE x.xid IS NOT NULL");
   pool->RegisterStatement(
       "event_append_status",
-      absl::StrCat("WITH e AS (INSERT INTO events (kind, user_id, channel_ids, payload) "
-                   "SELECT $1::smallint, $2::text, coalesce(array_agg(m.channel_id::text), '{}'), "
-                   "$3::jsonb FROM channel_members m JOIN channels c ON c.id = m.channel_id "
-                   "WHERE m.user_id = $2::text AND c.deleted_at IS NULL RETURNING id) ",
-                   notify));
+      "INSERT INTO events (kind, user_id, channel_ids, payload) "
+      "SELECT $1::smallint, $2::text, coalesce(array_agg(m.channel_id::text), '{}'), $3::jsonb "
+      "FROM (SELECT pg_current_xact_id() AS xid) x CROSS JOIN channel_members m "
+      "JOIN channels c ON c.id = m.channel_id "
+      "WHERE x.xid IS NOT NULL AND m.user_id = $2::text AND c.deleted_at IS NULL");
   pool->RegisterStatement("event_read", ReadSql());
 }
 
 void EventStore::PrepareReaderOn(pqxx::connection_base& conn) {
   conn.prepare("event_read", ReadSql());
+  conn.prepare("seq_latest", kLatestSql);
 }
 
 EventStore::EventStore(ConnectionPool* pool) : pool_(pool) {
   RegisterStatementsOn(pool_);
   RegisterChannelAccessStatements(pool_);
-  // max(id) is a committed id with every smaller one settled (ids are handed
-  // out in commit order); when retention emptied the log, the pruned id.
+  // max(seq) is a visible position with every smaller one settled (the
+  // sequencer stamps serially and densely); when retention emptied the
+  // log, the pruned position.
   pool_->RegisterStatement("event_bounds",
                            "SELECT r.pruned_through, "
-                           "greatest((SELECT max(id) FROM events), r.pruned_through) "
+                           "greatest((SELECT max(seq) FROM event_positions), r.pruned_through) "
                            "FROM event_retention r");
+  pool_->RegisterStatement("event_high_water", kHighWaterSql);
+  pool_->RegisterStatement(
+      "event_live_start",
+      "SELECT NOT EXISTS (SELECT 1 FROM events e "
+      "  WHERE e.id >= (SELECT stamped_below FROM event_sequencer) AND e.id <= $1 "
+      "  AND NOT EXISTS (SELECT 1 FROM event_positions p WHERE p.event_id = e.id)), "
+      "(SELECT coalesce(max(seq), 0) FROM event_positions)");
+  // Positions go with their events (ON DELETE CASCADE); the statement's
+  // snapshot still shows them to `gone`. The newest stamped event always
+  // stays, so positions continue from it.
   pool_->RegisterStatement(
       "event_prune",
       "WITH d AS (DELETE FROM events WHERE created_at < now() - make_interval(secs => $1) "
-      "RETURNING id) "
+      "AND id <> coalesce((SELECT event_id FROM event_positions ORDER BY seq DESC LIMIT 1), 0) "
+      "RETURNING id), "
+      "gone AS (SELECT max(p.seq) AS s FROM event_positions p WHERE p.event_id IN (SELECT id FROM "
+      "d)) "
       "UPDATE event_retention SET pruned_through = greatest(pruned_through, "
-      "(SELECT coalesce(max(id), 0) FROM d)) RETURNING (SELECT count(*) FROM d)");
+      "coalesce((SELECT s FROM gone), 0)) RETURNING (SELECT count(*) FROM d)");
   pool_->RegisterStatement("event_user_channels",
                            "SELECT m.channel_id FROM channel_members m JOIN channels c "
                            "ON c.id = m.channel_id WHERE m.user_id = $1 AND c.deleted_at IS NULL");
-  // Membership as of event $2: today's, undone by the user's own joins and
-  // leaves after it (the first one per channel decides: a join means "not
-  // a member then", a leave "a member then"). Channels deleted since stay
-  // in: their events up to CHANNEL_DELETED are replayed.
+  // Membership as of position $2: today's, undone by the user's own joins
+  // and leaves after it (the first one per channel decides: a join means
+  // "not a member then", a leave "a member then"). "After it" includes the
+  // committed events not stamped yet: they will be stamped past every
+  // position now visible. Channels deleted since stay in: their events up
+  // to CHANNEL_DELETED are replayed.
   pool_->RegisterStatement(
       "event_user_channels_as_of",
       absl::Substitute(R"sql(
-        WITH own AS (
-          SELECT DISTINCT ON (channel_id) channel_id, kind FROM events
-          WHERE user_id = $$1 AND id > $$2 AND kind IN ($0, $1)
-          ORDER BY channel_id, id)
+        WITH later AS (
+          SELECT e.channel_id, e.kind, p.seq AS ord, e.id FROM event_positions p
+          JOIN events e ON e.id = p.event_id
+          WHERE p.seq > $$2 AND e.user_id = $$1 AND e.kind IN ($0, $1)
+          UNION ALL
+          SELECT e.channel_id, e.kind, 9223372036854775807, e.id FROM events e
+          WHERE e.id >= (SELECT stamped_below FROM event_sequencer)
+            AND e.user_id = $$1 AND e.kind IN ($0, $1)
+            AND NOT EXISTS (SELECT 1 FROM event_positions p WHERE p.event_id = e.id)),
+        own AS (
+          SELECT DISTINCT ON (channel_id) channel_id, kind FROM later
+          ORDER BY channel_id, ord, id)
         SELECT m.channel_id FROM channel_members m
         WHERE m.user_id = $$1
           AND NOT EXISTS (SELECT 1 FROM own o WHERE o.channel_id = m.channel_id AND o.kind = $0)
@@ -101,9 +234,9 @@ EventStore::EventStore(ConnectionPool* pool) : pool_(pool) {
 
 void EventStore::AppendIn(pqxx::transaction_base& txn, const v1::Event& event,
                           const std::string& user_id) {
-  // Held until commit: the next writer's events get higher ids and commit
-  // after this transaction does.
-  txn.exec_prepared("event_order_lock");
+  // Once committed, the sequencer should stamp it now rather than at its
+  // next poll.
+  AfterCommit(NotifyAppendListeners);
   v1::Event stored = event;
   stored.clear_id();
   stored.clear_create_time();
@@ -171,6 +304,23 @@ absl::StatusOr<EventLogBounds> EventStore::Bounds(const CallLimits& call) {
     return absl::OkStatus();
   }));
   return bounds;
+}
+
+absl::StatusOr<int64_t> EventStore::LiveStart(absl::Duration settle, const CallLimits& call) {
+  int64_t latest = 0;
+  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+    // Events committed by now have ids up to `high`; once none of them is
+    // waiting for a position, the latest position covers them all.
+    const int64_t high = txn.exec_prepared1("event_high_water")[0].as<int64_t>();
+    const absl::Time until = std::min(absl::Now() + settle, call.deadline);
+    while (true) {
+      const pqxx::row r = txn.exec_prepared1("event_live_start", high);
+      latest = r[1].as<int64_t>();
+      if (r[0].as<bool>() || absl::Now() >= until) return absl::OkStatus();
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+  }));
+  return latest;
 }
 
 absl::StatusOr<int64_t> EventStore::Prune(absl::Duration retention, const CallLimits& call) {

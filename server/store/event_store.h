@@ -1,15 +1,17 @@
 // event_store.h
 //
-// EventStore: all SQL of the realtime event log (migrations/V0002). Stores
-// call AppendIn as the LAST step of a writing transaction: it takes a
-// transaction-level advisory lock, so event ids are handed out in commit
-// order (see the migration's comment), inserts the event and queues a
-// payload-free NOTIFY, delivered at commit. Readers then simply read ids
-// after their cursor.
+// EventStore: all SQL of the realtime event log (migrations/V0002, V0004).
+// Stores call AppendIn inside a writing transaction: it inserts the event,
+// nothing more — no lock, no NOTIFY, so writers never wait for each other
+// here. After commit the EventSequencer stamps each committed event with
+// its position (seq), densely and in serial rounds, and NOTIFYs once per
+// round; readers read positions after their cursor, which is complete as
+// soon as a position is visible. Event.id and every cursor are positions.
 #ifndef CHATGENIUS_SERVER_STORE_EVENT_STORE_H_
 #define CHATGENIUS_SERVER_STORE_EVENT_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -41,8 +43,22 @@ struct StoredEvent {
 
 // EventLogBounds: a cursor in [pruned_through, latest] can be served.
 struct EventLogBounds {
-  int64_t pruned_through = 0;  // highest id retention removed (0 if none)
-  int64_t latest = 0;          // highest id written (0 if none ever was)
+  int64_t pruned_through = 0;  // highest position retention removed (0 if none)
+  int64_t latest = 0;          // highest position stamped (0 if none ever was)
+};
+
+// StampRound is what one sequencer round did, and the snapshot it saw.
+struct StampRound {
+  int64_t stamped = 0;   // events given a position
+  int64_t last_seq = 0;  // the highest position given (0 if none)
+  // The round's snapshot: every transaction with an xid below xmin had
+  // ended. (Not xmax: PostgreSQL's snapshot xmax is one past the latest
+  // *completed* xid, and running transactions may hold xids above it.)
+  int64_t xmin = 0;
+  // The round's own xid when asked for (0 otherwise): assigned during the
+  // round, so above the xid of every transaction that drew an event id
+  // before the round began.
+  int64_t xid = 0;
 };
 
 // NewEvent starts an event of `kind` in `channel_id` caused by `actor_id`.
@@ -84,12 +100,43 @@ class EventStore {
                                                          int limit, int64_t max_bytes,
                                                          bool* cut = nullptr);
 
+  // The sequencer's statements, on its own connection (PrepareSequencerOn
+  // declares them). TryLeadIn takes the leader's session lock if free;
+  // IdHighWaterIn is the highest event id drawn so far (committed or not);
+  // WatermarkIn / SetWatermarkIn read and keep the id below which every
+  // event is stamped or was never committed; StampIn gives the next
+  // positions to up to `batch` committed, unstamped events with id >=
+  // `watermark`, in id order, and NOTIFYs the hubs if it stamped any;
+  // with `want_xid` it also gives the round an xid and reports it.
+  static void PrepareSequencerOn(pqxx::connection_base& conn);
+  static bool TryLeadIn(pqxx::transaction_base& txn);
+  static int64_t IdHighWaterIn(pqxx::transaction_base& txn);
+  static int64_t WatermarkIn(pqxx::transaction_base& txn);
+  static void SetWatermarkIn(pqxx::transaction_base& txn, int64_t watermark);
+  static StampRound StampIn(pqxx::transaction_base& txn, int64_t watermark, int batch,
+                            bool want_xid);
+  // LatestPositionIn is the highest position stamped (0 if none).
+  static int64_t LatestPositionIn(pqxx::transaction_base& txn);
+
+  // AddAppendListener registers what AppendIn's transactions call once
+  // they have committed (a local sequencer's Wake; it must not block), for
+  // the whole process; RemoveAppendListener(id) unregisters it, after which
+  // it is never called again.
+  static int64_t AddAppendListener(std::function<void()> listener);
+  static void RemoveAppendListener(int64_t id);
+
   // Read is ReadIn on a pooled connection.
   [[nodiscard]] absl::StatusOr<std::vector<StoredEvent>> Read(int64_t after, int limit,
                                                               int64_t max_bytes,
                                                               const CallLimits& call);
   // Bounds returns what a resume cursor is checked against, in one read.
   [[nodiscard]] absl::StatusOr<EventLogBounds> Bounds(const CallLimits& call);
+  // LiveStart is where a live-only stream starts: the latest position once
+  // every event that had committed when it was called is stamped, so a
+  // caller is not sent what it already knew (its own acknowledged writes).
+  // Waits for the sequencer at most `settle` (a few milliseconds when a
+  // leader runs); then the latest position as it is.
+  [[nodiscard]] absl::StatusOr<int64_t> LiveStart(absl::Duration settle, const CallLimits& call);
   // Prune deletes events older than `retention`; returns how many.
   [[nodiscard]] absl::StatusOr<int64_t> Prune(absl::Duration retention, const CallLimits& call);
   // ChannelsOf returns the channels `user_id` belongs to now (as_of_event

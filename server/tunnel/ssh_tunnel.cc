@@ -565,8 +565,10 @@ absl::Status SshTunnel::Serve(Session& session) {
       }
       // Pending remote -> client bytes.
       if ((revents & POLLOUT) && f.to_client_offset < f.to_client.size()) {
-        ssize_t n = write(f.fd, f.to_client.data() + f.to_client_offset,
-                          f.to_client.size() - f.to_client_offset);
+        // send(MSG_NOSIGNAL): a client whose socket was shut down (the
+        // CancelWatcher's cut-off) is an EPIPE here, not a SIGPIPE.
+        ssize_t n = send(f.fd, f.to_client.data() + f.to_client_offset,
+                         f.to_client.size() - f.to_client_offset, MSG_NOSIGNAL);
         if (n > 0) {
           f.to_client_offset += n;
         } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -587,7 +589,7 @@ absl::Status SshTunnel::Serve(Session& session) {
         if (n > 0) {
           progress = true;
           from_remote += n;
-          ssize_t w = write(f.fd, buf.data(), n);
+          ssize_t w = send(f.fd, buf.data(), n, MSG_NOSIGNAL);
           if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
             close_forward(f);
             continue;

@@ -106,7 +106,7 @@ TEST_F(CliTest, ModelCommandsAndErrors) {
   cc.set_creator_id(ada);
   absl::StatusOr<v1::Channel> general = (*client)->CreateChannel(cc);
   ASSERT_TRUE(general.ok()) << general.status();
-  const std::string before = db_.Query("SELECT max(id) FROM events");
+  const std::string before = std::to_string(db_.LatestEventPosition());
 
   CliRun post = Cli(absl::StrCat(target_, " post-message --channel=", general->id(),
                                  " --author=", ada, " --content='hello from the CLI'"));

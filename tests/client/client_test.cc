@@ -126,7 +126,7 @@ TEST(ClientTest, SubscriptionResumesAcrossAServerRestart) {
   follow.set_viewer_id(ada.id());
   // A cursor (the channel's creation event) rather than "live only", so
   // nothing depends on when the stream registers.
-  follow.set_after_event_id(std::stoll(db.Query("SELECT max(id) FROM events")));
+  follow.set_after_event_id(db.LatestEventPosition());
   auto events = client->Subscribe(follow);
   v1::Event e;
 

@@ -94,4 +94,15 @@ Config TestDatabase::config() const {
   return c;
 }
 
+int64_t TestDatabase::LatestEventPosition(absl::Duration timeout) const {
+  for (absl::Time until = absl::Now() + timeout; absl::Now() < until;) {
+    if (Query("SELECT count(*) FROM events e WHERE NOT EXISTS "
+              "(SELECT 1 FROM event_positions p WHERE p.event_id = e.id)") == "0") {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  return std::stoll(Query("SELECT coalesce(max(seq), 0) FROM event_positions"));
+}
+
 }  // namespace chatgenius::testing

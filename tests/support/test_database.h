@@ -52,6 +52,12 @@ class TestDatabase {
   // `timeout` has passed, and returns the last count.
   int WaitForLockWaiters(int n, absl::Duration timeout) const;
 
+  // LatestEventPosition waits (up to `timeout`) until every committed event
+  // has its position — the server's sequencer stamps them just after
+  // commit — and returns the highest position: the cursor of "everything
+  // so far".
+  int64_t LatestEventPosition(absl::Duration timeout = absl::Seconds(10)) const;
+
  private:
   std::string Exec(const std::string& db, const std::string& sql) const;
 

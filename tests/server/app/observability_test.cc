@@ -99,7 +99,7 @@ TEST_F(ObservabilityTest, RpcsAreCountedByMethodAndCodeWithLatency) {
   WaitForMetric("chatgenius_auth_refused_total 1");
   const std::string text = Scrape();
   EXPECT_TRUE(absl::StrContains(text, "# TYPE chatgenius_rpc_duration_seconds histogram\n"));
-  EXPECT_TRUE(absl::StrContains(text, "chatgenius_schema_version 3\n")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "chatgenius_schema_version 4\n")) << text;
   EXPECT_TRUE(absl::StrContains(text, "chatgenius_ready 1\n"));
   EXPECT_TRUE(absl::StrContains(
       text,

@@ -7,8 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <map>
 #include <random>
 #include <set>
@@ -21,6 +23,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "chatgenius/db/v1/event_service.grpc.pb.h"
 #include "server/common/ulid.h"
 #include "server/db/transaction.h"
@@ -128,7 +131,7 @@ class EventServiceTest : public testing::DomainTest {
   // Live-only subscriptions start at the hub's position; waiting for it to
   // pass the setup's events keeps them out of the tests' streams.
   void WaitForHubToCatchUp() {
-    const int64_t latest = std::stoll(db_.Query("SELECT coalesce(max(id), 0) FROM events"));
+    const int64_t latest = db_.LatestEventPosition();
     absl::Time until = absl::Now() + absl::Seconds(20);
     while (server_.server()->hub().stats().position < latest && absl::Now() < until) {
       absl::SleepFor(absl::Milliseconds(5));
@@ -261,6 +264,102 @@ TEST_F(EventServiceTest, AttachmentsChangingUpdateTheMessage) {
   EXPECT_EQ(got[1].message().attachments_size(), 0);
 }
 
+TEST_F(EventServiceTest, ATransactionHeldOpenDelaysNobodyElsesEvents) {
+  Collector c(events_.get(), ForChannel(ada_, general_.id()));
+  WaitForSubscribers(1);
+  ConnectionPool pool(PoolSettings{db_.conninfo(), 1});
+  EventStore store(&pool);
+  absl::Notification appended, release;
+  absl::Status held;
+  std::thread holder([&] {
+    held = RunInTransaction(pool, absl::Now() + absl::Seconds(60), [&](pqxx::transaction_base& t) {
+      v1::Event e = NewEvent(v1::EVENT_KIND_CHANNEL_UPDATED, general_.id(), ada_.id());
+      e.mutable_channel()->set_id(general_.id());
+      e.mutable_channel()->set_description("held open");
+      EventStore::AppendIn(t, e);  // its id is drawn now, before everyone else's
+      appended.Notify();
+      release.WaitForNotificationWithTimeout(absl::Seconds(30));
+      return absl::OkStatus();
+    });
+  });
+  appended.WaitForNotification();
+  // For 10 s the transaction stays open; posts meanwhile arrive as they
+  // commit, each one before the held event (which has the lower id).
+  const absl::Time open_until = absl::Now() + absl::Seconds(10);
+  int posted = 0;
+  for (; absl::Now() < open_until; ++posted) {
+    Post(general_, ada_, absl::StrCat("posted while a transaction is open ", posted));
+    ASSERT_TRUE(c.WaitFor(posted + 1)) << "post " << posted << " waits for nobody";
+    EXPECT_EQ(c.events().back().message().content(),
+              absl::StrCat("posted while a transaction is open ", posted));
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  EXPECT_EQ(c.events().size(), static_cast<size_t>(posted)) << "the held event is not out yet";
+  release.Notify();
+  holder.join();
+  ASSERT_TRUE(held.ok()) << held;
+  ASSERT_TRUE(c.WaitFor(posted + 1));
+  const std::vector<v1::Event> got = c.events();
+  EXPECT_EQ(got.back().channel().description(), "held open") << "delivered once it committed";
+  ExpectIncreasingIds(got);
+}
+
+TEST_F(EventServiceTest, PollingReaderCatchesUpEveryAcknowledgedMessage) {
+  // Six users post for 3 s; a reader keeps disconnecting and resuming from
+  // the last event it got — the documented catch-up path.
+  std::vector<v1::User> posters;
+  for (int i = 0; i < 6; ++i) {
+    posters.push_back(User(absl::StrCat("poster", i)));
+    Join(general_, posters.back(), posters.back());
+  }
+  const int64_t start = db_.LatestEventPosition();
+  std::atomic<bool> stop{false};
+  absl::Mutex mu;
+  std::set<std::string> acknowledged;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&, i] {
+      auto stub = v1::MessageService::NewStub(server_.channel());
+      for (int n = 0; !stop.load(); ++n) {
+        v1::PostMessageRequest r;
+        r.set_channel_id(general_.id());
+        r.set_author_id(posters[i].id());
+        r.set_content(absl::StrCat("from ", i, " #", n));
+        v1::Message out;
+        if (stub->PostMessage(Ctx().get(), r, &out).ok()) {
+          absl::MutexLock lock(&mu);
+          acknowledged.insert(out.id());
+        }
+      }
+    });
+  }
+  std::set<std::string> seen;
+  int64_t cursor = start;
+  int sessions = 0;
+  auto read_for = [&](absl::Duration d) {
+    Collector c(events_.get(), ForChannel(ada_, general_.id(), cursor));
+    absl::SleepFor(d);
+    for (const v1::Event& e : c.events()) {
+      ASSERT_GT(e.id(), cursor) << "nothing at or before the cursor comes again";
+      cursor = e.id();
+      if (e.kind() == v1::EVENT_KIND_MESSAGE_CREATED) {
+        EXPECT_TRUE(seen.insert(e.message().id()).second) << "no message twice";
+      }
+    }
+    ++sessions;
+  };
+  for (absl::Time until = absl::Now() + absl::Seconds(3); absl::Now() < until;) {
+    read_for(absl::Milliseconds(150));
+  }
+  stop = true;
+  for (std::thread& t : threads) t.join();
+  read_for(absl::Seconds(1));  // the last ones
+  absl::MutexLock lock(&mu);
+  EXPECT_GT(acknowledged.size(), 50u);
+  EXPECT_EQ(seen, acknowledged) << "every acknowledged message reached the resuming reader ("
+                                << sessions << " sessions)";
+}
+
 TEST_F(EventServiceTest, ResumeAfterDisconnectHasNoGapAndNoDuplicate) {
   std::vector<v1::Event> first;
   int64_t start;
@@ -282,18 +381,20 @@ TEST_F(EventServiceTest, ResumeAfterDisconnectHasNoGapAndNoDuplicate) {
   EXPECT_EQ(rest[0].id(), first[3].id()) << "replay starts right after the cursor";
   EXPECT_EQ(rest[1].id(), first[4].id());
   EXPECT_EQ(rest[2].message().content(), "part two 0");
-  std::string expected_count = db_.Query(absl::StrCat(
-      "SELECT count(*) FROM events WHERE channel_id = '", general_.id(), "' AND id > ", start));
+  std::string expected_count = db_.Query(
+      absl::StrCat("SELECT count(*) FROM event_positions p JOIN events e ON e.id = p.event_id "
+                   "WHERE e.channel_id = '",
+                   general_.id(), "' AND p.seq > ", start));
   EXPECT_EQ(std::to_string(first.size() + 5), expected_count);
 }
 
 TEST_F(EventServiceTest, ConcurrentWritersWithDelayedCommitsSkipNothing) {
   Collector c(events_.get(), ForChannel(ada_, general_.id()));
   WaitForSubscribers(1);
-  ConnectionPool pool(PoolSettings{db_.conninfo(), 8});
+  ConnectionPool pool(PoolSettings{db_.conninfo(), 32});
   EventStore store(&pool);
-  constexpr int kWriters = 8;
-  constexpr int kEach = 6;
+  constexpr int kWriters = 32;
+  constexpr int kEach = 4;
   std::vector<std::thread> writers;
   std::atomic<int> failures{0};
   for (int w = 0; w < kWriters; ++w) {
@@ -371,7 +472,7 @@ TEST_F(EventServiceTest, KilledListenBackendLosesNothing) {
 
 TEST_F(EventServiceTest, PrunedCursorIsOutOfRange) {
   for (int i = 0; i < 3; ++i) Post(general_, ada_, absl::StrCat("old ", i));
-  int64_t latest = std::stoll(db_.Query("SELECT max(id) FROM events"));
+  int64_t latest = db_.LatestEventPosition();
   ConnectionPool pool(PoolSettings{db_.conninfo()});
   EventStore store(&pool);
   absl::StatusOr<int64_t> pruned =
@@ -398,9 +499,17 @@ TEST_F(EventServiceTest, CursorAheadOfTheHubIsAcceptedAndNotRepeated) {
   // its way or an id learned from another replica. (If a poll happened to
   // fall between the insert and the subscription, this would pass on the
   // old code too — it cannot fail spuriously, only miss a regression once.)
-  const std::string unseen = db_.Query(absl::StrCat(
+  const std::string id = db_.Query(absl::StrCat(
       "INSERT INTO events (kind, channel_id, payload) VALUES (", v1::EVENT_KIND_CHANNEL_UPDATED,
       ", '", general_.id(), "', '{\"kind\": \"EVENT_KIND_CHANNEL_UPDATED\"}') RETURNING id"));
+  // Its position, as soon as the sequencer (at its next poll: no commit
+  // hook woke it) has stamped it.
+  std::string unseen;
+  for (absl::Time until = absl::Now() + absl::Seconds(10); unseen.empty() && absl::Now() < until;) {
+    unseen = db_.Query(absl::StrCat("SELECT seq FROM event_positions WHERE event_id = ", id));
+    if (unseen.empty()) absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_FALSE(unseen.empty()) << "the sequencer stamps events inserted by anyone";
   Collector c(events_.get(), ForChannel(ada_, general_.id(), std::stoll(unseen)));
   WaitForSubscribers(1);
   Post(general_, ada_, "after the cursor");
@@ -422,7 +531,7 @@ TEST_F(EventServiceTest, ResumedUserStreamStartsFromTheMembershipAtItsCursor) {
   v1::Channel random = Channel(ada_, "random");
   Join(general_, eve, eve);
   // At the cursor eve is in general, not in random.
-  const int64_t cursor = std::stoll(db_.Query("SELECT max(id) FROM events"));
+  const int64_t cursor = db_.LatestEventPosition();
   Post(random, ada_, "before eve joined random");
   Join(random, eve, eve);
   Post(random, ada_, "after eve joined random");
@@ -470,7 +579,7 @@ TEST_F(EventServiceTest, UserStreamFollowsAJoinCommittedWhileItStarts) {
 }
 
 TEST_F(EventServiceTest, StreamsNameWhereTheyStartBeforeAnyEvent) {
-  const int64_t latest = std::stoll(db_.Query("SELECT max(id) FROM events"));
+  const int64_t latest = db_.LatestEventPosition();
   for (int64_t after : {int64_t{0}, latest - 1}) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -495,7 +604,7 @@ class StreamAccessTest : public EventServiceTest {
     Join(secret_, bob_, ada_);
     WaitForHubToCatchUp();
   }
-  int64_t LatestEvent() { return std::stoll(db_.Query("SELECT max(id) FROM events")); }
+  int64_t LatestEvent() { return db_.LatestEventPosition(); }
   void RemoveFromSecret(const v1::User& user) {
     v1::RemoveMemberRequest r;
     r.set_channel_id(secret_.id());
@@ -703,7 +812,7 @@ TEST_F(SmallQueueTest, AFarBehindSubscriberCatchesUpWhileEventsKeepComing) {
   // Big enough that a 64 KiB window holds two: the server sees the slow
   // reader (small windows below) instead of gRPC buffering for it.
   auto post = [&](int i) { Post(general, ada, absl::StrCat("m", i, std::string(30000, 'x'))); };
-  const int64_t cursor = std::stoll(db_.Query("SELECT max(id) FROM events"));
+  const int64_t cursor = db_.LatestEventPosition();
   for (int i = 0; i < 200; ++i) post(i);
 
   auto stub = v1::EventService::NewStub(testing::SeparateConnection(server_.address(), true));
@@ -817,6 +926,135 @@ TEST_F(EventServiceTest, TwoServerProcessesDeliverEachOthersEvents) {
   int status = 0;
   waitpid(pid, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "graceful exit on SIGTERM";
+}
+
+// The backend holding the sequencer's leader lock in this test's database
+// ("" if none): key 0x6367646200000003 as (classid, objid).
+std::string LeaderBackend(const testing::TestDatabase& db) {
+  return db.Query(
+      "SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+      "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 1667720290 AND l.objid = 3 "
+      "AND d.datname = current_database()");
+}
+
+// PostLoad posts through `channels` (round robin) until Stop(), keeping the
+// ids of acknowledged messages.
+class PostLoad {
+ public:
+  PostLoad(std::vector<std::shared_ptr<grpc::Channel>> channels, const v1::Channel& channel,
+           const v1::User& author)
+      : thread_([this, channels, channel, author] {
+          for (int n = 0; !stop_.load(); ++n) {
+            auto stub = v1::MessageService::NewStub(channels[n % channels.size()]);
+            v1::PostMessageRequest r;
+            r.set_channel_id(channel.id());
+            r.set_author_id(author.id());
+            r.set_content(absl::StrCat("load ", n));
+            v1::Message out;
+            grpc::ClientContext context;
+            context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+            if (stub->PostMessage(&context, r, &out).ok()) {
+              absl::MutexLock lock(&mu_);
+              acknowledged_.insert(out.id());
+            }
+          }
+        }) {}
+  ~PostLoad() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  std::set<std::string> acknowledged() {
+    absl::MutexLock lock(&mu_);
+    return acknowledged_;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  absl::Mutex mu_;
+  std::set<std::string> acknowledged_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+// Every acknowledged message exactly once, in increasing positions.
+void ExpectEveryMessageOnce(Collector& c, const std::set<std::string>& acknowledged) {
+  ASSERT_TRUE(c.WaitFor(acknowledged.size(), absl::Seconds(30)));
+  absl::SleepFor(absl::Milliseconds(300));  // nothing more may come
+  std::vector<v1::Event> got = c.events();
+  ExpectIncreasingIds(got);
+  std::set<std::string> seen;
+  for (const v1::Event& e : got) {
+    if (e.kind() != v1::EVENT_KIND_MESSAGE_CREATED) continue;
+    EXPECT_TRUE(seen.insert(e.message().id()).second) << "delivered twice: " << e.message().id();
+  }
+  EXPECT_EQ(seen, acknowledged);
+}
+
+TEST_F(EventServiceTest, SequencerLeaderTerminatedUnderLoadAnotherTakesOverLosingNothing) {
+  testing::TestServer second(db_.config());
+  ASSERT_TRUE(
+      second.WaitForHealth("", grpc::health::v1::HealthCheckResponse::SERVING, absl::Seconds(15)));
+  auto second_events = v1::EventService::NewStub(second.channel());
+  Collector on_this(events_.get(), ForChannel(ada_, general_.id()));
+  Collector on_second(second_events.get(), ForChannel(ada_, general_.id()));
+  WaitForSubscribers(1);
+  absl::SleepFor(absl::Milliseconds(200));
+  PostLoad load({server_.channel(), second.channel()}, general_, ada_);
+  // Kill whichever session leads, five times, while posts flow through both.
+  int terminated = 0;
+  for (int round = 0; round < 5; ++round) {
+    absl::SleepFor(absl::Milliseconds(400));
+    const std::string pid = LeaderBackend(db_);
+    if (pid.empty()) continue;  // between leaders
+    if (db_.Query(absl::StrCat("SELECT pg_terminate_backend(", pid, ")")) == "t") ++terminated;
+  }
+  absl::SleepFor(absl::Milliseconds(500));
+  load.Stop();
+  const std::set<std::string> acknowledged = load.acknowledged();
+  EXPECT_GE(terminated, 3) << "the leader's session was ended repeatedly";
+  const int64_t leaderships = server_.server()->sequencer().stats().leaderships_total +
+                              second.server()->sequencer().stats().leaderships_total;
+  EXPECT_GE(leaderships, terminated + 1) << "a new leader after every termination";
+  EXPECT_GT(acknowledged.size(), 20u);
+  ExpectEveryMessageOnce(on_this, acknowledged);
+  ExpectEveryMessageOnce(on_second, acknowledged);
+  EXPECT_EQ(on_this.events().back().id(), on_second.events().back().id())
+      << "both replicas' streams follow the same positions";
+}
+
+TEST_F(EventServiceTest, SequencerLeaderProcessKilledTheSurvivorTakesOver) {
+  const int port = testing::FreeLoopbackPort();
+  pid_t pid = testing::StartServerProcess(db_.config(), port);
+  // Make the process the leader: end this server's leading session until
+  // the process's sequencer is the one holding the lock.
+  bool process_leads = false;
+  for (absl::Time until = absl::Now() + absl::Seconds(20); !process_leads && absl::Now() < until;) {
+    absl::SleepFor(absl::Milliseconds(300));
+    const bool here = server_.server()->sequencer().stats().leader;
+    const std::string leader = LeaderBackend(db_);
+    process_leads = !here && !leader.empty();
+    if (here && !leader.empty())
+      db_.Query(absl::StrCat("SELECT pg_terminate_backend(", leader, ")"));
+  }
+  ASSERT_TRUE(process_leads) << "the server process took the leader lock";
+  Collector c(events_.get(), ForChannel(ada_, general_.id()));
+  WaitForSubscribers(1);
+  PostLoad load({server_.channel()}, general_, ada_);
+  absl::SleepFor(absl::Milliseconds(800));
+  kill(pid, SIGKILL);  // mid-round or not: its session dies with it
+  int status = 0;
+  waitpid(pid, &status, 0);
+  bool here = false;
+  for (absl::Time until = absl::Now() + absl::Seconds(10); !here && absl::Now() < until;) {
+    absl::SleepFor(absl::Milliseconds(50));
+    here = server_.server()->sequencer().stats().leader;
+  }
+  EXPECT_TRUE(here) << "the surviving replica leads once the dead one's session is gone";
+  absl::SleepFor(absl::Milliseconds(800));
+  load.Stop();
+  const std::set<std::string> acknowledged = load.acknowledged();
+  EXPECT_GT(acknowledged.size(), 20u);
+  ExpectEveryMessageOnce(c, acknowledged);
 }
 
 }  // namespace

@@ -23,7 +23,9 @@ class EventStoreTest : public ::testing::Test {
         "INSERT INTO events (kind, payload) SELECT 1, json_build_object('channelId', "
         "repeat('x', 100000)) FROM generate_series(1, 5);"
         "INSERT INTO events (kind, payload) SELECT 1, json_build_object('channelId', 'small') "
-        "FROM generate_series(1, 5)");
+        "FROM generate_series(1, 5);"
+        // Positions as the sequencer would stamp them (no server runs here).
+        "INSERT INTO event_positions (seq, event_id) SELECT id, id FROM events");
   }
 
   testing::TestDatabase db_;

@@ -1,0 +1,180 @@
+#include "server/realtime/event_sequencer.h"
+
+#include <algorithm>
+
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/common/log.h"
+#include "server/db/cancel_watcher.h"
+#include "server/db/db_connection.h"
+#include "server/store/event_store.h"
+
+namespace chatgenius {
+
+namespace {
+
+// Rounds remembered for the watermark; past it the oldest are dropped,
+// which only delays W (a later pair settles it further).
+constexpr size_t kMaxPending = 4096;
+
+}  // namespace
+
+EventSequencer::EventSequencer(SequencerSettings settings, std::function<void()> on_stamped)
+    : settings_(std::move(settings)), on_stamped_(std::move(on_stamped)) {}
+
+EventSequencer::~EventSequencer() { Stop(); }
+
+void EventSequencer::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void EventSequencer::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void EventSequencer::Wake() {
+  absl::MutexLock lock(&mu_);
+  woken_ = true;
+}
+
+SequencerStatistics EventSequencer::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+void EventSequencer::WaitForWork(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return woken_ || stopping_; };
+  mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+  woken_ = false;
+}
+
+void EventSequencer::Run() {
+  auto stopping = [this] {
+    absl::MutexLock lock(&mu_);
+    return stopping_;
+  };
+  auto sleep = [this](absl::Duration d) {
+    absl::MutexLock lock(&mu_);
+    auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+    mu_.AwaitWithTimeout(absl::Condition(&stop), d);
+  };
+  while (!stopping()) {
+    try {
+      DbConnection conn(
+          absl::StrCat(settings_.conninfo, " application_name=chatgenius-db-sequencer"));
+      EventStore::PrepareSequencerOn(conn);
+      warned_ = false;
+      while (!stopping()) {
+        bool lead = false;
+        {
+          CancelWatcher::Registration watch = CancelWatcher::Global().Watch(
+              conn.cancel_target(), nullptr, absl::Now() + settings_.round_timeout);
+          pqxx::nontransaction t(conn);
+          lead = EventStore::TryLeadIn(t);
+        }
+        if (lead) {
+          Lead(conn);
+        } else {
+          sleep(settings_.contend_interval);
+        }
+      }
+    } catch (const std::exception& e) {
+      {
+        absl::MutexLock lock(&mu_);
+        stats_.leader = false;
+      }
+      if (!warned_) {
+        LogWarning(absl::StrCat("event sequencer: ", e.what(), "; reconnecting every ",
+                                absl::FormatDuration(settings_.reconnect_delay)));
+      }
+      warned_ = true;
+      sleep(settings_.reconnect_delay);
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  stats_.leader = false;
+}
+
+void EventSequencer::Lead(DbConnection& conn) {
+  {
+    pqxx::nontransaction t(conn);
+    watermark_ = EventStore::WatermarkIn(t);
+  }
+  pending_.clear();
+  {
+    absl::MutexLock lock(&mu_);
+    stats_.leader = true;
+    ++stats_.leaderships_total;
+    stats_.watermark = watermark_;
+  }
+  LogInfo(absl::StrCat("event sequencer: leading from event id ", watermark_));
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    // A full batch means more are waiting: go again at once.
+    if (Round(conn) >= settings_.batch) continue;
+    WaitForWork(settings_.poll_interval);
+  }
+}
+
+int64_t EventSequencer::Round(DbConnection& conn) {
+  CancelWatcher::Registration watch = CancelWatcher::Global().Watch(
+      conn.cancel_target(), nullptr, absl::Now() + settings_.round_timeout);
+  int64_t high = 0;
+  {
+    // Before the round's xid is assigned: every transaction that drew an
+    // id up to `high` already had an xid below it (AppendIn takes the xid
+    // first, and xids are handed out in order).
+    pqxx::nontransaction t(conn);
+    high = EventStore::IdHighWaterIn(t);
+  }
+  // A new pair only when ids were drawn since the last one; the xid costs
+  // nothing more when the round writes anyway.
+  const bool want_xid = pending_.empty() || pending_.back().high_id != high;
+  pqxx::work txn(conn);
+  const StampRound round = EventStore::StampIn(txn, watermark_, settings_.batch, want_xid);
+  int64_t next = watermark_;
+  std::deque<Pending> pending = pending_;
+  if (round.stamped < settings_.batch) {
+    // Every committed, unstamped id >= W was visible and is stamped now.
+    // A pair whose xid is below this snapshot's xmin: every transaction
+    // that had drawn an id up to its H has ended, committed ones were
+    // visible to this round — all stamped.
+    while (!pending.empty() && pending.front().xid <= round.xmin) {
+      next = std::max(next, pending.front().high_id + 1);
+      pending.pop_front();
+    }
+  }
+  if (next != watermark_) EventStore::SetWatermarkIn(txn, next);
+  if (round.stamped > 0 || next != watermark_) {
+    txn.commit();
+  } else {
+    // Nothing written: an abort needs no WAL flush, and the xid it used
+    // (if any) still orders the pair.
+    txn.abort();
+  }
+  watermark_ = next;
+  pending_ = std::move(pending);
+  if (want_xid) pending_.push_back({high, round.xid});
+  while (pending_.size() > kMaxPending) pending_.pop_front();
+  {
+    absl::MutexLock lock(&mu_);
+    ++stats_.rounds_total;
+    stats_.stamped_total += round.stamped;
+    if (round.last_seq > 0) stats_.position = round.last_seq;
+    stats_.watermark = watermark_;
+  }
+  if (round.stamped > 0 && on_stamped_) on_stamped_();
+  return round.stamped;
+}
+
+}  // namespace chatgenius
