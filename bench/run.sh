@@ -6,13 +6,14 @@
 # it started. See docs/BENCHMARKS.md for a recorded run.
 #   BENCH_SECONDS   seconds per throughput point (default 3)
 #   PGBENCH_SECONDS seconds per pgbench run (default 10)
+#   BENCH_ONLY      "writes": only cold start and the write figures
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 install_packages build run bench
 bazel build -c opt //server:chatgenius-db-server //client:cli //bench:event_bench \
-  //bench:load_bench //bench:tunnel_endpoint >/dev/null 2>&1
+  //bench:load_bench //bench:tunnel_endpoint //bench:write_bench >/dev/null 2>&1
 bin=bazel-bin
 seconds=${BENCH_SECONDS:-3}
 pgbench_seconds=${PGBENCH_SECONDS:-10}
@@ -25,6 +26,7 @@ cleanup() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   [ -f "$work/sshd.pid" ] && kill "$(cat "$work/sshd.pid")" 2>/dev/null
   stop_postgres "$work/pg"
+  stop_postgres "$work/pgw"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -65,6 +67,25 @@ for i in 1 2 3; do
 done
 sorted=($(printf '%s\n' "${times[@]}" | sort -n))
 echo "runs: ${times[*]} ms; median ${sorted[1]} ms (includes ~5-15 ms per CLI health poll)"
+
+# -- writes, against a cluster with fsync on (production durability; the
+# other figures use a throwaway cluster with fsync off, which would hide
+# the WAL flush every commit waits for)
+pgw_port=$(free_port)
+start_postgres "$work/pgw" "$pgw_port" durable 2>/dev/null
+psql -h "$work/pgw/socket" -p "$pgw_port" -U postgres -v ON_ERROR_STOP=1 -d postgres \
+  -qc "CREATE DATABASE writes"
+wport=$(free_port)
+env LISTEN_ADDRESS=127.0.0.1:$wport POSTGRES_HOST="$work/pgw/socket" POSTGRES_PORT=$pgw_port \
+  POSTGRES_DB=writes SHUTDOWN_DRAIN_MS=0 HEALTH_PROBE_INTERVAL_MS=1000 \
+  MAX_EVENT_STREAMS_PER_CALLER=20000 \
+  "$bin/server/chatgenius-db-server" >>"$work/server-writes.log" 2>&1 &
+pids+=($!)
+wait_serving "$wport" || { tail -20 "$work/server-writes.log"; exit 1; }
+echo
+"$bin/bench/write_bench" --target=127.0.0.1:$wport --seconds="$seconds" \
+  --direct="host=$work/pgw/socket port=$pgw_port dbname=writes user=postgres"
+[ "${BENCH_ONLY:-}" = writes ] && exit 0
 
 # -- the dataset, in a database the server migrated
 psql_pg -d postgres -qc "CREATE DATABASE bench"

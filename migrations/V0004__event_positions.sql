@@ -16,14 +16,18 @@ CREATE TABLE event_positions (
 );
 INSERT INTO event_positions (seq, event_id) SELECT id, id FROM events;
 
--- The sequencer's watermark: every event id below stamped_below is either
--- stamped or was never committed, so a round looks only at ids from here.
--- Kept with the positions so a new leader starts where the last one was.
+-- The sequencer's state, so a new leader starts where the last one was:
+-- stamped_below, the watermark (every event id below it is stamped or was
+-- never committed, so a round looks only at ids from here), and last_seq,
+-- the highest position ever given (positions never go back, whatever is
+-- deleted from the log).
 CREATE TABLE event_sequencer (
   singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-  stamped_below  bigint NOT NULL
+  stamped_below  bigint NOT NULL,
+  last_seq       bigint NOT NULL
 );
-INSERT INTO event_sequencer (stamped_below) SELECT coalesce(max(id), 0) + 1 FROM events;
+INSERT INTO event_sequencer (stamped_below, last_seq)
+  SELECT coalesce(max(id), 0) + 1, coalesce(max(id), 0) FROM events;
 
 -- Retention's marker is a position from now on (the same numbers so far).
 COMMENT ON COLUMN event_retention.pruned_through IS 'highest event position removed by retention';

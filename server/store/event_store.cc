@@ -46,9 +46,10 @@ const std::string& ReadSql() {
 }
 
 // The stamping round (see EventStore::StampIn). Positions continue from
-// the highest one given (retention always keeps the newest event).
+// the highest one ever given (event_sequencer.last_seq, kept by the round
+// itself), whatever was deleted from the log since.
 constexpr char kStampSql[] = R"sql(
-  WITH base AS (SELECT coalesce(max(seq), 0) AS s FROM event_positions),
+  WITH base AS (SELECT last_seq AS s FROM event_sequencer),
   cand AS (
     SELECT e.id FROM events e
     WHERE e.id >= $1 AND NOT EXISTS (SELECT 1 FROM event_positions p WHERE p.event_id = e.id)
@@ -56,7 +57,10 @@ constexpr char kStampSql[] = R"sql(
   ins AS (
     INSERT INTO event_positions (seq, event_id)
     SELECT base.s + row_number() OVER (ORDER BY cand.id), cand.id FROM cand CROSS JOIN base
-    RETURNING seq)
+    RETURNING seq),
+  kept AS (
+    UPDATE event_sequencer SET last_seq = (SELECT max(seq) FROM ins)
+    WHERE EXISTS (SELECT 1 FROM ins) RETURNING 1)
   SELECT (SELECT count(*) FROM ins), (SELECT coalesce(max(seq), 0) FROM ins),
          pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
          CASE WHEN $3 THEN pg_current_xact_id()::text::bigint ELSE 0 END)sql";
@@ -65,7 +69,7 @@ constexpr char kStampSql[] = R"sql(
 constexpr char kHighWaterSql[] =
     "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('events', 'id')::regclass), 0)";
 
-constexpr char kLatestSql[] = "SELECT coalesce(max(seq), 0) FROM event_positions";
+constexpr char kLatestSql[] = "SELECT last_seq FROM event_sequencer";
 
 // The process's append listeners (one per sequencer; tests run several).
 struct AppendListeners {
@@ -174,27 +178,24 @@ void EventStore::PrepareReaderOn(pqxx::connection_base& conn) {
 EventStore::EventStore(ConnectionPool* pool) : pool_(pool) {
   RegisterStatementsOn(pool_);
   RegisterChannelAccessStatements(pool_);
-  // max(seq) is a visible position with every smaller one settled (the
-  // sequencer stamps serially and densely); when retention emptied the
-  // log, the pruned position.
+  // The latest position is the sequencer's last_seq: committed with its
+  // positions, every smaller one settled (rounds are serial), and it stays
+  // when retention empties the log.
   pool_->RegisterStatement("event_bounds",
-                           "SELECT r.pruned_through, "
-                           "greatest((SELECT max(seq) FROM event_positions), r.pruned_through) "
-                           "FROM event_retention r");
+                           "SELECT r.pruned_through, greatest(s.last_seq, r.pruned_through) "
+                           "FROM event_retention r CROSS JOIN event_sequencer s");
   pool_->RegisterStatement("event_high_water", kHighWaterSql);
   pool_->RegisterStatement(
       "event_live_start",
       "SELECT NOT EXISTS (SELECT 1 FROM events e "
       "  WHERE e.id >= (SELECT stamped_below FROM event_sequencer) AND e.id <= $1 "
       "  AND NOT EXISTS (SELECT 1 FROM event_positions p WHERE p.event_id = e.id)), "
-      "(SELECT coalesce(max(seq), 0) FROM event_positions)");
+      "(SELECT last_seq FROM event_sequencer)");
   // Positions go with their events (ON DELETE CASCADE); the statement's
-  // snapshot still shows them to `gone`. The newest stamped event always
-  // stays, so positions continue from it.
+  // snapshot still shows them to `gone`.
   pool_->RegisterStatement(
       "event_prune",
       "WITH d AS (DELETE FROM events WHERE created_at < now() - make_interval(secs => $1) "
-      "AND id <> coalesce((SELECT event_id FROM event_positions ORDER BY seq DESC LIMIT 1), 0) "
       "RETURNING id), "
       "gone AS (SELECT max(p.seq) AS s FROM event_positions p WHERE p.event_id IN (SELECT id FROM "
       "d)) "

@@ -1,0 +1,377 @@
+// Write path, measured against PostgreSQL with fsync on: PostMessage through
+// the service at 1 / 16 / 64 writers in distinct channels and 16 in one
+// channel, side by side with the very same transaction run in-process
+// (MessageStore::Post on a 10-connection pool: the SQL the service runs,
+// without gRPC); the sequencer's stamping rate and backlog during the
+// 64-writer run; and post -> event latency at 100 subscribers while 16
+// writers post. Prints one table per figure with the ratios.
+//
+//   write_bench --target=127.0.0.1:50051 --direct='host=/run/pg port=5432 dbname=writes'
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <pqxx/pqxx>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "chatgenius/db/v1/event_service.grpc.pb.h"
+#include "chatgenius/db/v1/message_service.grpc.pb.h"
+#include "server/db/connection_pool.h"
+#include "server/store/message_store.h"
+
+ABSL_FLAG(std::string, target, "127.0.0.1:50051", "the service");
+ABSL_FLAG(std::string, direct, "", "libpq conninfo of the (fsync on) database the service uses");
+ABSL_FLAG(std::string, writers, "1,16,64", "writer counts, each in its own channel");
+ABSL_FLAG(double, seconds, 3, "duration of each throughput measurement");
+ABSL_FLAG(int, connections, 10, "in-process pool size: the service's POOL_MAX_SIZE");
+ABSL_FLAG(int, subscribers, 100, "streams for the post -> event figure");
+ABSL_FLAG(int, background_writers, 16, "writers posting elsewhere during the post -> event figure");
+ABSL_FLAG(bool, only_latency, false, "skip the throughput figures");
+ABSL_FLAG(std::string, background_rates, "0,25",
+          "posts/s of each background writer for the post -> event figure (0: as fast as it can)");
+
+namespace {
+
+namespace v1 = ::chatgenius::db::v1;
+
+constexpr int kMaxWriters = 64;
+
+// Zero-padded digits are valid Crockford base32: valid ULIDs.
+std::string Id(const char* prefix, int64_t n) {
+  std::string digits = std::to_string(n);
+  return absl::StrCat(prefix, std::string(23 - digits.size(), '0'), digits);
+}
+std::string UserId(int i) { return Id("01W", i); }
+std::string OwnChannel(int i) { return Id("01C", i); }
+const std::string kShared = Id("01S", 0);
+const std::string kProbe = Id("01P", 0);
+const std::string kViewer = Id("01V", 0);
+
+// Setup: writers 0..63 each own a channel; writers 0..15 also share one;
+// the probe channel has the prober (writer 0) and the viewer.
+void CreateDataset(const std::string& conninfo) {
+  pqxx::connection c(conninfo);
+  pqxx::work t(c);
+  for (int i = 0; i < kMaxWriters; ++i) {
+    t.exec_params(
+        "INSERT INTO users (id, email, username) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        UserId(i), absl::StrCat("w", i, "@bench.example"), absl::StrCat("writer", i));
+    t.exec_params(
+        "INSERT INTO channels (id, name, type, created_by) VALUES ($1, $2, 'public', $3) "
+        "ON CONFLICT DO NOTHING",
+        OwnChannel(i), absl::StrCat("own-", i), UserId(i));
+    t.exec_params(
+        "INSERT INTO channel_members (channel_id, user_id, role) VALUES ($1, $2, 'owner') "
+        "ON CONFLICT DO NOTHING",
+        OwnChannel(i), UserId(i));
+  }
+  t.exec_params(
+      "INSERT INTO users (id, email, username) VALUES ($1, 'viewer@bench.example', 'viewer') "
+      "ON CONFLICT DO NOTHING",
+      kViewer);
+  for (const auto& [id, name] : {std::pair{kShared, "shared"}, std::pair{kProbe, "probe"}}) {
+    t.exec_params(
+        "INSERT INTO channels (id, name, type, created_by) VALUES ($1, $2, 'public', $3) "
+        "ON CONFLICT DO NOTHING",
+        id, name, UserId(0));
+  }
+  for (int i = 0; i < 16; ++i) {
+    t.exec_params(
+        "INSERT INTO channel_members (channel_id, user_id, role) VALUES ($1, $2, 'member') "
+        "ON CONFLICT DO NOTHING",
+        kShared, UserId(i));
+  }
+  t.exec_params(
+      "INSERT INTO channel_members (channel_id, user_id, role) VALUES ($1, $2, 'member'), "
+      "($1, $3, 'member') ON CONFLICT DO NOTHING",
+      kProbe, UserId(0), kViewer);
+  t.commit();
+}
+
+struct Result {
+  double per_second = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  int64_t failures = 0;
+};
+
+double Percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+}
+
+// Run calls `post(writer)` from `n` threads for `seconds`.
+Result Run(int n, const std::function<bool(int writer, int seq)>& post) {
+  std::atomic<bool> stop{false};
+  std::vector<std::vector<double>> latencies(n);
+  std::atomic<int64_t> failures{0};
+  std::vector<std::thread> threads;
+  const absl::Time start = absl::Now();
+  for (int w = 0; w < n; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; !stop.load(); ++i) {
+        const absl::Time t0 = absl::Now();
+        if (!post(w, i)) ++failures;
+        latencies[w].push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+      }
+    });
+  }
+  absl::SleepFor(absl::Seconds(absl::GetFlag(FLAGS_seconds)));
+  stop = true;
+  for (std::thread& t : threads) t.join();
+  const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+  std::vector<double> all;
+  for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  Result r;
+  r.failures = failures.load();
+  r.per_second = static_cast<double>(all.size() - r.failures) / elapsed;
+  r.p50_ms = Percentile(all, 0.50);
+  r.p99_ms = Percentile(all, 0.99);
+  return r;
+}
+
+// Posters through the service: one HTTP/2 connection per 8 writers.
+class ServicePoster {
+ public:
+  explicit ServicePoster(const std::string& target) {
+    for (int i = 0; i < kMaxWriters / 8; ++i) {
+      grpc::ChannelArguments args;
+      args.SetInt("grpc.channel_id", i);  // distinct connections
+      stubs_.push_back(v1::MessageService::NewStub(
+          grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args)));
+    }
+  }
+  bool Post(const std::string& channel, int writer, int seq) {
+    v1::PostMessageRequest r;
+    r.set_channel_id(channel);
+    r.set_author_id(UserId(writer));
+    r.set_content(absl::StrCat("bench post ", writer, "/", seq));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::Message out;
+    return stubs_[writer % stubs_.size()]->PostMessage(&context, r, &out).ok();
+  }
+  v1::MessageService::Stub* stub(int i) { return stubs_[i % stubs_.size()].get(); }
+
+ private:
+  std::vector<std::unique_ptr<v1::MessageService::Stub>> stubs_;
+};
+
+bool DirectPost(chatgenius::MessageStore& store, const std::string& channel, int writer, int seq) {
+  v1::PostMessageRequest r;
+  r.set_channel_id(channel);
+  r.set_author_id(UserId(writer));
+  r.set_content(absl::StrCat("direct post ", writer, "/", seq));
+  return store.Post(r, absl::Now() + absl::Seconds(10)).ok();
+}
+
+void PrintRow(const std::string& label, const Result& service, const Result& direct) {
+  std::printf("| %s | %s/s (p50 %.1f ms, p99 %.1f ms) | %s/s (p50 %.1f, p99 %.1f) | %.2f |\n",
+              label.c_str(), absl::StrFormat("%.0f", service.per_second).c_str(), service.p50_ms,
+              service.p99_ms, absl::StrFormat("%.0f", direct.per_second).c_str(), direct.p50_ms,
+              direct.p99_ms, direct.per_second > 0 ? service.per_second / direct.per_second : 0);
+  if (service.failures + direct.failures > 0) {
+    std::printf("|   failures: service %lld, direct %lld | | | |\n",
+                static_cast<long long>(service.failures), static_cast<long long>(direct.failures));
+  }
+}
+
+int64_t Scalar(pqxx::connection& c, const std::string& sql) {
+  pqxx::nontransaction t(c);
+  return t.exec1(sql)[0].as<int64_t>();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  const std::string conninfo = absl::GetFlag(FLAGS_direct);
+  CreateDataset(conninfo);
+  ServicePoster service(absl::GetFlag(FLAGS_target));
+  chatgenius::PoolSettings settings;
+  settings.conninfo = conninfo;
+  settings.max_size = absl::GetFlag(FLAGS_connections);
+  chatgenius::ConnectionPool pool(settings);
+  chatgenius::MessageStore store(&pool);
+  pqxx::connection probe(conninfo);
+  std::string fsync, synchronous_commit;
+  {
+    pqxx::nontransaction t(probe);
+    fsync = t.exec1("SHOW fsync")[0].as<std::string>();
+    synchronous_commit = t.exec1("SHOW synchronous_commit")[0].as<std::string>();
+  }
+  std::printf("fsync = %s, synchronous_commit = %s\n", fsync.c_str(), synchronous_commit.c_str());
+
+  if (!absl::GetFlag(FLAGS_only_latency)) {
+    std::printf(
+        "\n== PostMessage, writers in distinct channels (goal >= 0.8 of direct at 16 and 64)\n");
+    std::printf("| writers | service | same transaction in-process | ratio |\n|---|---|---|---|\n");
+    std::vector<int> counts;
+    for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_writers), ',')) {
+      int n = 0;
+      if (absl::SimpleAtoi(s, &n)) counts.push_back(std::min(n, kMaxWriters));
+    }
+    int64_t stamped_per_second = 0, backlog_max = 0;
+    double service_64 = 0;
+    for (int n : counts) {
+      const bool sample = n == counts.back();
+      std::atomic<bool> sampling{sample};
+      std::atomic<int64_t> max_backlog{0};
+      const int64_t seq_before = Scalar(probe, "SELECT coalesce(max(seq), 0) FROM event_positions");
+      const absl::Time t0 = absl::Now();
+      std::thread sampler([&] {
+        pqxx::connection c(conninfo);
+        while (sampling.load()) {
+          max_backlog = std::max<int64_t>(
+              max_backlog.load(),
+              Scalar(c,
+                     "SELECT count(*) FROM events e WHERE NOT EXISTS "
+                     "(SELECT 1 FROM event_positions p WHERE p.event_id = e.id)"));
+          absl::SleepFor(absl::Milliseconds(50));
+        }
+      });
+      const Result s = Run(n, [&](int w, int i) { return service.Post(OwnChannel(w), w, i); });
+      sampling = false;
+      sampler.join();
+      if (sample) {
+        absl::SleepFor(absl::Milliseconds(200));  // the last round
+        stamped_per_second = static_cast<int64_t>(
+            (Scalar(probe, "SELECT coalesce(max(seq), 0) FROM event_positions") - seq_before) /
+            absl::ToDoubleSeconds(absl::Now() - t0));
+        backlog_max = max_backlog.load();
+        service_64 = s.per_second;
+      }
+      const Result d = Run(n, [&](int w, int i) { return DirectPost(store, OwnChannel(w), w, i); });
+      PrintRow(std::to_string(n), s, d);
+    }
+
+    std::printf("\n== PostMessage, 16 writers in one channel (goal >= 0.7 of direct)\n");
+    std::printf("| writers | service | same transaction in-process | ratio |\n|---|---|---|---|\n");
+    {
+      const Result s = Run(16, [&](int w, int i) { return service.Post(kShared, w, i); });
+      const Result d = Run(16, [&](int w, int i) { return DirectPost(store, kShared, w, i); });
+      PrintRow("16, one channel", s, d);
+    }
+
+    std::printf("\n== sequencer during the %d-writer service run (goal: never the bottleneck)\n",
+                counts.empty() ? 0 : counts.back());
+    std::printf("| events stamped/s | PostMessage/s | most events waiting for a position |\n");
+    std::printf("|---|---|---|\n| %lld | %.0f | %lld |\n",
+                static_cast<long long>(stamped_per_second), service_64,
+                static_cast<long long>(backlog_max));
+
+  }  // !only_latency
+
+  // post -> event: subscribers on the probe channel, writers elsewhere.
+  for (absl::string_view rate_text : absl::StrSplit(absl::GetFlag(FLAGS_background_rates), ',')) {
+    int rate = 0;
+    if (!absl::SimpleAtoi(rate_text, &rate)) continue;
+    const int subscribers = absl::GetFlag(FLAGS_subscribers);
+    std::printf(
+        "\n== post -> event p99 at %d subscribers while %d writers post %s (goal < 15 ms)\n",
+        subscribers, absl::GetFlag(FLAGS_background_writers),
+        rate == 0 ? "as fast as they can" : absl::StrCat(rate, "/s each").c_str());
+    auto channel =
+        grpc::CreateChannel(absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials());
+    auto events = v1::EventService::NewStub(channel);
+    absl::Mutex mu;
+    std::map<std::string, absl::Time> posted_at, acked_at;
+    std::vector<double> latencies;
+    std::vector<std::pair<std::string, absl::Time>> arrivals;
+    std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+    std::vector<std::thread> readers;
+    std::atomic<int> ready{0};
+    for (int i = 0; i < subscribers; ++i) {
+      contexts.push_back(std::make_unique<grpc::ClientContext>());
+      grpc::ClientContext* context = contexts.back().get();
+      readers.emplace_back([&, context] {
+        v1::SubscribeRequest r;
+        r.add_channel_ids(kProbe);
+        r.set_viewer_id(kViewer);
+        auto reader = events->Subscribe(context, r);
+        reader->WaitForInitialMetadata();
+        ++ready;
+        v1::Event e;
+        while (reader->Read(&e)) {
+          const absl::Time now = absl::Now();
+          absl::MutexLock lock(&mu);
+          auto it = posted_at.find(e.message().content());
+          if (it != posted_at.end()) {
+            latencies.push_back(absl::ToDoubleMilliseconds(now - it->second));
+            arrivals.emplace_back(e.message().content(), now);
+          }
+        }
+        (void)reader->Finish();
+      });
+    }
+    while (ready.load() < subscribers) absl::SleepFor(absl::Milliseconds(10));
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> writers;
+    for (int w = 1; w <= absl::GetFlag(FLAGS_background_writers); ++w) {
+      writers.emplace_back([&, w] {
+        for (int i = 0; !stop.load(); ++i) {
+          service.Post(OwnChannel(w), w, i);
+          if (rate > 0) absl::SleepFor(absl::Seconds(1.0 / rate));
+        }
+      });
+    }
+    auto prober = v1::MessageService::NewStub(channel);
+    for (int i = 0; i < 200; ++i) {
+      v1::PostMessageRequest r;
+      r.set_channel_id(kProbe);
+      r.set_author_id(UserId(0));
+      r.set_content(absl::StrCat("probe ", i));
+      grpc::ClientContext context;
+      v1::Message out;
+      {
+        // Keyed by content: an event may arrive before the reply does.
+        absl::MutexLock lock(&mu);
+        posted_at[r.content()] = absl::Now();
+      }
+      const bool ok = prober->PostMessage(&context, r, &out).ok();
+      absl::MutexLock lock(&mu);
+      if (ok) acked_at[r.content()] = absl::Now();
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    absl::SleepFor(absl::Milliseconds(500));
+    stop = true;
+    for (std::thread& t : writers) t.join();
+    for (auto& c : contexts) c->TryCancel();
+    for (std::thread& t : readers) t.join();
+    std::vector<double> all, after_ack;
+    {
+      absl::MutexLock lock(&mu);
+      all = latencies;
+      for (const auto& [content, at] : arrivals) {
+        auto it = acked_at.find(content);
+        if (it != acked_at.end()) {
+          after_ack.push_back(std::max(0.0, absl::ToDoubleMilliseconds(at - it->second)));
+        }
+      }
+    }
+    const size_t expected = 200u * static_cast<size_t>(subscribers);
+    const double p50 = Percentile(all, 0.5), p99 = Percentile(all, 0.99);
+    const double a50 = Percentile(after_ack, 0.5), a99 = Percentile(after_ack, 0.99);
+    std::printf(
+        "| subscribers | deliveries matched | call start -> event p50 / p99 | "
+        "reply -> event p50 / p99 |\n|---|---|---|---|\n");
+    std::printf("| %d | %zu of %zu | %.1f / %.1f ms | %.1f / %.1f ms |\n", subscribers, all.size(),
+                expected, p50, p99, a50, a99);
+  }
+  return 0;
+}
