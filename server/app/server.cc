@@ -479,6 +479,8 @@ std::string Server::RenderMetrics() const {
                 seq.stamped_total);
   AppendCounter(&out, "chatgenius_events_sequencer_rounds_total", "Stamping rounds run here.",
                 seq.rounds_total);
+  AppendCounter(&out, "chatgenius_events_sequencer_round_seconds_total",
+                "Time spent in stamping rounds here.", absl::ToDoubleSeconds(seq.round_time_total));
   AppendGauge(&out, "chatgenius_events_sequencer_watermark",
               "Event id below which every event is stamped (as last seen here).", seq.watermark);
   const HubStatistics hub = hub_->stats();

@@ -127,6 +127,7 @@ void EventSequencer::Lead(DbConnection& conn) {
 }
 
 int64_t EventSequencer::Round(DbConnection& conn) {
+  const absl::Time started = absl::Now();
   CancelWatcher::Registration watch = CancelWatcher::Global().Watch(
       conn.cancel_target(), nullptr, absl::Now() + settings_.round_timeout);
   int64_t high = 0;
@@ -136,6 +137,13 @@ int64_t EventSequencer::Round(DbConnection& conn) {
     // first, and xids are handed out in order).
     pqxx::nontransaction t(conn);
     high = EventStore::IdHighWaterIn(t);
+  }
+  // Nothing drawn since the watermark passed it: no event can be waiting
+  // (a new one needs a new id). Idle polls stop here.
+  if (high < watermark_) {
+    absl::MutexLock lock(&mu_);
+    ++stats_.rounds_total;
+    return 0;
   }
   // A new pair only when ids were drawn since the last one; the xid costs
   // nothing more when the round writes anyway.
@@ -169,6 +177,7 @@ int64_t EventSequencer::Round(DbConnection& conn) {
   {
     absl::MutexLock lock(&mu_);
     ++stats_.rounds_total;
+    stats_.round_time_total += absl::Now() - started;
     stats_.stamped_total += round.stamped;
     if (round.last_seq > 0) stats_.position = round.last_seq;
     stats_.watermark = watermark_;

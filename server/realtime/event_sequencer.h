@@ -69,6 +69,7 @@ struct SequencerStatistics {
   int64_t leaderships_total = 0;  // times this process became the leader
   int64_t position = 0;           // highest position this process stamped
   int64_t watermark = 0;
+  absl::Duration round_time_total;  // time spent in rounds that stamped or looked
 };
 
 class EventSequencer {

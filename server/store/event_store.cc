@@ -108,6 +108,9 @@ void EventStore::RemoveAppendListener(int64_t id) {
 }
 
 void EventStore::PrepareSequencerOn(pqxx::connection_base& conn) {
+  // Its own session: plan each round for its watermark. A generic plan
+  // cannot see that `id >= $1` is the last few ids and scans the table.
+  conn.set_variable("plan_cache_mode", "force_custom_plan");
   conn.prepare("seq_lead", absl::StrCat("SELECT pg_try_advisory_lock(", kSequencerLockKey, ")"));
   conn.prepare("seq_high_water", kHighWaterSql);
   conn.prepare("seq_watermark", "SELECT stamped_below FROM event_sequencer");
