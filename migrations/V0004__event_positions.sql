@@ -16,11 +16,12 @@ CREATE TABLE event_positions (
 );
 INSERT INTO event_positions (seq, event_id) SELECT id, id FROM events;
 
--- The sequencer's state, so a new leader starts where the last one was:
--- stamped_below, the watermark (every event id below it is stamped or was
--- never committed, so a round looks only at ids from here), and last_seq,
--- the highest position ever given (positions never go back, whatever is
--- deleted from the log).
+-- The sequencer's state: stamped_below, the watermark (every event id
+-- below it is stamped or was never committed, so a round looks only at ids
+-- from here; kept about once a second, so a new leader starts near where
+-- the last one was), and last_seq, the highest position retention has
+-- seen before deleting (positions continue past it when the newest events
+-- are pruned too).
 CREATE TABLE event_sequencer (
   singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
   stamped_below  bigint NOT NULL,

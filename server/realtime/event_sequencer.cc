@@ -107,6 +107,8 @@ void EventSequencer::Lead(DbConnection& conn) {
     pqxx::nontransaction t(conn);
     watermark_ = EventStore::WatermarkIn(t);
   }
+  persisted_watermark_ = watermark_;
+  persisted_at_ = absl::InfinitePast();
   pending_.clear();
   {
     absl::MutexLock lock(&mu_);
@@ -162,9 +164,18 @@ int64_t EventSequencer::Round(DbConnection& conn) {
       pending.pop_front();
     }
   }
-  if (next != watermark_) EventStore::SetWatermarkIn(txn, next);
-  if (round.stamped > 0 || next != watermark_) {
+  // Kept for the next leader at most once a second: a stored watermark
+  // that lags is only a larger first round, while updating that row every
+  // round would grow a HOT chain every reader of it walks.
+  const bool persist =
+      next != persisted_watermark_ && absl::Now() - persisted_at_ >= absl::Seconds(1);
+  if (persist) EventStore::SetWatermarkIn(txn, next);
+  if (round.stamped > 0 || persist) {
     txn.commit();
+    if (persist) {
+      persisted_watermark_ = next;
+      persisted_at_ = absl::Now();
+    }
   } else {
     // Nothing written: an abort needs no WAL flush, and the xid it used
     // (if any) still orders the pair.

@@ -113,6 +113,8 @@ class EventSequencer {
 
   // Leader state, sequencer thread only.
   int64_t watermark_ = 0;
+  int64_t persisted_watermark_ = 0;
+  absl::Time persisted_at_ = absl::InfinitePast();
   std::deque<Pending> pending_;
   bool warned_ = false;
 

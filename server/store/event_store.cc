@@ -25,7 +25,9 @@ namespace v1 = ::chatgenius::db::v1;
 // was the per-write ordering lock before V0004; nothing takes it now.)
 constexpr int64_t kSequencerLockKey = 0x6367646200000003;
 
-// ReadSql: up to $2 events after $1, ending with the one whose payload
+// ReadSql: up to $2 events after $1 (the positions first, then each event
+// by its key: an index walk even as a generic plan, whatever the log's
+// size), ending with the one whose payload
 // takes the batch to $3 bytes or past it (the first always comes, however
 // large), so a reader never holds more than its budget plus one event;
 // in_batch counts the rows before that cut.
@@ -39,17 +41,28 @@ const std::string& ReadSql() {
                    "           coalesce(array_to_string(e.channel_ids, ','), '') AS channels, "
                    "           e.payload::text AS body, ",
                    MicrosSql("e.created_at"),
-                   " AS created FROM event_positions p JOIN events e ON e.id = p.event_id "
-                   "    WHERE p.seq > $1 ORDER BY p.seq LIMIT $2) batch) sized "
+                   " AS created FROM (SELECT seq, event_id FROM event_positions "
+                   "      WHERE seq > $1 ORDER BY seq LIMIT $2) p "
+                   "    CROSS JOIN LATERAL (SELECT * FROM events WHERE id = p.event_id) e"
+                   "  ) batch) sized "
                    "WHERE through - octet_length(body) < $3 ORDER BY seq"));
   return *sql;
 }
 
+// The highest position ever given: the newest in event_positions, or, if
+// retention removed it, what retention recorded in event_sequencer.last_seq
+// before deleting (rounds never write that row: a row updated hundreds of
+// times a second grows HOT chains every reader walks).
+constexpr char kLatestSql[] =
+    "SELECT greatest((SELECT coalesce(max(seq), 0) FROM event_positions), "
+    "(SELECT last_seq FROM event_sequencer))";
+
 // The stamping round (see EventStore::StampIn). Positions continue from
-// the highest one ever given (event_sequencer.last_seq, kept by the round
-// itself), whatever was deleted from the log since.
+// the highest one ever given.
 constexpr char kStampSql[] = R"sql(
-  WITH base AS (SELECT last_seq AS s FROM event_sequencer),
+  WITH base AS (
+    SELECT greatest((SELECT coalesce(max(seq), 0) FROM event_positions),
+                    (SELECT last_seq FROM event_sequencer)) AS s),
   cand AS (
     SELECT e.id FROM events e
     WHERE e.id >= $1 AND NOT EXISTS (SELECT 1 FROM event_positions p WHERE p.event_id = e.id)
@@ -57,10 +70,7 @@ constexpr char kStampSql[] = R"sql(
   ins AS (
     INSERT INTO event_positions (seq, event_id)
     SELECT base.s + row_number() OVER (ORDER BY cand.id), cand.id FROM cand CROSS JOIN base
-    RETURNING seq),
-  kept AS (
-    UPDATE event_sequencer SET last_seq = (SELECT max(seq) FROM ins)
-    WHERE EXISTS (SELECT 1 FROM ins) RETURNING 1)
+    RETURNING seq)
   SELECT (SELECT count(*) FROM ins), (SELECT coalesce(max(seq), 0) FROM ins),
          pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
          CASE WHEN $3 THEN pg_current_xact_id()::text::bigint ELSE 0 END)sql";
@@ -68,8 +78,6 @@ constexpr char kStampSql[] = R"sql(
 // The highest event id drawn so far, committed or not.
 constexpr char kHighWaterSql[] =
     "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('events', 'id')::regclass), 0)";
-
-constexpr char kLatestSql[] = "SELECT last_seq FROM event_sequencer";
 
 // The process's append listeners (one per sequencer; tests run several).
 struct AppendListeners {
@@ -181,24 +189,26 @@ void EventStore::PrepareReaderOn(pqxx::connection_base& conn) {
 EventStore::EventStore(ConnectionPool* pool) : pool_(pool) {
   RegisterStatementsOn(pool_);
   RegisterChannelAccessStatements(pool_);
-  // The latest position is the sequencer's last_seq: committed with its
-  // positions, every smaller one settled (rounds are serial), and it stays
-  // when retention empties the log.
+  // The latest position: every smaller one settled (rounds are serial).
   pool_->RegisterStatement("event_bounds",
-                           "SELECT r.pruned_through, greatest(s.last_seq, r.pruned_through) "
-                           "FROM event_retention r CROSS JOIN event_sequencer s");
+                           absl::StrCat("SELECT r.pruned_through, greatest((", kLatestSql,
+                                        "), r.pruned_through) FROM event_retention r"));
   pool_->RegisterStatement("event_high_water", kHighWaterSql);
   pool_->RegisterStatement(
       "event_live_start",
-      "SELECT NOT EXISTS (SELECT 1 FROM events e "
-      "  WHERE e.id >= (SELECT stamped_below FROM event_sequencer) AND e.id <= $1 "
-      "  AND NOT EXISTS (SELECT 1 FROM event_positions p WHERE p.event_id = e.id)), "
-      "(SELECT last_seq FROM event_sequencer)");
+      absl::StrCat("SELECT NOT EXISTS (SELECT 1 FROM events e "
+                   "  WHERE e.id >= (SELECT stamped_below FROM event_sequencer) AND e.id <= $1 "
+                   "  AND NOT EXISTS (SELECT 1 FROM event_positions p WHERE p.event_id = e.id)), "
+                   "(",
+                   kLatestSql, ")"));
   // Positions go with their events (ON DELETE CASCADE); the statement's
-  // snapshot still shows them to `gone`.
+  // snapshot still shows them to `gone`, and `kept` records the highest
+  // position first, so positions continue past what is deleted.
   pool_->RegisterStatement(
       "event_prune",
-      "WITH d AS (DELETE FROM events WHERE created_at < now() - make_interval(secs => $1) "
+      "WITH kept AS (UPDATE event_sequencer SET last_seq = greatest(last_seq, "
+      "(SELECT coalesce(max(seq), 0) FROM event_positions)) RETURNING 1), "
+      "d AS (DELETE FROM events WHERE created_at < now() - make_interval(secs => $1) "
       "RETURNING id), "
       "gone AS (SELECT max(p.seq) AS s FROM event_positions p WHERE p.event_id IN (SELECT id FROM "
       "d)) "
