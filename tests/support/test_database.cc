@@ -102,7 +102,9 @@ int64_t TestDatabase::LatestEventPosition(absl::Duration timeout) const {
     }
     absl::SleepFor(absl::Milliseconds(2));
   }
-  return std::stoll(Query("SELECT last_seq FROM event_sequencer"));
+  return std::stoll(
+      Query("SELECT greatest((SELECT coalesce(max(seq), 0) FROM event_positions), "
+            "(SELECT last_seq FROM event_sequencer))"));
 }
 
 }  // namespace chatgenius::testing
