@@ -58,14 +58,17 @@ constexpr char kLatestSql[] =
     "(SELECT last_seq FROM event_sequencer))";
 
 // The stamping round (see EventStore::StampIn). Positions continue from
-// the highest one ever given.
+// the highest one ever given. "Not stamped yet" is a scalar subquery, one
+// index probe per recent id: as NOT EXISTS the planner, with statistics
+// from a smaller log, chose a merge anti-join that read the whole
+// positions index (12.5 ms a round at 36k events).
 constexpr char kStampSql[] = R"sql(
   WITH base AS (
     SELECT greatest((SELECT coalesce(max(seq), 0) FROM event_positions),
                     (SELECT last_seq FROM event_sequencer)) AS s),
   cand AS (
     SELECT e.id FROM events e
-    WHERE e.id >= $1 AND NOT EXISTS (SELECT 1 FROM event_positions p WHERE p.event_id = e.id)
+    WHERE e.id >= $1 AND (SELECT 1 FROM event_positions p WHERE p.event_id = e.id) IS NULL
     ORDER BY e.id LIMIT $2),
   ins AS (
     INSERT INTO event_positions (seq, event_id)
@@ -198,7 +201,7 @@ EventStore::EventStore(ConnectionPool* pool) : pool_(pool) {
       "event_live_start",
       absl::StrCat("SELECT NOT EXISTS (SELECT 1 FROM events e "
                    "  WHERE e.id >= (SELECT stamped_below FROM event_sequencer) AND e.id <= $1 "
-                   "  AND NOT EXISTS (SELECT 1 FROM event_positions p WHERE p.event_id = e.id)), "
+                   "  AND (SELECT 1 FROM event_positions p WHERE p.event_id = e.id) IS NULL), "
                    "(",
                    kLatestSql, ")"));
   // Positions go with their events (ON DELETE CASCADE); the statement's
@@ -234,7 +237,7 @@ EventStore::EventStore(ConnectionPool* pool) : pool_(pool) {
           SELECT e.channel_id, e.kind, 9223372036854775807, e.id FROM events e
           WHERE e.id >= (SELECT stamped_below FROM event_sequencer)
             AND e.user_id = $$1 AND e.kind IN ($0, $1)
-            AND NOT EXISTS (SELECT 1 FROM event_positions p WHERE p.event_id = e.id)),
+            AND (SELECT 1 FROM event_positions p WHERE p.event_id = e.id) IS NULL),
         own AS (
           SELECT DISTINCT ON (channel_id) channel_id, kind FROM later
           ORDER BY channel_id, ord, id)
