@@ -151,7 +151,7 @@ int64_t EventSequencer::Round(DbConnection& conn) {
   // nothing more when the round writes anyway.
   const bool want_xid = pending_.empty() || pending_.back().high_id != high;
   pqxx::work txn(conn);
-  const StampRound round = EventStore::StampIn(txn, watermark_, settings_.batch, want_xid);
+  const StampRound round = EventStore::StampIn(txn, watermark_, high, settings_.batch, want_xid);
   int64_t next = watermark_;
   std::deque<Pending> pending = pending_;
   if (round.stamped < settings_.batch) {

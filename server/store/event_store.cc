@@ -61,14 +61,16 @@ constexpr char kLatestSql[] =
 // the highest one ever given. "Not stamped yet" is a scalar subquery, one
 // index probe per recent id: as NOT EXISTS the planner, with statistics
 // from a smaller log, chose a merge anti-join that read the whole
-// positions index (12.5 ms a round at 36k events).
+// positions index (12.5 ms a round at 36k events). The range is bounded on
+// both sides ([W, H]) so that stale statistics cannot make it look large.
 constexpr char kStampSql[] = R"sql(
   WITH base AS (
     SELECT greatest((SELECT coalesce(max(seq), 0) FROM event_positions),
                     (SELECT last_seq FROM event_sequencer)) AS s),
   cand AS (
     SELECT e.id FROM events e
-    WHERE e.id >= $1 AND (SELECT 1 FROM event_positions p WHERE p.event_id = e.id) IS NULL
+    WHERE e.id >= $1 AND e.id <= $4
+      AND (SELECT 1 FROM event_positions p WHERE p.event_id = e.id) IS NULL
     ORDER BY e.id LIMIT $2),
   ins AS (
     INSERT INTO event_positions (seq, event_id)
@@ -147,9 +149,9 @@ void EventStore::SetWatermarkIn(pqxx::transaction_base& txn, int64_t watermark) 
   txn.exec_prepared("seq_set_watermark", watermark);
 }
 
-StampRound EventStore::StampIn(pqxx::transaction_base& txn, int64_t watermark, int batch,
-                               bool want_xid) {
-  const pqxx::row r = txn.exec_prepared1("seq_stamp", watermark, batch, want_xid);
+StampRound EventStore::StampIn(pqxx::transaction_base& txn, int64_t watermark, int64_t high,
+                               int batch, bool want_xid) {
+  const pqxx::row r = txn.exec_prepared1("seq_stamp", watermark, batch, want_xid, high);
   StampRound round;
   round.stamped = r[0].as<int64_t>();
   round.last_seq = r[1].as<int64_t>();

@@ -105,15 +105,15 @@ class EventStore {
   // IdHighWaterIn is the highest event id drawn so far (committed or not);
   // WatermarkIn / SetWatermarkIn read and keep the id below which every
   // event is stamped or was never committed; StampIn gives the next
-  // positions to up to `batch` committed, unstamped events with id >=
-  // `watermark`, in id order, and NOTIFYs the hubs if it stamped any;
+  // positions to up to `batch` committed, unstamped events with ids in
+  // [watermark, high], in id order, and NOTIFYs the hubs if it stamped any;
   // with `want_xid` it also gives the round an xid and reports it.
   static void PrepareSequencerOn(pqxx::connection_base& conn);
   static bool TryLeadIn(pqxx::transaction_base& txn);
   static int64_t IdHighWaterIn(pqxx::transaction_base& txn);
   static int64_t WatermarkIn(pqxx::transaction_base& txn);
   static void SetWatermarkIn(pqxx::transaction_base& txn, int64_t watermark);
-  static StampRound StampIn(pqxx::transaction_base& txn, int64_t watermark, int batch,
+  static StampRound StampIn(pqxx::transaction_base& txn, int64_t watermark, int64_t high, int batch,
                             bool want_xid);
   // LatestPositionIn is the highest position stamped (0 if none).
   static int64_t LatestPositionIn(pqxx::transaction_base& txn);
