@@ -2,16 +2,18 @@
 //
 // EventHub: the one reader of the event log in this process. A dedicated
 // connection (outside the pool, through the tunnel when there is one)
-// LISTENs for the log's wake-ups; on each one — and at least every
-// kPollInterval, in case a wake-up was lost — it reads the events after the
-// last id it saw, in batches, and hands each batch to every subscriber. If
-// the connection breaks it reconnects and catches up by id, so nothing is
-// lost; a subscriber never needs its own database connection for live
-// events. It also prunes events older than the retention.
+// LISTENs for the sequencer's NOTIFY (one per stamping round, from whichever
+// replica leads); the local sequencer also wakes it in-process (Wake). On
+// each wake-up — and at least every kPollInterval, in case one was lost — it
+// reads the events after the last position it saw, in batches, and hands
+// each batch to every subscriber. If the connection breaks it reconnects
+// and catches up by position, so nothing is lost; a subscriber never needs
+// its own database connection for live events. It also prunes events older
+// than the retention.
 //
 // Subscribers receive every event and filter for themselves (see
-// event_filter.h); the hub calls them on its thread in id order, so they must
-// not block.
+// event_filter.h); the hub calls them on its thread in position order, so
+// they must not block.
 #ifndef CHATGENIUS_SERVER_REALTIME_EVENT_HUB_H_
 #define CHATGENIUS_SERVER_REALTIME_EVENT_HUB_H_
 
