@@ -1,6 +1,7 @@
 #include "server/realtime/event_sequencer.h"
 
 #include <algorithm>
+#include <optional>
 
 #include <pqxx/pqxx>
 
@@ -150,36 +151,36 @@ int64_t EventSequencer::Round(DbConnection& conn) {
   // A new pair only when ids were drawn since the last one; the xid costs
   // nothing more when the round writes anyway.
   const bool want_xid = pending_.empty() || pending_.back().high_id != high;
-  pqxx::work txn(conn);
-  const StampRound round = EventStore::StampIn(txn, watermark_, high, settings_.batch, want_xid);
+  // Kept for the next leader at most once a second, in this round's own
+  // statement: a stored watermark that lags is only a larger first round,
+  // while updating that row every round would grow a HOT chain every
+  // reader of it walks.
+  std::optional<int64_t> keep;
+  if (watermark_ != persisted_watermark_ && absl::Now() - persisted_at_ >= absl::Seconds(1)) {
+    keep = watermark_;
+  }
+  StampRound round;
+  {
+    // One statement in autocommit: one round trip, one commit (no WAL
+    // flush when it stamped nothing).
+    pqxx::nontransaction t(conn);
+    round = EventStore::StampIn(t, watermark_, high, settings_.batch, want_xid, keep);
+  }
+  if (keep) {
+    persisted_watermark_ = *keep;
+    persisted_at_ = absl::Now();
+  }
   int64_t next = watermark_;
   std::deque<Pending> pending = pending_;
   if (round.stamped < settings_.batch) {
-    // Every committed, unstamped id >= W was visible and is stamped now.
-    // A pair whose xid is below this snapshot's xmin: every transaction
-    // that had drawn an id up to its H has ended, committed ones were
-    // visible to this round — all stamped.
+    // Every committed, unstamped id in [W, H] was visible and is stamped
+    // now. A pair whose xid is below this snapshot's xmin: every
+    // transaction that had drawn an id up to its H has ended, committed
+    // ones were visible to this round — all stamped.
     while (!pending.empty() && pending.front().xid <= round.xmin) {
       next = std::max(next, pending.front().high_id + 1);
       pending.pop_front();
     }
-  }
-  // Kept for the next leader at most once a second: a stored watermark
-  // that lags is only a larger first round, while updating that row every
-  // round would grow a HOT chain every reader of it walks.
-  const bool persist =
-      next != persisted_watermark_ && absl::Now() - persisted_at_ >= absl::Seconds(1);
-  if (persist) EventStore::SetWatermarkIn(txn, next);
-  if (round.stamped > 0 || persist) {
-    txn.commit();
-    if (persist) {
-      persisted_watermark_ = next;
-      persisted_at_ = absl::Now();
-    }
-  } else {
-    // Nothing written: an abort needs no WAL flush, and the xid it used
-    // (if any) still orders the pair.
-    txn.abort();
   }
   watermark_ = next;
   pending_ = std::move(pending);

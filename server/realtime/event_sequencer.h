@@ -23,8 +23,9 @@
 // later round's snapshot has xmin above it, all of them have ended, that
 // round saw every one that committed, and W moves to H+1. (Snapshot xmax
 // would not do: it is one past the latest completed xid, and running
-// transactions may hold larger ones.) A round that writes nothing aborts,
-// which needs no WAL flush.
+// transactions may hold larger ones.) A round is one autocommit statement;
+// one that stamps nothing commits
+// with no WAL to flush.
 // A long or stalled transaction only holds W back (rounds look at more
 // ids); the others' events are stamped as soon as they commit.
 //

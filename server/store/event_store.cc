@@ -63,7 +63,12 @@ constexpr char kLatestSql[] =
 // from a smaller log, chose a merge anti-join that read the whole
 // positions index (12.5 ms a round at 36k events). The range is bounded on
 // both sides ([W, H]) so that stale statistics cannot make it look large.
-constexpr char kStampSql[] = R"sql(
+// One statement, run in autocommit: a round is one round trip and one
+// commit. It also NOTIFYs the hubs when it stamped (queued until its
+// commit) and keeps the watermark ($5) when asked. A round that stamps
+// nothing writes no WAL, so its commit waits for no flush.
+const std::string& StampSql() {
+  static const auto* sql = new std::string(absl::StrCat(R"sql(
   WITH base AS (
     SELECT greatest((SELECT coalesce(max(seq), 0) FROM event_positions),
                     (SELECT last_seq FROM event_sequencer)) AS s),
@@ -75,10 +80,19 @@ constexpr char kStampSql[] = R"sql(
   ins AS (
     INSERT INTO event_positions (seq, event_id)
     SELECT base.s + row_number() OVER (ORDER BY cand.id), cand.id FROM cand CROSS JOIN base
-    RETURNING seq)
-  SELECT (SELECT count(*) FROM ins), (SELECT coalesce(max(seq), 0) FROM ins),
+    RETURNING seq),
+  kept AS (
+    UPDATE event_sequencer SET stamped_below = $5 WHERE $5::bigint IS NOT NULL RETURNING 1),
+  stamped AS (SELECT count(*) AS n, coalesce(max(seq), 0) AS last FROM ins)
+  SELECT stamped.n, stamped.last,
          pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
-         CASE WHEN $3 THEN pg_current_xact_id()::text::bigint ELSE 0 END)sql";
+         CASE WHEN $3 THEN pg_current_xact_id()::text::bigint ELSE 0 END,
+         CASE WHEN stamped.n > 0 THEN pg_notify(')sql",
+                                                        kEventNotifyChannel, R"sql(', '') END,
+         (SELECT count(*) FROM kept)
+  FROM stamped)sql"));
+  return *sql;
+}
 
 // The highest event id drawn so far, committed or not.
 constexpr char kHighWaterSql[] =
@@ -127,9 +141,7 @@ void EventStore::PrepareSequencerOn(pqxx::connection_base& conn) {
   conn.prepare("seq_lead", absl::StrCat("SELECT pg_try_advisory_lock(", kSequencerLockKey, ")"));
   conn.prepare("seq_high_water", kHighWaterSql);
   conn.prepare("seq_watermark", "SELECT stamped_below FROM event_sequencer");
-  conn.prepare("seq_set_watermark", "UPDATE event_sequencer SET stamped_below = $1");
-  conn.prepare("seq_stamp", kStampSql);
-  conn.prepare("seq_notify", absl::StrCat("SELECT pg_notify('", kEventNotifyChannel, "', '')"));
+  conn.prepare("seq_stamp", StampSql());
   conn.prepare("seq_latest", kLatestSql);
 }
 
@@ -145,19 +157,15 @@ int64_t EventStore::WatermarkIn(pqxx::transaction_base& txn) {
   return txn.exec_prepared1("seq_watermark")[0].as<int64_t>();
 }
 
-void EventStore::SetWatermarkIn(pqxx::transaction_base& txn, int64_t watermark) {
-  txn.exec_prepared("seq_set_watermark", watermark);
-}
-
 StampRound EventStore::StampIn(pqxx::transaction_base& txn, int64_t watermark, int64_t high,
-                               int batch, bool want_xid) {
-  const pqxx::row r = txn.exec_prepared1("seq_stamp", watermark, batch, want_xid, high);
+                               int batch, bool want_xid, std::optional<int64_t> keep_watermark) {
+  const pqxx::row r =
+      txn.exec_prepared1("seq_stamp", watermark, batch, want_xid, high, keep_watermark);
   StampRound round;
   round.stamped = r[0].as<int64_t>();
   round.last_seq = r[1].as<int64_t>();
   round.xmin = r[2].as<int64_t>();
   round.xid = r[3].as<int64_t>();
-  if (round.stamped > 0) txn.exec_prepared("seq_notify");
   return round;
 }
 

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -103,18 +104,18 @@ class EventStore {
   // The sequencer's statements, on its own connection (PrepareSequencerOn
   // declares them). TryLeadIn takes the leader's session lock if free;
   // IdHighWaterIn is the highest event id drawn so far (committed or not);
-  // WatermarkIn / SetWatermarkIn read and keep the id below which every
-  // event is stamped or was never committed; StampIn gives the next
-  // positions to up to `batch` committed, unstamped events with ids in
-  // [watermark, high], in id order, and NOTIFYs the hubs if it stamped any;
-  // with `want_xid` it also gives the round an xid and reports it.
+  // WatermarkIn reads the id below which every event is stamped or was
+  // never committed; StampIn gives the next positions to up to `batch`
+  // committed, unstamped events with ids in [watermark, high], in id order,
+  // NOTIFYs the hubs if it stamped any, with `want_xid` gives the round an
+  // xid and reports it, and stores `keep_watermark` when set. One
+  // statement: run it in autocommit (a round is one round trip).
   static void PrepareSequencerOn(pqxx::connection_base& conn);
   static bool TryLeadIn(pqxx::transaction_base& txn);
   static int64_t IdHighWaterIn(pqxx::transaction_base& txn);
   static int64_t WatermarkIn(pqxx::transaction_base& txn);
-  static void SetWatermarkIn(pqxx::transaction_base& txn, int64_t watermark);
   static StampRound StampIn(pqxx::transaction_base& txn, int64_t watermark, int64_t high, int batch,
-                            bool want_xid);
+                            bool want_xid, std::optional<int64_t> keep_watermark);
   // LatestPositionIn is the highest position stamped (0 if none).
   static int64_t LatestPositionIn(pqxx::transaction_base& txn);
 
