@@ -55,14 +55,10 @@ void CancelTarget::Detach() {
   socket_ = -1;
 }
 
+// connect_direct connects in do_startconnect (its do_completeconnect has
+// nothing left to do), so the session is attached there, once.
 DbConnectionPolicy::handle DbConnectionPolicy::do_startconnect(handle orig) {
   handle conn = connect_direct::do_startconnect(orig);
-  target_->Attach(conn);
-  return conn;
-}
-
-DbConnectionPolicy::handle DbConnectionPolicy::do_completeconnect(handle orig) {
-  handle conn = connect_direct::do_completeconnect(orig);
   target_->Attach(conn);
   return conn;
 }

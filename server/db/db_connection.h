@@ -86,7 +86,6 @@ class DbConnectionPolicy : public pqxx::connect_direct {
   DbConnectionPolicy(const std::string& options, std::shared_ptr<CancelTarget> target)
       : connect_direct(options), target_(std::move(target)) {}
   handle do_startconnect(handle orig) override;
-  handle do_completeconnect(handle orig) override;
   handle do_dropconnect(handle orig) noexcept override;
   handle do_disconnect(handle orig) noexcept override;
 

@@ -88,8 +88,7 @@ const std::string& StampSql() {
          pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
          CASE WHEN $3 THEN pg_current_xact_id()::text::bigint ELSE 0 END,
          CASE WHEN stamped.n > 0 THEN pg_notify(')sql",
-                                                        kEventNotifyChannel, R"sql(', '') END,
-         (SELECT count(*) FROM kept)
+                                                        kEventNotifyChannel, R"sql(', '') END
   FROM stamped)sql"));
   return *sql;
 }

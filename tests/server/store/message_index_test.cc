@@ -71,15 +71,16 @@ class MessageIndexTest : public ::testing::Test {
     delete db_;
   }
 
-  // Runs the store call once (so libpqxx prepares the statement on the
-  // pool's only connection), then EXPLAINs the same statement.
-  std::string Explain(const std::string& statement, const std::string& args, bool generic) {
+  // Plan returns EXPLAIN <options> EXECUTE of a statement the store has
+  // prepared on the pool's only connection (custom or forced generic plan).
+  std::string Plan(const std::string& options, const std::string& statement,
+                   const std::string& args, bool generic) {
     std::string plan;
     absl::Status s =
         RunInTransaction(*pool_, absl::Now() + absl::Seconds(30), [&](pqxx::transaction_base& t) {
           if (generic) t.exec("SET LOCAL plan_cache_mode = force_generic_plan");
           for (const pqxx::row& r :
-               t.exec(absl::StrCat("EXPLAIN EXECUTE ", statement, "(", args, ")"))) {
+               t.exec(absl::StrCat("EXPLAIN ", options, "EXECUTE ", statement, "(", args, ")"))) {
             absl::StrAppend(&plan, r[0].as<std::string>(), "\n");
           }
           return absl::OkStatus();
@@ -87,45 +88,28 @@ class MessageIndexTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s;
     return plan;
   }
-
+  std::string Explain(const std::string& statement, const std::string& args, bool generic) {
+    return Plan("", statement, args, generic);
+  }
   // AnalyzedPlan returns EXPLAIN (ANALYZE, BUFFERS) of the statement.
   std::string AnalyzedPlan(const std::string& statement, const std::string& args, bool generic) {
-    std::string plan;
-    absl::Status s =
-        RunInTransaction(*pool_, absl::Now() + absl::Seconds(30), [&](pqxx::transaction_base& t) {
-          if (generic) t.exec("SET LOCAL plan_cache_mode = force_generic_plan");
-          for (const pqxx::row& r : t.exec(absl::StrCat("EXPLAIN (ANALYZE, BUFFERS) EXECUTE ",
-                                                        statement, "(", args, ")"))) {
-            absl::StrAppend(&plan, r[0].as<std::string>(), "\n");
-          }
-          return absl::OkStatus();
-        });
-    EXPECT_TRUE(s.ok()) << s;
-    return plan;
+    return Plan("(ANALYZE, BUFFERS) ", statement, args, generic);
   }
 
   // PageBuffers runs EXPLAIN (ANALYZE, BUFFERS) of a statement and returns
   // the buffers the whole statement touched (the top node's shared
   // hit + read), or -1.
   int PageBuffers(const std::string& statement, const std::string& args, bool generic) {
-    std::string top;
-    absl::Status s =
-        RunInTransaction(*pool_, absl::Now() + absl::Seconds(30), [&](pqxx::transaction_base& t) {
-          if (generic) t.exec("SET LOCAL plan_cache_mode = force_generic_plan");
-          for (const pqxx::row& r : t.exec(absl::StrCat("EXPLAIN (ANALYZE, BUFFERS) EXECUTE ",
-                                                        statement, "(", args, ")"))) {
-            const std::string line = r[0].as<std::string>();
-            if (top.empty() && absl::StrContains(line, "Buffers:")) top = line;
-          }
-          return absl::OkStatus();
-        });
-    EXPECT_TRUE(s.ok()) << s;
+    const std::string plan = AnalyzedPlan(statement, args, generic);
+    const size_t buffers = plan.find("Buffers:");
+    if (buffers == std::string::npos) return -1;
+    const std::string top = plan.substr(buffers, plan.find('\n', buffers) - buffers);
     int total = 0;
     for (const char* kind : {"hit=", "read="}) {
       size_t at = top.find(kind);
       if (at != std::string::npos) total += std::atoi(top.c_str() + at + std::strlen(kind));
     }
-    return top.empty() ? -1 : total;
+    return total;
   }
 
   static testing::TestDatabase* db_;
