@@ -7,8 +7,10 @@
 // writers post. Prints one table per figure with the ratios.
 //
 //   write_bench --target=127.0.0.1:50051 --direct='host=/run/pg port=5432 dbname=writes'
+#include <unistd.h>
 #include <algorithm>
 #include <atomic>
+
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -36,7 +38,8 @@
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "the service");
 ABSL_FLAG(std::string, direct, "", "libpq conninfo of the (fsync on) database the service uses");
 ABSL_FLAG(std::string, writers, "1,16,64", "writer counts, each in its own channel");
-ABSL_FLAG(double, seconds, 3, "duration of each throughput measurement");
+ABSL_FLAG(double, seconds, 3, "duration of each side of each throughput comparison");
+ABSL_FLAG(int, alternations, 3, "turns each side of a comparison runs in, alternating");
 ABSL_FLAG(int, connections, 10, "in-process pool size: the service's POOL_MAX_SIZE");
 ABSL_FLAG(int, subscribers, 100, "streams for the post -> event figure");
 ABSL_FLAG(int, background_writers, 16, "writers posting elsewhere during the post -> event figure");
@@ -102,11 +105,35 @@ void CreateDataset(const std::string& conninfo) {
   t.commit();
 }
 
+// The calls of one side of a comparison, over all its alternations.
+struct Sample {
+  std::vector<double> latencies_ms;
+  int64_t failures = 0;
+  double seconds = 0;
+  double busy_cpu_seconds = 0;  // the whole machine's, while this side ran
+};
+
+// BusyCpuSeconds is the machine's non-idle CPU time so far (/proc/stat:
+// user, nice, system, irq, softirq; steal — a neighbour's — excluded).
+// Client, server and PostgreSQL share the 2 cores, so CPU per post says
+// what a side costs independently of how fast the VM happens to be.
+double BusyCpuSeconds() {
+  std::FILE* f = std::fopen("/proc/stat", "r");
+  if (f == nullptr) return 0;
+  unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0;
+  const int n = std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &system,
+                            &idle, &iowait, &irq, &softirq);
+  std::fclose(f);
+  if (n != 7) return 0;
+  return static_cast<double>(user + nice + system + irq + softirq) / sysconf(_SC_CLK_TCK);
+}
+
 struct Result {
   double per_second = 0;
   double p50_ms = 0;
   double p99_ms = 0;
   int64_t failures = 0;
+  double cpu_ms_per_post = 0;
 };
 
 double Percentile(std::vector<double>& v, double p) {
@@ -115,13 +142,29 @@ double Percentile(std::vector<double>& v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
 }
 
-// Run calls `post(writer)` from `n` threads for `seconds`.
-Result Run(int n, const std::function<bool(int writer, int seq)>& post) {
+Result Summarise(Sample& s) {
+  Result r;
+  r.failures = s.failures;
+  r.per_second =
+      s.seconds > 0 ? static_cast<double>(s.latencies_ms.size() - s.failures) / s.seconds : 0;
+  r.p50_ms = Percentile(s.latencies_ms, 0.50);
+  r.p99_ms = Percentile(s.latencies_ms, 0.99);
+  const int64_t ok = static_cast<int64_t>(s.latencies_ms.size()) - s.failures;
+  r.cpu_ms_per_post = ok > 0 ? s.busy_cpu_seconds * 1000 / static_cast<double>(ok) : 0;
+  return r;
+}
+
+using PostFn = std::function<bool(int writer, int seq)>;
+
+// RunInto calls `post(writer)` from `n` threads for `duration`, adding the
+// calls to `out`.
+void RunInto(int n, absl::Duration duration, const PostFn& post, Sample* out) {
   std::atomic<bool> stop{false};
   std::vector<std::vector<double>> latencies(n);
   std::atomic<int64_t> failures{0};
   std::vector<std::thread> threads;
   const absl::Time start = absl::Now();
+  const double cpu_start = BusyCpuSeconds();
   for (int w = 0; w < n; ++w) {
     threads.emplace_back([&, w] {
       for (int i = 0; !stop.load(); ++i) {
@@ -131,18 +174,29 @@ Result Run(int n, const std::function<bool(int writer, int seq)>& post) {
       }
     });
   }
-  absl::SleepFor(absl::Seconds(absl::GetFlag(FLAGS_seconds)));
+  absl::SleepFor(duration);
   stop = true;
   for (std::thread& t : threads) t.join();
-  const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
-  std::vector<double> all;
-  for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  Result r;
-  r.failures = failures.load();
-  r.per_second = static_cast<double>(all.size() - r.failures) / elapsed;
-  r.p50_ms = Percentile(all, 0.50);
-  r.p99_ms = Percentile(all, 0.99);
-  return r;
+  out->seconds += absl::ToDoubleSeconds(absl::Now() - start);
+  out->busy_cpu_seconds += BusyCpuSeconds() - cpu_start;
+  out->failures += failures.load();
+  for (const auto& l : latencies)
+    out->latencies_ms.insert(out->latencies_ms.end(), l.begin(), l.end());
+}
+
+// Compare runs the two sides in turns (service, in-process, service, ...)
+// `--alternations` times, `--seconds` per side in all: this VM's speed
+// drifts with its neighbours over seconds, and one long run per side
+// measured that drift as much as the sides.
+std::pair<Result, Result> Compare(int n, const PostFn& service, const PostFn& direct) {
+  const int turns = std::max(1, absl::GetFlag(FLAGS_alternations));
+  const absl::Duration each = absl::Seconds(absl::GetFlag(FLAGS_seconds)) / turns;
+  Sample s, d;
+  for (int i = 0; i < turns; ++i) {
+    RunInto(n, each, service, &s);
+    RunInto(n, each, direct, &d);
+  }
+  return {Summarise(s), Summarise(d)};
 }
 
 // Posters through the service: one HTTP/2 connection per 8 writers.
@@ -181,10 +235,13 @@ bool DirectPost(chatgenius::MessageStore& store, const std::string& channel, int
 }
 
 void PrintRow(const std::string& label, const Result& service, const Result& direct) {
-  std::printf("| %s | %s/s (p50 %.1f ms, p99 %.1f ms) | %s/s (p50 %.1f, p99 %.1f) | %.2f |\n",
-              label.c_str(), absl::StrFormat("%.0f", service.per_second).c_str(), service.p50_ms,
-              service.p99_ms, absl::StrFormat("%.0f", direct.per_second).c_str(), direct.p50_ms,
-              direct.p99_ms, direct.per_second > 0 ? service.per_second / direct.per_second : 0);
+  std::printf(
+      "| %s | %s/s (p50 %.1f ms, p99 %.1f ms; %.2f CPU ms) | %s/s (p50 %.1f, p99 %.1f; %.2f CPU "
+      "ms) | %.2f |\n",
+      label.c_str(), absl::StrFormat("%.0f", service.per_second).c_str(), service.p50_ms,
+      service.p99_ms, service.cpu_ms_per_post, absl::StrFormat("%.0f", direct.per_second).c_str(),
+      direct.p50_ms, direct.p99_ms, direct.cpu_ms_per_post,
+      direct.per_second > 0 ? service.per_second / direct.per_second : 0);
   if (service.failures + direct.failures > 0) {
     std::printf("|   failures: service %lld, direct %lld | | | |\n",
                 static_cast<long long>(service.failures), static_cast<long long>(direct.failures));
@@ -204,11 +261,11 @@ int main(int argc, char** argv) {
   CreateDataset(conninfo);
   ServicePoster service(absl::GetFlag(FLAGS_target));
   chatgenius::PoolSettings settings;
-  settings.conninfo = conninfo;
+  settings.conninfo = conninfo + " application_name=write_bench-in-process";
   settings.max_size = absl::GetFlag(FLAGS_connections);
   chatgenius::ConnectionPool pool(settings);
   chatgenius::MessageStore store(&pool);
-  pqxx::connection probe(conninfo);
+  pqxx::connection probe(conninfo + " application_name=write_bench-probe");
   std::string fsync, synchronous_commit;
   {
     pqxx::nontransaction t(probe);
@@ -220,59 +277,77 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_only_latency)) {
     std::printf(
         "\n== PostMessage, writers in distinct channels (goal >= 0.8 of direct at 16 and 64)\n");
-    std::printf("| writers | service | same transaction in-process | ratio |\n|---|---|---|---|\n");
+    std::printf(
+        "| writers | service (machine CPU per post) | same transaction in-process | ratio |\n"
+        "|---|---|---|---|\n");
     std::vector<int> counts;
     for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_writers), ',')) {
       int n = 0;
       if (absl::SimpleAtoi(s, &n)) counts.push_back(std::min(n, kMaxWriters));
     }
     int64_t stamped_per_second = 0, backlog_max = 0;
-    double service_64 = 0;
+    double committed_per_second = 0;
     for (int n : counts) {
       const bool sample = n == counts.back();
       std::atomic<bool> sampling{sample};
       std::atomic<int64_t> max_backlog{0};
       const int64_t seq_before = Scalar(probe, "SELECT coalesce(max(seq), 0) FROM event_positions");
+      const int64_t posts_before = Scalar(probe, "SELECT count(*) FROM messages");
       const absl::Time t0 = absl::Now();
       std::thread sampler([&] {
-        pqxx::connection c(conninfo);
+        if (!sample) return;
+        // jit off: the planner cannot know the watermark's range is small,
+        // and compiling the count took 8 ms of a core every 50 ms.
+        pqxx::connection c(conninfo + " application_name=write_bench-sampler options='-c jit=off'");
         while (sampling.load()) {
           max_backlog = std::max<int64_t>(
               max_backlog.load(),
+              // Only ids at or above the stored watermark can be waiting:
+              // a count over the whole log cost PostgreSQL more CPU than
+              // the sequencer does.
               Scalar(c,
-                     "SELECT count(*) FROM events e WHERE NOT EXISTS "
-                     "(SELECT 1 FROM event_positions p WHERE p.event_id = e.id)"));
-          absl::SleepFor(absl::Milliseconds(50));
+                     "SELECT count(*) FROM events e "
+                     "WHERE e.id >= (SELECT stamped_below FROM event_sequencer) "
+                     "AND (SELECT 1 FROM event_positions p WHERE p.event_id = e.id) IS NULL"));
+          absl::SleepFor(absl::Milliseconds(200));
         }
       });
-      const Result s = Run(n, [&](int w, int i) { return service.Post(OwnChannel(w), w, i); });
+      const auto [s, d] = Compare(
+          n, [&](int w, int i) { return service.Post(OwnChannel(w), w, i); },
+          [&](int w, int i) { return DirectPost(store, OwnChannel(w), w, i); });
       sampling = false;
       sampler.join();
       if (sample) {
         absl::SleepFor(absl::Milliseconds(200));  // the last round
+        const double elapsed = absl::ToDoubleSeconds(absl::Now() - t0);
         stamped_per_second = static_cast<int64_t>(
             (Scalar(probe, "SELECT coalesce(max(seq), 0) FROM event_positions") - seq_before) /
-            absl::ToDoubleSeconds(absl::Now() - t0));
+            elapsed);
+        committed_per_second =
+            (Scalar(probe, "SELECT count(*) FROM messages") - posts_before) / elapsed;
         backlog_max = max_backlog.load();
-        service_64 = s.per_second;
       }
-      const Result d = Run(n, [&](int w, int i) { return DirectPost(store, OwnChannel(w), w, i); });
       PrintRow(std::to_string(n), s, d);
     }
 
     std::printf("\n== PostMessage, 16 writers in one channel (goal >= 0.7 of direct)\n");
-    std::printf("| writers | service | same transaction in-process | ratio |\n|---|---|---|---|\n");
+    std::printf(
+        "| writers | service (machine CPU per post) | same transaction in-process | ratio |\n"
+        "|---|---|---|---|\n");
     {
-      const Result s = Run(16, [&](int w, int i) { return service.Post(kShared, w, i); });
-      const Result d = Run(16, [&](int w, int i) { return DirectPost(store, kShared, w, i); });
+      const auto [s, d] = Compare(
+          16, [&](int w, int i) { return service.Post(kShared, w, i); },
+          [&](int w, int i) { return DirectPost(store, kShared, w, i); });
       PrintRow("16, one channel", s, d);
     }
 
-    std::printf("\n== sequencer during the %d-writer service run (goal: never the bottleneck)\n",
-                counts.empty() ? 0 : counts.back());
-    std::printf("| events stamped/s | PostMessage/s | most events waiting for a position |\n");
+    std::printf(
+        "\n== sequencer during the %d-writer comparison, both sides (goal: never the "
+        "bottleneck)\n",
+        counts.empty() ? 0 : counts.back());
+    std::printf("| events stamped/s | posts committed/s | most events waiting for a position |\n");
     std::printf("|---|---|---|\n| %lld | %.0f | %lld |\n",
-                static_cast<long long>(stamped_per_second), service_64,
+                static_cast<long long>(stamped_per_second), committed_per_second,
                 static_cast<long long>(backlog_max));
 
   }  // !only_latency

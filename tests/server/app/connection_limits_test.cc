@@ -4,8 +4,12 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <dirent.h>
+
 #include <atomic>
+#include <cstdlib>
 #include <iostream>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -96,6 +100,64 @@ TEST_F(ConnectionLimitsTest, ConnectionsAgeOutSoClientsRebalance) {
   grpc::ClientContext again;
   testing::SetDeadline(&again);
   EXPECT_TRUE(users->GetUser(&again, get, &out).ok());
+}
+
+// The ids of this process's threads now.
+std::set<int> ThreadIds() {
+  std::set<int> ids;
+  if (DIR* d = opendir("/proc/self/task")) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] != '.') ids.insert(std::atoi(e->d_name));
+    }
+    closedir(d);
+  }
+  return ids;
+}
+
+class HandlerThreadsTest : public testing::DomainTest {};
+
+TEST_F(HandlerThreadsTest, ConcurrentCallersReuseHandlerThreads) {
+  // gRPC's sync server keeps 2 idle threads by default: with more callers
+  // than that, a thread that finished a call exited and the next call
+  // started a new one (~500 thread creations a second in the write bench).
+  v1::User ada = User("ada");
+  constexpr int kCallers = 8;
+  constexpr int kCallsEach = 60;
+  const std::set<int> before = ThreadIds();
+  std::set<int> seen;
+  std::atomic<bool> done{false};
+  std::thread sampler([&] {
+    while (!done.load()) {
+      for (int id : ThreadIds()) {
+        if (before.count(id) == 0) seen.insert(id);
+      }
+      absl::SleepFor(absl::Microseconds(200));
+    }
+  });
+  std::vector<std::thread> callers;
+  std::atomic<int> failed{0};
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back([&] {
+      auto stub = v1::UserService::NewStub(testing::SeparateConnection(server_.address()));
+      for (int n = 0; n < kCallsEach; ++n) {
+        v1::GetUserRequest get;
+        get.set_id(ada.id());
+        v1::User out;
+        grpc::ClientContext context;
+        testing::SetDeadline(&context);
+        if (!stub->GetUser(&context, get, &out).ok()) ++failed;
+      }
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  done = true;
+  sampler.join();
+  EXPECT_EQ(failed.load(), 0);
+  std::cout << kCallers * kCallsEach << " calls from " << kCallers << " callers: " << seen.size()
+            << " threads started in this process\n";
+  // The sampler, the callers and their channels' threads, and at most
+  // kCallers more handler threads: a few dozen, not one per call.
+  EXPECT_LT(seen.size(), 60u) << "handler threads are kept for the next call";
 }
 
 class ThreadLimitTest : public testing::DomainTest {
