@@ -32,20 +32,25 @@ constexpr int64_t kSequencerLockKey = 0x6367646200000003;
 // large), so a reader never holds more than its budget plus one event;
 // in_batch counts the rows before that cut.
 const std::string& ReadSql() {
-  static const auto* sql = new std::string(
-      absl::StrCat("SELECT seq, channel, user_id, channels, body, created, in_batch FROM ("
-                   "  SELECT *, sum(octet_length(body)) OVER (ORDER BY seq) AS through, "
-                   "         count(*) OVER () AS in_batch FROM ("
-                   "    SELECT p.seq, coalesce(e.channel_id, '') AS channel, "
-                   "           coalesce(e.user_id, '') AS user_id, "
-                   "           coalesce(array_to_string(e.channel_ids, ','), '') AS channels, "
-                   "           e.payload::text AS body, ",
-                   MicrosSql("e.created_at"),
-                   " AS created FROM (SELECT seq, event_id FROM event_positions "
-                   "      WHERE seq > $1 ORDER BY seq LIMIT $2) p "
-                   "    CROSS JOIN LATERAL (SELECT * FROM events WHERE id = p.event_id) e"
-                   "  ) batch) sized "
-                   "WHERE through - octet_length(body) < $3 ORDER BY seq"));
+  static const auto* sql = new std::string(absl::StrCat(
+      "SELECT seq, channel, user_id, channels, body, created, in_batch, is_proto FROM ("
+      "  SELECT *, sum(octet_length(body)) OVER (ORDER BY seq) AS through, "
+      "         count(*) OVER () AS in_batch FROM ("
+      "    SELECT p.seq, coalesce(e.channel_id, '') AS channel, "
+      "           coalesce(e.user_id, '') AS user_id, "
+      "           coalesce(array_to_string(e.channel_ids, ','), '') AS channels, "
+      // Binary protobuf; rows from before V0005 carry JSON.
+      "           coalesce(e.payload_proto, convert_to(e.payload::text, 'UTF8')) "
+      "             AS body, e.payload_proto IS NOT NULL AS is_proto, ",
+      MicrosSql("e.created_at"),
+      " AS created FROM (SELECT seq, event_id FROM event_positions "
+      "      WHERE seq > $1 ORDER BY seq LIMIT $2) p "
+      // OFFSET 0 keeps the lateral a per-position index probe:
+      // a generic plan (the hub's session) flattened it into a
+      // hash join over every event (0.5 s at 1.2M events).
+      "    CROSS JOIN LATERAL (SELECT * FROM events WHERE id = p.event_id OFFSET 0) e"
+      "  ) batch) sized "
+      "WHERE through - octet_length(body) < $3 ORDER BY seq"));
   return *sql;
 }
 
@@ -117,6 +122,17 @@ void NotifyAppendListeners() {
   for (const auto& [id, listener] : l.by_id) listener();
 }
 
+// A dedicated session runs a few statements hundreds of times a second:
+// plan them once. Re-planning them was half of the sequencer's and of the
+// hub's PostgreSQL CPU (~1 ms a round); their generic plans are index
+// probes (event_plans_test holds them to that). JIT off: generic plans
+// estimate from default selectivities, which crossed jit_above_cost and
+// compiled the plan at every execution.
+void UsePlansOnce(pqxx::connection_base& conn) {
+  conn.set_variable("plan_cache_mode", "force_generic_plan");
+  conn.set_variable("jit", "off");
+}
+
 }  // namespace
 
 int64_t EventStore::AddAppendListener(std::function<void()> listener) {
@@ -134,9 +150,7 @@ void EventStore::RemoveAppendListener(int64_t id) {
 }
 
 void EventStore::PrepareSequencerOn(pqxx::connection_base& conn) {
-  // Its own session: plan each round for its watermark. A generic plan
-  // cannot see that `id >= $1` is the last few ids and scans the table.
-  conn.set_variable("plan_cache_mode", "force_custom_plan");
+  UsePlansOnce(conn);
   conn.prepare("seq_lead", absl::StrCat("SELECT pg_try_advisory_lock(", kSequencerLockKey, ")"));
   conn.prepare("seq_high_water", kHighWaterSql);
   conn.prepare("seq_watermark", "SELECT stamped_below FROM event_sequencer");
@@ -180,13 +194,13 @@ int64_t EventStore::LatestPositionIn(pqxx::transaction_base& txn) {
 void EventStore::RegisterStatementsOn(ConnectionPool* pool) {
   pool->RegisterStatement(
       "event_append",
-      "INSERT INTO events (kind, channel_id, user_id, payload) "
-      "SELECT $1, $2, $3, $4::jsonb FROM (SELECT pg_current_xact_id() AS xid) x "
+      "INSERT INTO events (kind, channel_id, user_id, payload_proto) "
+      "SELECT $1, $2, $3, $4::bytea FROM (SELECT pg_current_xact_id() AS xid) x "
       "WHERE x.xid IS NOT NULL");
   pool->RegisterStatement(
       "event_append_status",
-      "INSERT INTO events (kind, user_id, channel_ids, payload) "
-      "SELECT $1::smallint, $2::text, coalesce(array_agg(m.channel_id::text), '{}'), $3::jsonb "
+      "INSERT INTO events (kind, user_id, channel_ids, payload_proto) "
+      "SELECT $1::smallint, $2::text, coalesce(array_agg(m.channel_id::text), '{}'), $3::bytea "
       "FROM (SELECT pg_current_xact_id() AS xid) x CROSS JOIN channel_members m "
       "JOIN channels c ON c.id = m.channel_id "
       "WHERE x.xid IS NOT NULL AND m.user_id = $2::text AND c.deleted_at IS NULL");
@@ -194,6 +208,7 @@ void EventStore::RegisterStatementsOn(ConnectionPool* pool) {
 }
 
 void EventStore::PrepareReaderOn(pqxx::connection_base& conn) {
+  UsePlansOnce(conn);
   conn.prepare("event_read", ReadSql());
   conn.prepare("seq_latest", kLatestSql);
 }
@@ -266,9 +281,9 @@ void EventStore::AppendIn(pqxx::transaction_base& txn, const v1::Event& event,
   v1::Event stored = event;
   stored.clear_id();
   stored.clear_create_time();
-  std::string payload;
-  google::protobuf::util::JsonPrintOptions options;
-  (void)google::protobuf::util::MessageToJsonString(stored, &payload, options);
+  std::string serialized;
+  stored.SerializeToString(&serialized);
+  const pqxx::binarystring payload(serialized);  // sent in binary format: no escaping
   if (event.kind() == v1::EVENT_KIND_USER_STATUS_CHANGED) {
     txn.exec_prepared("event_append_status", static_cast<int>(event.kind()), user_id, payload);
     return;
@@ -288,10 +303,17 @@ absl::StatusOr<std::vector<StoredEvent>> EventStore::ReadIn(pqxx::transaction_ba
   for (const pqxx::row& r : txn.exec_prepared("event_read", after, limit, max_bytes)) {
     in_batch = r[6].as<int64_t>();
     StoredEvent e;
-    auto parsed = google::protobuf::util::JsonStringToMessage(r[4].as<std::string>(), &e.event);
-    if (!parsed.ok()) {
-      return absl::InternalError(
-          absl::StrCat("event ", r[0].as<int64_t>(), ": ", parsed.ToString()));
+    const pqxx::binarystring body(r[4]);
+    if (r[7].as<bool>()) {
+      if (!e.event.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+        return absl::InternalError(absl::StrCat("event ", r[0].as<int64_t>(), ": unreadable"));
+      }
+    } else {
+      auto parsed = google::protobuf::util::JsonStringToMessage(body.str(), &e.event);
+      if (!parsed.ok()) {
+        return absl::InternalError(
+            absl::StrCat("event ", r[0].as<int64_t>(), ": ", parsed.ToString()));
+      }
     }
     e.event.set_id(r[0].as<int64_t>());
     SetTimestamp(r[5], e.event.mutable_create_time());

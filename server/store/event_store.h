@@ -88,12 +88,13 @@ class EventStore {
                        const std::string& user_id = "");
 
   // PrepareReaderOn declares ReadIn's statement on a connection outside the
-  // pool (the hub's dedicated LISTEN connection).
+  // pool (the hub's dedicated LISTEN connection) and makes the session plan
+  // its statements once (generic plans, no JIT).
   static void PrepareReaderOn(pqxx::connection_base& conn);
 
   // ReadIn returns up to `limit` events with id > `after`, in id order,
   // inside any transaction (the hub's LISTEN connection uses its own),
-  // ending with the event whose payload (JSON text) takes the batch to
+  // ending with the event whose stored payload (serialized Event) takes the batch to
   // `max_bytes` or past it — so a caller holds at most max_bytes plus one
   // event, and the first event always comes (progress).
   // `cut` (optional) says whether the byte budget ended the batch early.
@@ -109,7 +110,8 @@ class EventStore {
   // committed, unstamped events with ids in [watermark, high], in id order,
   // NOTIFYs the hubs if it stamped any, with `want_xid` gives the round an
   // xid and reports it, and stores `keep_watermark` when set. One
-  // statement: run it in autocommit (a round is one round trip).
+  // statement: run it in autocommit (a round is one round trip). The
+  // session plans them once, like the reader's.
   static void PrepareSequencerOn(pqxx::connection_base& conn);
   static bool TryLeadIn(pqxx::transaction_base& txn);
   static int64_t IdHighWaterIn(pqxx::transaction_base& txn);

@@ -1,0 +1,125 @@
+// The statements the event hub and the sequencer run hundreds of times a
+// second on their dedicated sessions are planned once (generic plans, no
+// JIT: EventStore::PrepareReaderOn / PrepareSequencerOn). On a populated log
+// (300k events) their generic plans must stay index probes over the few
+// newest rows: EXPLAIN (ANALYZE, BUFFERS) of the very prepared statements.
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include <pqxx/pqxx>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "server/migrate/migrator.h"
+#include "server/store/event_store.h"
+#include "tests/support/test_database.h"
+
+namespace chatgenius {
+namespace {
+
+constexpr int kEvents = 300000;
+constexpr int kUnstamped = 50;
+
+class EventPlansTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    db_ = new testing::TestDatabase();
+    absl::StatusOr<std::vector<MigrationFile>> files = BuiltinMigrations();
+    ASSERT_TRUE(files.ok());
+    ASSERT_TRUE(Migrator(db_->conninfo(), nullptr, *files).Apply().ok());
+    pqxx::connection c(db_->conninfo());
+    pqxx::work t(c);
+    // 300k events, all but the newest 50 with a position.
+    t.exec(
+        absl::StrCat("INSERT INTO events (kind, channel_id, payload) SELECT 1, NULL, "
+                     "json_build_object('kind', 'EVENT_KIND_CHANNEL_UPDATED', 'channel', "
+                     "json_build_object('description', 'event ' || n)) FROM generate_series(1, ",
+                     kEvents, ") n"));
+    t.exec(absl::StrCat(
+        "INSERT INTO event_positions (seq, event_id) SELECT id, id FROM events WHERE id <= ",
+        kEvents - kUnstamped));
+    t.exec(absl::StrCat("UPDATE event_sequencer SET stamped_below = ", kEvents - kUnstamped - 10));
+    t.commit();
+    pqxx::nontransaction(c).exec("VACUUM ANALYZE");
+  }
+  static void TearDownTestSuite() { delete db_; }
+
+  // Analyze runs EXPLAIN (ANALYZE, BUFFERS) EXECUTE statement(args) on
+  // `conn` in a transaction it rolls back, and returns the plan.
+  static std::string Analyze(pqxx::connection& conn, const std::string& statement,
+                             const std::string& args) {
+    conn.prepare_now(statement);  // libpqxx prepares on first use
+    pqxx::work t(conn);
+    std::string plan;
+    for (const pqxx::row& r :
+         t.exec(absl::StrCat("EXPLAIN (ANALYZE, BUFFERS) EXECUTE ", statement, "(", args, ")"))) {
+      absl::StrAppend(&plan, r[0].as<std::string>(), "\n");
+    }
+    t.abort();
+    return plan;
+  }
+
+  // Buffers is the shared hit + read of the plan's top node (-1 if none).
+  static int Buffers(const std::string& plan) {
+    const size_t at = plan.find("Buffers:");
+    if (at == std::string::npos) return -1;
+    const std::string top = plan.substr(at, plan.find('\n', at) - at);
+    int total = 0;
+    for (const char* kind : {"hit=", "read="}) {
+      size_t k = top.find(kind);
+      if (k != std::string::npos) total += std::atoi(top.c_str() + k + std::strlen(kind));
+    }
+    return total;
+  }
+
+  static void ExpectProbe(const std::string& plan, int max_buffers) {
+    EXPECT_FALSE(absl::StrContains(plan, "Seq Scan on events")) << plan;
+    EXPECT_FALSE(absl::StrContains(plan, "JIT:")) << "compiled at every execution:\n" << plan;
+    const int buffers = Buffers(plan);
+    EXPECT_GE(buffers, 0) << plan;
+    EXPECT_LT(buffers, max_buffers) << plan;
+    std::cout << "buffers: " << buffers << "\n";
+  }
+
+  static testing::TestDatabase* db_;
+};
+
+testing::TestDatabase* EventPlansTest::db_ = nullptr;
+
+TEST_F(EventPlansTest, TheHubReadsTheNewestEventsWithAGenericIndexPlan) {
+  pqxx::connection conn(db_->conninfo());
+  EventStore::PrepareReaderOn(conn);
+  EXPECT_EQ(pqxx::nontransaction(conn).exec1("SHOW plan_cache_mode")[0].as<std::string>(),
+            "force_generic_plan");
+  const int64_t after = kEvents - kUnstamped - 5;
+  const std::string plan = Analyze(conn, "event_read", absl::StrCat(after, ", 1000, 8388608"));
+  EXPECT_TRUE(absl::StrContains(plan, "rows=5 ")) << "the 5 newest positions:\n" << plan;
+  ExpectProbe(plan, 100);
+  // And the statement still reads them, in order.
+  pqxx::nontransaction t(conn);
+  absl::StatusOr<std::vector<StoredEvent>> events = EventStore::ReadIn(t, after, 1000, 8388608);
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 5u);
+  for (size_t i = 0; i < events->size(); ++i) {
+    EXPECT_EQ((*events)[i].event.id(), after + 1 + static_cast<int64_t>(i));
+    EXPECT_EQ((*events)[i].event.channel().description(), absl::StrCat("event ", after + 1 + i));
+  }
+}
+
+TEST_F(EventPlansTest, TheSequencerStampsTheNewestEventsWithAGenericIndexPlan) {
+  pqxx::connection conn(db_->conninfo());
+  EventStore::PrepareSequencerOn(conn);
+  EXPECT_EQ(pqxx::nontransaction(conn).exec1("SHOW jit")[0].as<std::string>(), "off");
+  // A round over [W, H]: the last 60 ids, 50 of them unstamped.
+  const std::string plan =
+      Analyze(conn, "seq_stamp",
+              absl::StrCat(kEvents - kUnstamped - 10, ", 5000, true, ", kEvents, ", NULL"));
+  EXPECT_TRUE(absl::StrContains(plan, "Insert on event_positions")) << plan;
+  ExpectProbe(plan, 2000);
+}
+
+}  // namespace
+}  // namespace chatgenius
