@@ -33,6 +33,7 @@
 #include "chatgenius/db/v1/event_service.grpc.pb.h"
 #include "chatgenius/db/v1/message_service.grpc.pb.h"
 #include "server/db/connection_pool.h"
+#include "server/store/event_store.h"
 #include "server/store/message_store.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "the service");
@@ -368,6 +369,29 @@ int main(int argc, char** argv) {
     std::map<std::string, absl::Time> posted_at, acked_at;
     std::vector<double> latencies;
     std::vector<std::pair<std::string, absl::Time>> arrivals;
+    std::map<std::string, int64_t> seq_of;  // probe content -> its event's position
+    // The sequencer's NOTIFYs (payload: the round's highest position) as a
+    // hub on another replica would see them: when each round committed.
+    std::vector<std::pair<int64_t, absl::Time>> rounds;
+    std::atomic<bool> listening{true};
+    std::thread listener([&] {
+      pqxx::connection c(absl::GetFlag(FLAGS_direct) + " application_name=write_bench-listen");
+      struct Receiver : pqxx::notification_receiver {
+        Receiver(pqxx::connection_base& c, absl::Mutex* mu,
+                 std::vector<std::pair<int64_t, absl::Time>>* out)
+            : pqxx::notification_receiver(c, chatgenius::kEventNotifyChannel), mu(mu), out(out) {}
+        void operator()(const std::string& payload, int) override {
+          int64_t seq = 0;
+          const absl::Time now = absl::Now();
+          if (!absl::SimpleAtoi(payload, &seq)) return;
+          absl::MutexLock lock(mu);
+          out->emplace_back(seq, now);
+        }
+        absl::Mutex* mu;
+        std::vector<std::pair<int64_t, absl::Time>>* out;
+      } receiver(c, &mu, &rounds);
+      while (listening.load()) c.await_notification(0, 50000);
+    });
     std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
     std::vector<std::thread> readers;
     std::atomic<int> ready{0};
@@ -389,6 +413,7 @@ int main(int argc, char** argv) {
           if (it != posted_at.end()) {
             latencies.push_back(absl::ToDoubleMilliseconds(now - it->second));
             arrivals.emplace_back(e.message().content(), now);
+            seq_of[e.message().content()] = e.id();
           }
         }
         (void)reader->Finish();
@@ -419,8 +444,12 @@ int main(int argc, char** argv) {
         posted_at[r.content()] = absl::Now();
       }
       const bool ok = prober->PostMessage(&context, r, &out).ok();
-      absl::MutexLock lock(&mu);
-      if (ok) acked_at[r.content()] = absl::Now();
+      const absl::Time acked = absl::Now();
+      if (ok) {
+        absl::MutexLock lock(&mu);
+        acked_at[r.content()] = acked;
+      }
+      // Not under the lock: readers and the listener take it per event.
       absl::SleepFor(absl::Milliseconds(10));
     }
     absl::SleepFor(absl::Milliseconds(500));
@@ -428,14 +457,35 @@ int main(int argc, char** argv) {
     for (std::thread& t : writers) t.join();
     for (auto& c : contexts) c->TryCancel();
     for (std::thread& t : readers) t.join();
-    std::vector<double> all, after_ack;
+    listening = false;
+    listener.join();
+    std::vector<double> all, after_ack, to_round, to_first, to_last;
     {
       absl::MutexLock lock(&mu);
       all = latencies;
+      std::map<std::string, std::pair<absl::Time, absl::Time>> first_last;
       for (const auto& [content, at] : arrivals) {
         auto it = acked_at.find(content);
         if (it != acked_at.end()) {
           after_ack.push_back(std::max(0.0, absl::ToDoubleMilliseconds(at - it->second)));
+        }
+        auto [fl, added] = first_last.try_emplace(content, at, at);
+        if (!added) {
+          fl->second.first = std::min(fl->second.first, at);
+          fl->second.second = std::max(fl->second.second, at);
+        }
+      }
+      for (const auto& [content, acked] : acked_at) {
+        auto seq = seq_of.find(content);
+        auto fl = first_last.find(content);
+        if (seq == seq_of.end() || fl == first_last.end()) continue;
+        to_first.push_back(std::max(0.0, absl::ToDoubleMilliseconds(fl->second.first - acked)));
+        to_last.push_back(std::max(0.0, absl::ToDoubleMilliseconds(fl->second.second - acked)));
+        for (const auto& [round_seq, at] : rounds) {
+          if (round_seq >= seq->second) {
+            to_round.push_back(std::max(0.0, absl::ToDoubleMilliseconds(at - acked)));
+            break;
+          }
         }
       }
     }
@@ -447,6 +497,14 @@ int main(int argc, char** argv) {
         "reply -> event p50 / p99 |\n|---|---|---|---|\n");
     std::printf("| %d | %zu of %zu | %.1f / %.1f ms | %.1f / %.1f ms |\n", subscribers, all.size(),
                 expected, p50, p99, a50, a99);
+    // Where the time goes, per probe, from its reply: its round's commit
+    // (the NOTIFY), the first and the last of the subscribers.
+    std::printf(
+        "| from the reply (per probe) | round committed (NOTIFY) | first subscriber | "
+        "last subscriber |\n|---|---|---|---|\n");
+    std::printf("| p50 / p99 | %.1f / %.1f ms | %.1f / %.1f ms | %.1f / %.1f ms |\n",
+                Percentile(to_round, 0.5), Percentile(to_round, 0.99), Percentile(to_first, 0.5),
+                Percentile(to_first, 0.99), Percentile(to_last, 0.5), Percentile(to_last, 0.99));
   }
   return 0;
 }

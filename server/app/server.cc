@@ -498,6 +498,8 @@ std::string Server::RenderMetrics() const {
   AppendGauge(&out, "chatgenius_events_position", "Last event id fanned out.", hub.position);
   AppendCounter(&out, "chatgenius_events_fanned_out_total", "Events read from the log.",
                 hub.events_total);
+  AppendCounter(&out, "chatgenius_events_hub_reads_total", "Queries of the event log by the hub.",
+                hub.reads_total);
   AppendGauge(&out, "chatgenius_events_subscribers", "Open Subscribe streams.",
               events_->stats().open.load());
   AppendGauge(&out, "chatgenius_events_queued", "Events waiting in stream queues.",

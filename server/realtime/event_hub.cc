@@ -4,8 +4,11 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <pqxx/pqxx>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
 
@@ -14,13 +17,31 @@ namespace {
 
 namespace v1 = ::chatgenius::db::v1;
 
-// Counts wake-ups; the hub reads the log after each, whatever the payload.
+// Collects the sequencer's NOTIFYs: the payload is the highest position
+// its round gave (anything else, e.g. an operator's bare NOTIFY, means
+// "read to find out").
 class WakeUp : public pqxx::notification_receiver {
  public:
   explicit WakeUp(pqxx::connection_base& conn)
       : pqxx::notification_receiver(conn, kEventNotifyChannel) {}
-  void operator()(const std::string& /*payload*/, int /*backend_pid*/) override { ++count; }
-  int count = 0;
+  void operator()(const std::string& payload, int /*backend_pid*/) override {
+    int64_t seq = 0;
+    if (absl::SimpleAtoi(payload, &seq) && seq > 0) {
+      highest = std::max(highest, seq);
+    } else {
+      unknown = true;
+    }
+  }
+  // Whether what arrived since the last call may be past `position`.
+  bool NewerThan(int64_t position) {
+    const bool newer = unknown || highest > position;
+    unknown = false;
+    return newer;
+  }
+
+ private:
+  int64_t highest = 0;
+  bool unknown = false;
 };
 
 }  // namespace
@@ -104,6 +125,10 @@ void EventHub::CatchUp(pqxx::connection& conn) {
       pqxx::nontransaction txn(conn);
       events = EventStore::ReadIn(txn, after, settings_.batch_size, settings_.batch_bytes, &cut);
     }
+    {
+      absl::MutexLock lock(&mu_);
+      ++stats_.reads_total;
+    }
     if (!events.ok()) {
       LogError(absl::StrCat("event hub: ", events.status().ToString()));
       return;
@@ -149,8 +174,9 @@ void EventHub::Run() {
       if (connected_before) LogInfo("event hub: reconnected; catching up by id");
       warned_ = false;
       connected_before = true;
+      bool read = true;
       while (!stop_.HasBeenNotified()) {
-        CatchUp(conn);
+        if (read) CatchUp(conn);
         if (absl::Now() >= next_prune) {
           absl::StatusOr<int64_t> pruned =
               store_->Prune(settings_.retention, absl::Now() + absl::Seconds(30));
@@ -163,14 +189,25 @@ void EventHub::Run() {
         // Wait for a wake-up on the connection, Stop's pipe, or the poll
         // interval: await_notification plus a way to be woken.
         pollfd fds[2] = {{conn.sock(), POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
-        poll(fds, 2, static_cast<int>(absl::ToInt64Milliseconds(kPollInterval)));
+        const int ready = poll(fds, 2, static_cast<int>(absl::ToInt64Milliseconds(kPollInterval)));
+        // Read after a local Wake or a poll interval without news; after
+        // NOTIFYs only if one says a position past what this hub has (the
+        // local sequencer's round wakes it twice: in-process, then by
+        // NOTIFY once the first read already fanned the round out).
+        read = ready <= 0 || (fds[1].revents & POLLIN) != 0;
         if (fds[1].revents & POLLIN) {
           char drain[64];
-          while (read(wake_pipe_[0], drain, sizeof drain) > 0) {
+          while (::read(wake_pipe_[0], drain, sizeof drain) > 0) {
           }
           if (stop_.HasBeenNotified()) break;
         }
         conn.get_notifs();
+        int64_t position;
+        {
+          absl::MutexLock lock(&mu_);
+          position = position_;
+        }
+        if (wake.NewerThan(position)) read = true;
       }
     } catch (const std::exception& e) {
       {

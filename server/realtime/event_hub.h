@@ -3,9 +3,11 @@
 // EventHub: the one reader of the event log in this process. A dedicated
 // connection (outside the pool, through the tunnel when there is one)
 // LISTENs for the sequencer's NOTIFY (one per stamping round, from whichever
-// replica leads); the local sequencer also wakes it in-process (Wake). On
-// each wake-up — and at least every kPollInterval, in case one was lost — it
-// reads the events after the last position it saw, in batches, and hands
+// replica leads; its payload is the round's highest position); the local
+// sequencer also wakes it in-process (Wake). On each wake-up — except a
+// NOTIFY for positions it already has — and at least every kPollInterval,
+// in case one was lost, it reads the events after the last position it
+// saw, in batches, and hands
 // each batch to every subscriber. If the connection breaks it reconnects
 // and catches up by position, so nothing is lost; a subscriber never needs
 // its own database connection for live events. It also prunes events older
@@ -64,6 +66,7 @@ struct HubStatistics {
   int subscribers = 0;
   int64_t position = 0;  // last event id fanned out
   int64_t events_total = 0;
+  int64_t reads_total = 0;  // queries of the log (a wake-up may need several)
   int64_t reconnects_total = 0;
   bool connected = false;
 };

@@ -70,10 +70,11 @@ constexpr char kLatestSql[] =
 // both sides ([W, H]) so that stale statistics cannot make it look large.
 // One statement, run in autocommit: a round is one round trip and one
 // commit. It also NOTIFYs the hubs when it stamped (queued until its
-// commit) and keeps the watermark ($5) when asked. A round that stamps
-// nothing writes no WAL, so its commit waits for no flush.
+// commit; the payload is the highest position given) and keeps the watermark ($5) when asked. A
+// round that stamps nothing writes no WAL, so its commit waits for no flush.
 const std::string& StampSql() {
-  static const auto* sql = new std::string(absl::StrCat(R"sql(
+  static const auto* sql =
+      new std::string(absl::StrCat(R"sql(
   WITH base AS (
     SELECT greatest((SELECT coalesce(max(seq), 0) FROM event_positions),
                     (SELECT last_seq FROM event_sequencer)) AS s),
@@ -93,7 +94,7 @@ const std::string& StampSql() {
          pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
          CASE WHEN $3 THEN pg_current_xact_id()::text::bigint ELSE 0 END,
          CASE WHEN stamped.n > 0 THEN pg_notify(')sql",
-                                                        kEventNotifyChannel, R"sql(', '') END
+                                   kEventNotifyChannel, R"sql(', stamped.last::text) END
   FROM stamped)sql"));
   return *sql;
 }

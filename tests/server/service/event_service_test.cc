@@ -470,6 +470,34 @@ TEST_F(EventServiceTest, KilledListenBackendLosesNothing) {
   EXPECT_GE(server_.server()->hub().stats().reconnects_total, 1);
 }
 
+TEST_F(EventServiceTest, TheHubReadsOncePerRoundNotOncePerWakeUp) {
+  Collector c(events_.get(), ForChannel(ada_, general_.id()));
+  WaitForSubscribers(1);
+  Post(general_, ada_, "one");
+  ASSERT_TRUE(c.WaitFor(1));
+  const EventHub& hub = server_.server()->hub();
+  // Settled: the round's in-process wake and its NOTIFY have both arrived.
+  absl::SleepFor(absl::Milliseconds(200));
+  const int64_t reads = hub.stats().reads_total;
+  const int64_t position = hub.stats().position;
+  // A NOTIFY naming a position the hub already has is no reason to read
+  // (the local sequencer's rounds wake the hub in-process first).
+  for (int i = 0; i < 5; ++i) {
+    db_.Query(absl::StrCat("SELECT pg_notify('chatgenius_events', '", position, "')"));
+  }
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(hub.stats().reads_total, reads) << "no read for positions already fanned out";
+  // One naming a later position, or saying nothing, is.
+  db_.Query(absl::StrCat("SELECT pg_notify('chatgenius_events', '", position + 1, "')"));
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(hub.stats().reads_total, reads + 1);
+  db_.Query("SELECT pg_notify('chatgenius_events', '')");
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(hub.stats().reads_total, reads + 2);
+  Post(general_, ada_, "two");
+  ASSERT_TRUE(c.WaitFor(2)) << "and events still arrive";
+}
+
 TEST_F(EventServiceTest, PrunedCursorIsOutOfRange) {
   for (int i = 0; i < 3; ++i) Post(general_, ada_, absl::StrCat("old ", i));
   int64_t latest = db_.LatestEventPosition();
