@@ -124,11 +124,17 @@ std::string PageSelect(const std::string& viewer, const std::string& page_where,
 absl::StatusOr<v1::Message> MessageFromRow(const pqxx::row& r) {
   v1::Message m;
   // Reactions and attachments arrive as proto JSON; parse them first, then
-  // fill the scalar fields.
-  google::protobuf::util::JsonParseOptions options;
-  auto parsed = google::protobuf::util::JsonStringToMessage(r[15].as<std::string>(), &m, options);
-  if (!parsed.ok()) {
-    return absl::InternalError(absl::StrCat("message extras: ", parsed.ToString()));
+  // fill the scalar fields. Most messages have neither: json_build_object's
+  // text for that case needs no parser (which cost ~15 us a row).
+  constexpr absl::string_view kNoExtras = R"({"reactions" : [], "attachments" : []})";
+  const absl::string_view extras(r[15].c_str(), r[15].size());
+  if (extras != kNoExtras) {
+    google::protobuf::util::JsonParseOptions options;
+    auto parsed = google::protobuf::util::JsonStringToMessage(
+        google::protobuf::StringPiece(extras.data(), extras.size()), &m, options);
+    if (!parsed.ok()) {
+      return absl::InternalError(absl::StrCat("message extras: ", parsed.ToString()));
+    }
   }
   m.set_id(r[0].as<std::string>());
   m.set_channel_id(r[1].as<std::string>());
