@@ -56,6 +56,7 @@ void EventHub::Start() {
     LogError("event hub: pipe() failed; Stop and Wake will wait for a poll tick");
   }
   thread_ = std::thread([this] { Run(); });
+  retention_thread_ = std::thread([this] { RunRetention(); });
 }
 
 void EventHub::Stop() {
@@ -75,6 +76,7 @@ void EventHub::Stop() {
     (void)!write(wake_pipe_[1], &c, 1);
   }
   if (thread_.joinable()) thread_.join();
+  if (retention_thread_.joinable()) retention_thread_.join();
   for (int& fd : wake_pipe_) {
     if (fd >= 0) close(fd);
     fd = -1;
@@ -150,9 +152,29 @@ void EventHub::CatchUp(pqxx::connection& conn) {
   }
 }
 
+void EventHub::RunRetention() {
+  while (!stop_.HasBeenNotified()) {
+    int64_t pruned = 0;
+    while (!stop_.HasBeenNotified()) {
+      absl::StatusOr<int64_t> batch = store_->Prune(settings_.retention, settings_.prune_batch,
+                                                    absl::Now() + absl::Seconds(30));
+      if (!batch.ok()) {
+        LogWarning(absl::StrCat("event hub: pruning: ", batch.status().ToString()));
+        break;
+      }
+      pruned += *batch;
+      if (*batch < settings_.prune_batch) break;
+    }
+    if (pruned > 0) {
+      LogInfo(absl::StrCat("event hub: pruned ", pruned, " events older than ",
+                           absl::FormatDuration(settings_.retention)));
+    }
+    stop_.WaitForNotificationWithTimeout(settings_.prune_interval);
+  }
+}
+
 void EventHub::Run() {
   bool connected_before = false;
-  absl::Time next_prune = absl::Now();
   while (!stop_.HasBeenNotified()) {
     try {
       pqxx::connection conn(
@@ -177,15 +199,6 @@ void EventHub::Run() {
       bool read = true;
       while (!stop_.HasBeenNotified()) {
         if (read) CatchUp(conn);
-        if (absl::Now() >= next_prune) {
-          absl::StatusOr<int64_t> pruned =
-              store_->Prune(settings_.retention, absl::Now() + absl::Seconds(30));
-          if (pruned.ok() && *pruned > 0) {
-            LogInfo(absl::StrCat("event hub: pruned ", *pruned, " events older than ",
-                                 absl::FormatDuration(settings_.retention)));
-          }
-          next_prune = absl::Now() + settings_.prune_interval;
-        }
         // Wait for a wake-up on the connection, Stop's pipe, or the poll
         // interval: await_notification plus a way to be woken.
         pollfd fds[2] = {{conn.sock(), POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};

@@ -10,8 +10,9 @@
 // saw, in batches, and hands
 // each batch to every subscriber. If the connection breaks it reconnects
 // and catches up by position, so nothing is lost; a subscriber never needs
-// its own database connection for live events. It also prunes events older
-// than the retention.
+// its own database connection for live events. A second thread prunes
+// events older than the retention, in short batches, so deleting a day's
+// events never holds up delivery.
 //
 // Subscribers receive every event and filter for themselves (see
 // event_filter.h); the hub calls them on its thread in position order, so
@@ -58,6 +59,7 @@ struct HubSettings {
   int64_t batch_bytes = 8 << 20;
   absl::Duration retention = absl::Hours(24 * 7);
   absl::Duration prune_interval = absl::Minutes(10);
+  int prune_batch = 5000;  // events deleted per statement (one short transaction)
   absl::Duration reconnect_delay = absl::Milliseconds(500);
 };
 
@@ -100,6 +102,8 @@ class EventHub {
 
  private:
   void Run();
+  // Prunes every prune_interval, in batches, until Stop.
+  void RunRetention();
   // Reads and fans out everything after position_ on `conn`.
   void CatchUp(pqxx::connection& conn);
 
@@ -117,6 +121,7 @@ class EventHub {
   int wake_pipe_[2] = {-1, -1};  // Stop and Wake write here to end the wait at once
   absl::Notification stop_;
   std::thread thread_;
+  std::thread retention_thread_;
 };
 
 }  // namespace chatgenius

@@ -229,19 +229,21 @@ EventStore::EventStore(ConnectionPool* pool) : pool_(pool) {
                    "  AND (SELECT 1 FROM event_positions p WHERE p.event_id = e.id) IS NULL), "
                    "(",
                    kLatestSql, ")"));
-  // Positions go with their events (ON DELETE CASCADE); the statement's
-  // snapshot still shows them to `gone`, and `kept` records the highest
-  // position first, so positions continue past what is deleted.
+  // One batch of retention: the oldest `$2` events older than `$1` seconds
+  // that have a position (an unstamped one may be a round's candidate),
+  // and their positions. `kept` records the highest position first (the
+  // statement's snapshot predates its deletes), so positions continue past
+  // what is deleted.
   pool_->RegisterStatement(
       "event_prune",
       "WITH kept AS (UPDATE event_sequencer SET last_seq = greatest(last_seq, "
       "(SELECT coalesce(max(seq), 0) FROM event_positions)) RETURNING 1), "
-      "d AS (DELETE FROM events WHERE created_at < now() - make_interval(secs => $1) "
-      "RETURNING id), "
-      "gone AS (SELECT max(p.seq) AS s FROM event_positions p WHERE p.event_id IN (SELECT id FROM "
-      "d)) "
+      "old AS (SELECT e.id, p.seq FROM events e JOIN event_positions p ON p.event_id = e.id "
+      "  WHERE e.created_at < now() - make_interval(secs => $1) ORDER BY e.created_at LIMIT $2), "
+      "d AS (DELETE FROM events WHERE id IN (SELECT id FROM old) RETURNING id), "
+      "dp AS (DELETE FROM event_positions WHERE event_id IN (SELECT id FROM d) RETURNING seq) "
       "UPDATE event_retention SET pruned_through = greatest(pruned_through, "
-      "coalesce((SELECT s FROM gone), 0)) RETURNING (SELECT count(*) FROM d)");
+      "coalesce((SELECT max(seq) FROM dp), 0)) RETURNING (SELECT count(*) FROM d)");
   pool_->RegisterStatement("event_user_channels",
                            "SELECT m.channel_id FROM channel_members m JOIN channels c "
                            "ON c.id = m.channel_id WHERE m.user_id = $1 AND c.deleted_at IS NULL");
@@ -372,11 +374,12 @@ absl::StatusOr<int64_t> EventStore::LiveStart(absl::Duration settle, const CallL
   return latest;
 }
 
-absl::StatusOr<int64_t> EventStore::Prune(absl::Duration retention, const CallLimits& call) {
+absl::StatusOr<int64_t> EventStore::Prune(absl::Duration retention, int batch,
+                                          const CallLimits& call) {
   int64_t deleted = 0;
   RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) {
-    deleted =
-        txn.exec_prepared("event_prune", absl::ToDoubleSeconds(retention))[0][0].as<int64_t>();
+    deleted = txn.exec_prepared("event_prune", absl::ToDoubleSeconds(retention), batch)[0][0]
+                  .as<int64_t>();
     return absl::OkStatus();
   }));
   return deleted;

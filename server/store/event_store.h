@@ -140,8 +140,11 @@ class EventStore {
   // Waits for the sequencer at most `settle` (a few milliseconds when a
   // leader runs); then the latest position as it is.
   [[nodiscard]] absl::StatusOr<int64_t> LiveStart(absl::Duration settle, const CallLimits& call);
-  // Prune deletes events older than `retention`; returns how many.
-  [[nodiscard]] absl::StatusOr<int64_t> Prune(absl::Duration retention, const CallLimits& call);
+  // Prune deletes up to `batch` of the oldest events older than
+  // `retention` (with their positions) in one short transaction; returns
+  // how many. Call it again while it returns `batch`.
+  [[nodiscard]] absl::StatusOr<int64_t> Prune(absl::Duration retention, int batch,
+                                              const CallLimits& call);
   // ChannelsOf returns the channels `user_id` belongs to now (as_of_event
   // 0: live channels only), or belonged to just after event `as_of_event`
   // (a resume cursor), judged by the user's own joins and leaves since.

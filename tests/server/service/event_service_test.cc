@@ -504,7 +504,7 @@ TEST_F(EventServiceTest, PrunedCursorIsOutOfRange) {
   ConnectionPool pool(PoolSettings{db_.conninfo()});
   EventStore store(&pool);
   absl::StatusOr<int64_t> pruned =
-      store.Prune(absl::ZeroDuration(), absl::Now() + absl::Seconds(10));
+      store.Prune(absl::ZeroDuration(), 1000, absl::Now() + absl::Seconds(10));
   ASSERT_TRUE(pruned.ok()) << pruned.status();
   EXPECT_GE(*pruned, 3);
   Collector stale(events_.get(), ForChannel(ada_, general_.id(), 1));
