@@ -1,7 +1,7 @@
 // pg_error.h
 //
 // The one place that decides which absl::StatusCode a PostgreSQL or libpqxx
-// error becomes (STYLE.md rule 5). Codes follow abseil's guidance:
+// error becomes (no other code maps SQLSTATEs). Codes follow abseil's guidance:
 // retryable -> UNAVAILABLE or ABORTED, missing -> NOT_FOUND, duplicate ->
 // ALREADY_EXISTS, bad input -> INVALID_ARGUMENT.
 //

@@ -1,8 +1,6 @@
 #include "server/realtime/event_hub.h"
 
-#include <fcntl.h>
 #include <poll.h>
-#include <unistd.h>
 
 #include <algorithm>
 
@@ -52,8 +50,9 @@ EventHub::EventHub(HubSettings settings, EventStore* store)
 EventHub::~EventHub() { Stop(); }
 
 void EventHub::Start() {
-  if (pipe2(wake_pipe_, O_NONBLOCK | O_CLOEXEC) != 0) {
-    LogError("event hub: pipe() failed; Stop and Wake will wait for a poll tick");
+  if (!wake_.status().ok()) {
+    LogError(absl::StrCat("event hub: ", wake_.status().message(),
+                          "; Stop and Wake will wait for a poll tick"));
   }
   thread_ = std::thread([this] { Run(); });
   retention_thread_ = std::thread([this] { RunRetention(); });
@@ -71,24 +70,12 @@ void EventHub::Stop() {
     stats_.subscribers = 0;
   }
   if (!stop_.HasBeenNotified()) stop_.Notify();
-  if (wake_pipe_[1] >= 0) {
-    char c = 1;
-    (void)!write(wake_pipe_[1], &c, 1);
-  }
+  wake_.Wake();
   if (thread_.joinable()) thread_.join();
   if (retention_thread_.joinable()) retention_thread_.join();
-  for (int& fd : wake_pipe_) {
-    if (fd >= 0) close(fd);
-    fd = -1;
-  }
 }
 
-void EventHub::Wake() {
-  if (wake_pipe_[1] >= 0) {
-    char c = 0;
-    (void)!write(wake_pipe_[1], &c, 1);  // a full pipe already means "wake"
-  }
-}
+void EventHub::Wake() { wake_.Wake(); }
 
 absl::StatusOr<int64_t> EventHub::Add(EventSubscriber* subscriber) {
   absl::MutexLock lock(&mu_);
@@ -201,7 +188,7 @@ void EventHub::Run() {
         if (read) CatchUp(conn);
         // Wait for a wake-up on the connection, Stop's pipe, or the poll
         // interval: await_notification plus a way to be woken.
-        pollfd fds[2] = {{conn.sock(), POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
+        pollfd fds[2] = {{conn.sock(), POLLIN, 0}, {wake_.fd(), POLLIN, 0}};
         const int ready = poll(fds, 2, static_cast<int>(absl::ToInt64Milliseconds(kPollInterval)));
         // Read after a local Wake or a poll interval without news; after
         // NOTIFYs only if one says a position past what this hub has (the
@@ -209,9 +196,7 @@ void EventHub::Run() {
         // NOTIFY once the first read already fanned the round out).
         read = ready <= 0 || (fds[1].revents & POLLIN) != 0;
         if (fds[1].revents & POLLIN) {
-          char drain[64];
-          while (::read(wake_pipe_[0], drain, sizeof drain) > 0) {
-          }
+          wake_.Drain();
           if (stop_.HasBeenNotified()) break;
         }
         conn.get_notifs();

@@ -32,6 +32,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "server/common/wake_pipe.h"
 #include "server/store/event_store.h"
 
 namespace chatgenius {
@@ -117,8 +118,8 @@ class EventHub {
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   HubStatistics stats_ ABSL_GUARDED_BY(mu_);
 
-  bool warned_ = false;          // hub thread only
-  int wake_pipe_[2] = {-1, -1};  // Stop and Wake write here to end the wait at once
+  bool warned_ = false;  // hub thread only
+  WakePipe wake_;        // Stop and Wake end the hub thread's wait at once
   absl::Notification stop_;
   std::thread thread_;
   std::thread retention_thread_;

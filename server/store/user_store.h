@@ -1,7 +1,7 @@
 // user_store.h
 //
 // UserStore: all SQL about users and their status, as prepared statements
-// registered on the pool (STYLE.md rule 3). Input is assumed validated by
+// registered on the pool (each statement has one owner). Input is assumed validated by
 // the service layer; the database's constraints still enforce every
 // invariant, and their violations come back as statuses through
 // pg_error.h with user-facing messages.

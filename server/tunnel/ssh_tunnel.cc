@@ -170,8 +170,7 @@ void SshTunnel::SetState(TunnelState state, const std::string& error) {
 }
 
 absl::Status SshTunnel::OpenListener() {
-  if (pipe(wake_pipe_) != 0) return absl::InternalError("pipe() failed");
-  SetNonBlocking(wake_pipe_[0]);
+  if (!wake_.status().ok()) return wake_.status();
   if (settings_.local_tcp) {
     listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
@@ -321,7 +320,7 @@ SshTunnel::Outcome SshTunnel::Connect(std::unique_ptr<Session>* out) {
   }
   if (auth != SSH_AUTH_SUCCESS) {
     return {absl::UnavailableError(absl::StrCat("ssh: authentication with ", target,
-                                                "failed: ", ssh_get_error(ssh.get()))),
+                                                " failed: ", ssh_get_error(ssh.get()))),
             false};
   }
   *out = std::make_unique<Session>();
@@ -396,7 +395,7 @@ bool SshTunnel::WaitOrStop(absl::Duration d, bool until_bastion_answers) {
       next_probe = absl::Now() + kBastionProbeInterval;
     }
     const absl::Time wake = until_bastion_answers ? std::min(until, next_probe) : until;
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_.fd(), POLLIN, 0}};
     poll(fds, 2, static_cast<int>(absl::ToInt64Milliseconds(wake - absl::Now())) + 1);
     if (fds[0].revents & POLLIN) RejectPendingClients();
   }
@@ -490,7 +489,7 @@ absl::Status SshTunnel::Serve(Session& session) {
              fw.end());
 
     std::vector<pollfd> fds;
-    fds.push_back({wake_pipe_[0], POLLIN, 0});
+    fds.push_back({wake_.fd(), POLLIN, 0});
     fds.push_back({ssh_get_fd(ssh), POLLIN, 0});
     const bool room = static_cast<int>(fw.size()) < settings_.max_channels;
     fds.push_back({room ? listen_fd_ : -1, POLLIN, 0});
@@ -635,17 +634,10 @@ void SshTunnel::Stop() {
     if (stopping_ && !thread_.joinable() && listen_fd_ < 0) return;
     stopping_ = true;
   }
-  if (wake_pipe_[1] >= 0) {
-    char c = 1;
-    (void)!write(wake_pipe_[1], &c, 1);
-  }
+  wake_.Wake();
   if (thread_.joinable()) thread_.join();
   if (listen_fd_ >= 0) close(listen_fd_);
   listen_fd_ = -1;
-  for (int& fd : wake_pipe_) {
-    if (fd >= 0) close(fd);
-    fd = -1;
-  }
   if (!socket_path_.empty()) unlink(socket_path_.c_str());
   if (!socket_dir_.empty()) rmdir(socket_dir_.c_str());
   bool was_stopped;

@@ -51,6 +51,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/common/wake_pipe.h"
 
 namespace chatgenius {
 
@@ -186,7 +187,7 @@ class SshTunnel {
   std::vector<TunnelListener*> listeners_;
 
   int listen_fd_ = -1;
-  int wake_pipe_[2] = {-1, -1};  // Stop writes here to wake poll()
+  WakePipe wake_;  // Stop wakes poll() with it
   std::string socket_dir_;
   std::string socket_path_;
   int bound_port_ = 0;
