@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 install_packages build run bench
 bazel build -c opt //server:chatgenius-db-server //client:cli //bench:event_bench \
-  //bench:load_bench //bench:tunnel_endpoint //bench:write_bench >/dev/null 2>&1
+  //bench:load_bench //bench:tunnel_endpoint //bench:write_bench //bench:grpc_floor >/dev/null 2>&1
 bin=bazel-bin
 seconds=${BENCH_SECONDS:-3}
 pgbench_seconds=${PGBENCH_SECONDS:-10}
@@ -82,9 +82,13 @@ env LISTEN_ADDRESS=127.0.0.1:$wport POSTGRES_HOST="$work/pgw/socket" POSTGRES_PO
   "$bin/server/chatgenius-db-server" >>"$work/server-writes.log" 2>&1 &
 pids+=($!)
 wait_serving "$wport" || { tail -20 "$work/server-writes.log"; exit 1; }
+# The floor: one gRPC hop to a server built the same way that does no work.
+fport=$(free_port)
+"$bin/bench/grpc_floor" --listen=127.0.0.1:$fport --api=sync 2>>"$work/floor.log" &
+pids+=($!)
 echo
-"$bin/bench/write_bench" --target=127.0.0.1:$wport --seconds="$seconds" \
-  --direct="host=$work/pgw/socket port=$pgw_port dbname=writes user=postgres"
+"$bin/bench/write_bench" --target=127.0.0.1:$wport --floor_target=127.0.0.1:$fport \
+  --seconds="$seconds" --direct="host=$work/pgw/socket port=$pgw_port dbname=writes user=postgres"
 [ "${BENCH_ONLY:-}" = writes ] && exit 0
 
 # -- the dataset, in a database the server migrated

@@ -37,6 +37,8 @@
 #include "server/store/message_store.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "the service");
+ABSL_FLAG(std::string, floor_target, "",
+          "bench/grpc_floor: the same calls to a server that does no work (optional)");
 ABSL_FLAG(std::string, direct, "", "libpq conninfo of the (fsync on) database the service uses");
 ABSL_FLAG(std::string, writers, "1,16,64", "writer counts, each in its own channel");
 ABSL_FLAG(double, seconds, 3, "duration of each side of each throughput comparison");
@@ -185,19 +187,26 @@ void RunInto(int n, absl::Duration duration, const PostFn& post, Sample* out) {
     out->latencies_ms.insert(out->latencies_ms.end(), l.begin(), l.end());
 }
 
-// Compare runs the two sides in turns (service, in-process, service, ...)
-// `--alternations` times, `--seconds` per side in all: this VM's speed
-// drifts with its neighbours over seconds, and one long run per side
+struct Comparison {
+  Result service, direct, floor;
+  bool has_floor = false;
+};
+
+// Compare runs the sides in turns (service, in-process, [floor,] service,
+// ...) `--alternations` times, `--seconds` per side in all: this VM's
+// speed drifts with its neighbours over seconds, and one long run per side
 // measured that drift as much as the sides.
-std::pair<Result, Result> Compare(int n, const PostFn& service, const PostFn& direct) {
+Comparison Compare(int n, const PostFn& service, const PostFn& direct, const PostFn& floor) {
   const int turns = std::max(1, absl::GetFlag(FLAGS_alternations));
   const absl::Duration each = absl::Seconds(absl::GetFlag(FLAGS_seconds)) / turns;
-  Sample s, d;
+  Sample s, d, f;
   for (int i = 0; i < turns; ++i) {
     RunInto(n, each, service, &s);
     RunInto(n, each, direct, &d);
+    if (floor) RunInto(n, each, floor, &f);
   }
-  return {Summarise(s), Summarise(d)};
+  Comparison c{Summarise(s), Summarise(d), Summarise(f), static_cast<bool>(floor)};
+  return c;
 }
 
 // Posters through the service: one HTTP/2 connection per 8 writers.
@@ -235,17 +244,39 @@ bool DirectPost(chatgenius::MessageStore& store, const std::string& channel, int
   return store.Post(r, absl::Now() + absl::Seconds(10)).ok();
 }
 
-void PrintRow(const std::string& label, const Result& service, const Result& direct) {
+void PrintHeader() {
+  std::printf(
+      "| writers | service (machine CPU per post) | same transaction in-process | ratio | "
+      "gRPC hop, no work | composition limit | service / limit |\n"
+      "|---|---|---|---|---|---|---|\n");
+}
+
+// A row: the service, the in-process transaction and their ratio; with a
+// floor, also the hop's throughput and the composition limit
+// 1 / (1/floor + 1/in-process) — what a service adding nothing to one gRPC
+// hop and this transaction would reach — and the service's share of it.
+void PrintRow(const std::string& label, const Comparison& c) {
+  const Result& service = c.service;
+  const Result& direct = c.direct;
+  std::string floor = "—", limit = "—", share = "—";
+  if (c.has_floor && c.floor.per_second > 0 && direct.per_second > 0) {
+    const double composed = 1 / (1 / c.floor.per_second + 1 / direct.per_second);
+    floor = absl::StrFormat("%.0f/s (%.2f CPU ms)", c.floor.per_second, c.floor.cpu_ms_per_post);
+    limit = absl::StrFormat("%.0f/s", composed);
+    share = absl::StrFormat("%.2f", service.per_second / composed);
+  }
   std::printf(
       "| %s | %s/s (p50 %.1f ms, p99 %.1f ms; %.2f CPU ms) | %s/s (p50 %.1f, p99 %.1f; %.2f CPU "
-      "ms) | %.2f |\n",
+      "ms) | %.2f | %s | %s | %s |\n",
       label.c_str(), absl::StrFormat("%.0f", service.per_second).c_str(), service.p50_ms,
       service.p99_ms, service.cpu_ms_per_post, absl::StrFormat("%.0f", direct.per_second).c_str(),
       direct.p50_ms, direct.p99_ms, direct.cpu_ms_per_post,
-      direct.per_second > 0 ? service.per_second / direct.per_second : 0);
-  if (service.failures + direct.failures > 0) {
-    std::printf("|   failures: service %lld, direct %lld | | | |\n",
-                static_cast<long long>(service.failures), static_cast<long long>(direct.failures));
+      direct.per_second > 0 ? service.per_second / direct.per_second : 0, floor.c_str(),
+      limit.c_str(), share.c_str());
+  if (service.failures + direct.failures + c.floor.failures > 0) {
+    std::printf("|   failures: service %lld, direct %lld, floor %lld | | | | | | |\n",
+                static_cast<long long>(service.failures), static_cast<long long>(direct.failures),
+                static_cast<long long>(c.floor.failures));
   }
 }
 
@@ -261,6 +292,10 @@ int main(int argc, char** argv) {
   const std::string conninfo = absl::GetFlag(FLAGS_direct);
   CreateDataset(conninfo);
   ServicePoster service(absl::GetFlag(FLAGS_target));
+  std::unique_ptr<ServicePoster> floor;
+  if (!absl::GetFlag(FLAGS_floor_target).empty()) {
+    floor = std::make_unique<ServicePoster>(absl::GetFlag(FLAGS_floor_target));
+  }
   chatgenius::PoolSettings settings;
   settings.conninfo = conninfo + " application_name=write_bench-in-process";
   settings.max_size = absl::GetFlag(FLAGS_connections);
@@ -278,9 +313,7 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_only_latency)) {
     std::printf(
         "\n== PostMessage, writers in distinct channels (goal >= 0.8 of direct at 16 and 64)\n");
-    std::printf(
-        "| writers | service (machine CPU per post) | same transaction in-process | ratio |\n"
-        "|---|---|---|---|\n");
+    PrintHeader();
     std::vector<int> counts;
     for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_writers), ',')) {
       int n = 0;
@@ -313,9 +346,11 @@ int main(int argc, char** argv) {
           absl::SleepFor(absl::Milliseconds(200));
         }
       });
-      const auto [s, d] = Compare(
+      const Comparison c = Compare(
           n, [&](int w, int i) { return service.Post(OwnChannel(w), w, i); },
-          [&](int w, int i) { return DirectPost(store, OwnChannel(w), w, i); });
+          [&](int w, int i) { return DirectPost(store, OwnChannel(w), w, i); },
+          floor ? PostFn([&](int w, int i) { return floor->Post(OwnChannel(w), w, i); })
+                : PostFn());
       sampling = false;
       sampler.join();
       if (sample) {
@@ -328,18 +363,17 @@ int main(int argc, char** argv) {
             (Scalar(probe, "SELECT count(*) FROM messages") - posts_before) / elapsed;
         backlog_max = max_backlog.load();
       }
-      PrintRow(std::to_string(n), s, d);
+      PrintRow(std::to_string(n), c);
     }
 
     std::printf("\n== PostMessage, 16 writers in one channel (goal >= 0.7 of direct)\n");
-    std::printf(
-        "| writers | service (machine CPU per post) | same transaction in-process | ratio |\n"
-        "|---|---|---|---|\n");
+    PrintHeader();
     {
-      const auto [s, d] = Compare(
+      const Comparison c = Compare(
           16, [&](int w, int i) { return service.Post(kShared, w, i); },
-          [&](int w, int i) { return DirectPost(store, kShared, w, i); });
-      PrintRow("16, one channel", s, d);
+          [&](int w, int i) { return DirectPost(store, kShared, w, i); },
+          floor ? PostFn([&](int w, int i) { return floor->Post(kShared, w, i); }) : PostFn());
+      PrintRow("16, one channel", c);
     }
 
     std::printf(
