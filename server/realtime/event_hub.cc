@@ -143,8 +143,10 @@ void EventHub::RunRetention() {
   while (!stop_.HasBeenNotified()) {
     int64_t pruned = 0;
     while (!stop_.HasBeenNotified()) {
+      // A batch is short; a bounded one also bounds how long Stop waits
+      // for this thread when the database has gone silent.
       absl::StatusOr<int64_t> batch = store_->Prune(settings_.retention, settings_.prune_batch,
-                                                    absl::Now() + absl::Seconds(30));
+                                                    absl::Now() + absl::Seconds(10));
       if (!batch.ok()) {
         LogWarning(absl::StrCat("event hub: pruning: ", batch.status().ToString()));
         break;

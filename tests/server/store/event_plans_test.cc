@@ -3,8 +3,6 @@
 // JIT: EventStore::PrepareReaderOn / PrepareSequencerOn). On a populated log
 // (300k events) their generic plans must stay index probes over the few
 // newest rows: EXPLAIN (ANALYZE, BUFFERS) of the very prepared statements.
-#include <cstdlib>
-#include <cstring>
 #include <iostream>
 #include <string>
 
@@ -15,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "server/migrate/migrator.h"
 #include "server/store/event_store.h"
+#include "tests/support/query_plan.h"
 #include "tests/support/test_database.h"
 
 namespace chatgenius {
@@ -62,23 +61,10 @@ class EventPlansTest : public ::testing::Test {
     return plan;
   }
 
-  // Buffers is the shared hit + read of the plan's top node (-1 if none).
-  static int Buffers(const std::string& plan) {
-    const size_t at = plan.find("Buffers:");
-    if (at == std::string::npos) return -1;
-    const std::string top = plan.substr(at, plan.find('\n', at) - at);
-    int total = 0;
-    for (const char* kind : {"hit=", "read="}) {
-      size_t k = top.find(kind);
-      if (k != std::string::npos) total += std::atoi(top.c_str() + k + std::strlen(kind));
-    }
-    return total;
-  }
-
   static void ExpectProbe(const std::string& plan, int max_buffers) {
     EXPECT_FALSE(absl::StrContains(plan, "Seq Scan on events")) << plan;
     EXPECT_FALSE(absl::StrContains(plan, "JIT:")) << "compiled at every execution:\n" << plan;
-    const int buffers = Buffers(plan);
+    const int buffers = testing::TopNodeBuffers(plan);
     EXPECT_GE(buffers, 0) << plan;
     EXPECT_LT(buffers, max_buffers) << plan;
     std::cout << "buffers: " << buffers << "\n";

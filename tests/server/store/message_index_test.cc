@@ -4,8 +4,6 @@
 #include <iostream>
 #include <string>
 
-#include <cstdlib>
-#include <cstring>
 #include "absl/strings/match.h"
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +12,7 @@
 #include "server/migrate/migrator.h"
 #include "server/store/channel_store.h"
 #include "server/store/message_store.h"
+#include "tests/support/query_plan.h"
 #include "tests/support/test_database.h"
 
 namespace chatgenius {
@@ -100,16 +99,7 @@ class MessageIndexTest : public ::testing::Test {
   // the buffers the whole statement touched (the top node's shared
   // hit + read), or -1.
   int PageBuffers(const std::string& statement, const std::string& args, bool generic) {
-    const std::string plan = AnalyzedPlan(statement, args, generic);
-    const size_t buffers = plan.find("Buffers:");
-    if (buffers == std::string::npos) return -1;
-    const std::string top = plan.substr(buffers, plan.find('\n', buffers) - buffers);
-    int total = 0;
-    for (const char* kind : {"hit=", "read="}) {
-      size_t at = top.find(kind);
-      if (at != std::string::npos) total += std::atoi(top.c_str() + at + std::strlen(kind));
-    }
-    return total;
+    return testing::TopNodeBuffers(AnalyzedPlan(statement, args, generic));
   }
 
   static testing::TestDatabase* db_;
