@@ -22,10 +22,14 @@
 #define CHATGENIUS_SERVER_DB_TRANSACTION_H_
 
 #include <functional>
+#include <optional>
+#include <type_traits>
+#include <utility>
 
 #include <pqxx/pqxx>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/db/call_limits.h"
@@ -59,6 +63,57 @@ void AfterCommit(std::function<void()> hook);
 // error mapping and deadline/cancel rules. The body must only read.
 [[nodiscard]] absl::Status RunReadOnly(ConnectionPool& pool, const CallLimits& limits,
                                        const TransactionBody& body);
+
+// The same two for a body that returns a value: absl::StatusOr<T>
+// (pqxx::transaction_base&). The result is the body's value once the
+// transaction committed (RunInTransaction) or the statements ran
+// (RunReadOnly), else the first error by the rules above — so a store
+// method is one expression:
+//
+//   return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
+//     return GetIn(txn, id);  // absl::StatusOr<v1::User>
+//   });
+namespace transaction_internal {
+template <typename T>
+struct IsStatusOr : std::false_type {};
+template <typename T>
+struct IsStatusOr<absl::StatusOr<T>> : std::true_type {};
+template <typename Body>
+using ResultOf = std::invoke_result_t<Body&, pqxx::transaction_base&>;
+
+// Keeps the body's value while the status-returning form runs it.
+template <typename Body, typename R = ResultOf<Body>>
+absl::Status Capture(Body& body, pqxx::transaction_base& txn, std::optional<R>& out) {
+  R r = body(txn);
+  if (!r.ok()) return r.status();
+  out.emplace(std::move(r));
+  return absl::OkStatus();
+}
+}  // namespace transaction_internal
+
+template <typename Body, typename R = transaction_internal::ResultOf<Body>,
+          typename = std::enable_if_t<transaction_internal::IsStatusOr<R>::value>>
+[[nodiscard]] R RunInTransaction(ConnectionPool& pool, const CallLimits& limits, Body&& body,
+                                 const ConstraintMessages* messages = nullptr) {
+  std::optional<R> out;
+  absl::Status s = RunInTransaction(pool, limits, TransactionBody([&](pqxx::transaction_base& txn) {
+                                      return transaction_internal::Capture(body, txn, out);
+                                    }),
+                                    messages);
+  if (!s.ok()) return s;
+  return std::move(*out);
+}
+
+template <typename Body, typename R = transaction_internal::ResultOf<Body>,
+          typename = std::enable_if_t<transaction_internal::IsStatusOr<R>::value>>
+[[nodiscard]] R RunReadOnly(ConnectionPool& pool, const CallLimits& limits, Body&& body) {
+  std::optional<R> out;
+  absl::Status s = RunReadOnly(pool, limits, TransactionBody([&](pqxx::transaction_base& txn) {
+                                 return transaction_internal::Capture(body, txn, out);
+                               }));
+  if (!s.ok()) return s;
+  return std::move(*out);
+}
 
 }  // namespace chatgenius
 

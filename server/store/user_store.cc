@@ -169,118 +169,100 @@ UserStore::UserStore(ConnectionPool* pool) : pool_(pool) {
 }
 
 absl::StatusOr<v1::User> UserStore::Create(const v1::User& user, const CallLimits& call) {
-  v1::User out;
-  RETURN_IF_ERROR(RunInTransaction(
+  return RunInTransaction(
       *pool_, call,
-      [&](pqxx::transaction_base& txn) {
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::User> {
         pqxx::result r = txn.exec_prepared("user_create", NewUlid(), user.email(), user.username(),
                                            user.display_name(), user.full_name(), user.avatar_url(),
                                            user.is_bot(), user.auth0_id());
-        out = UserFromRow(r[0]);
-        return absl::OkStatus();
+        return UserFromRow(r[0]);
       },
-      &UserConstraintMessages()));
-  return out;
+      &UserConstraintMessages());
 }
 
 absl::StatusOr<v1::User> UserStore::Get(const std::string& id, const CallLimits& call) {
-  v1::User out;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
+  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::User> {
     pqxx::result r = txn.exec_prepared("user_get", id);
     if (r.empty()) return UserNotFound(id);
-    out = UserFromRow(r[0]);
-    return absl::OkStatus();
-  }));
-  return out;
+    return UserFromRow(r[0]);
+  });
 }
 
 absl::StatusOr<v1::User> UserStore::GetByEmail(const std::string& email, const CallLimits& call) {
-  v1::User out;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
+  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::User> {
     pqxx::result r = txn.exec_prepared("user_get_by_email", email);
     if (r.empty()) return absl::NotFoundError("no user with this email");
-    out = UserFromRow(r[0]);
-    return absl::OkStatus();
-  }));
-  return out;
+    return UserFromRow(r[0]);
+  });
 }
 
 absl::StatusOr<v1::User> UserStore::GetByUsername(const std::string& username,
                                                   const CallLimits& call) {
-  v1::User out;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
+  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::User> {
     pqxx::result r = txn.exec_prepared("user_get_by_username", username);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("no user named '", username, "'"));
-    out = UserFromRow(r[0]);
-    return absl::OkStatus();
-  }));
-  return out;
+    return UserFromRow(r[0]);
+  });
 }
 
 absl::StatusOr<v1::User> UserStore::GetByAuth0Id(const std::string& auth0_id,
                                                  const CallLimits& call) {
-  v1::User out;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
+  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::User> {
     pqxx::result r = txn.exec_prepared("user_get_by_auth0_id", auth0_id);
     if (r.empty()) return absl::NotFoundError("no live user with this auth0_id");
-    out = UserFromRow(r[0]);
-    return absl::OkStatus();
-  }));
-  return out;
+    return UserFromRow(r[0]);
+  });
 }
 
 absl::StatusOr<std::vector<v1::User>> UserStore::BatchGet(const std::vector<std::string>& ids,
                                                           const CallLimits& call) {
-  std::vector<v1::User> out;
-  if (ids.empty()) return out;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
-    // Ids are validated ULIDs (no quotes or commas), so the array literal
-    // needs no escaping.
-    std::string array = absl::StrCat("{", absl::StrJoin(ids, ","), "}");
-    std::map<std::string, v1::User> found;
-    for (const pqxx::row& row : txn.exec_prepared("user_batch_get", array)) {
-      v1::User u = UserFromRow(row);
-      found.emplace(u.id(), std::move(u));
-    }
-    for (const std::string& id : ids) {
-      auto it = found.find(id);
-      if (it != found.end()) out.push_back(it->second);
-    }
-    return absl::OkStatus();
-  }));
-  return out;
+  if (ids.empty()) return std::vector<v1::User>();
+  return RunReadOnly(*pool_, call,
+                     [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<v1::User>> {
+                       // Ids are validated ULIDs (no quotes or commas), so the array
+                       // literal needs no escaping.
+                       std::string array = absl::StrCat("{", absl::StrJoin(ids, ","), "}");
+                       std::map<std::string, v1::User> found;
+                       for (const pqxx::row& row : txn.exec_prepared("user_batch_get", array)) {
+                         v1::User u = UserFromRow(row);
+                         found.emplace(u.id(), std::move(u));
+                       }
+                       std::vector<v1::User> out;
+                       for (const std::string& id : ids) {
+                         auto it = found.find(id);
+                         if (it != found.end()) out.push_back(it->second);
+                       }
+                       return out;
+                     });
 }
 
 absl::StatusOr<v1::User> UserStore::Update(const v1::User& user, const UserUpdate& f,
                                            const CallLimits& call) {
-  v1::User out;
-  RETURN_IF_ERROR(RunInTransaction(
+  return RunInTransaction(
       *pool_, call,
-      [&](pqxx::transaction_base& txn) {
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::User> {
         pqxx::result r =
             txn.exec_prepared("user_update", user.id(), f.email, user.email(), f.username,
                               user.username(), f.display_name, user.display_name(), f.full_name,
                               user.full_name(), f.avatar_url, user.avatar_url());
         if (r.empty()) return UserNotFound(user.id());
-        out = UserFromRow(r[0]);
-        return absl::OkStatus();
+        return UserFromRow(r[0]);
       },
-      &UserConstraintMessages()));
-  return out;
+      &UserConstraintMessages());
 }
 
 absl::StatusOr<std::vector<v1::User>> UserStore::List(const std::string& after_id,
                                                       const std::string& prefix, int limit,
                                                       const CallLimits& call) {
-  std::vector<v1::User> out;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
-    std::string like = prefix.empty() ? "" : LikePrefix(prefix);
-    for (const pqxx::row& row : txn.exec_prepared("user_list", after_id, like, limit)) {
-      out.push_back(UserFromRow(row));
-    }
-    return absl::OkStatus();
-  }));
-  return out;
+  return RunReadOnly(
+      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<v1::User>> {
+        std::string like = prefix.empty() ? "" : LikePrefix(prefix);
+        std::vector<v1::User> out;
+        for (const pqxx::row& row : txn.exec_prepared("user_list", after_id, like, limit)) {
+          out.push_back(UserFromRow(row));
+        }
+        return out;
+      });
 }
 
 absl::Status UserStore::Delete(const std::string& id, const CallLimits& call) {
@@ -293,35 +275,35 @@ absl::Status UserStore::Delete(const std::string& id, const CallLimits& call) {
 
 absl::StatusOr<v1::UserStatus> UserStore::SetStatus(const v1::UserStatus& status,
                                                     const CallLimits& call) {
-  v1::UserStatus out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) {
-    std::optional<int64_t> expires =
-        TimestampToMicros(status.has_status_expire_time() ? &status.status_expire_time() : nullptr);
-    pqxx::result r =
-        txn.exec_prepared("user_status_set", status.user_id(), PresenceToSql(status.presence()),
-                          status.status_text(), status.status_emoji(), expires);
-    if (r.empty()) return UserNotFound(status.user_id());
-    out.set_user_id(status.user_id());
-    StatusFromRow(r[0], 0, &out);
-    v1::Event event = NewEvent(v1::EVENT_KIND_USER_STATUS_CHANGED, "", status.user_id());
-    *event.mutable_user_status() = out;
-    EventStore::AppendIn(txn, event, status.user_id());
-    return absl::OkStatus();
-  }));
-  return out;
+  return RunInTransaction(
+      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::UserStatus> {
+        std::optional<int64_t> expires = TimestampToMicros(
+            status.has_status_expire_time() ? &status.status_expire_time() : nullptr);
+        pqxx::result r =
+            txn.exec_prepared("user_status_set", status.user_id(), PresenceToSql(status.presence()),
+                              status.status_text(), status.status_emoji(), expires);
+        if (r.empty()) return UserNotFound(status.user_id());
+        v1::UserStatus out;
+        out.set_user_id(status.user_id());
+        StatusFromRow(r[0], 0, &out);
+        v1::Event event = NewEvent(v1::EVENT_KIND_USER_STATUS_CHANGED, "", status.user_id());
+        *event.mutable_user_status() = out;
+        EventStore::AppendIn(txn, event, status.user_id());
+        return out;
+      });
 }
 
 absl::StatusOr<v1::UserStatus> UserStore::GetStatus(const std::string& user_id,
                                                     const CallLimits& call) {
-  v1::UserStatus out;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
-    pqxx::result r = txn.exec_prepared("user_status_get", user_id);
-    if (r.empty()) return UserNotFound(user_id);
-    out.set_user_id(user_id);
-    StatusFromRow(r[0], 1, &out);
-    return absl::OkStatus();
-  }));
-  return out;
+  return RunReadOnly(*pool_, call,
+                     [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::UserStatus> {
+                       pqxx::result r = txn.exec_prepared("user_status_get", user_id);
+                       if (r.empty()) return UserNotFound(user_id);
+                       v1::UserStatus out;
+                       out.set_user_id(user_id);
+                       StatusFromRow(r[0], 1, &out);
+                       return out;
+                     });
 }
 
 }  // namespace chatgenius

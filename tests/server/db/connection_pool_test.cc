@@ -276,5 +276,37 @@ TEST(ConnectionPoolTest, UnreachableServerIsUnavailable) {
   EXPECT_EQ(pool.Stats().size, 0) << "a failed open frees its slot";
 }
 
+// The value-returning forms: the body's value after commit; its error
+// (and a rollback) otherwise.
+TEST(TransactionTest, ValueFormsReturnTheBodysValueOrItsErrorAndRollBack) {
+  testing::TestDatabase db;
+  ConnectionPool pool(Settings(db));
+  db.Query("CREATE TABLE t (x int)");
+  absl::StatusOr<int> inserted = RunInTransaction(
+      pool, absl::Now() + absl::Seconds(5), [](pqxx::transaction_base& txn) -> absl::StatusOr<int> {
+        return txn.exec("INSERT INTO t VALUES (1), (2) RETURNING x").size();
+      });
+  ASSERT_TRUE(inserted.ok()) << inserted.status();
+  EXPECT_EQ(*inserted, 2);
+  absl::StatusOr<int> refused = RunInTransaction(
+      pool, absl::Now() + absl::Seconds(5), [](pqxx::transaction_base& txn) -> absl::StatusOr<int> {
+        txn.exec0("INSERT INTO t VALUES (3)");
+        return absl::FailedPreconditionError("changed my mind");
+      });
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  absl::StatusOr<std::string> count =
+      RunReadOnly(pool, absl::Now() + absl::Seconds(5), [](pqxx::transaction_base& txn) {
+        return absl::StatusOr<std::string>(
+            txn.exec1("SELECT count(*) FROM t")[0].as<std::string>());
+      });
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, "2") << "the refused body's insert was rolled back";
+  absl::StatusOr<int> broken =
+      RunReadOnly(pool, absl::Now() + absl::Seconds(5), [](pqxx::transaction_base& txn) {
+        return absl::StatusOr<int>(txn.exec1("SELECT 1 FROM no_such_table")[0].as<int>());
+      });
+  EXPECT_FALSE(broken.ok()) << "a database error comes back mapped, not as a value";
+}
+
 }  // namespace
 }  // namespace chatgenius
