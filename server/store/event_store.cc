@@ -338,80 +338,63 @@ absl::StatusOr<std::vector<StoredEvent>> EventStore::ReadIn(pqxx::transaction_ba
 absl::StatusOr<std::vector<StoredEvent>> EventStore::Read(int64_t after, int limit,
                                                           int64_t max_bytes,
                                                           const CallLimits& call) {
-  std::vector<StoredEvent> out;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(out, ReadIn(txn, after, limit, max_bytes));
-    return absl::OkStatus();
-  }));
-  return out;
+  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
+    return ReadIn(txn, after, limit, max_bytes);
+  });
 }
 
 absl::StatusOr<EventLogBounds> EventStore::Bounds(const CallLimits& call) {
-  EventLogBounds bounds;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
+  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
     const pqxx::row r = txn.exec_prepared1("event_bounds");
-    bounds.pruned_through = r[0].as<int64_t>();
-    bounds.latest = r[1].as<int64_t>();
-    return absl::OkStatus();
-  }));
-  return bounds;
+    return absl::StatusOr<EventLogBounds>(EventLogBounds{r[0].as<int64_t>(), r[1].as<int64_t>()});
+  });
 }
 
 absl::StatusOr<int64_t> EventStore::LiveStart(absl::Duration settle, const CallLimits& call) {
-  int64_t latest = 0;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<int64_t> {
     // Events committed by now have ids up to `high`; once none of them is
     // waiting for a position, the latest position covers them all.
     const int64_t high = txn.exec_prepared1("event_high_water")[0].as<int64_t>();
     const absl::Time until = std::min(absl::Now() + settle, call.deadline);
     while (true) {
       const pqxx::row r = txn.exec_prepared1("event_live_start", high);
-      latest = r[1].as<int64_t>();
-      if (r[0].as<bool>() || absl::Now() >= until) return absl::OkStatus();
+      if (r[0].as<bool>() || absl::Now() >= until) return r[1].as<int64_t>();
       absl::SleepFor(absl::Milliseconds(2));
     }
-  }));
-  return latest;
+  });
 }
 
 absl::StatusOr<int64_t> EventStore::Prune(absl::Duration retention, int batch,
                                           const CallLimits& call) {
-  int64_t deleted = 0;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) {
-    deleted = txn.exec_prepared("event_prune", absl::ToDoubleSeconds(retention), batch)[0][0]
-                  .as<int64_t>();
-    return absl::OkStatus();
-  }));
-  return deleted;
+  return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) {
+    return absl::StatusOr<int64_t>(
+        txn.exec_prepared("event_prune", absl::ToDoubleSeconds(retention), batch)[0][0]
+            .as<int64_t>());
+  });
 }
 
 absl::StatusOr<std::vector<std::string>> EventStore::ChannelsOf(absl::string_view user_field,
                                                                 const std::string& user_id,
                                                                 int64_t as_of_event,
                                                                 const CallLimits& call) {
-  std::vector<std::string> out;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    RETURN_IF_ERROR(RequireLiveUserIn(txn, user_field, user_id));
-    const pqxx::result rows =
-        as_of_event == 0 ? txn.exec_prepared("event_user_channels", user_id)
-                         : txn.exec_prepared("event_user_channels_as_of", user_id, as_of_event);
-    for (const pqxx::row& r : rows) {
-      out.push_back(r[0].as<std::string>());
-    }
-    return absl::OkStatus();
-  }));
-  return out;
+  return RunReadOnly(
+      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<std::string>> {
+        RETURN_IF_ERROR(RequireLiveUserIn(txn, user_field, user_id));
+        const pqxx::result rows =
+            as_of_event == 0 ? txn.exec_prepared("event_user_channels", user_id)
+                             : txn.exec_prepared("event_user_channels_as_of", user_id, as_of_event);
+        std::vector<std::string> out;
+        for (const pqxx::row& r : rows) out.push_back(r[0].as<std::string>());
+        return out;
+      });
 }
 
 absl::StatusOr<StreamAccess> EventStore::StreamAccessOf(const std::string& viewer_id,
                                                         const std::vector<std::string>& channel_ids,
                                                         const CallLimits& call) {
-  StreamAccess out;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(out, StreamAccessIn(txn, viewer_id, channel_ids));
-    return absl::OkStatus();
-  }));
-  return out;
+  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
+    return StreamAccessIn(txn, viewer_id, channel_ids);
+  });
 }
 
 }  // namespace chatgenius

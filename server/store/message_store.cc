@@ -374,10 +374,9 @@ std::string MessageStore::ListOlderSql() {
 
 absl::StatusOr<v1::Message> MessageStore::Post(const v1::PostMessageRequest& request,
                                                const CallLimits& call) {
-  v1::Message out;
-  RETURN_IF_ERROR(RunInTransaction(
+  return RunInTransaction(
       *pool_, call,
-      [&](pqxx::transaction_base& txn) -> absl::Status {
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Message> {
         const std::string& author = request.author_id();
         const std::optional<std::string> client_id =
             request.client_msg_id().empty() ? std::nullopt
@@ -400,10 +399,7 @@ absl::StatusOr<v1::Message> MessageStore::Post(const v1::PostMessageRequest& req
           return std::optional<v1::Message>(std::move(m));
         };
         ASSIGN_OR_RETURN(std::optional<v1::Message> before, existing());
-        if (before) {
-          out = std::move(*before);
-          return absl::OkStatus();
-        }
+        if (before) return std::move(*before);
 
         ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, request.channel_id(), "author_id",
                                                         author, AccessLock::kShare));
@@ -430,50 +426,47 @@ absl::StatusOr<v1::Message> MessageStore::Post(const v1::PostMessageRequest& req
           // A concurrent retry with the same client_msg_id committed first.
           ASSIGN_OR_RETURN(std::optional<v1::Message> winner, existing());
           if (!winner) return absl::AbortedError("concurrent post with this client_msg_id; retry");
-          out = std::move(*winner);
-          return absl::OkStatus();
+          return std::move(*winner);
         }
-        ASSIGN_OR_RETURN(out, GetVisibleIn(txn, inserted[0][0].as<std::string>(), author));
+        ASSIGN_OR_RETURN(v1::Message out,
+                         GetVisibleIn(txn, inserted[0][0].as<std::string>(), author));
         v1::Event event = NewEvent(v1::EVENT_KIND_MESSAGE_CREATED, out.channel_id(), author);
         *event.mutable_message() = out;
         EventStore::AppendIn(txn, event);
-        return absl::OkStatus();
+        return out;
       },
-      &MessageConstraintMessages()));
-  return out;
+      &MessageConstraintMessages());
 }
 
 absl::StatusOr<v1::Message> MessageStore::Get(const std::string& id, const std::string& viewer_id,
                                               const CallLimits& call) {
-  v1::Message out;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Message> {
     ASSIGN_OR_RETURN(pqxx::row row, VisibleRowIn(txn, id, viewer_id));
-    ASSIGN_OR_RETURN(out, MessageFromRow(row));
-    return RequireReaderOfRow(row, out.channel_id(), viewer_id);
-  }));
-  return out;
+    ASSIGN_OR_RETURN(v1::Message out, MessageFromRow(row));
+    RETURN_IF_ERROR(RequireReaderOfRow(row, out.channel_id(), viewer_id));
+    return out;
+  });
 }
 
 absl::StatusOr<v1::Message> MessageStore::Edit(const std::string& id, const std::string& actor_id,
                                                const std::string& content, const CallLimits& call) {
-  v1::Message out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(MessageMeta meta, MetaIn(txn, id, /*for_update=*/true, "message.id"));
-    ASSIGN_OR_RETURN(ChannelAccess access,
-                     AccessIn(txn, meta.channel_id, "actor_id", actor_id, AccessLock::kShare));
-    RETURN_IF_ERROR(RequireMember(access, "actor_id"));
-    if (meta.author_id != actor_id) {
-      return absl::PermissionDeniedError("actor_id: only the author may edit a message");
-    }
-    if (access.archived) return absl::FailedPreconditionError("channel is archived");
-    txn.exec_prepared("msg_edit", id, content);
-    ASSIGN_OR_RETURN(out, GetVisibleIn(txn, id, actor_id));
-    v1::Event event = NewEvent(v1::EVENT_KIND_MESSAGE_UPDATED, out.channel_id(), actor_id);
-    *event.mutable_message() = out;
-    EventStore::AppendIn(txn, event);
-    return absl::OkStatus();
-  }));
-  return out;
+  return RunInTransaction(
+      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Message> {
+        ASSIGN_OR_RETURN(MessageMeta meta, MetaIn(txn, id, /*for_update=*/true, "message.id"));
+        ASSIGN_OR_RETURN(ChannelAccess access,
+                         AccessIn(txn, meta.channel_id, "actor_id", actor_id, AccessLock::kShare));
+        RETURN_IF_ERROR(RequireMember(access, "actor_id"));
+        if (meta.author_id != actor_id) {
+          return absl::PermissionDeniedError("actor_id: only the author may edit a message");
+        }
+        if (access.archived) return absl::FailedPreconditionError("channel is archived");
+        txn.exec_prepared("msg_edit", id, content);
+        ASSIGN_OR_RETURN(v1::Message out, GetVisibleIn(txn, id, actor_id));
+        v1::Event event = NewEvent(v1::EVENT_KIND_MESSAGE_UPDATED, out.channel_id(), actor_id);
+        *event.mutable_message() = out;
+        EventStore::AppendIn(txn, event);
+        return out;
+      });
 }
 
 absl::Status MessageStore::Delete(const std::string& id, const std::string& actor_id,
@@ -504,44 +497,36 @@ absl::StatusOr<MessagePage> MessageStore::List(const std::string& channel_id,
                                                const std::string& viewer_id,
                                                const std::string& cursor_id, bool newer, int limit,
                                                const CallLimits& call) {
-  MessagePage out;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<MessagePage> {
     ASSIGN_OR_RETURN(ChannelAccess access,
                      AccessIn(txn, channel_id, "viewer_id", viewer_id, AccessLock::kNone));
     RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
     // "~" sorts after every ULID character, so it starts at the newest.
     const std::string cursor = cursor_id.empty() && !newer ? "~" : cursor_id;
-    ASSIGN_OR_RETURN(out, PageFromRows(txn.exec_prepared(
-                              newer ? "msg_list_newer" : "msg_list_older", viewer_id, channel_id,
-                              cursor, limit, limits_.max_response_bytes)));
-    return absl::OkStatus();
-  }));
-  return out;
+    return PageFromRows(txn.exec_prepared(newer ? "msg_list_newer" : "msg_list_older", viewer_id,
+                                          channel_id, cursor, limit, limits_.max_response_bytes));
+  });
 }
 
 absl::StatusOr<MessagePage> MessageStore::ListReplies(const std::string& parent_id,
                                                       const std::string& viewer_id,
                                                       const std::string& after_id, int limit,
                                                       v1::Message* parent, const CallLimits& call) {
-  MessagePage out;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<MessagePage> {
     ASSIGN_OR_RETURN(pqxx::row row, VisibleRowIn(txn, parent_id, viewer_id));
     ASSIGN_OR_RETURN(*parent, MessageFromRow(row));
     if (!parent->thread_parent_id().empty()) {
       return absl::InvalidArgumentError("thread_parent_id: is a reply, not a thread parent");
     }
     RETURN_IF_ERROR(RequireReaderOfRow(row, parent->channel_id(), viewer_id));
-    ASSIGN_OR_RETURN(
-        out, PageFromRows(txn.exec_prepared("msg_replies", viewer_id, parent_id, after_id, limit,
-                                            limits_.max_response_bytes)));
-    return absl::OkStatus();
-  }));
-  return out;
+    return PageFromRows(txn.exec_prepared("msg_replies", viewer_id, parent_id, after_id, limit,
+                                          limits_.max_response_bytes));
+  });
 }
 
 absl::StatusOr<SearchPage> MessageStore::Search(const SearchQuery& q, const CallLimits& call) {
-  SearchPage out;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<SearchPage> {
+    SearchPage out;
     // Channel ids are validated ULIDs, so the array literal needs no quoting.
     const std::string channels = absl::StrCat("{", absl::StrJoin(q.channel_ids, ","), "}");
     std::optional<std::string> after_rank = q.after_rank;
@@ -561,63 +546,64 @@ absl::StatusOr<SearchPage> MessageStore::Search(const SearchQuery& q, const Call
     out.cut_by_budget = fetched > static_cast<int64_t>(out.hits.size());
     if (out.cut_by_budget) LimitHits::Count(Limit::kResponseBytes);
     // The statement finds nothing for a deleted user; only then ask why.
-    return out.hits.empty() ? RequireLiveUserIn(txn, "user_id", q.user_id) : absl::OkStatus();
-  }));
-  return out;
+    if (out.hits.empty()) RETURN_IF_ERROR(RequireLiveUserIn(txn, "user_id", q.user_id));
+    return out;
+  });
 }
 
 absl::StatusOr<v1::Attachment> MessageStore::AddAttachment(const v1::Attachment& a,
                                                            const CallLimits& call) {
-  v1::Attachment out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(MessageMeta meta,
-                     MetaIn(txn, a.message_id(), /*for_update=*/false, "attachment.message_id"));
-    ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, meta.channel_id, "attachment.uploader_id",
-                                                    a.uploader_id(), AccessLock::kShare));
-    RETURN_IF_ERROR(RequireMember(access, "attachment.uploader_id"));
-    if (meta.author_id != a.uploader_id()) {
-      return absl::PermissionDeniedError(
-          "attachment.uploader_id: only the message's author may attach files to it");
-    }
-    if (access.archived) return absl::FailedPreconditionError("channel is archived");
-    txn.exec_prepared("att_message_lock", a.message_id());
-    if (txn.exec_prepared("att_count", a.message_id())[0][0].as<int>() >=
-        limits_.max_attachments_per_message) {
-      LimitHits::Count(Limit::kAttachmentsPerMessage);
-      return absl::FailedPreconditionError(absl::StrCat(
-          "attachment.message_id: the message already has ", limits_.max_attachments_per_message,
-          " attachments (MAX_ATTACHMENTS_PER_MESSAGE)"));
-    }
-    pqxx::result r =
-        txn.exec_prepared("att_insert", NewUlid(), a.message_id(), meta.channel_id, a.uploader_id(),
-                          a.name(), a.content_type(), a.size_bytes(), a.storage_url(), a.sha256());
-    out = AttachmentFromRow(r[0]);
-    return AppendMessageUpdatedIn(txn, a.message_id(), a.uploader_id());
-  }));
-  return out;
+  return RunInTransaction(
+      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Attachment> {
+        ASSIGN_OR_RETURN(MessageMeta meta, MetaIn(txn, a.message_id(), /*for_update=*/false,
+                                                  "attachment.message_id"));
+        ASSIGN_OR_RETURN(ChannelAccess access,
+                         AccessIn(txn, meta.channel_id, "attachment.uploader_id", a.uploader_id(),
+                                  AccessLock::kShare));
+        RETURN_IF_ERROR(RequireMember(access, "attachment.uploader_id"));
+        if (meta.author_id != a.uploader_id()) {
+          return absl::PermissionDeniedError(
+              "attachment.uploader_id: only the message's author may attach files to it");
+        }
+        if (access.archived) return absl::FailedPreconditionError("channel is archived");
+        txn.exec_prepared("att_message_lock", a.message_id());
+        if (txn.exec_prepared("att_count", a.message_id())[0][0].as<int>() >=
+            limits_.max_attachments_per_message) {
+          LimitHits::Count(Limit::kAttachmentsPerMessage);
+          return absl::FailedPreconditionError(absl::StrCat(
+              "attachment.message_id: the message already has ",
+              limits_.max_attachments_per_message, " attachments (MAX_ATTACHMENTS_PER_MESSAGE)"));
+        }
+        pqxx::result r = txn.exec_prepared("att_insert", NewUlid(), a.message_id(), meta.channel_id,
+                                           a.uploader_id(), a.name(), a.content_type(),
+                                           a.size_bytes(), a.storage_url(), a.sha256());
+        RETURN_IF_ERROR(AppendMessageUpdatedIn(txn, a.message_id(), a.uploader_id()));
+        return AttachmentFromRow(r[0]);
+      });
 }
 
 absl::StatusOr<std::vector<v1::Attachment>> MessageStore::ListAttachments(
     const std::string& message_id, const std::string& channel_id, const std::string& viewer_id,
     const std::string& after_id, int limit, const CallLimits& call) {
-  std::vector<v1::Attachment> out;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    std::string channel = channel_id;
-    if (!message_id.empty()) {
-      ASSIGN_OR_RETURN(MessageMeta meta,
-                       MetaIn(txn, message_id, /*for_update=*/false, "message_id"));
-      channel = meta.channel_id;
-    }
-    ASSIGN_OR_RETURN(ChannelAccess access,
-                     AccessIn(txn, channel, "viewer_id", viewer_id, AccessLock::kNone));
-    RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
-    pqxx::result rows = message_id.empty()
-                            ? txn.exec_prepared("att_list_channel", channel_id, after_id, limit)
-                            : txn.exec_prepared("att_list_message", message_id, after_id, limit);
-    for (const pqxx::row& r : rows) out.push_back(AttachmentFromRow(r));
-    return absl::OkStatus();
-  }));
-  return out;
+  return RunReadOnly(
+      *pool_, call,
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<v1::Attachment>> {
+        std::string channel = channel_id;
+        if (!message_id.empty()) {
+          ASSIGN_OR_RETURN(MessageMeta meta,
+                           MetaIn(txn, message_id, /*for_update=*/false, "message_id"));
+          channel = meta.channel_id;
+        }
+        ASSIGN_OR_RETURN(ChannelAccess access,
+                         AccessIn(txn, channel, "viewer_id", viewer_id, AccessLock::kNone));
+        RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
+        pqxx::result rows =
+            message_id.empty() ? txn.exec_prepared("att_list_channel", channel_id, after_id, limit)
+                               : txn.exec_prepared("att_list_message", message_id, after_id, limit);
+        std::vector<v1::Attachment> out;
+        for (const pqxx::row& r : rows) out.push_back(AttachmentFromRow(r));
+        return out;
+      });
 }
 
 absl::Status MessageStore::DeleteAttachment(const std::string& id, const std::string& actor_id,

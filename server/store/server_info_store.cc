@@ -10,12 +10,9 @@ ServerInfoStore::ServerInfoStore(ConnectionPool* pool) : pool_(pool) {
 }
 
 absl::StatusOr<std::string> ServerInfoStore::PostgresVersion(const CallLimits& call) {
-  std::string version;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
-    version = txn.exec_prepared("server_version")[0][0].as<std::string>();
-    return absl::OkStatus();
-  }));
-  return version;
+  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
+    return absl::StatusOr<std::string>(txn.exec_prepared("server_version")[0][0].as<std::string>());
+  });
 }
 
 }  // namespace chatgenius
