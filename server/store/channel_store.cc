@@ -227,10 +227,10 @@ ChannelStore::ChannelStore(ConnectionPool* pool) : pool_(pool) {
 absl::StatusOr<v1::Channel> ChannelStore::Create(const v1::Channel& channel,
                                                  const std::string& creator_id,
                                                  const CallLimits& call) {
-  v1::Channel out;
-  RETURN_IF_ERROR(RunInTransaction(
+  return RunInTransaction(
       *pool_, call,
-      [&](pqxx::transaction_base& txn) -> absl::Status {
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Channel> {
+        v1::Channel out;
         RETURN_IF_ERROR(RequireLiveUserIn(txn, "creator_id", creator_id, /*lock=*/true));
         const std::string id = NewUlid();
         txn.exec_prepared("channel_insert", id, channel.name(), channel.description(),
@@ -239,32 +239,30 @@ absl::StatusOr<v1::Channel> ChannelStore::Create(const v1::Channel& channel,
         ASSIGN_OR_RETURN(out, GetIn(txn, id));
         ASSIGN_OR_RETURN(v1::ChannelMember owner, MemberIn(txn, id, creator_id));
         AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_JOINED, owner, creator_id);
-        return absl::OkStatus();
+        return out;
       },
-      &ChannelConstraintMessages()));
-  return out;
+      &ChannelConstraintMessages());
 }
 
 absl::StatusOr<v1::Channel> ChannelStore::Get(const std::string& id, const std::string& viewer_id,
                                               const CallLimits& call) {
-  v1::Channel out;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Channel> {
+    v1::Channel out;
     ASSIGN_OR_RETURN(ChannelAccess access,
                      AccessIn(txn, id, "viewer_id", viewer_id, AccessLock::kNone));
     RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
     ASSIGN_OR_RETURN(out, GetIn(txn, id));
-    return absl::OkStatus();
-  }));
-  return out;
+    return out;
+  });
 }
 
 absl::StatusOr<v1::Channel> ChannelStore::Update(const std::string& id, const std::string& actor_id,
                                                  const ChannelUpdate& update,
                                                  const CallLimits& call) {
-  v1::Channel out;
-  RETURN_IF_ERROR(RunInTransaction(
+  return RunInTransaction(
       *pool_, call,
-      [&](pqxx::transaction_base& txn) -> absl::Status {
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Channel> {
+        v1::Channel out;
         ASSIGN_OR_RETURN(ChannelAccess access,
                          AccessIn(txn, id, "actor_id", actor_id, AccessLock::kUpdate));
         RETURN_IF_ERROR(RequireManager(access, "update a channel"));
@@ -276,35 +274,35 @@ absl::StatusOr<v1::Channel> ChannelStore::Update(const std::string& id, const st
                           update.description.has_value(), update.description.value_or(""));
         ASSIGN_OR_RETURN(out, GetIn(txn, id));
         AppendChannelEvent(txn, v1::EVENT_KIND_CHANNEL_UPDATED, out, actor_id);
-        return absl::OkStatus();
+        return out;
       },
-      &ChannelConstraintMessages()));
-  return out;
+      &ChannelConstraintMessages());
 }
 
 absl::StatusOr<v1::Channel> ChannelStore::SetArchived(const std::string& id,
                                                       const std::string& actor_id, bool archived,
                                                       const CallLimits& call) {
-  v1::Channel out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess access,
-                     AccessIn(txn, id, "actor_id", actor_id, AccessLock::kUpdate));
-    RETURN_IF_ERROR(RequireManager(access, archived ? "archive a channel" : "unarchive a channel"));
-    if (access.type == v1::CHANNEL_TYPE_DIRECT) {
-      return absl::FailedPreconditionError("direct channels cannot be archived");
-    }
-    const bool changed = (archived ? txn.exec_prepared("channel_archive", id, actor_id)
-                                   : txn.exec_prepared("channel_unarchive", id))
-                             .affected_rows() > 0;
-    ASSIGN_OR_RETURN(out, GetIn(txn, id));
-    if (changed) {
-      AppendChannelEvent(
-          txn, archived ? v1::EVENT_KIND_CHANNEL_ARCHIVED : v1::EVENT_KIND_CHANNEL_UPDATED, out,
-          actor_id);
-    }
-    return absl::OkStatus();
-  }));
-  return out;
+  return RunInTransaction(
+      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Channel> {
+        v1::Channel out;
+        ASSIGN_OR_RETURN(ChannelAccess access,
+                         AccessIn(txn, id, "actor_id", actor_id, AccessLock::kUpdate));
+        RETURN_IF_ERROR(
+            RequireManager(access, archived ? "archive a channel" : "unarchive a channel"));
+        if (access.type == v1::CHANNEL_TYPE_DIRECT) {
+          return absl::FailedPreconditionError("direct channels cannot be archived");
+        }
+        const bool changed = (archived ? txn.exec_prepared("channel_archive", id, actor_id)
+                                       : txn.exec_prepared("channel_unarchive", id))
+                                 .affected_rows() > 0;
+        ASSIGN_OR_RETURN(out, GetIn(txn, id));
+        if (changed) {
+          AppendChannelEvent(
+              txn, archived ? v1::EVENT_KIND_CHANNEL_ARCHIVED : v1::EVENT_KIND_CHANNEL_UPDATED, out,
+              actor_id);
+        }
+        return out;
+      });
 }
 
 absl::Status ChannelStore::Delete(const std::string& id, const std::string& actor_id,
@@ -328,36 +326,40 @@ absl::Status ChannelStore::Delete(const std::string& id, const std::string& acto
 absl::StatusOr<std::vector<v1::ChannelListEntry>> ChannelStore::ListForMember(
     const std::string& user_id, bool include_archived, const std::string& after_id, int limit,
     const CallLimits& call) {
-  std::vector<v1::ChannelListEntry> out;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
-    for (const pqxx::row& r :
-         txn.exec_prepared("channel_list_member", user_id, include_archived, after_id, limit)) {
-      v1::ChannelListEntry e;
-      *e.mutable_channel() = ChannelFromRow(r);
-      e.set_role(RoleFromSql(r[kChannelColumnCount].as<std::string>()));
-      e.set_unread_count(r[kChannelColumnCount + 1].as<int64_t>());
-      out.push_back(std::move(e));
-    }
-    // The statement lists nothing for a deleted user; only then ask why.
-    return out.empty() ? RequireLiveUserIn(txn, "member_id", user_id) : absl::OkStatus();
-  }));
-  return out;
+  return RunReadOnly(
+      *pool_, call,
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<v1::ChannelListEntry>> {
+        std::vector<v1::ChannelListEntry> out;
+        for (const pqxx::row& r :
+             txn.exec_prepared("channel_list_member", user_id, include_archived, after_id, limit)) {
+          v1::ChannelListEntry e;
+          *e.mutable_channel() = ChannelFromRow(r);
+          e.set_role(RoleFromSql(r[kChannelColumnCount].as<std::string>()));
+          e.set_unread_count(r[kChannelColumnCount + 1].as<int64_t>());
+          out.push_back(std::move(e));
+        }
+        // The statement lists nothing for a deleted user; only then ask why.
+        if (out.empty()) RETURN_IF_ERROR(RequireLiveUserIn(txn, "member_id", user_id));
+        return out;
+      });
 }
 
 absl::StatusOr<std::vector<v1::ChannelListEntry>> ChannelStore::ListPublic(
     const std::string& viewer_id, bool include_archived, const std::string& after_name,
     const std::string& after_id, int limit, const CallLimits& call) {
-  std::vector<v1::ChannelListEntry> out;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
-    for (const pqxx::row& r : txn.exec_prepared("channel_list_public", include_archived, after_name,
-                                                after_id, limit, viewer_id)) {
-      v1::ChannelListEntry e;
-      *e.mutable_channel() = ChannelFromRow(r);
-      out.push_back(std::move(e));
-    }
-    return out.empty() ? RequireLiveUserIn(txn, "viewer_id", viewer_id) : absl::OkStatus();
-  }));
-  return out;
+  return RunReadOnly(
+      *pool_, call,
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<v1::ChannelListEntry>> {
+        std::vector<v1::ChannelListEntry> out;
+        for (const pqxx::row& r : txn.exec_prepared("channel_list_public", include_archived,
+                                                    after_name, after_id, limit, viewer_id)) {
+          v1::ChannelListEntry e;
+          *e.mutable_channel() = ChannelFromRow(r);
+          out.push_back(std::move(e));
+        }
+        if (out.empty()) RETURN_IF_ERROR(RequireLiveUserIn(txn, "viewer_id", viewer_id));
+        return out;
+      });
 }
 
 absl::StatusOr<v1::ChannelMember> ChannelStore::AddMember(const std::string& channel_id,
@@ -365,30 +367,29 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::AddMember(const std::string& cha
                                                           v1::MemberRole role,
                                                           const std::string& actor_id,
                                                           const CallLimits& call) {
-  v1::ChannelMember out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess actor,
-                     AccessIn(txn, channel_id, "actor_id", actor_id, AccessLock::kUpdate));
-    if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
-      return absl::FailedPreconditionError("direct channels have a fixed set of members");
-    }
-    RETURN_IF_ERROR(RequireNotArchived(actor));
-    const bool self_join = actor_id == user_id && actor.type == v1::CHANNEL_TYPE_PUBLIC &&
-                           role == v1::MEMBER_ROLE_MEMBER;
-    if (!self_join) RETURN_IF_ERROR(RequireManager(actor, "add other members or set roles"));
-    if (role == v1::MEMBER_ROLE_OWNER && actor.role != v1::MEMBER_ROLE_OWNER) {
-      return absl::PermissionDeniedError("actor_id: only an owner may add another owner");
-    }
-    RETURN_IF_ERROR(RequireLiveUserIn(txn, "user_id", user_id, /*lock=*/true));
-    // An existing membership stays as it is (idempotent add, no event).
-    const bool joined =
-        txn.exec_prepared("member_insert", channel_id, user_id, RoleToSql(role)).affected_rows() >
-        0;
-    ASSIGN_OR_RETURN(out, MemberIn(txn, channel_id, user_id));
-    if (joined) AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_JOINED, out, actor_id);
-    return absl::OkStatus();
-  }));
-  return out;
+  return RunInTransaction(
+      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::ChannelMember> {
+        v1::ChannelMember out;
+        ASSIGN_OR_RETURN(ChannelAccess actor,
+                         AccessIn(txn, channel_id, "actor_id", actor_id, AccessLock::kUpdate));
+        if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
+          return absl::FailedPreconditionError("direct channels have a fixed set of members");
+        }
+        RETURN_IF_ERROR(RequireNotArchived(actor));
+        const bool self_join = actor_id == user_id && actor.type == v1::CHANNEL_TYPE_PUBLIC &&
+                               role == v1::MEMBER_ROLE_MEMBER;
+        if (!self_join) RETURN_IF_ERROR(RequireManager(actor, "add other members or set roles"));
+        if (role == v1::MEMBER_ROLE_OWNER && actor.role != v1::MEMBER_ROLE_OWNER) {
+          return absl::PermissionDeniedError("actor_id: only an owner may add another owner");
+        }
+        RETURN_IF_ERROR(RequireLiveUserIn(txn, "user_id", user_id, /*lock=*/true));
+        // An existing membership stays as it is (idempotent add, no event).
+        const bool joined = txn.exec_prepared("member_insert", channel_id, user_id, RoleToSql(role))
+                                .affected_rows() > 0;
+        ASSIGN_OR_RETURN(out, MemberIn(txn, channel_id, user_id));
+        if (joined) AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_JOINED, out, actor_id);
+        return out;
+      });
 }
 
 absl::Status ChannelStore::RemoveMember(const std::string& channel_id, const std::string& user_id,
@@ -423,129 +424,133 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::UpdateMemberRole(const std::stri
                                                                  v1::MemberRole role,
                                                                  const std::string& actor_id,
                                                                  const CallLimits& call) {
-  v1::ChannelMember out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess actor,
-                     AccessIn(txn, channel_id, "actor_id", actor_id, AccessLock::kUpdate));
-    if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
-      return absl::FailedPreconditionError("direct channels have no roles to change");
-    }
-    RETURN_IF_ERROR(RequireNotArchived(actor));
-    RETURN_IF_ERROR(RequireManager(actor, "change roles"));
-    ASSIGN_OR_RETURN(v1::ChannelMember target, MemberIn(txn, channel_id, user_id));
-    const bool touches_owner =
-        role == v1::MEMBER_ROLE_OWNER || target.role() == v1::MEMBER_ROLE_OWNER;
-    if (touches_owner && actor.role != v1::MEMBER_ROLE_OWNER) {
-      return absl::PermissionDeniedError("actor_id: only an owner may grant or revoke ownership");
-    }
-    if (target.role() == v1::MEMBER_ROLE_OWNER && role != v1::MEMBER_ROLE_OWNER &&
-        txn.exec_prepared("owner_count", channel_id)[0][0].as<int>() <= 1) {
-      return absl::FailedPreconditionError(
-          "the last owner cannot be demoted; make another member owner first");
-    }
-    txn.exec_prepared("member_set_role", channel_id, user_id, RoleToSql(role));
-    ASSIGN_OR_RETURN(out, MemberIn(txn, channel_id, user_id));
-    if (target.role() != role) {
-      AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_ROLE_CHANGED, out, actor_id);
-    }
-    return absl::OkStatus();
-  }));
-  return out;
+  return RunInTransaction(
+      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::ChannelMember> {
+        v1::ChannelMember out;
+        ASSIGN_OR_RETURN(ChannelAccess actor,
+                         AccessIn(txn, channel_id, "actor_id", actor_id, AccessLock::kUpdate));
+        if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
+          return absl::FailedPreconditionError("direct channels have no roles to change");
+        }
+        RETURN_IF_ERROR(RequireNotArchived(actor));
+        RETURN_IF_ERROR(RequireManager(actor, "change roles"));
+        ASSIGN_OR_RETURN(v1::ChannelMember target, MemberIn(txn, channel_id, user_id));
+        const bool touches_owner =
+            role == v1::MEMBER_ROLE_OWNER || target.role() == v1::MEMBER_ROLE_OWNER;
+        if (touches_owner && actor.role != v1::MEMBER_ROLE_OWNER) {
+          return absl::PermissionDeniedError(
+              "actor_id: only an owner may grant or revoke ownership");
+        }
+        if (target.role() == v1::MEMBER_ROLE_OWNER && role != v1::MEMBER_ROLE_OWNER &&
+            txn.exec_prepared("owner_count", channel_id)[0][0].as<int>() <= 1) {
+          return absl::FailedPreconditionError(
+              "the last owner cannot be demoted; make another member owner first");
+        }
+        txn.exec_prepared("member_set_role", channel_id, user_id, RoleToSql(role));
+        ASSIGN_OR_RETURN(out, MemberIn(txn, channel_id, user_id));
+        if (target.role() != role) {
+          AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_ROLE_CHANGED, out, actor_id);
+        }
+        return out;
+      });
 }
 
 absl::StatusOr<std::vector<v1::ChannelMember>> ChannelStore::ListMembers(
     const std::string& channel_id, const std::string& viewer_id, const std::string& after_user_id,
     int limit, const CallLimits& call) {
-  std::vector<v1::ChannelMember> out;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess access,
-                     AccessIn(txn, channel_id, "viewer_id", viewer_id, AccessLock::kNone));
-    RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
-    for (const pqxx::row& r : txn.exec_prepared("member_list", channel_id, after_user_id, limit)) {
-      out.push_back(MemberFromRow(r));
-    }
-    return absl::OkStatus();
-  }));
-  return out;
+  return RunReadOnly(
+      *pool_, call,
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<v1::ChannelMember>> {
+        std::vector<v1::ChannelMember> out;
+        ASSIGN_OR_RETURN(ChannelAccess access,
+                         AccessIn(txn, channel_id, "viewer_id", viewer_id, AccessLock::kNone));
+        RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
+        for (const pqxx::row& r :
+             txn.exec_prepared("member_list", channel_id, after_user_id, limit)) {
+          out.push_back(MemberFromRow(r));
+        }
+        return out;
+      });
 }
 
 absl::StatusOr<v1::Channel> ChannelStore::GetOrCreateDirect(
     const std::vector<std::string>& user_ids, const std::string& actor_id, const CallLimits& call) {
   const std::string key = absl::StrJoin(user_ids, ",");
-  v1::Channel out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    RETURN_IF_ERROR(RequireLiveUserIn(txn, "actor_id", actor_id, /*lock=*/true));
-    pqxx::result existing = txn.exec_prepared("dm_find", key);
-    if (!existing.empty()) {
-      ASSIGN_OR_RETURN(out, GetIn(txn, existing[0][0].as<std::string>()));
-      return absl::OkStatus();
-    }
-    for (size_t i = 0; i < user_ids.size(); ++i) {
-      RETURN_IF_ERROR(
-          RequireLiveUserIn(txn, absl::StrCat("user_ids[", i, "]"), user_ids[i], /*lock=*/true));
-    }
-    // A racing call for the same set waits on the unique index, then finds
-    // the winner's row (ON CONFLICT DO NOTHING returns nothing).
-    pqxx::result inserted = txn.exec_prepared("dm_insert", NewUlid(), key, actor_id);
-    if (inserted.empty()) {
-      pqxx::result winner = txn.exec_prepared("dm_find", key);
-      if (winner.empty()) return absl::AbortedError("direct channel creation raced; retry");
-      ASSIGN_OR_RETURN(out, GetIn(txn, winner[0][0].as<std::string>()));
-      return absl::OkStatus();
-    }
-    const std::string id = inserted[0][0].as<std::string>();
-    for (const std::string& user : user_ids) txn.exec_prepared("member_insert", id, user, "member");
-    ASSIGN_OR_RETURN(out, GetIn(txn, id));
-    for (const std::string& user : user_ids) {
-      ASSIGN_OR_RETURN(v1::ChannelMember member, MemberIn(txn, id, user));
-      AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_JOINED, member, actor_id);
-    }
-    return absl::OkStatus();
-  }));
-  return out;
+  return RunInTransaction(
+      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Channel> {
+        v1::Channel out;
+        RETURN_IF_ERROR(RequireLiveUserIn(txn, "actor_id", actor_id, /*lock=*/true));
+        pqxx::result existing = txn.exec_prepared("dm_find", key);
+        if (!existing.empty()) {
+          ASSIGN_OR_RETURN(out, GetIn(txn, existing[0][0].as<std::string>()));
+          return out;
+        }
+        for (size_t i = 0; i < user_ids.size(); ++i) {
+          RETURN_IF_ERROR(RequireLiveUserIn(txn, absl::StrCat("user_ids[", i, "]"), user_ids[i],
+                                            /*lock=*/true));
+        }
+        // A racing call for the same set waits on the unique index, then finds
+        // the winner's row (ON CONFLICT DO NOTHING returns nothing).
+        pqxx::result inserted = txn.exec_prepared("dm_insert", NewUlid(), key, actor_id);
+        if (inserted.empty()) {
+          pqxx::result winner = txn.exec_prepared("dm_find", key);
+          if (winner.empty()) return absl::AbortedError("direct channel creation raced; retry");
+          ASSIGN_OR_RETURN(out, GetIn(txn, winner[0][0].as<std::string>()));
+          return out;
+        }
+        const std::string id = inserted[0][0].as<std::string>();
+        for (const std::string& user : user_ids)
+          txn.exec_prepared("member_insert", id, user, "member");
+        ASSIGN_OR_RETURN(out, GetIn(txn, id));
+        for (const std::string& user : user_ids) {
+          ASSIGN_OR_RETURN(v1::ChannelMember member, MemberIn(txn, id, user));
+          AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_JOINED, member, actor_id);
+        }
+        return out;
+      });
 }
 
 absl::StatusOr<v1::ReadState> ChannelStore::MarkRead(const std::string& channel_id,
                                                      const std::string& user_id,
                                                      const std::string& message_id,
                                                      const CallLimits& call) {
-  v1::ReadState out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess access,
-                     AccessIn(txn, channel_id, "user_id", user_id, AccessLock::kShare));
-    RETURN_IF_ERROR(RequireMember(access, "user_id"));
-    if (txn.exec_prepared("message_in_channel", message_id, channel_id).empty()) {
-      return absl::NotFoundError(
-          absl::StrCat("message_id: message ", message_id, " not found in this channel"));
-    }
-    txn.exec_prepared("read_mark", channel_id, user_id, message_id);
-    pqxx::result r = txn.exec_prepared("read_state", channel_id, user_id);
-    out.set_channel_id(channel_id);
-    out.set_user_id(user_id);
-    out.set_last_read_message_id(r[0][0].as<std::string>());
-    out.set_unread_count(r[0][1].as<int64_t>());
-    return absl::OkStatus();
-  }));
-  return out;
+  return RunInTransaction(
+      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::ReadState> {
+        v1::ReadState out;
+        ASSIGN_OR_RETURN(ChannelAccess access,
+                         AccessIn(txn, channel_id, "user_id", user_id, AccessLock::kShare));
+        RETURN_IF_ERROR(RequireMember(access, "user_id"));
+        if (txn.exec_prepared("message_in_channel", message_id, channel_id).empty()) {
+          return absl::NotFoundError(
+              absl::StrCat("message_id: message ", message_id, " not found in this channel"));
+        }
+        txn.exec_prepared("read_mark", channel_id, user_id, message_id);
+        pqxx::result r = txn.exec_prepared("read_state", channel_id, user_id);
+        out.set_channel_id(channel_id);
+        out.set_user_id(user_id);
+        out.set_last_read_message_id(r[0][0].as<std::string>());
+        out.set_unread_count(r[0][1].as<int64_t>());
+        return out;
+      });
 }
 
 absl::StatusOr<v1::ReadState> ChannelStore::GetReadState(const std::string& channel_id,
                                                          const std::string& user_id,
                                                          const CallLimits& call) {
-  v1::ReadState out;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess access,
-                     AccessIn(txn, channel_id, "user_id", user_id, AccessLock::kNone));
-    RETURN_IF_ERROR(RequireMember(access, "user_id"));
-    pqxx::result r = txn.exec_prepared("read_state", channel_id, user_id);
-    if (r.empty()) return RequireMember(ChannelAccess{}, "user_id");  // left meanwhile
-    out.set_channel_id(channel_id);
-    out.set_user_id(user_id);
-    out.set_last_read_message_id(r[0][0].as<std::string>());
-    out.set_unread_count(r[0][1].as<int64_t>());
-    return absl::OkStatus();
-  }));
-  return out;
+  return RunReadOnly(
+      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::ReadState> {
+        v1::ReadState out;
+        ASSIGN_OR_RETURN(ChannelAccess access,
+                         AccessIn(txn, channel_id, "user_id", user_id, AccessLock::kNone));
+        RETURN_IF_ERROR(RequireMember(access, "user_id"));
+        pqxx::result r = txn.exec_prepared("read_state", channel_id, user_id);
+        if (r.empty()) return RequireMember(ChannelAccess{}, "user_id");  // left meanwhile
+        out.set_channel_id(channel_id);
+        out.set_user_id(user_id);
+        out.set_last_read_message_id(r[0][0].as<std::string>());
+        out.set_unread_count(r[0][1].as<int64_t>());
+        return out;
+      });
 }
 
 }  // namespace chatgenius

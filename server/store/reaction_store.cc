@@ -63,43 +63,44 @@ ReactionStore::ReactionStore(ConnectionPool* pool, ContentLimits limits)
 absl::StatusOr<v1::Reaction> ReactionStore::Add(const std::string& message_id,
                                                 const std::string& user_id,
                                                 const std::string& emoji, const CallLimits& call) {
-  v1::Reaction out;
-  RETURN_IF_ERROR(RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(std::string channel_id, LiveMessageChannelIn(txn, message_id));
-    ASSIGN_OR_RETURN(ChannelAccess access,
-                     AccessIn(txn, channel_id, "user_id", user_id, AccessLock::kShare));
-    RETURN_IF_ERROR(RequireMember(access, "user_id"));
-    if (access.archived) return absl::FailedPreconditionError("channel is archived");
-    txn.exec_prepared("rx_message_lock", message_id);
-    const pqxx::row counts = txn.exec_prepared1("rx_counts", message_id, user_id, emoji);
-    const bool repeat = counts[3].as<bool>();  // a no-op, whatever the counts
-    if (!repeat && !counts[2].as<bool>() && counts[0].as<int>() >= limits_.max_emoji_per_message) {
-      LimitHits::Count(Limit::kEmojiPerMessage);
-      return absl::FailedPreconditionError(
-          absl::StrCat("emoji: the message already has ", limits_.max_emoji_per_message,
-                       " different reactions (MAX_EMOJI_PER_MESSAGE)"));
-    }
-    if (!repeat && counts[1].as<int>() >= limits_.max_reactions_per_user_per_message) {
-      LimitHits::Count(Limit::kReactionsPerUser);
-      return absl::FailedPreconditionError(
-          absl::StrCat("user_id: already reacted ", limits_.max_reactions_per_user_per_message,
-                       " times to this message (MAX_REACTIONS_PER_USER_PER_MESSAGE)"));
-    }
-    const bool added =
-        txn.exec_prepared("rx_insert", message_id, user_id, emoji).affected_rows() > 0;
-    pqxx::result r = txn.exec_prepared("rx_get", message_id, user_id, emoji);
-    out.set_message_id(message_id);
-    out.set_user_id(user_id);
-    out.set_emoji(emoji);
-    SetTimestamp(r[0][0], out.mutable_create_time());
-    if (added) {  // repeating an existing reaction changes nothing, so says nothing
-      v1::Event event = NewEvent(v1::EVENT_KIND_REACTION_ADDED, channel_id, user_id);
-      *event.mutable_reaction() = out;
-      EventStore::AppendIn(txn, event);
-    }
-    return absl::OkStatus();
-  }));
-  return out;
+  return RunInTransaction(
+      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Reaction> {
+        ASSIGN_OR_RETURN(std::string channel_id, LiveMessageChannelIn(txn, message_id));
+        ASSIGN_OR_RETURN(ChannelAccess access,
+                         AccessIn(txn, channel_id, "user_id", user_id, AccessLock::kShare));
+        RETURN_IF_ERROR(RequireMember(access, "user_id"));
+        if (access.archived) return absl::FailedPreconditionError("channel is archived");
+        txn.exec_prepared("rx_message_lock", message_id);
+        const pqxx::row counts = txn.exec_prepared1("rx_counts", message_id, user_id, emoji);
+        const bool repeat = counts[3].as<bool>();  // a no-op, whatever the counts
+        if (!repeat && !counts[2].as<bool>() &&
+            counts[0].as<int>() >= limits_.max_emoji_per_message) {
+          LimitHits::Count(Limit::kEmojiPerMessage);
+          return absl::FailedPreconditionError(
+              absl::StrCat("emoji: the message already has ", limits_.max_emoji_per_message,
+                           " different reactions (MAX_EMOJI_PER_MESSAGE)"));
+        }
+        if (!repeat && counts[1].as<int>() >= limits_.max_reactions_per_user_per_message) {
+          LimitHits::Count(Limit::kReactionsPerUser);
+          return absl::FailedPreconditionError(
+              absl::StrCat("user_id: already reacted ", limits_.max_reactions_per_user_per_message,
+                           " times to this message (MAX_REACTIONS_PER_USER_PER_MESSAGE)"));
+        }
+        const bool added =
+            txn.exec_prepared("rx_insert", message_id, user_id, emoji).affected_rows() > 0;
+        pqxx::result r = txn.exec_prepared("rx_get", message_id, user_id, emoji);
+        v1::Reaction out;
+        out.set_message_id(message_id);
+        out.set_user_id(user_id);
+        out.set_emoji(emoji);
+        SetTimestamp(r[0][0], out.mutable_create_time());
+        if (added) {  // repeating an existing reaction changes nothing, so says nothing
+          v1::Event event = NewEvent(v1::EVENT_KIND_REACTION_ADDED, channel_id, user_id);
+          *event.mutable_reaction() = out;
+          EventStore::AppendIn(txn, event);
+        }
+        return out;
+      });
 }
 
 absl::Status ReactionStore::Remove(const std::string& message_id, const std::string& user_id,
@@ -126,26 +127,27 @@ absl::Status ReactionStore::Remove(const std::string& message_id, const std::str
 absl::StatusOr<std::vector<v1::ReactionGroup>> ReactionStore::List(const std::string& message_id,
                                                                    const std::string& viewer_id,
                                                                    const CallLimits& call) {
-  std::vector<v1::ReactionGroup> out;
-  RETURN_IF_ERROR(RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(std::string channel_id, LiveMessageChannelIn(txn, message_id));
-    ASSIGN_OR_RETURN(ChannelAccess access,
-                     AccessIn(txn, channel_id, "viewer_id", viewer_id, AccessLock::kNone));
-    RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
-    for (const pqxx::row& r : txn.exec_prepared("rx_list", message_id)) {
-      const std::string emoji = r[0].as<std::string>();
-      if (out.empty() || out.back().emoji() != emoji) out.emplace_back().set_emoji(emoji);
-      v1::UserSummary* u = out.back().add_users();
-      u->set_id(r[1].as<std::string>());
-      u->set_username(r[2].as<std::string>());
-      u->set_display_name(r[3].as<std::string>());
-      u->set_avatar_url(r[4].as<std::string>());
-      u->set_is_bot(r[5].as<bool>());
-      if (u->id() == viewer_id) out.back().set_viewer_reacted(true);
-    }
-    return absl::OkStatus();
-  }));
-  return out;
+  return RunReadOnly(
+      *pool_, call,
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<v1::ReactionGroup>> {
+        ASSIGN_OR_RETURN(std::string channel_id, LiveMessageChannelIn(txn, message_id));
+        ASSIGN_OR_RETURN(ChannelAccess access,
+                         AccessIn(txn, channel_id, "viewer_id", viewer_id, AccessLock::kNone));
+        RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
+        std::vector<v1::ReactionGroup> out;
+        for (const pqxx::row& r : txn.exec_prepared("rx_list", message_id)) {
+          const std::string emoji = r[0].as<std::string>();
+          if (out.empty() || out.back().emoji() != emoji) out.emplace_back().set_emoji(emoji);
+          v1::UserSummary* u = out.back().add_users();
+          u->set_id(r[1].as<std::string>());
+          u->set_username(r[2].as<std::string>());
+          u->set_display_name(r[3].as<std::string>());
+          u->set_avatar_url(r[4].as<std::string>());
+          u->set_is_bot(r[5].as<bool>());
+          if (u->id() == viewer_id) out.back().set_viewer_reacted(true);
+        }
+        return out;
+      });
 }
 
 }  // namespace chatgenius
