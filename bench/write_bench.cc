@@ -237,11 +237,11 @@ class ServicePoster {
 };
 
 bool DirectPost(chatgenius::MessageStore& store, const std::string& channel, int writer, int seq) {
-  v1::PostMessageRequest r;
-  r.set_channel_id(channel);
-  r.set_author_id(UserId(writer));
-  r.set_content(absl::StrCat("direct post ", writer, "/", seq));
-  return store.Post(r, absl::Now() + absl::Seconds(10)).ok();
+  chatgenius::NewMessage m;
+  m.channel_id = channel;
+  m.author_id = UserId(writer);
+  m.content = absl::StrCat("direct post ", writer, "/", seq);
+  return store.Post(m, absl::Now() + absl::Seconds(10)).ok();
 }
 
 void PrintHeader() {

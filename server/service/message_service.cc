@@ -59,7 +59,11 @@ grpc::Status MessageServiceImpl::PostMessage(grpc::ServerContext* context,
   if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
     return ToGrpcStatus(s);
   if (absl::Status s = ValidatePostMessage(*request); !s.ok()) return Respond(s);
-  return Respond(store_->Post(*request, Deadline(context)), response);
+  return Respond(
+      store_->Post(NewMessage{request->channel_id(), request->author_id(), request->content(),
+                              request->thread_parent_id(), request->client_msg_id()},
+                   Deadline(context)),
+      response);
 }
 
 grpc::Status MessageServiceImpl::GetMessage(grpc::ServerContext* context,

@@ -372,15 +372,14 @@ std::string MessageStore::ListOlderSql() {
       "m.channel_id DESC, m.id DESC", "$4", "$5");
 }
 
-absl::StatusOr<v1::Message> MessageStore::Post(const v1::PostMessageRequest& request,
-                                               const CallLimits& call) {
+absl::StatusOr<v1::Message> MessageStore::Post(const NewMessage& message, const CallLimits& call) {
   return RunInTransaction(
       *pool_, call,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Message> {
-        const std::string& author = request.author_id();
+        const std::string& author = message.author_id;
         const std::optional<std::string> client_id =
-            request.client_msg_id().empty() ? std::nullopt
-                                            : std::optional<std::string>(request.client_msg_id());
+            message.client_msg_id.empty() ? std::nullopt
+                                          : std::optional<std::string>(message.client_msg_id);
         // A retry returns what the first attempt stored.
         auto existing = [&]() -> absl::StatusOr<std::optional<v1::Message>> {
           if (!client_id) return std::optional<v1::Message>();
@@ -388,9 +387,9 @@ absl::StatusOr<v1::Message> MessageStore::Post(const v1::PostMessageRequest& req
           if (r.empty()) return std::optional<v1::Message>();
           // A retry repeats every field; anything else reusing the id is
           // another message (its content may have been edited since).
-          const bool same = r[0][1].as<std::string>() == request.channel_id() &&
-                            r[0][2].as<std::string>() == request.thread_parent_id() &&
-                            (r[0][4].as<bool>() || r[0][3].as<std::string>() == request.content());
+          const bool same = r[0][1].as<std::string>() == message.channel_id &&
+                            r[0][2].as<std::string>() == message.thread_parent_id &&
+                            (r[0][4].as<bool>() || r[0][3].as<std::string>() == message.content);
           if (!same) {
             return absl::AlreadyExistsError(
                 "client_msg_id: already used by this author for a different message");
@@ -401,27 +400,27 @@ absl::StatusOr<v1::Message> MessageStore::Post(const v1::PostMessageRequest& req
         ASSIGN_OR_RETURN(std::optional<v1::Message> before, existing());
         if (before) return std::move(*before);
 
-        ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, request.channel_id(), "author_id",
+        ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, message.channel_id, "author_id",
                                                         author, AccessLock::kShare));
         RETURN_IF_ERROR(RequireMember(access, "author_id"));
         if (access.archived) {
           return absl::FailedPreconditionError("channel is archived; it accepts no new messages");
         }
         std::optional<std::string> parent;
-        if (!request.thread_parent_id().empty()) {
-          ASSIGN_OR_RETURN(MessageMeta p, MetaIn(txn, request.thread_parent_id(),
+        if (!message.thread_parent_id.empty()) {
+          ASSIGN_OR_RETURN(MessageMeta p, MetaIn(txn, message.thread_parent_id,
                                                  /*for_update=*/false, "thread_parent_id"));
-          if (p.channel_id != request.channel_id()) {
+          if (p.channel_id != message.channel_id) {
             return absl::InvalidArgumentError("thread_parent_id: the parent is in another channel");
           }
           if (!p.thread_parent_id.empty()) {
             return absl::InvalidArgumentError(
                 "thread_parent_id: replies go to the top-level message, not to a reply");
           }
-          parent = request.thread_parent_id();
+          parent = message.thread_parent_id;
         }
-        pqxx::result inserted = txn.exec_prepared("msg_insert", NewUlid(), request.channel_id(),
-                                                  author, request.content(), parent, client_id);
+        pqxx::result inserted = txn.exec_prepared("msg_insert", NewUlid(), message.channel_id,
+                                                  author, message.content, parent, client_id);
         if (inserted.empty()) {
           // A concurrent retry with the same client_msg_id committed first.
           ASSIGN_OR_RETURN(std::optional<v1::Message> winner, existing());

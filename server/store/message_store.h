@@ -64,6 +64,15 @@ struct SearchPage {
   bool cut_by_budget = false;
 };
 
+// NewMessage: what Post stores (the service validated it).
+struct NewMessage {
+  std::string channel_id;
+  std::string author_id;
+  std::string content;
+  std::string thread_parent_id;  // empty: a top-level message
+  std::string client_msg_id;     // empty: no idempotency key
+};
+
 class MessageStore {
  public:
   // Registers the statements on `pool`, which must outlive the store.
@@ -76,7 +85,7 @@ class MessageStore {
   static std::string ListOlderSql();
 
   // Post stores a message (see the file comment for the rules).
-  [[nodiscard]] absl::StatusOr<db::v1::Message> Post(const db::v1::PostMessageRequest& request,
+  [[nodiscard]] absl::StatusOr<db::v1::Message> Post(const NewMessage& message,
                                                      const CallLimits& call);
   // Get returns a visible message; `viewer_id` (optional) must be able to
   // read the channel and is whose reactions viewer_reacted reflects.
