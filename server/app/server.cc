@@ -415,101 +415,15 @@ namespace chatgenius {
 std::string Server::RenderMetrics() const {
   std::string out;
   rpc_metrics_.AppendTo(&out);
-  const PoolStatistics pool = pool_->Stats();
-  // PgBouncer's SHOW POOLS / SHOW STATS meanings: cl_waiting = callers
-  // waiting for a connection, sv_active / sv_idle = server connections in
-  // use / idle.
-  AppendGauge(&out, "chatgenius_pool_max_size", "POOL_MAX_SIZE.", pool.max_size);
-  AppendGauge(&out, "chatgenius_pool_sv_active", "Connections lent to a call.", pool.in_use);
-  AppendGauge(&out, "chatgenius_pool_sv_idle", "Idle open connections.", pool.idle);
-  AppendGauge(&out, "chatgenius_pool_cl_waiting", "Callers waiting for a connection.",
-              pool.waiting);
-  AppendCounter(&out, "chatgenius_pool_acquired_total", "Connections handed out.",
-                pool.acquired_total);
-  AppendCounter(&out, "chatgenius_pool_wait_seconds_total", "Time callers spent waiting.",
-                absl::ToDoubleSeconds(pool.wait_time_total));
-  AppendCounter(&out, "chatgenius_pool_acquire_timeouts_total",
-                "Callers that gave up waiting (UNAVAILABLE or DEADLINE_EXCEEDED).",
-                pool.acquire_timeouts_total);
-  AppendCounter(&out, "chatgenius_pool_connections_created_total", "Connections opened.",
-                pool.created_total);
-  AppendCounter(&out, "chatgenius_pool_connections_broken_total",
-                "Connections found dead and replaced.", pool.broken_total);
-  AppendCounter(&out, "chatgenius_pool_connections_expired_total",
-                "Connections retired at POOL_MAX_LIFETIME_MS.", pool.expired_total);
-  AppendCounter(&out, "chatgenius_pool_health_checks_total", "Idle-connection probes.",
-                pool.health_checks_total);
-  AppendCounter(&out, "chatgenius_pool_health_check_failures_total", "Failed probes.",
-                pool.health_check_failures_total);
-
+  AppendPoolMetrics(pool_->Stats(), &out);
   LimitHits::AppendTo(&out);
-  const CancelStatistics cancels = CancelWatcher::Global().Stats();
-  AppendCounter(&out, "chatgenius_db_cancels_sent_total",
-                "Cancel requests PostgreSQL took (the caller gave up).", cancels.cancels_sent);
-  AppendCounter(&out, "chatgenius_db_cancels_failed_total",
-                "Cancel requests that could not be delivered.", cancels.cancels_failed);
-  AppendCounter(&out, "chatgenius_db_cancels_deferred_total",
-                "Polls that found no cancel token or no free slot (rate limit).",
-                cancels.cancels_deferred);
-  AppendGauge(&out, "chatgenius_db_cancels_in_flight", "Cancel requests not yet answered.",
-              cancels.in_flight);
-  AppendCounter(
-      &out, "chatgenius_db_connections_cut_total",
-      "Connections cut off: still busy POSTGRES_CANCEL_GRACE_MS after the caller gave up.",
-      cancels.cut_offs);
-
+  AppendCancelMetrics(CancelWatcher::Global().Stats(), &out);
   AppendGauge(&out, "chatgenius_tunnel_enabled", "1 when SSH_HOST is set.",
               tunnel_ != nullptr ? 1 : 0);
-  if (tunnel_ != nullptr) {
-    const TunnelStatus t = tunnel_->status();
-    AppendFamilyHeader(&out, "chatgenius_tunnel_state", "gauge",
-                       "1 for the tunnel's current state.");
-    for (TunnelState state : {TunnelState::kConnecting, TunnelState::kUp, TunnelState::kBackoff,
-                              TunnelState::kMaxRetriesExceeded, TunnelState::kStopped}) {
-      AppendSample(&out, "chatgenius_tunnel_state", {{"state", TunnelStateName(state)}},
-                   t.state == state ? 1 : 0);
-    }
-    AppendGauge(&out, "chatgenius_tunnel_open_channels", "Forwarded connections open.",
-                t.open_channels);
-    AppendCounter(&out, "chatgenius_tunnel_reconnects_total",
-                  "Successful SSH connects after the first.", t.reconnects_total);
-    AppendCounter(&out, "chatgenius_tunnel_connect_attempts_total", "SSH connect attempts.",
-                  t.connect_attempts_total);
-    AppendCounter(&out, "chatgenius_tunnel_bytes_to_remote_total", "Bytes sent to PostgreSQL.",
-                  t.bytes_to_remote);
-    AppendCounter(&out, "chatgenius_tunnel_bytes_from_remote_total",
-                  "Bytes received from PostgreSQL.", t.bytes_from_remote);
-  }
-
-  const SequencerStatistics seq = sequencer_->stats();
-  AppendGauge(&out, "chatgenius_events_sequencer_leader",
-              "1 while this process stamps the database's events.", seq.leader ? 1 : 0);
-  AppendCounter(&out, "chatgenius_events_stamped_total", "Events this process gave a position.",
-                seq.stamped_total);
-  AppendCounter(&out, "chatgenius_events_sequencer_rounds_total", "Stamping rounds run here.",
-                seq.rounds_total);
-  AppendCounter(&out, "chatgenius_events_sequencer_round_seconds_total",
-                "Time spent in stamping rounds here.", absl::ToDoubleSeconds(seq.round_time_total));
-  AppendGauge(&out, "chatgenius_events_sequencer_watermark",
-              "Event id below which every event is stamped (as last seen here).", seq.watermark);
-  const HubStatistics hub = hub_->stats();
-  AppendGauge(&out, "chatgenius_events_listen_connected", "1 while the LISTEN connection is up.",
-              hub.connected ? 1 : 0);
-  AppendGauge(&out, "chatgenius_events_position", "Last event id fanned out.", hub.position);
-  AppendCounter(&out, "chatgenius_events_fanned_out_total", "Events read from the log.",
-                hub.events_total);
-  AppendCounter(&out, "chatgenius_events_hub_reads_total", "Queries of the event log by the hub.",
-                hub.reads_total);
-  AppendGauge(&out, "chatgenius_events_subscribers", "Open Subscribe streams.",
-              events_->stats().open.load());
-  AppendGauge(&out, "chatgenius_events_queued", "Events waiting in stream queues.",
-              events_->stats().queued.load());
-  AppendCounter(&out, "chatgenius_events_delivered_total", "Events written to subscribers.",
-                events_->stats().delivered_total.load());
-  AppendCounter(&out, "chatgenius_events_dropped_streams_total",
-                "Streams closed RESOURCE_EXHAUSTED because the subscriber was too slow.",
-                events_->stats().dropped_total.load());
-
+  if (tunnel_ != nullptr) AppendTunnelMetrics(tunnel_->status(), &out);
+  AppendSequencerMetrics(sequencer_->stats(), &out);
+  AppendHubMetrics(hub_->stats(), &out);
+  AppendStreamMetrics(events_->stats(), &out);
   if (auth_ != nullptr) {
     AppendCounter(&out, "chatgenius_auth_refused_total",
                   "Calls refused UNAUTHENTICATED (missing or unknown bearer token).",

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "server/metrics/prometheus_text.h"
 
 namespace chatgenius {
 
@@ -123,6 +124,22 @@ void CancelWatcher::Run() {
     absl::MutexLock lock(&mu_);
     wake_.WaitWithTimeout(&mu_, poll);
   }
+}
+
+void AppendCancelMetrics(const CancelStatistics& cancels, std::string* out) {
+  AppendCounter(out, "chatgenius_db_cancels_sent_total",
+                "Cancel requests PostgreSQL took (the caller gave up).", cancels.cancels_sent);
+  AppendCounter(out, "chatgenius_db_cancels_failed_total",
+                "Cancel requests that could not be delivered.", cancels.cancels_failed);
+  AppendCounter(out, "chatgenius_db_cancels_deferred_total",
+                "Polls that found no cancel token or no free slot (rate limit).",
+                cancels.cancels_deferred);
+  AppendGauge(out, "chatgenius_db_cancels_in_flight", "Cancel requests not yet answered.",
+              cancels.in_flight);
+  AppendCounter(
+      out, "chatgenius_db_connections_cut_total",
+      "Connections cut off: still busy POSTGRES_CANCEL_GRACE_MS after the caller gave up.",
+      cancels.cut_offs);
 }
 
 }  // namespace chatgenius

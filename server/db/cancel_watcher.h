@@ -30,6 +30,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -61,6 +62,9 @@ struct CancelStatistics {
   int64_t cut_offs = 0;          // sessions whose socket was cut
   int in_flight = 0;             // requests outstanding now
 };
+
+// AppendCancelMetrics renders `cancels` (chatgenius_db_cancels_*, _connections_cut_total).
+void AppendCancelMetrics(const CancelStatistics& cancels, std::string* out);
 
 class CancelWatcher {
  public:

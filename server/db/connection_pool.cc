@@ -9,6 +9,7 @@
 #include "server/common/log.h"
 #include "server/db/cancel_watcher.h"
 #include "server/db/pg_error.h"
+#include "server/metrics/prometheus_text.h"
 
 namespace chatgenius {
 
@@ -251,6 +252,33 @@ PoolStatistics ConnectionPool::Stats() const {
   s.in_use = size_ - s.idle;
   s.waiting = waiting_;
   return s;
+}
+
+void AppendPoolMetrics(const PoolStatistics& pool, std::string* out) {
+  // PgBouncer's SHOW POOLS / SHOW STATS meanings: cl_waiting = callers
+  // waiting for a connection, sv_active / sv_idle = server connections in
+  // use / idle.
+  AppendGauge(out, "chatgenius_pool_max_size", "POOL_MAX_SIZE.", pool.max_size);
+  AppendGauge(out, "chatgenius_pool_sv_active", "Connections lent to a call.", pool.in_use);
+  AppendGauge(out, "chatgenius_pool_sv_idle", "Idle open connections.", pool.idle);
+  AppendGauge(out, "chatgenius_pool_cl_waiting", "Callers waiting for a connection.", pool.waiting);
+  AppendCounter(out, "chatgenius_pool_acquired_total", "Connections handed out.",
+                pool.acquired_total);
+  AppendCounter(out, "chatgenius_pool_wait_seconds_total", "Time callers spent waiting.",
+                absl::ToDoubleSeconds(pool.wait_time_total));
+  AppendCounter(out, "chatgenius_pool_acquire_timeouts_total",
+                "Callers that gave up waiting (UNAVAILABLE or DEADLINE_EXCEEDED).",
+                pool.acquire_timeouts_total);
+  AppendCounter(out, "chatgenius_pool_connections_created_total", "Connections opened.",
+                pool.created_total);
+  AppendCounter(out, "chatgenius_pool_connections_broken_total",
+                "Connections found dead and replaced.", pool.broken_total);
+  AppendCounter(out, "chatgenius_pool_connections_expired_total",
+                "Connections retired at POOL_MAX_LIFETIME_MS.", pool.expired_total);
+  AppendCounter(out, "chatgenius_pool_health_checks_total", "Idle-connection probes.",
+                pool.health_checks_total);
+  AppendCounter(out, "chatgenius_pool_health_check_failures_total", "Failed probes.",
+                pool.health_check_failures_total);
 }
 
 }  // namespace chatgenius

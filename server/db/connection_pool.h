@@ -79,6 +79,10 @@ struct PoolStatistics {
   int64_t health_check_failures_total = 0;
 };
 
+// AppendPoolMetrics renders `pool` in Prometheus text (chatgenius_pool_*, with
+// PgBouncer's SHOW POOLS names for the gauges).
+void AppendPoolMetrics(const PoolStatistics& pool, std::string* out);
+
 class ConnectionPool;
 
 // PooledConnection is a borrowed connection; destroying it returns the

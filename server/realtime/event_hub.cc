@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
+#include "server/metrics/prometheus_text.h"
 
 namespace chatgenius {
 namespace {
@@ -223,6 +224,16 @@ void EventHub::Run() {
       stop_.WaitForNotificationWithTimeout(settings_.reconnect_delay);
     }
   }
+}
+
+void AppendHubMetrics(const HubStatistics& hub, std::string* out) {
+  AppendGauge(out, "chatgenius_events_listen_connected", "1 while the LISTEN connection is up.",
+              hub.connected ? 1 : 0);
+  AppendGauge(out, "chatgenius_events_position", "Last event id fanned out.", hub.position);
+  AppendCounter(out, "chatgenius_events_fanned_out_total", "Events read from the log.",
+                hub.events_total);
+  AppendCounter(out, "chatgenius_events_hub_reads_total", "Queries of the event log by the hub.",
+                hub.reads_total);
 }
 
 }  // namespace chatgenius

@@ -74,6 +74,10 @@ struct HubStatistics {
   bool connected = false;
 };
 
+// AppendHubMetrics renders `hub` (chatgenius_events_listen_connected, _position,
+// _fanned_out_total, _hub_reads_total).
+void AppendHubMetrics(const HubStatistics& hub, std::string* out);
+
 class EventHub {
  public:
   // kPollInterval bounds the delay if a NOTIFY is ever missed.

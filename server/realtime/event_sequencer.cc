@@ -10,6 +10,7 @@
 #include "server/common/log.h"
 #include "server/db/cancel_watcher.h"
 #include "server/db/db_connection.h"
+#include "server/metrics/prometheus_text.h"
 #include "server/store/event_store.h"
 
 namespace chatgenius {
@@ -196,6 +197,19 @@ int64_t EventSequencer::Round(DbConnection& conn) {
   }
   if (round.stamped > 0 && on_stamped_) on_stamped_();
   return round.stamped;
+}
+
+void AppendSequencerMetrics(const SequencerStatistics& seq, std::string* out) {
+  AppendGauge(out, "chatgenius_events_sequencer_leader",
+              "1 while this process stamps the database's events.", seq.leader ? 1 : 0);
+  AppendCounter(out, "chatgenius_events_stamped_total", "Events this process gave a position.",
+                seq.stamped_total);
+  AppendCounter(out, "chatgenius_events_sequencer_rounds_total", "Stamping rounds run here.",
+                seq.rounds_total);
+  AppendCounter(out, "chatgenius_events_sequencer_round_seconds_total",
+                "Time spent in stamping rounds here.", absl::ToDoubleSeconds(seq.round_time_total));
+  AppendGauge(out, "chatgenius_events_sequencer_watermark",
+              "Event id below which every event is stamped (as last seen here).", seq.watermark);
 }
 
 }  // namespace chatgenius

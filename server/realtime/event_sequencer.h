@@ -73,6 +73,9 @@ struct SequencerStatistics {
   absl::Duration round_time_total;  // time spent in rounds that stamped or looked
 };
 
+// AppendSequencerMetrics renders `seq` (chatgenius_events_sequencer_*, _stamped_total).
+void AppendSequencerMetrics(const SequencerStatistics& seq, std::string* out);
+
 class EventSequencer {
  public:
   // `on_stamped` runs after every round that stamped events (the local

@@ -7,6 +7,7 @@
 #include "server/auth/token_auth_processor.h"
 #include "server/common/validation.h"
 #include "server/metrics/limit_hits.h"
+#include "server/metrics/prometheus_text.h"
 #include "server/realtime/event_filter.h"
 #include "server/service/rpc_util.h"
 
@@ -510,6 +511,17 @@ grpc::ServerWriteReactor<v1::Event>* EventServiceImpl::Subscribe(
   if (admitted.ok()) release = [this, caller] { Release(caller); };
   return new EventStream(context, hub_, store_, work_, limits_, &stats_, *request, end_users_,
                          admitted, std::move(release));
+}
+
+void AppendStreamMetrics(const EventStreamStats& stats, std::string* out) {
+  AppendGauge(out, "chatgenius_events_subscribers", "Open Subscribe streams.", stats.open.load());
+  AppendGauge(out, "chatgenius_events_queued", "Events waiting in stream queues.",
+              stats.queued.load());
+  AppendCounter(out, "chatgenius_events_delivered_total", "Events written to subscribers.",
+                stats.delivered_total.load());
+  AppendCounter(out, "chatgenius_events_dropped_streams_total",
+                "Streams closed RESOURCE_EXHAUSTED because the subscriber was too slow.",
+                stats.dropped_total.load());
 }
 
 }  // namespace chatgenius

@@ -57,6 +57,10 @@ struct EventStreamStats {
   std::atomic<int64_t> dropped_total{0};    // streams closed RESOURCE_EXHAUSTED
 };
 
+// AppendStreamMetrics renders `stats` (chatgenius_events_subscribers, _queued,
+// _delivered_total, _dropped_streams_total).
+void AppendStreamMetrics(const EventStreamStats& stats, std::string* out);
+
 // EventStreamLimits bound what streams can hold (README "Configuration").
 // Past a queue bound, or when the client has not taken the event being
 // written for `write_timeout` while more arrive, a stream ends

@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
+#include "server/metrics/prometheus_text.h"
 #include "server/tunnel/tcp_probe.h"
 
 namespace chatgenius {
@@ -646,6 +647,25 @@ void SshTunnel::Stop() {
     was_stopped = status_.state == TunnelState::kStopped;
   }
   if (!was_stopped) SetState(TunnelState::kStopped, "");
+}
+
+void AppendTunnelMetrics(const TunnelStatus& t, std::string* out) {
+  AppendFamilyHeader(out, "chatgenius_tunnel_state", "gauge", "1 for the tunnel's current state.");
+  for (TunnelState state : {TunnelState::kConnecting, TunnelState::kUp, TunnelState::kBackoff,
+                            TunnelState::kMaxRetriesExceeded, TunnelState::kStopped}) {
+    AppendSample(out, "chatgenius_tunnel_state", {{"state", TunnelStateName(state)}},
+                 t.state == state ? 1 : 0);
+  }
+  AppendGauge(out, "chatgenius_tunnel_open_channels", "Forwarded connections open.",
+              t.open_channels);
+  AppendCounter(out, "chatgenius_tunnel_reconnects_total",
+                "Successful SSH connects after the first.", t.reconnects_total);
+  AppendCounter(out, "chatgenius_tunnel_connect_attempts_total", "SSH connect attempts.",
+                t.connect_attempts_total);
+  AppendCounter(out, "chatgenius_tunnel_bytes_to_remote_total", "Bytes sent to PostgreSQL.",
+                t.bytes_to_remote);
+  AppendCounter(out, "chatgenius_tunnel_bytes_from_remote_total", "Bytes received from PostgreSQL.",
+                t.bytes_from_remote);
 }
 
 }  // namespace chatgenius

@@ -117,6 +117,9 @@ struct TunnelStatus {
   int64_t bytes_from_remote = 0;
 };
 
+// AppendTunnelMetrics renders `t` (chatgenius_tunnel_*).
+void AppendTunnelMetrics(const TunnelStatus& t, std::string* out);
+
 // TunnelListener hears every state change (the seed's events, including
 // maxRetriesExceeded). Called on the tunnel thread: keep it short, and do
 // not call back into the tunnel except status().
