@@ -33,8 +33,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/client.h"
+#include "server/app/component_settings.h"
 #include "server/app/config.h"
-#include "server/app/server.h"
 #include "server/migrate/migrator.h"
 #include "server/tunnel/ssh_tunnel.h"
 

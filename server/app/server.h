@@ -24,6 +24,7 @@
 #include <grpcpp/server.h>
 
 #include "absl/status/statusor.h"
+#include "server/app/component_settings.h"
 #include "server/app/config.h"
 #include "server/app/end_user_directory.h"
 #include "server/app/health_monitor.h"
@@ -51,15 +52,6 @@ namespace chatgenius {
 
 // kLivenessService is the health name that only says the process is up.
 inline constexpr char kLivenessService[] = "liveness";
-
-// TunnelSettingsFrom maps the SSH_* settings (and POSTGRES_PORT as the
-// local endpoint) to the tunnel's; the server and the CLI both use it.
-TunnelSettings TunnelSettingsFrom(const Config& config);
-
-// ReadPem reads a PEM file; INVALID_ARGUMENT naming `variable` (the setting
-// or flag) and the path if it cannot be read or holds no PEM block. The
-// server's TLS files and the CLI's use it.
-absl::StatusOr<std::string> ReadPem(const char* variable, const std::string& path);
 
 // ReadinessServiceNames returns "" and every chatgenius.db.v1 service name.
 const std::vector<std::string>& ReadinessServiceNames();
