@@ -7,8 +7,8 @@
 #include <cstdio>
 
 #include "absl/flags/parse.h"
+#include "server/app/component_settings.h"
 #include "server/app/config.h"
-#include "server/app/server.h"
 #include "server/tunnel/ssh_tunnel.h"
 
 int main(int argc, char** argv) {

@@ -108,16 +108,13 @@ void EventHub::CatchUp(pqxx::connection& conn) {
     {
       absl::MutexLock lock(&mu_);
       after = position_;
+      ++stats_.reads_total;
     }
     absl::StatusOr<std::vector<StoredEvent>> events;
     bool cut = false;
     {
       pqxx::nontransaction txn(conn);
       events = EventStore::ReadIn(txn, after, settings_.batch_size, settings_.batch_bytes, &cut);
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      ++stats_.reads_total;
     }
     if (!events.ok()) {
       LogError(absl::StrCat("event hub: ", events.status().ToString()));
