@@ -26,10 +26,12 @@
 //
 // Threading: one thread owns the libssh session and every channel (libssh's
 // rule: a session is used from one thread). It multiplexes the listening
-// socket, the client sockets and the session with poll(). Bytes are copied
-// with backpressure: a client is read only while the channel's SSH window
-// has room, and a channel is read only when the previous chunk reached its
-// client, so each connection buffers at most one chunk.
+// socket, the client sockets and the session with poll().
+//
+// This file is the reconnect state machine; its parts have their own:
+// SshSession (connect, host key via VerifyHostKey, auth, keepalive),
+// LocalEndpoint (the listening socket), Forwarder (copying bytes, with
+// backpressure), TunnelSettings (configuration).
 //
 // Example:
 //   SshTunnel tunnel(settings);
@@ -48,39 +50,17 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/common/wake_pipe.h"
+#include "server/tunnel/tunnel_settings.h"
 
 namespace chatgenius {
 
-// TunnelSettings configures an SshTunnel (filled from SSH_* variables).
-struct TunnelSettings {
-  std::string ssh_host;
-  int ssh_port = 22;
-  std::string ssh_user;
-  std::string key_path;        // private key file, '~' already expanded
-  std::string key_passphrase;  // empty: unencrypted key (secret)
-  std::string known_hosts_path;
-  bool accept_new_host_key = false;
-
-  std::string remote_host = "localhost";  // PostgreSQL as seen from the SSH host
-  int remote_port = 5432;
-
-  // Local endpoint: a Unix socket in a fresh 0700 directory under
-  // `socket_parent_dir` (default: $XDG_RUNTIME_DIR or /tmp), named for
-  // `local_port`; or, with `local_tcp`, 127.0.0.1:`local_port` (0 = any).
-  bool local_tcp = false;
-  int local_port = 5432;
-  std::string socket_parent_dir;
-
-  int max_channels = 32;  // concurrent forwarded connections
-  int max_retries = 3;    // consecutive failures before MAX_RETRIES_EXCEEDED
-  absl::Duration retry_delay = absl::Seconds(1);       // backoff base
-  absl::Duration max_retry_delay = absl::Seconds(30);  // backoff cap
-  absl::Duration health_check_interval = absl::Seconds(30);
-};
+class LocalEndpoint;
+class SshSession;
 
 // TunnelState is where the tunnel is in its life.
 enum class TunnelState {
@@ -166,17 +146,11 @@ class SshTunnel {
   bool WaitForState(TunnelState state, absl::Duration timeout) const;
 
  private:
-  class Session;  // one established SSH session and its channels
-  struct Outcome {
-    absl::Status status;
-    bool permanent = false;  // retrying cannot fix it (keys, auth)
-  };
-
-  absl::Status OpenListener();
-  Outcome Connect(std::unique_ptr<Session>* session);
-  void Run(std::unique_ptr<Session> first);
+  // Connect counts an attempt and connects (SshSession::Connect).
+  absl::StatusOr<std::unique_ptr<SshSession>> Connect();
+  void Run(std::unique_ptr<SshSession> first);
   // Serves `session` until it dies or Stop; returns why it ended.
-  absl::Status Serve(Session& session);
+  absl::Status Serve(SshSession& session);
   void SetState(TunnelState state, const std::string& error);
   absl::Duration BackoffDelay(int failures);
   // Sleeps up to `d`, closing connections that arrive meanwhile; returns
@@ -184,16 +158,15 @@ class SshTunnel {
   // probes the SSH port every kBastionProbeInterval and returns early once
   // it accepts TCP (the bastion is back).
   bool WaitOrStop(absl::Duration d, bool until_bastion_answers = false);
-  void RejectPendingClients();
+  bool stopping() const;
 
   const TunnelSettings settings_;
   std::vector<TunnelListener*> listeners_;
 
-  int listen_fd_ = -1;
+  std::unique_ptr<LocalEndpoint> endpoint_;  // from Start until Stop
+  std::string local_host_;                   // endpoint_'s, kept after Stop
+  int local_port_ = 0;
   WakePipe wake_;  // Stop wakes poll() with it
-  std::string socket_dir_;
-  std::string socket_path_;
-  int bound_port_ = 0;
 
   mutable absl::Mutex mu_;
   TunnelStatus status_ ABSL_GUARDED_BY(mu_);
