@@ -25,6 +25,7 @@
 #include "server/common/log.h"
 #include "server/common/status_macros.h"
 #include "server/db/cancel_watcher.h"
+#include "server/db/statement.h"
 #include "server/metrics/limit_hits.h"
 #include "server/metrics/prometheus_text.h"
 #include "server/service/admin_service.h"
@@ -162,6 +163,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   // process: every socket and pipe write in here (the tunnel, wake-up
   // pipes, libraries) relies on it.
   std::signal(SIGPIPE, SIG_IGN);
+  // Two statements under one name would run each other's SQL.
+  RETURN_IF_ERROR(CheckStatementCatalog());
   std::unique_ptr<Server> s(new Server(config));
   ASSIGN_OR_RETURN(std::vector<MigrationFile> migrations, BuiltinMigrations());
 

@@ -56,26 +56,6 @@ ConnectionPool::~ConnectionPool() {
   CloseAll(std::move(conns));
 }
 
-void ConnectionPool::RegisterStatement(std::string name, std::string sql) {
-  absl::MutexLock lock(&mu_);
-  // Several stores share some statements (the event log's); the same
-  // definition twice is one statement.
-  for (const auto& [existing, existing_sql] : statements_) {
-    if (existing == name) {
-      if (existing_sql != sql) {
-        LogError(absl::StrCat("prepared statement '", name,
-                              "' registered twice with "
-                              "different SQL; keeping the first"));
-      }
-      return;
-    }
-  }
-  // Connections already open learn the statement now; libpqxx prepares it
-  // lazily on first execution.
-  for (IdleConnection& c : idle_) c.conn->prepare(name, sql);
-  statements_.emplace_back(std::move(name), std::move(sql));
-}
-
 void ConnectionPool::CloseAll(std::vector<std::unique_ptr<DbConnection>> conns) {
   for (auto& c : conns) {
     try {
@@ -87,15 +67,8 @@ void ConnectionPool::CloseAll(std::vector<std::unique_ptr<DbConnection>> conns) 
 }
 
 absl::StatusOr<std::unique_ptr<DbConnection>> ConnectionPool::Open() {
-  std::vector<std::pair<std::string, std::string>> statements;
-  {
-    absl::MutexLock lock(&mu_);
-    statements = statements_;
-  }
   try {
-    auto conn = std::make_unique<DbConnection>(settings_.conninfo);
-    for (const auto& [name, sql] : statements) conn->prepare(name, sql);
-    return conn;
+    return std::make_unique<DbConnection>(settings_.conninfo);
   } catch (const std::exception& e) {
     absl::Status status = StatusFromException(e);
     return absl::UnavailableError(

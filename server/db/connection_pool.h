@@ -18,12 +18,11 @@
 //   query before reuse, bounded by the caller's deadline (the CancelWatcher
 //   cuts a probe the database does not answer); connections older than
 //   `max_lifetime` are closed.
-// - Statements registered with RegisterStatement are declared on every
-//   connection; libpqxx prepares each one once per connection, on first use.
+// - It knows no SQL: each statement is a Statement (statement.h) its owner
+//   runs with Exec, prepared on a connection the first time it runs there.
 //
 // Example:
 //   ConnectionPool pool(settings);
-//   pool.RegisterStatement("user_get", "SELECT ... WHERE id = $1");
 //   absl::StatusOr<PooledConnection> conn = pool.Acquire(deadline);
 //   if (!conn.ok()) return conn.status();
 //   pqxx::work txn(**conn);
@@ -122,11 +121,6 @@ class ConnectionPool {
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
-  // RegisterStatement declares a named prepared statement on every
-  // connection, current and future. Registering a name again with the same
-  // SQL is a no-op (stores may share statements).
-  void RegisterStatement(std::string name, std::string sql);
-
   // Acquire returns an idle connection, opens a new one if below max_size,
   // or waits. Errors: DEADLINE_EXCEEDED if `deadline` passes (also when it
   // has already passed on entry), UNAVAILABLE if acquire_timeout passes or a
@@ -164,7 +158,6 @@ class ConnectionPool {
   mutable absl::Mutex mu_;
   absl::CondVar available_;
   std::vector<IdleConnection> idle_ ABSL_GUARDED_BY(mu_);  // LIFO: warm ones first
-  std::vector<std::pair<std::string, std::string>> statements_ ABSL_GUARDED_BY(mu_);
   int size_ ABSL_GUARDED_BY(mu_) = 0;
   int waiting_ ABSL_GUARDED_BY(mu_) = 0;
   PoolStatistics totals_ ABSL_GUARDED_BY(mu_);

@@ -14,7 +14,7 @@
 //
 // Example:
 //   absl::Status s = RunInTransaction(pool, deadline, [&](pqxx::transaction_base& txn) {
-//     pqxx::result r = txn.exec_prepared("user_get", id);
+//     pqxx::result r = Exec(txn, kUserGet, id);   // a Statement (statement.h)
 //     if (r.empty()) return absl::NotFoundError("user not found");
 //     return absl::OkStatus();
 //   });

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/substitute.h"
+#include "server/db/statement.h"
 
 namespace chatgenius {
 namespace {
@@ -31,26 +32,33 @@ absl::Status NotMember(absl::string_view field) {
   return absl::PermissionDeniedError(absl::StrCat(field, ": not a member of this channel"));
 }
 
-}  // namespace
+const Statement kChannelAccess("channel_access", kAccessSql);
 
-void RegisterChannelAccessStatements(ConnectionPool* pool) {
-  pool->RegisterStatement("channel_access", kAccessSql);
-  pool->RegisterStatement("channel_lock_for_share", absl::StrCat(kLockSql, "FOR SHARE OF c, u"));
-  pool->RegisterStatement("channel_lock_for_update",
-                          absl::StrCat(kLockSql, "FOR UPDATE OF c FOR SHARE OF u"));
-  pool->RegisterStatement(
-      "channel_member_role",
-      "SELECT role FROM channel_members WHERE channel_id = $1 AND user_id = $2");
-  pool->RegisterStatement("channel_live",
-                          "SELECT 1 FROM channels WHERE id = $1 AND deleted_at IS NULL");
-  pool->RegisterStatement("user_live", "SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL");
-  pool->RegisterStatement("user_live_for_share",
-                          "SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL FOR SHARE");
-  pool->RegisterStatement("channel_stream_access",
-                          "SELECT c.id, c.type, EXISTS (SELECT 1 FROM channel_members cm "
-                          "WHERE cm.channel_id = c.id AND cm.user_id = $1::text) "
-                          "FROM channels c WHERE c.id = ANY($2::text[]) AND c.deleted_at IS NULL");
-}
+const Statement kChannelLockForShare("channel_lock_for_share",
+                                     absl::StrCat(kLockSql, "FOR SHARE OF c, u"));
+
+const Statement kChannelLockForUpdate("channel_lock_for_update",
+                                      absl::StrCat(kLockSql, "FOR UPDATE OF c FOR SHARE OF u"));
+
+const Statement kChannelMemberRole(
+    "channel_member_role",
+    "SELECT role FROM channel_members WHERE channel_id = $1 AND user_id = $2");
+
+const Statement kChannelLive("channel_live",
+                             "SELECT 1 FROM channels WHERE id = $1 AND deleted_at IS NULL");
+
+const Statement kUserLive("user_live", "SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL");
+
+const Statement kUserLiveForShare(
+    "user_live_for_share", "SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL FOR SHARE");
+
+const Statement kChannelStreamAccess(
+    "channel_stream_access",
+    "SELECT c.id, c.type, EXISTS (SELECT 1 FROM channel_members cm "
+    "WHERE cm.channel_id = c.id AND cm.user_id = $1::text) "
+    "FROM channels c WHERE c.id = ANY($2::text[]) AND c.deleted_at IS NULL");
+
+}  // namespace
 
 absl::Status ChannelNotFound(absl::string_view id) {
   return absl::NotFoundError(absl::StrCat("channel ", id, " not found"));
@@ -64,13 +72,13 @@ absl::StatusOr<ChannelAccess> AccessIn(pqxx::transaction_base& txn, const std::s
                                        absl::string_view user_field, const std::string& user_id,
                                        AccessLock lock) {
   const bool locking = lock != AccessLock::kNone;
-  pqxx::result r = txn.exec_prepared(!locking                     ? "channel_access"
-                                     : lock == AccessLock::kShare ? "channel_lock_for_share"
-                                                                  : "channel_lock_for_update",
-                                     channel_id, user_id);
+  const Statement& check = !locking                     ? kChannelAccess
+                           : lock == AccessLock::kShare ? kChannelLockForShare
+                                                        : kChannelLockForUpdate;
+  pqxx::result r = Exec(txn, check, channel_id, user_id);
   if (r.empty()) {
     // Only on this error path: which of the two is missing.
-    if (txn.exec_prepared("channel_live", channel_id).empty()) return ChannelNotFound(channel_id);
+    if (Exec(txn, kChannelLive, channel_id).empty()) return ChannelNotFound(channel_id);
     return UserNotFound(user_field, user_id);
   }
   if (!r[0][locking ? 2 : 3].as<bool>()) return UserNotFound(user_field, user_id);
@@ -78,7 +86,7 @@ absl::StatusOr<ChannelAccess> AccessIn(pqxx::transaction_base& txn, const std::s
   access.type = ChannelTypeFromSql(r[0][0].as<std::string>());
   access.archived = r[0][1].as<bool>();
   if (locking) {
-    pqxx::result role = txn.exec_prepared("channel_member_role", channel_id, user_id);
+    pqxx::result role = Exec(txn, kChannelMemberRole, channel_id, user_id);
     if (!role.empty()) access.role = RoleFromSql(role[0][0].as<std::string>());
   } else if (!r[0][2].is_null()) {
     access.role = RoleFromSql(r[0][2].as<std::string>());
@@ -88,7 +96,7 @@ absl::StatusOr<ChannelAccess> AccessIn(pqxx::transaction_base& txn, const std::s
 
 absl::Status RequireLiveUserIn(pqxx::transaction_base& txn, absl::string_view field,
                                const std::string& user_id, bool lock) {
-  if (txn.exec_prepared(lock ? "user_live_for_share" : "user_live", user_id).empty()) {
+  if (Exec(txn, lock ? kUserLiveForShare : kUserLive, user_id).empty()) {
     return UserNotFound(field, user_id);
   }
   return absl::OkStatus();
@@ -137,7 +145,7 @@ absl::StatusOr<StreamAccess> StreamAccessIn(pqxx::transaction_base& txn,
   const std::string ids = absl::StrCat("{", absl::StrJoin(channel_ids, ","), "}");
   StreamAccess access;
   std::set<std::string> denied;
-  for (const pqxx::row& r : txn.exec_prepared("channel_stream_access", viewer_id, ids)) {
+  for (const pqxx::row& r : Exec(txn, kChannelStreamAccess, viewer_id, ids)) {
     const std::string id = r[0].as<std::string>();
     if (ChannelTypeFromSql(r[1].as<std::string>()) == v1::CHANNEL_TYPE_PUBLIC) {
       access.public_channels.insert(id);

@@ -32,7 +32,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "chatgenius/db/v1/channel_service.pb.h"
-#include "server/db/connection_pool.h"
 
 namespace chatgenius {
 
@@ -64,10 +63,6 @@ enum class AccessLock {
   // the channel or its membership.
   kUpdate,
 };
-
-// RegisterChannelAccessStatements declares this unit's statements on
-// `pool`; every store that calls the functions below does so first.
-void RegisterChannelAccessStatements(ConnectionPool* pool);
 
 // ChannelNotFound is the NOT_FOUND status for an absent or deleted channel.
 absl::Status ChannelNotFound(absl::string_view id);

@@ -5,6 +5,7 @@
 #include "absl/strings/str_join.h"
 #include "server/common/status_macros.h"
 #include "server/common/ulid.h"
+#include "server/db/statement.h"
 #include "server/db/transaction.h"
 #include "server/store/event_store.h"
 #include "server/store/row_conversion.h"
@@ -82,6 +83,95 @@ constexpr char kUnreadCountSql[] =
     "AND x.thread_parent_id IS NULL AND x.deleted_at IS NULL AND x.user_id <> m.user_id "
     "AND x.id > coalesce(m.last_read_message_id, ''))";
 
+const Statement kChannelInsert("channel_insert",
+                               "INSERT INTO channels (id, name, description, type, created_by) "
+                               "VALUES ($1, $2, $3, $4, $5)");
+
+const Statement kMemberInsert("member_insert",
+                              "INSERT INTO channel_members (channel_id, user_id, role) "
+                              "VALUES ($1, $2, $3) ON CONFLICT (channel_id, user_id) DO NOTHING");
+
+const Statement kChannelGet("channel_get", absl::StrCat("SELECT ", ChannelColumns(),
+                                                        " FROM channels c WHERE c.id = $1 "
+                                                        "AND c.deleted_at IS NULL"));
+
+const Statement kChannelUpdate("channel_update",
+                               "UPDATE channels SET name = CASE WHEN $2 THEN $3 ELSE name END, "
+                               "description = CASE WHEN $4 THEN $5 ELSE description END "
+                               "WHERE id = $1");
+
+const Statement kChannelArchive("channel_archive",
+                                "UPDATE channels SET archived_at = now(), archived_by = $2 "
+                                "WHERE id = $1 AND archived_at IS NULL");
+
+const Statement kChannelUnarchive("channel_unarchive",
+                                  "UPDATE channels SET archived_at = NULL, archived_by = NULL "
+                                  "WHERE id = $1 AND archived_at IS NOT NULL");
+
+const Statement kChannelDelete("channel_delete",
+                               "UPDATE channels SET deleted_at = now() WHERE id = $1");
+
+const Statement kChannelListMember(
+    "channel_list_member",
+    absl::StrCat("SELECT ", ChannelColumns(), ", m.role, ", kUnreadCountSql,
+                 " FROM channel_members m JOIN channels c ON c.id = m.channel_id "
+                 "WHERE m.user_id = $1 AND c.deleted_at IS NULL AND ($2 OR c.archived_at IS NULL) "
+                 "AND ",
+                 LiveUserSql("$1"), " AND m.channel_id > $3::text ORDER BY m.channel_id LIMIT $4"));
+
+const Statement kChannelListPublic(
+    "channel_list_public",
+    absl::StrCat("SELECT ", ChannelColumns(),
+                 " FROM channels c WHERE c.type = 'public' AND c.deleted_at IS NULL "
+                 "AND ($1 OR c.archived_at IS NULL) AND (c.name, c.id) > ($2::text, $3::text) "
+                 "AND ",
+                 LiveUserSql("$5"), " ORDER BY c.name, c.id LIMIT $4"));
+
+const Statement kMemberGet("member_get", absl::StrCat("SELECT ", MemberColumns(),
+                                                      " FROM channel_members m JOIN users u ON "
+                                                      "u.id = m.user_id WHERE m.channel_id = $1 "
+                                                      "AND m.user_id = $2"));
+
+const Statement kMemberDelete("member_delete",
+                              "DELETE FROM channel_members WHERE channel_id = $1 AND user_id = $2");
+
+const Statement kMemberSetRole("member_set_role",
+                               "UPDATE channel_members SET role = $3 WHERE channel_id = $1 "
+                               "AND user_id = $2");
+
+const Statement kOwnerCount("owner_count",
+                            "SELECT count(*) FROM channel_members m JOIN users u ON "
+                            "u.id = m.user_id WHERE m.channel_id = $1 AND m.role = 'owner' "
+                            "AND u.deleted_at IS NULL");
+
+const Statement kMemberList("member_list", absl::StrCat("SELECT ", MemberColumns(),
+                                                        " FROM channel_members m JOIN users u ON "
+                                                        "u.id = m.user_id WHERE m.channel_id = $1 "
+                                                        "AND m.user_id > $2::text "
+                                                        "AND u.deleted_at IS NULL "
+                                                        "ORDER BY m.user_id LIMIT $3"));
+
+const Statement kDmInsert("dm_insert",
+                          "INSERT INTO channels (id, name, type, dm_key, created_by) "
+                          "VALUES ($1, NULL, 'dm', $2, $3) "
+                          "ON CONFLICT (dm_key) WHERE dm_key IS NOT NULL DO NOTHING RETURNING id");
+
+const Statement kDmFind("dm_find", "SELECT id FROM channels WHERE dm_key = $1");
+
+const Statement kMessageInChannel("message_in_channel",
+                                  "SELECT 1 FROM messages WHERE id = $1 AND channel_id = $2");
+
+const Statement kReadMark("read_mark",
+                          "UPDATE channel_members SET last_read_message_id = $3 "
+                          "WHERE channel_id = $1 AND user_id = $2 AND "
+                          "(last_read_message_id IS NULL OR last_read_message_id < $3::text)");
+
+const Statement kReadState("read_state",
+                           absl::StrCat("SELECT coalesce(m.last_read_message_id, ''), ",
+                                        kUnreadCountSql,
+                                        " FROM channel_members m WHERE m.channel_id = $1 "
+                                        "AND m.user_id = $2"));
+
 const ConstraintMessages& ChannelConstraintMessages() {
   static const auto* messages = new ConstraintMessages{
       {"channels_name_key", "channel.name: a channel with this name already exists"},
@@ -105,7 +195,7 @@ absl::Status RequireNotArchived(const ChannelAccess& access) {
 }
 
 absl::StatusOr<v1::Channel> GetIn(pqxx::transaction_base& txn, const std::string& id) {
-  pqxx::result r = txn.exec_prepared("channel_get", id);
+  pqxx::result r = Exec(txn, kChannelGet, id);
   if (r.empty()) return ChannelNotFound(id);
   return ChannelFromRow(r[0]);
 }
@@ -113,7 +203,7 @@ absl::StatusOr<v1::Channel> GetIn(pqxx::transaction_base& txn, const std::string
 absl::StatusOr<v1::ChannelMember> MemberIn(pqxx::transaction_base& txn,
                                            const std::string& channel_id,
                                            const std::string& user_id) {
-  pqxx::result r = txn.exec_prepared("member_get", channel_id, user_id);
+  pqxx::result r = Exec(txn, kMemberGet, channel_id, user_id);
   if (r.empty()) {
     return absl::NotFoundError(
         absl::StrCat("user ", user_id, " is not a member of channel ", channel_id));
@@ -149,80 +239,9 @@ const char* RoleToSql(v1::MemberRole role) {
   }
 }
 
-ChannelStore::ChannelStore(ConnectionPool* pool) : pool_(pool) {
-  EventStore::RegisterStatementsOn(pool_);
-  RegisterChannelAccessStatements(pool_);
-  pool_->RegisterStatement("channel_insert",
-                           "INSERT INTO channels (id, name, description, type, created_by) "
-                           "VALUES ($1, $2, $3, $4, $5)");
-  pool_->RegisterStatement("member_insert",
-                           "INSERT INTO channel_members (channel_id, user_id, role) "
-                           "VALUES ($1, $2, $3) ON CONFLICT (channel_id, user_id) DO NOTHING");
-  pool_->RegisterStatement("channel_get", absl::StrCat("SELECT ", ChannelColumns(),
-                                                       " FROM channels c WHERE c.id = $1 "
-                                                       "AND c.deleted_at IS NULL"));
-  pool_->RegisterStatement("channel_update",
-                           "UPDATE channels SET name = CASE WHEN $2 THEN $3 ELSE name END, "
-                           "description = CASE WHEN $4 THEN $5 ELSE description END "
-                           "WHERE id = $1");
-  pool_->RegisterStatement("channel_archive",
-                           "UPDATE channels SET archived_at = now(), archived_by = $2 "
-                           "WHERE id = $1 AND archived_at IS NULL");
-  pool_->RegisterStatement("channel_unarchive",
-                           "UPDATE channels SET archived_at = NULL, archived_by = NULL "
-                           "WHERE id = $1 AND archived_at IS NOT NULL");
-  pool_->RegisterStatement("channel_delete",
-                           "UPDATE channels SET deleted_at = now() WHERE id = $1");
-  pool_->RegisterStatement(
-      "channel_list_member",
-      absl::StrCat(
-          "SELECT ", ChannelColumns(), ", m.role, ", kUnreadCountSql,
-          " FROM channel_members m JOIN channels c ON c.id = m.channel_id "
-          "WHERE m.user_id = $1 AND c.deleted_at IS NULL AND ($2 OR c.archived_at IS NULL) "
-          "AND ",
-          LiveUserSql("$1"), " AND m.channel_id > $3::text ORDER BY m.channel_id LIMIT $4"));
-  pool_->RegisterStatement(
-      "channel_list_public",
-      absl::StrCat("SELECT ", ChannelColumns(),
-                   " FROM channels c WHERE c.type = 'public' AND c.deleted_at IS NULL "
-                   "AND ($1 OR c.archived_at IS NULL) AND (c.name, c.id) > ($2::text, $3::text) "
-                   "AND ",
-                   LiveUserSql("$5"), " ORDER BY c.name, c.id LIMIT $4"));
-  pool_->RegisterStatement("member_get", absl::StrCat("SELECT ", MemberColumns(),
-                                                      " FROM channel_members m JOIN users u ON "
-                                                      "u.id = m.user_id WHERE m.channel_id = $1 "
-                                                      "AND m.user_id = $2"));
-  pool_->RegisterStatement("member_delete",
-                           "DELETE FROM channel_members WHERE channel_id = $1 AND user_id = $2");
-  pool_->RegisterStatement("member_set_role",
-                           "UPDATE channel_members SET role = $3 WHERE channel_id = $1 "
-                           "AND user_id = $2");
-  pool_->RegisterStatement("owner_count",
-                           "SELECT count(*) FROM channel_members m JOIN users u ON "
-                           "u.id = m.user_id WHERE m.channel_id = $1 AND m.role = 'owner' "
-                           "AND u.deleted_at IS NULL");
-  pool_->RegisterStatement("member_list", absl::StrCat("SELECT ", MemberColumns(),
-                                                       " FROM channel_members m JOIN users u ON "
-                                                       "u.id = m.user_id WHERE m.channel_id = $1 "
-                                                       "AND m.user_id > $2::text "
-                                                       "AND u.deleted_at IS NULL "
-                                                       "ORDER BY m.user_id LIMIT $3"));
-  pool_->RegisterStatement("dm_insert",
-                           "INSERT INTO channels (id, name, type, dm_key, created_by) "
-                           "VALUES ($1, NULL, 'dm', $2, $3) "
-                           "ON CONFLICT (dm_key) WHERE dm_key IS NOT NULL DO NOTHING RETURNING id");
-  pool_->RegisterStatement("dm_find", "SELECT id FROM channels WHERE dm_key = $1");
-  pool_->RegisterStatement("message_in_channel",
-                           "SELECT 1 FROM messages WHERE id = $1 AND channel_id = $2");
-  pool_->RegisterStatement("read_mark",
-                           "UPDATE channel_members SET last_read_message_id = $3 "
-                           "WHERE channel_id = $1 AND user_id = $2 AND "
-                           "(last_read_message_id IS NULL OR last_read_message_id < $3::text)");
-  pool_->RegisterStatement(
-      "read_state", absl::StrCat("SELECT coalesce(m.last_read_message_id, ''), ", kUnreadCountSql,
-                                 " FROM channel_members m WHERE m.channel_id = $1 "
-                                 "AND m.user_id = $2"));
-}
+namespace {}  // namespace
+
+ChannelStore::ChannelStore(ConnectionPool* pool) : pool_(pool) {}
 
 absl::StatusOr<v1::Channel> ChannelStore::Create(const v1::Channel& channel,
                                                  const std::string& creator_id,
@@ -233,9 +252,9 @@ absl::StatusOr<v1::Channel> ChannelStore::Create(const v1::Channel& channel,
         v1::Channel out;
         RETURN_IF_ERROR(RequireLiveUserIn(txn, "creator_id", creator_id, /*lock=*/true));
         const std::string id = NewUlid();
-        txn.exec_prepared("channel_insert", id, channel.name(), channel.description(),
-                          TypeToSql(channel.type()), creator_id);
-        txn.exec_prepared("member_insert", id, creator_id, "owner");
+        Exec(txn, kChannelInsert, id, channel.name(), channel.description(),
+             TypeToSql(channel.type()), creator_id);
+        Exec(txn, kMemberInsert, id, creator_id, "owner");
         ASSIGN_OR_RETURN(out, GetIn(txn, id));
         ASSIGN_OR_RETURN(v1::ChannelMember owner, MemberIn(txn, id, creator_id));
         AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_JOINED, owner, creator_id);
@@ -270,8 +289,8 @@ absl::StatusOr<v1::Channel> ChannelStore::Update(const std::string& id, const st
         if (access.type == v1::CHANNEL_TYPE_DIRECT && update.name.has_value()) {
           return absl::FailedPreconditionError("direct channels have no name");
         }
-        txn.exec_prepared("channel_update", id, update.name.has_value(), update.name.value_or(""),
-                          update.description.has_value(), update.description.value_or(""));
+        Exec(txn, kChannelUpdate, id, update.name.has_value(), update.name.value_or(""),
+             update.description.has_value(), update.description.value_or(""));
         ASSIGN_OR_RETURN(out, GetIn(txn, id));
         AppendChannelEvent(txn, v1::EVENT_KIND_CHANNEL_UPDATED, out, actor_id);
         return out;
@@ -292,9 +311,9 @@ absl::StatusOr<v1::Channel> ChannelStore::SetArchived(const std::string& id,
         if (access.type == v1::CHANNEL_TYPE_DIRECT) {
           return absl::FailedPreconditionError("direct channels cannot be archived");
         }
-        const bool changed = (archived ? txn.exec_prepared("channel_archive", id, actor_id)
-                                       : txn.exec_prepared("channel_unarchive", id))
-                                 .affected_rows() > 0;
+        const bool changed =
+            (archived ? Exec(txn, kChannelArchive, id, actor_id) : Exec(txn, kChannelUnarchive, id))
+                .affected_rows() > 0;
         ASSIGN_OR_RETURN(out, GetIn(txn, id));
         if (changed) {
           AppendChannelEvent(
@@ -317,7 +336,7 @@ absl::Status ChannelStore::Delete(const std::string& id, const std::string& acto
       return absl::PermissionDeniedError("actor_id: only a channel owner may delete it");
     }
     ASSIGN_OR_RETURN(v1::Channel last, GetIn(txn, id));
-    txn.exec_prepared("channel_delete", id);
+    Exec(txn, kChannelDelete, id);
     AppendChannelEvent(txn, v1::EVENT_KIND_CHANNEL_DELETED, last, actor_id);
     return absl::OkStatus();
   });
@@ -331,7 +350,7 @@ absl::StatusOr<std::vector<v1::ChannelListEntry>> ChannelStore::ListForMember(
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<v1::ChannelListEntry>> {
         std::vector<v1::ChannelListEntry> out;
         for (const pqxx::row& r :
-             txn.exec_prepared("channel_list_member", user_id, include_archived, after_id, limit)) {
+             Exec(txn, kChannelListMember, user_id, include_archived, after_id, limit)) {
           v1::ChannelListEntry e;
           *e.mutable_channel() = ChannelFromRow(r);
           e.set_role(RoleFromSql(r[kChannelColumnCount].as<std::string>()));
@@ -351,8 +370,8 @@ absl::StatusOr<std::vector<v1::ChannelListEntry>> ChannelStore::ListPublic(
       *pool_, call,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<v1::ChannelListEntry>> {
         std::vector<v1::ChannelListEntry> out;
-        for (const pqxx::row& r : txn.exec_prepared("channel_list_public", include_archived,
-                                                    after_name, after_id, limit, viewer_id)) {
+        for (const pqxx::row& r : Exec(txn, kChannelListPublic, include_archived, after_name,
+                                       after_id, limit, viewer_id)) {
           v1::ChannelListEntry e;
           *e.mutable_channel() = ChannelFromRow(r);
           out.push_back(std::move(e));
@@ -384,8 +403,8 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::AddMember(const std::string& cha
         }
         RETURN_IF_ERROR(RequireLiveUserIn(txn, "user_id", user_id, /*lock=*/true));
         // An existing membership stays as it is (idempotent add, no event).
-        const bool joined = txn.exec_prepared("member_insert", channel_id, user_id, RoleToSql(role))
-                                .affected_rows() > 0;
+        const bool joined =
+            Exec(txn, kMemberInsert, channel_id, user_id, RoleToSql(role)).affected_rows() > 0;
         ASSIGN_OR_RETURN(out, MemberIn(txn, channel_id, user_id));
         if (joined) AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_JOINED, out, actor_id);
         return out;
@@ -409,11 +428,11 @@ absl::Status ChannelStore::RemoveMember(const std::string& channel_id, const std
       }
     }
     if (target.role() == v1::MEMBER_ROLE_OWNER &&
-        txn.exec_prepared("owner_count", channel_id)[0][0].as<int>() <= 1) {
+        Exec(txn, kOwnerCount, channel_id)[0][0].as<int>() <= 1) {
       return absl::FailedPreconditionError(
           "the last owner cannot leave; make another member owner first");
     }
-    txn.exec_prepared("member_delete", channel_id, user_id);
+    Exec(txn, kMemberDelete, channel_id, user_id);
     AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_LEFT, target, actor_id);
     return absl::OkStatus();
   });
@@ -442,11 +461,11 @@ absl::StatusOr<v1::ChannelMember> ChannelStore::UpdateMemberRole(const std::stri
               "actor_id: only an owner may grant or revoke ownership");
         }
         if (target.role() == v1::MEMBER_ROLE_OWNER && role != v1::MEMBER_ROLE_OWNER &&
-            txn.exec_prepared("owner_count", channel_id)[0][0].as<int>() <= 1) {
+            Exec(txn, kOwnerCount, channel_id)[0][0].as<int>() <= 1) {
           return absl::FailedPreconditionError(
               "the last owner cannot be demoted; make another member owner first");
         }
-        txn.exec_prepared("member_set_role", channel_id, user_id, RoleToSql(role));
+        Exec(txn, kMemberSetRole, channel_id, user_id, RoleToSql(role));
         ASSIGN_OR_RETURN(out, MemberIn(txn, channel_id, user_id));
         if (target.role() != role) {
           AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_ROLE_CHANGED, out, actor_id);
@@ -465,8 +484,7 @@ absl::StatusOr<std::vector<v1::ChannelMember>> ChannelStore::ListMembers(
         ASSIGN_OR_RETURN(ChannelAccess access,
                          AccessIn(txn, channel_id, "viewer_id", viewer_id, AccessLock::kNone));
         RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
-        for (const pqxx::row& r :
-             txn.exec_prepared("member_list", channel_id, after_user_id, limit)) {
+        for (const pqxx::row& r : Exec(txn, kMemberList, channel_id, after_user_id, limit)) {
           out.push_back(MemberFromRow(r));
         }
         return out;
@@ -480,7 +498,7 @@ absl::StatusOr<v1::Channel> ChannelStore::GetOrCreateDirect(
       *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Channel> {
         v1::Channel out;
         RETURN_IF_ERROR(RequireLiveUserIn(txn, "actor_id", actor_id, /*lock=*/true));
-        pqxx::result existing = txn.exec_prepared("dm_find", key);
+        pqxx::result existing = Exec(txn, kDmFind, key);
         if (!existing.empty()) {
           ASSIGN_OR_RETURN(out, GetIn(txn, existing[0][0].as<std::string>()));
           return out;
@@ -491,16 +509,15 @@ absl::StatusOr<v1::Channel> ChannelStore::GetOrCreateDirect(
         }
         // A racing call for the same set waits on the unique index, then finds
         // the winner's row (ON CONFLICT DO NOTHING returns nothing).
-        pqxx::result inserted = txn.exec_prepared("dm_insert", NewUlid(), key, actor_id);
+        pqxx::result inserted = Exec(txn, kDmInsert, NewUlid(), key, actor_id);
         if (inserted.empty()) {
-          pqxx::result winner = txn.exec_prepared("dm_find", key);
+          pqxx::result winner = Exec(txn, kDmFind, key);
           if (winner.empty()) return absl::AbortedError("direct channel creation raced; retry");
           ASSIGN_OR_RETURN(out, GetIn(txn, winner[0][0].as<std::string>()));
           return out;
         }
         const std::string id = inserted[0][0].as<std::string>();
-        for (const std::string& user : user_ids)
-          txn.exec_prepared("member_insert", id, user, "member");
+        for (const std::string& user : user_ids) Exec(txn, kMemberInsert, id, user, "member");
         ASSIGN_OR_RETURN(out, GetIn(txn, id));
         for (const std::string& user : user_ids) {
           ASSIGN_OR_RETURN(v1::ChannelMember member, MemberIn(txn, id, user));
@@ -520,12 +537,12 @@ absl::StatusOr<v1::ReadState> ChannelStore::MarkRead(const std::string& channel_
         ASSIGN_OR_RETURN(ChannelAccess access,
                          AccessIn(txn, channel_id, "user_id", user_id, AccessLock::kShare));
         RETURN_IF_ERROR(RequireMember(access, "user_id"));
-        if (txn.exec_prepared("message_in_channel", message_id, channel_id).empty()) {
+        if (Exec(txn, kMessageInChannel, message_id, channel_id).empty()) {
           return absl::NotFoundError(
               absl::StrCat("message_id: message ", message_id, " not found in this channel"));
         }
-        txn.exec_prepared("read_mark", channel_id, user_id, message_id);
-        pqxx::result r = txn.exec_prepared("read_state", channel_id, user_id);
+        Exec(txn, kReadMark, channel_id, user_id, message_id);
+        pqxx::result r = Exec(txn, kReadState, channel_id, user_id);
         out.set_channel_id(channel_id);
         out.set_user_id(user_id);
         out.set_last_read_message_id(r[0][0].as<std::string>());
@@ -543,7 +560,7 @@ absl::StatusOr<v1::ReadState> ChannelStore::GetReadState(const std::string& chan
         ASSIGN_OR_RETURN(ChannelAccess access,
                          AccessIn(txn, channel_id, "user_id", user_id, AccessLock::kNone));
         RETURN_IF_ERROR(RequireMember(access, "user_id"));
-        pqxx::result r = txn.exec_prepared("read_state", channel_id, user_id);
+        pqxx::result r = Exec(txn, kReadState, channel_id, user_id);
         if (r.empty()) return RequireMember(ChannelAccess{}, "user_id");  // left meanwhile
         out.set_channel_id(channel_id);
         out.set_user_id(user_id);

@@ -41,7 +41,8 @@ struct ChannelUpdate {
 
 class ChannelStore {
  public:
-  // Registers the statements on `pool`, which must outlive the store.
+  // `pool` must outlive the store. Its statements (Statement constants in
+  // the .cc) are prepared on each connection when first run there.
   explicit ChannelStore(ConnectionPool* pool);
 
   [[nodiscard]] absl::StatusOr<db::v1::Channel> Create(const db::v1::Channel& channel,

@@ -13,6 +13,7 @@
 #include "absl/strings/substitute.h"
 #include "absl/synchronization/mutex.h"
 #include "server/common/status_macros.h"
+#include "server/db/statement.h"
 #include "server/db/transaction.h"
 #include "server/store/row_conversion.h"
 
@@ -103,6 +104,14 @@ const std::string& StampSql() {
 constexpr char kHighWaterSql[] =
     "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('events', 'id')::regclass), 0)";
 
+// The sequencer's statements (its own session).
+const Statement kSeqLead("seq_lead",
+                         absl::StrCat("SELECT pg_try_advisory_lock(", kSequencerLockKey, ")"));
+const Statement kSeqHighWater("seq_high_water", kHighWaterSql);
+const Statement kSeqWatermark("seq_watermark", "SELECT stamped_below FROM event_sequencer");
+const Statement kSeqStamp("seq_stamp", StampSql());
+const Statement kSeqLatest("seq_latest", kLatestSql);
+
 // The process's append listeners (one per sequencer; tests run several).
 struct AppendListeners {
   absl::Mutex mu;
@@ -152,29 +161,26 @@ void EventStore::RemoveAppendListener(int64_t id) {
 
 void EventStore::PrepareSequencerOn(pqxx::connection_base& conn) {
   UsePlansOnce(conn);
-  conn.prepare("seq_lead", absl::StrCat("SELECT pg_try_advisory_lock(", kSequencerLockKey, ")"));
-  conn.prepare("seq_high_water", kHighWaterSql);
-  conn.prepare("seq_watermark", "SELECT stamped_below FROM event_sequencer");
-  conn.prepare("seq_stamp", StampSql());
-  conn.prepare("seq_latest", kLatestSql);
+  for (const Statement* st : {&kSeqLead, &kSeqHighWater, &kSeqWatermark, &kSeqStamp, &kSeqLatest}) {
+    st->PrepareOn(conn);
+  }
 }
 
 bool EventStore::TryLeadIn(pqxx::transaction_base& txn) {
-  return txn.exec_prepared1("seq_lead")[0].as<bool>();
+  return Exec1(txn, kSeqLead)[0].as<bool>();
 }
 
 int64_t EventStore::IdHighWaterIn(pqxx::transaction_base& txn) {
-  return txn.exec_prepared1("seq_high_water")[0].as<int64_t>();
+  return Exec1(txn, kSeqHighWater)[0].as<int64_t>();
 }
 
 int64_t EventStore::WatermarkIn(pqxx::transaction_base& txn) {
-  return txn.exec_prepared1("seq_watermark")[0].as<int64_t>();
+  return Exec1(txn, kSeqWatermark)[0].as<int64_t>();
 }
 
 StampRound EventStore::StampIn(pqxx::transaction_base& txn, int64_t watermark, int64_t high,
                                int batch, bool want_xid, std::optional<int64_t> keep_watermark) {
-  const pqxx::row r =
-      txn.exec_prepared1("seq_stamp", watermark, batch, want_xid, high, keep_watermark);
+  const pqxx::row r = Exec1(txn, kSeqStamp, watermark, batch, want_xid, high, keep_watermark);
   StampRound round;
   round.stamped = r[0].as<int64_t>();
   round.last_seq = r[1].as<int64_t>();
@@ -184,78 +190,76 @@ StampRound EventStore::StampIn(pqxx::transaction_base& txn, int64_t watermark, i
 }
 
 int64_t EventStore::LatestPositionIn(pqxx::transaction_base& txn) {
-  return txn.exec_prepared1("seq_latest")[0].as<int64_t>();
+  return Exec1(txn, kSeqLatest)[0].as<int64_t>();
 }
+
+namespace {
 
 // The appends make sure their transaction has an id (pg_current_xact_id,
 // evaluated as the row source) before the event's id is drawn: the
 // sequencer's watermark relies on "whoever drew an id had an xid by then"
 // (EventSequencer). No lock, no NOTIFY: writers never wait for each other
 // here, and commit without the notify queue's cluster-wide lock.
-void EventStore::RegisterStatementsOn(ConnectionPool* pool) {
-  pool->RegisterStatement(
-      "event_append",
-      "INSERT INTO events (kind, channel_id, user_id, payload_proto) "
-      "SELECT $1, $2, $3, $4::bytea FROM (SELECT pg_current_xact_id() AS xid) x "
-      "WHERE x.xid IS NOT NULL");
-  pool->RegisterStatement(
-      "event_append_status",
-      "INSERT INTO events (kind, user_id, channel_ids, payload_proto) "
-      "SELECT $1::smallint, $2::text, coalesce(array_agg(m.channel_id::text), '{}'), $3::bytea "
-      "FROM (SELECT pg_current_xact_id() AS xid) x CROSS JOIN channel_members m "
-      "JOIN channels c ON c.id = m.channel_id "
-      "WHERE x.xid IS NOT NULL AND m.user_id = $2::text AND c.deleted_at IS NULL");
-  pool->RegisterStatement("event_read", ReadSql());
-}
+const Statement kEventAppend(
+    "event_append",
+    "INSERT INTO events (kind, channel_id, user_id, payload_proto) "
+    "SELECT $1, $2, $3, $4::bytea FROM (SELECT pg_current_xact_id() AS xid) x "
+    "WHERE x.xid IS NOT NULL");
 
-void EventStore::PrepareReaderOn(pqxx::connection_base& conn) {
-  UsePlansOnce(conn);
-  conn.prepare("event_read", ReadSql());
-  conn.prepare("seq_latest", kLatestSql);
-}
+const Statement kEventAppendStatus(
+    "event_append_status",
+    "INSERT INTO events (kind, user_id, channel_ids, payload_proto) "
+    "SELECT $1::smallint, $2::text, coalesce(array_agg(m.channel_id::text), '{}'), $3::bytea "
+    "FROM (SELECT pg_current_xact_id() AS xid) x CROSS JOIN channel_members m "
+    "JOIN channels c ON c.id = m.channel_id "
+    "WHERE x.xid IS NOT NULL AND m.user_id = $2::text AND c.deleted_at IS NULL");
 
-EventStore::EventStore(ConnectionPool* pool) : pool_(pool) {
-  RegisterStatementsOn(pool_);
-  RegisterChannelAccessStatements(pool_);
-  // The latest position: every smaller one settled (rounds are serial).
-  pool_->RegisterStatement("event_bounds",
-                           absl::StrCat("SELECT r.pruned_through, greatest((", kLatestSql,
-                                        "), r.pruned_through) FROM event_retention r"));
-  pool_->RegisterStatement("event_high_water", kHighWaterSql);
-  pool_->RegisterStatement(
-      "event_live_start",
-      absl::StrCat("SELECT NOT EXISTS (SELECT 1 FROM events e "
-                   "  WHERE e.id >= (SELECT stamped_below FROM event_sequencer) AND e.id <= $1 "
-                   "  AND (SELECT 1 FROM event_positions p WHERE p.event_id = e.id) IS NULL), "
-                   "(",
-                   kLatestSql, ")"));
-  // One batch of retention: the oldest `$2` events older than `$1` seconds
-  // that have a position (an unstamped one may be a round's candidate),
-  // and their positions. `kept` records the highest position first (the
-  // statement's snapshot predates its deletes), so positions continue past
-  // what is deleted.
-  pool_->RegisterStatement(
-      "event_prune",
-      "WITH kept AS (UPDATE event_sequencer SET last_seq = greatest(last_seq, "
-      "(SELECT coalesce(max(seq), 0) FROM event_positions)) RETURNING 1), "
-      "old AS (SELECT e.id, p.seq FROM events e JOIN event_positions p ON p.event_id = e.id "
-      "  WHERE e.created_at < now() - make_interval(secs => $1) ORDER BY e.created_at LIMIT $2), "
-      "d AS (DELETE FROM events WHERE id IN (SELECT id FROM old) RETURNING id), "
-      "dp AS (DELETE FROM event_positions WHERE event_id IN (SELECT id FROM d) RETURNING seq) "
-      "UPDATE event_retention SET pruned_through = greatest(pruned_through, "
-      "coalesce((SELECT max(seq) FROM dp), 0)) RETURNING (SELECT count(*) FROM d)");
-  pool_->RegisterStatement("event_user_channels",
-                           "SELECT m.channel_id FROM channel_members m JOIN channels c "
-                           "ON c.id = m.channel_id WHERE m.user_id = $1 AND c.deleted_at IS NULL");
-  // Membership as of position $2: today's, undone by the user's own joins
-  // and leaves after it (the first one per channel decides: a join means
-  // "not a member then", a leave "a member then"). "After it" includes the
-  // committed events not stamped yet: they will be stamped past every
-  // position now visible. Channels deleted since stay in: their events up
-  // to CHANNEL_DELETED are replayed.
-  pool_->RegisterStatement(
-      "event_user_channels_as_of",
-      absl::Substitute(R"sql(
+const Statement kEventRead("event_read", ReadSql());
+
+// The latest position: every smaller one settled (rounds are serial).
+const Statement kEventBounds("event_bounds",
+                             absl::StrCat("SELECT r.pruned_through, greatest((", kLatestSql,
+                                          "), r.pruned_through) FROM event_retention r"));
+
+const Statement kEventHighWater("event_high_water", kHighWaterSql);
+
+const Statement kEventLiveStart(
+    "event_live_start",
+    absl::StrCat("SELECT NOT EXISTS (SELECT 1 FROM events e "
+                 "  WHERE e.id >= (SELECT stamped_below FROM event_sequencer) AND e.id <= $1 "
+                 "  AND (SELECT 1 FROM event_positions p WHERE p.event_id = e.id) IS NULL), "
+                 "(",
+                 kLatestSql, ")"));
+
+// One batch of retention: the oldest `$2` events older than `$1` seconds
+// that have a position (an unstamped one may be a round's candidate),
+// and their positions. `kept` records the highest position first (the
+// statement's snapshot predates its deletes), so positions continue past
+// what is deleted.
+const Statement kEventPrune(
+    "event_prune",
+    "WITH kept AS (UPDATE event_sequencer SET last_seq = greatest(last_seq, "
+    "(SELECT coalesce(max(seq), 0) FROM event_positions)) RETURNING 1), "
+    "old AS (SELECT e.id, p.seq FROM events e JOIN event_positions p ON p.event_id = e.id "
+    "  WHERE e.created_at < now() - make_interval(secs => $1) ORDER BY e.created_at LIMIT $2), "
+    "d AS (DELETE FROM events WHERE id IN (SELECT id FROM old) RETURNING id), "
+    "dp AS (DELETE FROM event_positions WHERE event_id IN (SELECT id FROM d) RETURNING seq) "
+    "UPDATE event_retention SET pruned_through = greatest(pruned_through, "
+    "coalesce((SELECT max(seq) FROM dp), 0)) RETURNING (SELECT count(*) FROM d)");
+
+const Statement kEventUserChannels(
+    "event_user_channels",
+    "SELECT m.channel_id FROM channel_members m JOIN channels c "
+    "ON c.id = m.channel_id WHERE m.user_id = $1 AND c.deleted_at IS NULL");
+
+// Membership as of position $2: today's, undone by the user's own joins
+// and leaves after it (the first one per channel decides: a join means
+// "not a member then", a leave "a member then"). "After it" includes the
+// committed events not stamped yet: they will be stamped past every
+// position now visible. Channels deleted since stay in: their events up
+// to CHANNEL_DELETED are replayed.
+const Statement kEventUserChannelsAsOf("event_user_channels_as_of",
+                                       absl::Substitute(R"sql(
         WITH later AS (
           SELECT e.channel_id, e.kind, p.seq AS ord, e.id FROM event_positions p
           JOIN events e ON e.id = p.event_id
@@ -273,8 +277,18 @@ EventStore::EventStore(ConnectionPool* pool) : pool_(pool) {
           AND NOT EXISTS (SELECT 1 FROM own o WHERE o.channel_id = m.channel_id AND o.kind = $0)
         UNION
         SELECT channel_id FROM own WHERE kind = $1)sql",
-                       v1::EVENT_KIND_MEMBER_JOINED, v1::EVENT_KIND_MEMBER_LEFT));
+                                                        v1::EVENT_KIND_MEMBER_JOINED,
+                                                        v1::EVENT_KIND_MEMBER_LEFT));
+
+}  // namespace
+
+void EventStore::PrepareReaderOn(pqxx::connection_base& conn) {
+  UsePlansOnce(conn);
+  kEventRead.PrepareOn(conn);
+  kSeqLatest.PrepareOn(conn);
 }
+
+EventStore::EventStore(ConnectionPool* pool) : pool_(pool) {}
 
 void EventStore::AppendIn(pqxx::transaction_base& txn, const v1::Event& event,
                           const std::string& user_id) {
@@ -288,14 +302,14 @@ void EventStore::AppendIn(pqxx::transaction_base& txn, const v1::Event& event,
   stored.SerializeToString(&serialized);
   const pqxx::binarystring payload(serialized);  // sent in binary format: no escaping
   if (event.kind() == v1::EVENT_KIND_USER_STATUS_CHANGED) {
-    txn.exec_prepared("event_append_status", static_cast<int>(event.kind()), user_id, payload);
+    Exec(txn, kEventAppendStatus, static_cast<int>(event.kind()), user_id, payload);
     return;
   }
   std::optional<std::string> channel;
   if (!event.channel_id().empty()) channel = event.channel_id();
   std::optional<std::string> user;
   if (!user_id.empty()) user = user_id;
-  txn.exec_prepared("event_append", static_cast<int>(event.kind()), channel, user, payload);
+  Exec(txn, kEventAppend, static_cast<int>(event.kind()), channel, user, payload);
 }
 
 absl::StatusOr<std::vector<StoredEvent>> EventStore::ReadIn(pqxx::transaction_base& txn,
@@ -303,7 +317,7 @@ absl::StatusOr<std::vector<StoredEvent>> EventStore::ReadIn(pqxx::transaction_ba
                                                             int64_t max_bytes, bool* cut) {
   std::vector<StoredEvent> out;
   int64_t in_batch = 0;
-  for (const pqxx::row& r : txn.exec_prepared("event_read", after, limit, max_bytes)) {
+  for (const pqxx::row& r : Exec(txn, kEventRead, after, limit, max_bytes)) {
     in_batch = r[6].as<int64_t>();
     StoredEvent e;
     const pqxx::binarystring body(r[4]);
@@ -345,7 +359,7 @@ absl::StatusOr<std::vector<StoredEvent>> EventStore::Read(int64_t after, int lim
 
 absl::StatusOr<EventLogBounds> EventStore::Bounds(const CallLimits& call) {
   return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) {
-    const pqxx::row r = txn.exec_prepared1("event_bounds");
+    const pqxx::row r = Exec1(txn, kEventBounds);
     return absl::StatusOr<EventLogBounds>(EventLogBounds{r[0].as<int64_t>(), r[1].as<int64_t>()});
   });
 }
@@ -354,10 +368,10 @@ absl::StatusOr<int64_t> EventStore::LiveStart(absl::Duration settle, const CallL
   return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<int64_t> {
     // Events committed by now have ids up to `high`; once none of them is
     // waiting for a position, the latest position covers them all.
-    const int64_t high = txn.exec_prepared1("event_high_water")[0].as<int64_t>();
+    const int64_t high = Exec1(txn, kEventHighWater)[0].as<int64_t>();
     const absl::Time until = std::min(absl::Now() + settle, call.deadline);
     while (true) {
-      const pqxx::row r = txn.exec_prepared1("event_live_start", high);
+      const pqxx::row r = Exec1(txn, kEventLiveStart, high);
       if (r[0].as<bool>() || absl::Now() >= until) return r[1].as<int64_t>();
       absl::SleepFor(absl::Milliseconds(2));
     }
@@ -368,8 +382,7 @@ absl::StatusOr<int64_t> EventStore::Prune(absl::Duration retention, int batch,
                                           const CallLimits& call) {
   return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) {
     return absl::StatusOr<int64_t>(
-        txn.exec_prepared("event_prune", absl::ToDoubleSeconds(retention), batch)[0][0]
-            .as<int64_t>());
+        Exec(txn, kEventPrune, absl::ToDoubleSeconds(retention), batch)[0][0].as<int64_t>());
   });
 }
 
@@ -380,9 +393,9 @@ absl::StatusOr<std::vector<std::string>> EventStore::ChannelsOf(absl::string_vie
   return RunReadOnly(
       *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<std::string>> {
         RETURN_IF_ERROR(RequireLiveUserIn(txn, user_field, user_id));
-        const pqxx::result rows =
-            as_of_event == 0 ? txn.exec_prepared("event_user_channels", user_id)
-                             : txn.exec_prepared("event_user_channels_as_of", user_id, as_of_event);
+        const pqxx::result rows = as_of_event == 0
+                                      ? Exec(txn, kEventUserChannels, user_id)
+                                      : Exec(txn, kEventUserChannelsAsOf, user_id, as_of_event);
         std::vector<std::string> out;
         for (const pqxx::row& r : rows) out.push_back(r[0].as<std::string>());
         return out;

@@ -74,12 +74,7 @@ inline db::v1::Event NewEvent(db::v1::EventKind kind, const std::string& channel
 
 class EventStore {
  public:
-  // Registers the statements on `pool`.
   explicit EventStore(ConnectionPool* pool);
-
-  // RegisterStatementsOn declares the statements AppendIn and ReadIn use on
-  // `pool`; every store that appends events calls it.
-  static void RegisterStatementsOn(ConnectionPool* pool);
 
   // AppendIn appends `event` (kind, channel_id, actor_id and payload set)
   // about `user_id` (may be empty) inside `txn`. A USER_STATUS_CHANGED
@@ -87,9 +82,11 @@ class EventStore {
   static void AppendIn(pqxx::transaction_base& txn, const db::v1::Event& event,
                        const std::string& user_id = "");
 
-  // PrepareReaderOn declares ReadIn's statement on a connection outside the
-  // pool (the hub's dedicated LISTEN connection) and makes the session plan
-  // its statements once (generic plans, no JIT).
+  // PrepareReaderOn makes a connection outside the pool (the hub's
+  // dedicated LISTEN connection) plan its statements once (generic plans,
+  // no JIT) and declares ReadIn's and LatestPositionIn's statements on it
+  // (they would be declared on first use anyway; EXPLAIN EXECUTE needs
+  // them declared).
   static void PrepareReaderOn(pqxx::connection_base& conn);
 
   // ReadIn returns up to `limit` events with id > `after`, in id order,

@@ -8,6 +8,7 @@
 #include "absl/strings/str_replace.h"
 #include "server/common/status_macros.h"
 #include "server/common/ulid.h"
+#include "server/db/statement.h"
 #include "server/db/transaction.h"
 #include "server/metrics/limit_hits.h"
 #include "server/store/channel_access.h"
@@ -203,9 +204,15 @@ struct MessageMeta {
   bool deleted = false;
 };
 
+constexpr char kMetaSql[] =
+    "SELECT channel_id, user_id, coalesce(thread_parent_id, ''), deleted_at IS NOT NULL "
+    "FROM messages WHERE id = $1";
+const Statement kMsgMeta("msg_meta", kMetaSql);
+const Statement kMsgMetaForUpdate("msg_meta_for_update", absl::StrCat(kMetaSql, " FOR UPDATE"));
+
 absl::StatusOr<MessageMeta> MetaIn(pqxx::transaction_base& txn, const std::string& id,
                                    bool for_update, absl::string_view field = "id") {
-  pqxx::result r = txn.exec_prepared(for_update ? "msg_meta_for_update" : "msg_meta", id);
+  pqxx::result r = Exec(txn, for_update ? kMsgMetaForUpdate : kMsgMeta, id);
   if (r.empty() || r[0][3].as<bool>()) {
     return absl::NotFoundError(absl::StrCat(field, ": message ", id, " not found"));
   }
@@ -213,11 +220,80 @@ absl::StatusOr<MessageMeta> MetaIn(pqxx::transaction_base& txn, const std::strin
                      r[0][2].as<std::string>(), r[0][3].as<bool>()};
 }
 
+const Statement kMsgGet("msg_get", MessageStore::GetSql());
+
+const Statement kMsgListOlder("msg_list_older", MessageStore::ListOlderSql());
+
+const Statement kMsgListNewer("msg_list_newer",
+                              PageSelect("$1",
+                                         absl::StrCat("m.thread_parent_id IS NULL AND ",
+                                                      kNewerInChannel, " AND ", kVisibleExists),
+                                         "m.channel_id, m.id", "$4", "$5"));
+
+const Statement kMsgReplies("msg_replies",
+                            PageSelect("$1",
+                                       absl::StrCat(kNewerInThread, " AND m.deleted_at IS NULL"),
+                                       "m.thread_parent_id, m.id", "$4", "$5"));
+
+const Statement kMsgInsert(
+    "msg_insert",
+    "INSERT INTO messages (id, channel_id, user_id, content, thread_parent_id, client_msg_id) "
+    "VALUES ($1, $2, $3, $4, $5, $6) "
+    "ON CONFLICT (user_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING "
+    "RETURNING id");
+
+const Statement kMsgByClientId("msg_by_client_id",
+                               "SELECT id, channel_id, coalesce(thread_parent_id, ''), content, "
+                               "edited_at IS NOT NULL FROM messages WHERE user_id = $1 "
+                               "AND client_msg_id = $2");
+
+const Statement kMsgEdit("msg_edit",
+                         "UPDATE messages SET content = $2, edited_at = now() WHERE id = $1");
+
+const Statement kMsgDelete("msg_delete",
+                           "UPDATE messages SET content = '', deleted_at = now() WHERE id = $1");
+
+const Statement kAttInsert(
+    "att_insert",
+    absl::StrCat("INSERT INTO attachments AS a (id, message_id, channel_id, uploader_id, name, "
+                 "content_type, size_bytes, storage_url, sha256) "
+                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
+                 AttachmentColumns()));
+
+// Live messages' attachments; the statements add which ones.
+std::string AttachmentListSql(absl::string_view which) {
+  return absl::StrCat(
+      "SELECT ", AttachmentColumns(),
+      " FROM attachments a JOIN messages m ON m.id = a.message_id WHERE m.deleted_at IS NULL ",
+      which);
+}
+
+const Statement kAttListMessage(
+    "att_list_message",
+    AttachmentListSql("AND a.message_id = $1 AND a.id > $2::text ORDER BY a.id LIMIT $3"));
+
+const Statement kAttListChannel(
+    "att_list_channel",
+    AttachmentListSql("AND a.channel_id = $1 AND a.id > $2::text ORDER BY a.id LIMIT $3"));
+
+const Statement kAttMeta(
+    "att_meta", "SELECT channel_id, uploader_id, message_id FROM attachments WHERE id = $1");
+
+const Statement kAttDelete("att_delete", "DELETE FROM attachments WHERE id = $1");
+
+// Attachers of one message take turns on its row (FK checks and readers
+// pass), then count in a statement of its own: one that waited for the
+// lock would count from its snapshot, before the others committed.
+const Statement kAttMessageLock("att_message_lock",
+                                "SELECT 1 FROM messages WHERE id = $1 FOR NO KEY UPDATE");
+
+const Statement kAttCount("att_count", "SELECT count(*) FROM attachments WHERE message_id = $1");
+
 // The msg_get row of a visible message (its columns, then whether
 // `viewer_id` may read its channel); NOT_FOUND otherwise.
 absl::StatusOr<pqxx::row> VisibleRowIn(pqxx::transaction_base& txn, const std::string& id,
                                        const std::string& viewer_id) {
-  pqxx::result r = txn.exec_prepared("msg_get", viewer_id, id);
+  pqxx::result r = Exec(txn, kMsgGet, viewer_id, id);
   if (r.empty()) return absl::NotFoundError(absl::StrCat("message ", id, " not found"));
   return r[0];
 }
@@ -304,65 +380,12 @@ std::string SearchSql() {
       "ORDER BY m.rank DESC, m.id DESC");
 }
 
+const Statement kMsgSearch("msg_search", SearchSql());
+
+namespace {}  // namespace
+
 MessageStore::MessageStore(ConnectionPool* pool, ContentLimits limits)
-    : pool_(pool), limits_(limits) {
-  EventStore::RegisterStatementsOn(pool_);
-  RegisterChannelAccessStatements(pool_);
-  pool_->RegisterStatement("msg_get", GetSql());
-  pool_->RegisterStatement("msg_list_older", ListOlderSql());
-  pool_->RegisterStatement(
-      "msg_list_newer", PageSelect("$1",
-                                   absl::StrCat("m.thread_parent_id IS NULL AND ", kNewerInChannel,
-                                                " AND ", kVisibleExists),
-                                   "m.channel_id, m.id", "$4", "$5"));
-  pool_->RegisterStatement(
-      "msg_replies", PageSelect("$1", absl::StrCat(kNewerInThread, " AND m.deleted_at IS NULL"),
-                                "m.thread_parent_id, m.id", "$4", "$5"));
-  pool_->RegisterStatement("msg_search", SearchSql());
-  pool_->RegisterStatement(
-      "msg_insert",
-      "INSERT INTO messages (id, channel_id, user_id, content, thread_parent_id, client_msg_id) "
-      "VALUES ($1, $2, $3, $4, $5, $6) "
-      "ON CONFLICT (user_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING "
-      "RETURNING id");
-  pool_->RegisterStatement("msg_by_client_id",
-                           "SELECT id, channel_id, coalesce(thread_parent_id, ''), content, "
-                           "edited_at IS NOT NULL FROM messages WHERE user_id = $1 "
-                           "AND client_msg_id = $2");
-  const std::string meta =
-      "SELECT channel_id, user_id, coalesce(thread_parent_id, ''), deleted_at IS NOT NULL "
-      "FROM messages WHERE id = $1";
-  pool_->RegisterStatement("msg_meta", meta);
-  pool_->RegisterStatement("msg_meta_for_update", meta + " FOR UPDATE");
-  pool_->RegisterStatement("msg_edit",
-                           "UPDATE messages SET content = $2, edited_at = now() WHERE id = $1");
-  pool_->RegisterStatement("msg_delete",
-                           "UPDATE messages SET content = '', deleted_at = now() WHERE id = $1");
-  pool_->RegisterStatement(
-      "att_insert",
-      absl::StrCat("INSERT INTO attachments AS a (id, message_id, channel_id, uploader_id, name, "
-                   "content_type, size_bytes, storage_url, sha256) "
-                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
-                   AttachmentColumns()));
-  const std::string att_list = absl::StrCat(
-      "SELECT ", AttachmentColumns(),
-      " FROM attachments a JOIN messages m ON m.id = a.message_id WHERE m.deleted_at IS NULL ");
-  pool_->RegisterStatement(
-      "att_list_message",
-      att_list + "AND a.message_id = $1 AND a.id > $2::text ORDER BY a.id LIMIT $3");
-  pool_->RegisterStatement(
-      "att_list_channel",
-      att_list + "AND a.channel_id = $1 AND a.id > $2::text ORDER BY a.id LIMIT $3");
-  pool_->RegisterStatement(
-      "att_meta", "SELECT channel_id, uploader_id, message_id FROM attachments WHERE id = $1");
-  pool_->RegisterStatement("att_delete", "DELETE FROM attachments WHERE id = $1");
-  // Attachers of one message take turns on its row (FK checks and readers
-  // pass), then count in a statement of its own: one that waited for the
-  // lock would count from its snapshot, before the others committed.
-  pool_->RegisterStatement("att_message_lock",
-                           "SELECT 1 FROM messages WHERE id = $1 FOR NO KEY UPDATE");
-  pool_->RegisterStatement("att_count", "SELECT count(*) FROM attachments WHERE message_id = $1");
-}
+    : pool_(pool), limits_(limits) {}
 
 std::string MessageStore::GetSql() {
   return absl::StrCat(
@@ -388,7 +411,7 @@ absl::StatusOr<v1::Message> MessageStore::Post(const NewMessage& message, const 
         // A retry returns what the first attempt stored.
         auto existing = [&]() -> absl::StatusOr<std::optional<v1::Message>> {
           if (!client_id) return std::optional<v1::Message>();
-          pqxx::result r = txn.exec_prepared("msg_by_client_id", author, *client_id);
+          pqxx::result r = Exec(txn, kMsgByClientId, author, *client_id);
           if (r.empty()) return std::optional<v1::Message>();
           // A retry repeats every field; anything else reusing the id is
           // another message (its content may have been edited since).
@@ -424,8 +447,8 @@ absl::StatusOr<v1::Message> MessageStore::Post(const NewMessage& message, const 
           }
           parent = message.thread_parent_id;
         }
-        pqxx::result inserted = txn.exec_prepared("msg_insert", NewUlid(), message.channel_id,
-                                                  author, message.content, parent, client_id);
+        pqxx::result inserted = Exec(txn, kMsgInsert, NewUlid(), message.channel_id, author,
+                                     message.content, parent, client_id);
         if (inserted.empty()) {
           // A concurrent retry with the same client_msg_id committed first.
           ASSIGN_OR_RETURN(std::optional<v1::Message> winner, existing());
@@ -464,7 +487,7 @@ absl::StatusOr<v1::Message> MessageStore::Edit(const std::string& id, const std:
           return absl::PermissionDeniedError("actor_id: only the author may edit a message");
         }
         if (access.archived) return absl::FailedPreconditionError("channel is archived");
-        txn.exec_prepared("msg_edit", id, content);
+        Exec(txn, kMsgEdit, id, content);
         ASSIGN_OR_RETURN(v1::Message out, GetVisibleIn(txn, id, actor_id));
         v1::Event event = NewEvent(v1::EVENT_KIND_MESSAGE_UPDATED, out.channel_id(), actor_id);
         *event.mutable_message() = out;
@@ -485,7 +508,7 @@ absl::Status MessageStore::Delete(const std::string& id, const std::string& acto
           "actor_id: only the author or a channel owner/admin may delete a message");
     }
     if (access.archived) return absl::FailedPreconditionError("channel is archived");
-    txn.exec_prepared("msg_delete", id);
+    Exec(txn, kMsgDelete, id);
     v1::Event event = NewEvent(v1::EVENT_KIND_MESSAGE_DELETED, meta.channel_id, actor_id);
     v1::Message* gone = event.mutable_message();
     gone->set_id(id);
@@ -507,8 +530,8 @@ absl::StatusOr<MessagePage> MessageStore::List(const std::string& channel_id,
     RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
     // "~" sorts after every ULID character, so it starts at the newest.
     const std::string cursor = cursor_id.empty() && !newer ? "~" : cursor_id;
-    return PageFromRows(txn.exec_prepared(newer ? "msg_list_newer" : "msg_list_older", viewer_id,
-                                          channel_id, cursor, limit, limits_.max_response_bytes));
+    return PageFromRows(Exec(txn, newer ? kMsgListNewer : kMsgListOlder, viewer_id, channel_id,
+                             cursor, limit, limits_.max_response_bytes));
   });
 }
 
@@ -523,8 +546,8 @@ absl::StatusOr<MessagePage> MessageStore::ListReplies(const std::string& parent_
       return absl::InvalidArgumentError("thread_parent_id: is a reply, not a thread parent");
     }
     RETURN_IF_ERROR(RequireReaderOfRow(row, parent->channel_id(), viewer_id));
-    return PageFromRows(txn.exec_prepared("msg_replies", viewer_id, parent_id, after_id, limit,
-                                          limits_.max_response_bytes));
+    return PageFromRows(
+        Exec(txn, kMsgReplies, viewer_id, parent_id, after_id, limit, limits_.max_response_bytes));
   });
 }
 
@@ -535,10 +558,9 @@ absl::StatusOr<SearchPage> MessageStore::Search(const SearchQuery& q, const Call
     const std::string channels = absl::StrCat("{", absl::StrJoin(q.channel_ids, ","), "}");
     std::optional<std::string> after_rank = q.after_rank;
     int64_t fetched = 0;
-    for (const pqxx::row& r :
-         txn.exec_prepared("msg_search", q.user_id, q.text, channels, q.author_id, q.start_micros,
-                           q.end_micros, after_rank, q.after_id, q.limit,
-                           limits_.search_max_candidates, limits_.max_response_bytes)) {
+    for (const pqxx::row& r : Exec(txn, kMsgSearch, q.user_id, q.text, channels, q.author_id,
+                                   q.start_micros, q.end_micros, after_rank, q.after_id, q.limit,
+                                   limits_.search_max_candidates, limits_.max_response_bytes)) {
       SearchResult result;
       ASSIGN_OR_RETURN(*result.hit.mutable_message(), MessageFromRow(r));
       result.hit.set_snippet(r[kMessageColumnCount].as<std::string>());
@@ -570,17 +592,17 @@ absl::StatusOr<v1::Attachment> MessageStore::AddAttachment(const v1::Attachment&
               "attachment.uploader_id: only the message's author may attach files to it");
         }
         if (access.archived) return absl::FailedPreconditionError("channel is archived");
-        txn.exec_prepared("att_message_lock", a.message_id());
-        if (txn.exec_prepared("att_count", a.message_id())[0][0].as<int>() >=
+        Exec(txn, kAttMessageLock, a.message_id());
+        if (Exec(txn, kAttCount, a.message_id())[0][0].as<int>() >=
             limits_.max_attachments_per_message) {
           LimitHits::Count(Limit::kAttachmentsPerMessage);
           return absl::FailedPreconditionError(absl::StrCat(
               "attachment.message_id: the message already has ",
               limits_.max_attachments_per_message, " attachments (MAX_ATTACHMENTS_PER_MESSAGE)"));
         }
-        pqxx::result r = txn.exec_prepared("att_insert", NewUlid(), a.message_id(), meta.channel_id,
-                                           a.uploader_id(), a.name(), a.content_type(),
-                                           a.size_bytes(), a.storage_url(), a.sha256());
+        pqxx::result r =
+            Exec(txn, kAttInsert, NewUlid(), a.message_id(), meta.channel_id, a.uploader_id(),
+                 a.name(), a.content_type(), a.size_bytes(), a.storage_url(), a.sha256());
         RETURN_IF_ERROR(AppendMessageUpdatedIn(txn, a.message_id(), a.uploader_id()));
         return AttachmentFromRow(r[0]);
       });
@@ -601,9 +623,9 @@ absl::StatusOr<std::vector<v1::Attachment>> MessageStore::ListAttachments(
         ASSIGN_OR_RETURN(ChannelAccess access,
                          AccessIn(txn, channel, "viewer_id", viewer_id, AccessLock::kNone));
         RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
-        pqxx::result rows =
-            message_id.empty() ? txn.exec_prepared("att_list_channel", channel_id, after_id, limit)
-                               : txn.exec_prepared("att_list_message", message_id, after_id, limit);
+        pqxx::result rows = message_id.empty()
+                                ? Exec(txn, kAttListChannel, channel_id, after_id, limit)
+                                : Exec(txn, kAttListMessage, message_id, after_id, limit);
         std::vector<v1::Attachment> out;
         for (const pqxx::row& r : rows) out.push_back(AttachmentFromRow(r));
         return out;
@@ -613,7 +635,7 @@ absl::StatusOr<std::vector<v1::Attachment>> MessageStore::ListAttachments(
 absl::Status MessageStore::DeleteAttachment(const std::string& id, const std::string& actor_id,
                                             const CallLimits& call) {
   return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    pqxx::result r = txn.exec_prepared("att_meta", id);
+    pqxx::result r = Exec(txn, kAttMeta, id);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("attachment ", id, " not found"));
     const std::string channel_id = r[0][0].as<std::string>();
     ASSIGN_OR_RETURN(ChannelAccess access,
@@ -624,7 +646,7 @@ absl::Status MessageStore::DeleteAttachment(const std::string& id, const std::st
           "actor_id: only the uploader or a channel owner/admin may delete an attachment");
     }
     if (access.archived) return absl::FailedPreconditionError("channel is archived");
-    txn.exec_prepared("att_delete", id);
+    Exec(txn, kAttDelete, id);
     return AppendMessageUpdatedIn(txn, r[0][2].as<std::string>(), actor_id);
   });
 }

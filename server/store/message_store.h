@@ -75,7 +75,8 @@ struct NewMessage {
 
 class MessageStore {
  public:
-  // Registers the statements on `pool`, which must outlive the store.
+  // `pool` must outlive the store. Its statements (Statement constants in
+  // the .cc) are prepared on each connection when first run there.
   explicit MessageStore(ConnectionPool* pool, ContentLimits limits = {});
 
   // The SQL of the two read statements, for benchmarks that compare the

@@ -20,7 +20,8 @@ namespace chatgenius {
 
 class ReactionStore {
  public:
-  // Registers the statements on `pool`, which must outlive the store.
+  // `pool` must outlive the store. Its statements (Statement constants in
+  // the .cc) are prepared on each connection when first run there.
   explicit ReactionStore(ConnectionPool* pool, ContentLimits limits = {});
 
   // Add records the user's reaction (a repeat is a no-op). A message holds

@@ -11,6 +11,7 @@
 #include "absl/strings/str_replace.h"
 #include "server/common/status_macros.h"
 #include "server/common/ulid.h"
+#include "server/db/statement.h"
 #include "server/db/transaction.h"
 #include "server/store/event_store.h"
 #include "server/store/row_conversion.h"
@@ -105,76 +106,84 @@ absl::Status UserNotFound(const std::string& key) {
   return absl::NotFoundError(absl::StrCat("user ", key, " not found"));
 }
 
+const Statement kUserCreate(
+    "user_create", absl::StrCat("INSERT INTO users (id, email, username, display_name, full_name, "
+                                "avatar_url, is_bot, auth0_id) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+                                "nullif($8, '')) RETURNING ",
+                                UserColumns()));
+
+const Statement kUserGet("user_get",
+                         absl::StrCat("SELECT ", UserColumns(),
+                                      " FROM users WHERE id = $1 AND deleted_at IS NULL"));
+
+const Statement kUserGetByEmail("user_get_by_email",
+                                absl::StrCat("SELECT ", UserColumns(),
+                                             " FROM users WHERE lower(email) = "
+                                             "lower($1) AND deleted_at IS NULL"));
+
+const Statement kUserGetByAuth0Id(
+    "user_get_by_auth0_id", absl::StrCat("SELECT ", UserColumns(),
+                                         " FROM users WHERE auth0_id = $1 AND deleted_at IS NULL"));
+
+const Statement kUserGetByUsername(
+    "user_get_by_username", absl::StrCat("SELECT ", UserColumns(),
+                                         " FROM users WHERE username = $1 AND deleted_at IS NULL"));
+
+const Statement kUserBatchGet(
+    "user_batch_get",
+    absl::StrCat("SELECT ", UserColumns(),
+                 " FROM users WHERE id = ANY($1::text[]) AND deleted_at IS NULL"));
+
+// One statement for every FieldMask: $2/$4/... say whether to write the
+// value that follows.
+const Statement kUserUpdate(
+    "user_update", absl::StrCat("UPDATE users SET "
+                                "email = CASE WHEN $2 THEN $3 ELSE email END, "
+                                "username = CASE WHEN $4 THEN $5 ELSE username END, "
+                                "display_name = CASE WHEN $6 THEN $7 ELSE display_name END, "
+                                "full_name = CASE WHEN $8 THEN $9 ELSE full_name END, "
+                                "avatar_url = CASE WHEN $10 THEN $11 ELSE avatar_url END "
+                                "WHERE id = $1 AND deleted_at IS NULL RETURNING ",
+                                UserColumns()));
+
+const Statement kUserList(
+    "user_list",
+    absl::StrCat("SELECT ", UserColumns(),
+                 " FROM users WHERE deleted_at IS NULL AND id > $1::text "
+                 "AND ($2::text = '' OR username LIKE $2 OR lower(display_name) LIKE $2) "
+                 "ORDER BY id LIMIT $3"));
+
+const Statement kUserDelete(
+    "user_delete", "UPDATE users SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL");
+
+const Statement kUserStatusSet(
+    "user_status_set",
+    absl::StrCat("INSERT INTO user_status AS s (user_id, presence, status_text, status_emoji, "
+                 "status_expires_at, updated_at) "
+                 "SELECT id, $2, $3, $4, to_timestamp($5::bigint / 1000000.0), now() "
+                 "FROM users WHERE id = $1 AND deleted_at IS NULL "
+                 "ON CONFLICT (user_id) DO UPDATE SET presence = EXCLUDED.presence, "
+                 "status_text = EXCLUDED.status_text, status_emoji = EXCLUDED.status_emoji, "
+                 "status_expires_at = EXCLUDED.status_expires_at, updated_at = now() "
+                 "RETURNING ",
+                 StatusColumns("s")));
+
+const Statement kUserStatusGet(
+    "user_status_get", absl::StrCat("SELECT u.id, ", StatusColumns("s"),
+                                    " FROM users u LEFT JOIN user_status s ON s.user_id = u.id "
+                                    "WHERE u.id = $1 AND u.deleted_at IS NULL"));
+
 }  // namespace
 
-UserStore::UserStore(ConnectionPool* pool) : pool_(pool) {
-  EventStore::RegisterStatementsOn(pool_);
-  const std::string& cols = UserColumns();
-  pool_->RegisterStatement(
-      "user_create",
-      absl::StrCat("INSERT INTO users (id, email, username, display_name, full_name, "
-                   "avatar_url, is_bot, auth0_id) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-                   "nullif($8, '')) RETURNING ",
-                   cols));
-  pool_->RegisterStatement(
-      "user_get",
-      absl::StrCat("SELECT ", cols, " FROM users WHERE id = $1 AND deleted_at IS NULL"));
-  pool_->RegisterStatement("user_get_by_email", absl::StrCat("SELECT ", cols,
-                                                             " FROM users WHERE lower(email) = "
-                                                             "lower($1) AND deleted_at IS NULL"));
-  pool_->RegisterStatement(
-      "user_get_by_auth0_id",
-      absl::StrCat("SELECT ", cols, " FROM users WHERE auth0_id = $1 AND deleted_at IS NULL"));
-  pool_->RegisterStatement(
-      "user_get_by_username",
-      absl::StrCat("SELECT ", cols, " FROM users WHERE username = $1 AND deleted_at IS NULL"));
-  pool_->RegisterStatement(
-      "user_batch_get",
-      absl::StrCat("SELECT ", cols,
-                   " FROM users WHERE id = ANY($1::text[]) AND deleted_at IS NULL"));
-  // One statement for every FieldMask: $2/$4/... say whether to write the
-  // value that follows.
-  pool_->RegisterStatement(
-      "user_update", absl::StrCat("UPDATE users SET "
-                                  "email = CASE WHEN $2 THEN $3 ELSE email END, "
-                                  "username = CASE WHEN $4 THEN $5 ELSE username END, "
-                                  "display_name = CASE WHEN $6 THEN $7 ELSE display_name END, "
-                                  "full_name = CASE WHEN $8 THEN $9 ELSE full_name END, "
-                                  "avatar_url = CASE WHEN $10 THEN $11 ELSE avatar_url END "
-                                  "WHERE id = $1 AND deleted_at IS NULL RETURNING ",
-                                  cols));
-  pool_->RegisterStatement(
-      "user_list",
-      absl::StrCat("SELECT ", cols,
-                   " FROM users WHERE deleted_at IS NULL AND id > $1::text "
-                   "AND ($2::text = '' OR username LIKE $2 OR lower(display_name) LIKE $2) "
-                   "ORDER BY id LIMIT $3"));
-  pool_->RegisterStatement(
-      "user_delete", "UPDATE users SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL");
-  pool_->RegisterStatement(
-      "user_status_set",
-      absl::StrCat("INSERT INTO user_status AS s (user_id, presence, status_text, status_emoji, "
-                   "status_expires_at, updated_at) "
-                   "SELECT id, $2, $3, $4, to_timestamp($5::bigint / 1000000.0), now() "
-                   "FROM users WHERE id = $1 AND deleted_at IS NULL "
-                   "ON CONFLICT (user_id) DO UPDATE SET presence = EXCLUDED.presence, "
-                   "status_text = EXCLUDED.status_text, status_emoji = EXCLUDED.status_emoji, "
-                   "status_expires_at = EXCLUDED.status_expires_at, updated_at = now() "
-                   "RETURNING ",
-                   StatusColumns("s")));
-  pool_->RegisterStatement("user_status_get",
-                           absl::StrCat("SELECT u.id, ", StatusColumns("s"),
-                                        " FROM users u LEFT JOIN user_status s ON s.user_id = u.id "
-                                        "WHERE u.id = $1 AND u.deleted_at IS NULL"));
-}
+UserStore::UserStore(ConnectionPool* pool) : pool_(pool) {}
 
 absl::StatusOr<v1::User> UserStore::Create(const v1::User& user, const CallLimits& call) {
   return RunInTransaction(
       *pool_, call,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::User> {
-        pqxx::result r = txn.exec_prepared("user_create", NewUlid(), user.email(), user.username(),
-                                           user.display_name(), user.full_name(), user.avatar_url(),
-                                           user.is_bot(), user.auth0_id());
+        pqxx::result r =
+            Exec(txn, kUserCreate, NewUlid(), user.email(), user.username(), user.display_name(),
+                 user.full_name(), user.avatar_url(), user.is_bot(), user.auth0_id());
         return UserFromRow(r[0]);
       },
       &UserConstraintMessages());
@@ -182,7 +191,7 @@ absl::StatusOr<v1::User> UserStore::Create(const v1::User& user, const CallLimit
 
 absl::StatusOr<v1::User> UserStore::Get(const std::string& id, const CallLimits& call) {
   return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::User> {
-    pqxx::result r = txn.exec_prepared("user_get", id);
+    pqxx::result r = Exec(txn, kUserGet, id);
     if (r.empty()) return UserNotFound(id);
     return UserFromRow(r[0]);
   });
@@ -190,7 +199,7 @@ absl::StatusOr<v1::User> UserStore::Get(const std::string& id, const CallLimits&
 
 absl::StatusOr<v1::User> UserStore::GetByEmail(const std::string& email, const CallLimits& call) {
   return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::User> {
-    pqxx::result r = txn.exec_prepared("user_get_by_email", email);
+    pqxx::result r = Exec(txn, kUserGetByEmail, email);
     if (r.empty()) return absl::NotFoundError("no user with this email");
     return UserFromRow(r[0]);
   });
@@ -199,7 +208,7 @@ absl::StatusOr<v1::User> UserStore::GetByEmail(const std::string& email, const C
 absl::StatusOr<v1::User> UserStore::GetByUsername(const std::string& username,
                                                   const CallLimits& call) {
   return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::User> {
-    pqxx::result r = txn.exec_prepared("user_get_by_username", username);
+    pqxx::result r = Exec(txn, kUserGetByUsername, username);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("no user named '", username, "'"));
     return UserFromRow(r[0]);
   });
@@ -208,7 +217,7 @@ absl::StatusOr<v1::User> UserStore::GetByUsername(const std::string& username,
 absl::StatusOr<v1::User> UserStore::GetByAuth0Id(const std::string& auth0_id,
                                                  const CallLimits& call) {
   return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::User> {
-    pqxx::result r = txn.exec_prepared("user_get_by_auth0_id", auth0_id);
+    pqxx::result r = Exec(txn, kUserGetByAuth0Id, auth0_id);
     if (r.empty()) return absl::NotFoundError("no live user with this auth0_id");
     return UserFromRow(r[0]);
   });
@@ -223,7 +232,7 @@ absl::StatusOr<std::vector<v1::User>> UserStore::BatchGet(const std::vector<std:
                        // literal needs no escaping.
                        std::string array = absl::StrCat("{", absl::StrJoin(ids, ","), "}");
                        std::map<std::string, v1::User> found;
-                       for (const pqxx::row& row : txn.exec_prepared("user_batch_get", array)) {
+                       for (const pqxx::row& row : Exec(txn, kUserBatchGet, array)) {
                          v1::User u = UserFromRow(row);
                          found.emplace(u.id(), std::move(u));
                        }
@@ -241,8 +250,7 @@ absl::StatusOr<v1::User> UserStore::Update(const v1::User& user, const UserUpdat
   return RunInTransaction(
       *pool_, call,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::User> {
-        pqxx::result r =
-            txn.exec_prepared("user_update", user.id(), f.email, user.email(), f.username,
+        pqxx::result r = Exec(txn, kUserUpdate, user.id(), f.email, user.email(), f.username,
                               user.username(), f.display_name, user.display_name(), f.full_name,
                               user.full_name(), f.avatar_url, user.avatar_url());
         if (r.empty()) return UserNotFound(user.id());
@@ -258,7 +266,7 @@ absl::StatusOr<std::vector<v1::User>> UserStore::List(const std::string& after_i
       *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<v1::User>> {
         std::string like = prefix.empty() ? "" : LikePrefix(prefix);
         std::vector<v1::User> out;
-        for (const pqxx::row& row : txn.exec_prepared("user_list", after_id, like, limit)) {
+        for (const pqxx::row& row : Exec(txn, kUserList, after_id, like, limit)) {
           out.push_back(UserFromRow(row));
         }
         return out;
@@ -267,7 +275,7 @@ absl::StatusOr<std::vector<v1::User>> UserStore::List(const std::string& after_i
 
 absl::Status UserStore::Delete(const std::string& id, const CallLimits& call) {
   return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) {
-    pqxx::result r = txn.exec_prepared("user_delete", id);
+    pqxx::result r = Exec(txn, kUserDelete, id);
     if (r.affected_rows() == 0) return UserNotFound(id);
     return absl::OkStatus();
   });
@@ -280,8 +288,8 @@ absl::StatusOr<v1::UserStatus> UserStore::SetStatus(const v1::UserStatus& status
         std::optional<int64_t> expires = TimestampToMicros(
             status.has_status_expire_time() ? &status.status_expire_time() : nullptr);
         pqxx::result r =
-            txn.exec_prepared("user_status_set", status.user_id(), PresenceToSql(status.presence()),
-                              status.status_text(), status.status_emoji(), expires);
+            Exec(txn, kUserStatusSet, status.user_id(), PresenceToSql(status.presence()),
+                 status.status_text(), status.status_emoji(), expires);
         if (r.empty()) return UserNotFound(status.user_id());
         v1::UserStatus out;
         out.set_user_id(status.user_id());
@@ -297,7 +305,7 @@ absl::StatusOr<v1::UserStatus> UserStore::GetStatus(const std::string& user_id,
                                                     const CallLimits& call) {
   return RunReadOnly(*pool_, call,
                      [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::UserStatus> {
-                       pqxx::result r = txn.exec_prepared("user_status_get", user_id);
+                       pqxx::result r = Exec(txn, kUserStatusGet, user_id);
                        if (r.empty()) return UserNotFound(user_id);
                        v1::UserStatus out;
                        out.set_user_id(user_id);

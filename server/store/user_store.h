@@ -1,7 +1,7 @@
 // user_store.h
 //
-// UserStore: all SQL about users and their status, as prepared statements
-// registered on the pool (each statement has one owner). Input is assumed validated by
+// UserStore: all SQL about users and their status, as Statement constants
+// (each statement has one owner: this store). Input is assumed validated by
 // the service layer; the database's constraints still enforce every
 // invariant, and their violations come back as statuses through
 // pg_error.h with user-facing messages.
@@ -32,7 +32,8 @@ struct UserUpdate {
 // transaction that must finish by `deadline`.
 class UserStore {
  public:
-  // Registers the store's statements on `pool`, which must outlive it.
+  // `pool` must outlive the store. Its statements (Statement constants in
+  // the .cc) are prepared on each connection when first run there.
   explicit UserStore(ConnectionPool* pool);
 
   // Create inserts `user` under a new ULID. ALREADY_EXISTS naming the field

@@ -6,11 +6,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "server/db/statement.h"
 #include "server/db/transaction.h"
 #include "tests/support/test_database.h"
 
 namespace chatgenius {
 namespace {
+
+// Prepared on each pool connection the first time it runs there: the pool
+// itself knows no statements.
+const Statement kAdd("add", "SELECT $1::int + 1");
 
 PoolSettings Settings(const testing::TestDatabase& db) {
   PoolSettings s;
@@ -224,7 +229,6 @@ TEST(ConnectionPoolTest, StatsAddUpUnderConcurrency) {
   settings.max_size = 4;
   settings.acquire_timeout = absl::Seconds(10);
   ConnectionPool pool(settings);
-  pool.RegisterStatement("add", "SELECT $1::int + 1");
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
   for (int t = 0; t < 8; ++t) {
@@ -232,7 +236,7 @@ TEST(ConnectionPoolTest, StatsAddUpUnderConcurrency) {
       for (int i = 0; i < 25; ++i) {
         absl::Status s = RunInTransaction(
             pool, absl::Now() + absl::Seconds(10), [&](pqxx::transaction_base& txn) {
-              int v = txn.exec_prepared("add", t * 100 + i)[0][0].as<int>();
+              int v = Exec(txn, kAdd, t * 100 + i)[0][0].as<int>();
               return v == t * 100 + i + 1 ? absl::OkStatus() : absl::InternalError("wrong result");
             });
         if (!s.ok()) ++failures;
