@@ -268,6 +268,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   stream_limits.write_timeout = config.event_stream_write_timeout;
   stream_limits.max_streams = config.max_event_streams;
   stream_limits.max_streams_per_caller = config.max_event_streams_per_caller;
+  stream_limits.call_timeout = max_statement;
   auto events = std::make_unique<EventServiceImpl>(s->hub_.get(), s->event_store_.get(),
                                                    s->work_.get(), stream_limits, end_users);
   s->events_ = events.get();

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "chatgenius/db/v1/event_service.grpc.pb.h"
+#include "server/db/connection_pool.h"
 #include "server/metrics/limit_hits.h"
 #include "tests/support/domain_fixture.h"
 
@@ -176,6 +177,33 @@ TEST_F(WriteTimeoutTest, AClientThatStopsReadingIsCutOff) {
   EXPECT_LT(got, 152);
   EXPECT_EQ(LimitHits::Get(Limit::kStreamWriteTimeout) - hits, 1)
       << "counted under EVENT_STREAM_WRITE_TIMEOUT_MS";
+}
+
+// A stream's own database calls (cursor checks, membership, replay reads)
+// are bounded by STATEMENT_TIMEOUT_MS, like any call without a deadline:
+// with the pool's only connection held, the stream ends DEADLINE_EXCEEDED
+// at that bound, not UNAVAILABLE at the (longer) acquire timeout.
+class StreamCallTimeoutTest : public SlowReaderTest {
+ protected:
+  StreamCallTimeoutTest()
+      : SlowReaderTest([](Config& c) {
+          c.pool_max_size = 1;
+          c.pool_acquire_timeout = absl::Seconds(20);
+          c.statement_timeout = absl::Seconds(1);
+        }) {}
+};
+
+TEST_F(StreamCallTimeoutTest, AStreamsDatabaseCallsEndAtTheStatementTimeout) {
+  absl::StatusOr<PooledConnection> held =
+      server_.server()->pool().Acquire(absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(held.ok()) << held.status();
+  auto stub = v1::EventService::NewStub(testing::SeparateConnection(server_.address(), true));
+  const absl::Time start = absl::Now();
+  auto stream = Open(stub.get(), ada_, general_);
+  auto [status, got] = stream->Drain();
+  EXPECT_EQ(status.error_code(), StatusCode::DEADLINE_EXCEEDED) << status.error_message();
+  EXPECT_EQ(got, 0);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(15)) << "bounded by the statement timeout (1 s)";
 }
 
 constexpr char kTokens[] =
