@@ -189,7 +189,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   pool_settings.max_lifetime = config.pool_max_lifetime;
   CancelSettings cancel_settings;
   cancel_settings.cut_off_after = config.postgres_cancel_grace;
-  CancelWatcher::Global().Configure(cancel_settings);
+  s->cancel_watcher_ = std::make_unique<CancelWatcher>(cancel_settings);
+  pool_settings.cancel_watcher = s->cancel_watcher_.get();
   s->pool_ = std::make_unique<ConnectionPool>(std::move(pool_settings));
 
   if (config.page_token_key.empty()) {
@@ -255,6 +256,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   SequencerSettings sequencer_settings;
   sequencer_settings.conninfo = conninfo;
   sequencer_settings.poll_interval = config.event_sequencer_poll;
+  sequencer_settings.cancel_watcher = s->cancel_watcher_.get();
   EventHub* hub = s->hub_.get();
   s->sequencer_ = std::make_unique<EventSequencer>(sequencer_settings, [hub] { hub->Wake(); });
   EventSequencer* sequencer = s->sequencer_.get();
@@ -389,7 +391,7 @@ std::string Server::RenderMetrics() const {
   rpc_metrics_.AppendTo(&out);
   AppendPoolMetrics(pool_->Stats(), &out);
   LimitHits::AppendTo(&out);
-  AppendCancelMetrics(CancelWatcher::Global().Stats(), &out);
+  AppendCancelMetrics(cancel_watcher_->Stats(), &out);
   AppendGauge(&out, "chatgenius_tunnel_enabled", "1 when SSH_HOST is set.",
               tunnel_ != nullptr ? 1 : 0);
   if (tunnel_ != nullptr) AppendTunnelMetrics(tunnel_->status(), &out);

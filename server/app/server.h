@@ -33,6 +33,7 @@
 #include "server/auth/token_auth_processor.h"
 #include "server/common/page_token.h"
 #include "server/common/work_queue.h"
+#include "server/db/cancel_watcher.h"
 #include "server/db/connection_pool.h"
 #include "server/metrics/metrics_endpoint.h"
 #include "server/metrics/rpc_metrics.h"
@@ -87,6 +88,7 @@ class Server {
   bool ready() const { return monitor_ != nullptr && monitor_->serving(); }
 
   ConnectionPool& pool() { return *pool_; }
+  CancelWatcher& cancel_watcher() { return *cancel_watcher_; }
   EventHub& hub() { return *hub_; }
   EventSequencer& sequencer() { return *sequencer_; }
   // tunnel is null when SSH_HOST is not set.
@@ -105,6 +107,8 @@ class Server {
   class TunnelWatcher;
 
   const Config config_;
+  // First: every component that watches statements must go before it.
+  std::unique_ptr<CancelWatcher> cancel_watcher_;
   std::unique_ptr<SshTunnel> tunnel_;
   std::unique_ptr<TunnelWatcher> tunnel_watcher_;
   std::unique_ptr<ConnectionPool> pool_;

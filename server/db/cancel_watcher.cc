@@ -10,120 +10,162 @@
 
 namespace chatgenius {
 
+struct CancelWatcher::State {
+  struct Entry {
+    std::shared_ptr<CancelTarget> target;
+    std::function<bool()> cancelled;
+    absl::Time deadline;
+    absl::Time gave_up = absl::InfiniteFuture();  // when the caller gave up
+    bool cancel_sent = false;
+    bool cut = false;
+  };
+
+  // TakeToken spends one cancel token if the bucket has one and a request
+  // slot is free.
+  bool TakeToken(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    tokens =
+        std::min<double>(settings.cancel_burst, tokens + absl::ToDoubleSeconds(now - refilled) *
+                                                             settings.cancels_per_second);
+    refilled = now;
+    if (tokens < 1 || stats.in_flight >= settings.max_cancels_in_flight) return false;
+    tokens -= 1;
+    ++stats.in_flight;
+    return true;
+  }
+
+  // Poll acts on every entry whose caller gave up; returns the targets to
+  // send a cancel to (outside the lock).
+  std::vector<std::shared_ptr<CancelTarget>> Poll(absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::vector<std::shared_ptr<CancelTarget>> to_cancel;
+    for (auto& [id, entry] : entries) {
+      if (entry.cut) continue;
+      if (entry.gave_up == absl::InfiniteFuture() &&
+          (now >= entry.deadline || (entry.cancelled && entry.cancelled()))) {
+        entry.gave_up = now;
+      }
+      if (entry.gave_up == absl::InfiniteFuture()) continue;
+      if (!entry.cancel_sent) {
+        if (TakeToken(now)) {
+          entry.cancel_sent = true;
+          entry.target->BeginCancel();  // registered: the borrower still holds it
+          to_cancel.push_back(entry.target);
+        } else {
+          ++stats.cancels_deferred;
+        }
+      }
+      // Cut under the lock: while the entry is registered the borrower
+      // holds the connection, so the socket is still its session's.
+      if (now - entry.gave_up >= settings.cut_off_after) {
+        entry.cut = true;
+        if (entry.target->CutOff()) ++stats.cut_offs;
+      }
+    }
+    return to_cancel;
+  }
+
+  absl::Mutex mu;
+  absl::CondVar wake;
+  bool stopping ABSL_GUARDED_BY(mu) = false;
+  CancelSettings settings ABSL_GUARDED_BY(mu);
+  std::map<int64_t, Entry> entries ABSL_GUARDED_BY(mu);
+  int64_t next_id ABSL_GUARDED_BY(mu) = 1;
+  double tokens ABSL_GUARDED_BY(mu) = 0;
+  absl::Time refilled ABSL_GUARDED_BY(mu);
+  CancelStatistics stats ABSL_GUARDED_BY(mu);
+};
+
+namespace {
+
+// Send asks for the cancel on a thread per request, detached: PQcancel has
+// no timeout, and one that never returns (a stopped server) must hold
+// nothing but its slot — and the state it reports to, which it shares.
+template <typename State>
+void Send(std::shared_ptr<State> state, std::shared_ptr<CancelTarget> target) {
+  std::thread([state = std::move(state), target = std::move(target)] {
+    std::string error;
+    const bool sent = target->SendCancel(&error);
+    absl::MutexLock lock(&state->mu);
+    --state->stats.in_flight;
+    ++(sent ? state->stats.cancels_sent : state->stats.cancels_failed);
+  }).detach();
+}
+
+}  // namespace
+
 CancelWatcher::Registration::~Registration() {
   if (watcher_ != nullptr) watcher_->Unregister(id_);
 }
 
 CancelWatcher& CancelWatcher::Global() {
-  // Never destroyed: the thread (and any cancel still on its way) may run
-  // as long as the process.
+  // Never destroyed: pools without a watcher of their own use it for the
+  // whole process.
   static CancelWatcher* watcher = new CancelWatcher();
   return *watcher;
 }
 
-CancelWatcher::CancelWatcher() {
+CancelWatcher::CancelWatcher(CancelSettings settings) : state_(std::make_shared<State>()) {
   {
-    absl::MutexLock lock(&mu_);
-    tokens_ = settings_.cancel_burst;
-    refilled_ = absl::Now();
+    absl::MutexLock lock(&state_->mu);
+    state_->settings = settings;
+    state_->tokens = settings.cancel_burst;
+    state_->refilled = absl::Now();
   }
-  std::thread([this] { Run(); }).detach();
+  thread_ = std::thread([state = state_] {
+    absl::MutexLock lock(&state->mu);
+    while (true) {
+      while (state->entries.empty() && !state->stopping) state->wake.Wait(&state->mu);
+      if (state->stopping) return;
+      std::vector<std::shared_ptr<CancelTarget>> to_cancel = state->Poll(absl::Now());
+      const absl::Duration poll = state->settings.poll_interval;
+      // Outside the lock (Send only starts a thread): Watch and Unregister
+      // never wait for the database.
+      state->mu.Unlock();
+      for (auto& target : to_cancel) Send(state, std::move(target));
+      state->mu.Lock();
+      if (!state->stopping) state->wake.WaitWithTimeout(&state->mu, poll);
+    }
+  });
+}
+
+CancelWatcher::~CancelWatcher() {
+  {
+    absl::MutexLock lock(&state_->mu);
+    state_->stopping = true;
+    state_->wake.Signal();
+  }
+  thread_.join();
 }
 
 void CancelWatcher::Configure(const CancelSettings& settings) {
-  absl::MutexLock lock(&mu_);
-  settings_ = settings;
-  tokens_ = std::min<double>(tokens_, settings_.cancel_burst);
-  wake_.Signal();
+  absl::MutexLock lock(&state_->mu);
+  state_->settings = settings;
+  state_->tokens = std::min<double>(state_->tokens, settings.cancel_burst);
+  state_->wake.Signal();
 }
 
 CancelWatcher::Registration CancelWatcher::Watch(std::shared_ptr<CancelTarget> target,
                                                  std::function<bool()> cancelled,
                                                  absl::Time deadline) {
   if (!cancelled && deadline == absl::InfiniteFuture()) return Registration();
-  absl::MutexLock lock(&mu_);
-  int64_t id = next_id_++;
+  absl::MutexLock lock(&state_->mu);
+  const int64_t id = state_->next_id++;
   // Only an idle watcher sleeps without a timeout; a busy one looks at the
   // new entry within poll_interval anyway. (Waking it for every call cost
   // two context switches per query on a 2-core machine.)
-  if (entries_.empty()) wake_.Signal();
-  entries_.emplace(id, Entry{std::move(target), std::move(cancelled), deadline});
+  if (state_->entries.empty()) state_->wake.Signal();
+  state_->entries.emplace(id, State::Entry{std::move(target), std::move(cancelled), deadline});
   return Registration(this, id);
 }
 
 void CancelWatcher::Unregister(int64_t id) {
-  absl::MutexLock lock(&mu_);
-  entries_.erase(id);
+  absl::MutexLock lock(&state_->mu);
+  state_->entries.erase(id);
 }
 
 CancelStatistics CancelWatcher::Stats() const {
-  absl::MutexLock lock(&mu_);
-  return stats_;
-}
-
-bool CancelWatcher::TakeToken(absl::Time now) {
-  tokens_ =
-      std::min<double>(settings_.cancel_burst, tokens_ + absl::ToDoubleSeconds(now - refilled_) *
-                                                             settings_.cancels_per_second);
-  refilled_ = now;
-  if (tokens_ < 1 || stats_.in_flight >= settings_.max_cancels_in_flight) return false;
-  tokens_ -= 1;
-  ++stats_.in_flight;
-  return true;
-}
-
-void CancelWatcher::Send(std::shared_ptr<CancelTarget> target) {
-  // A thread per request, detached: PQcancel has no timeout, and one that
-  // never returns (a stopped server) must hold nothing but its slot.
-  std::thread([this, target = std::move(target)] {
-    std::string error;
-    const bool sent = target->SendCancel(&error);
-    absl::MutexLock lock(&mu_);
-    --stats_.in_flight;
-    ++(sent ? stats_.cancels_sent : stats_.cancels_failed);
-  }).detach();
-}
-
-void CancelWatcher::Run() {
-  std::vector<std::shared_ptr<CancelTarget>> to_cancel;
-  absl::Duration poll;
-  while (true) {
-    {
-      absl::MutexLock lock(&mu_);
-      while (entries_.empty()) wake_.Wait(&mu_);
-      const absl::Time now = absl::Now();
-      for (auto& [id, entry] : entries_) {
-        if (entry.cut) continue;
-        if (entry.gave_up == absl::InfiniteFuture() &&
-            (now >= entry.deadline || (entry.cancelled && entry.cancelled()))) {
-          entry.gave_up = now;
-        }
-        if (entry.gave_up == absl::InfiniteFuture()) continue;
-        if (!entry.cancel_sent) {
-          if (TakeToken(now)) {
-            entry.cancel_sent = true;
-            entry.target->BeginCancel();  // registered: the borrower still holds it
-            to_cancel.push_back(entry.target);
-          } else {
-            ++stats_.cancels_deferred;
-          }
-        }
-        // Cut under the lock: while the entry is registered the borrower
-        // holds the connection, so the socket is still its session's.
-        if (now - entry.gave_up >= settings_.cut_off_after) {
-          entry.cut = true;
-          if (entry.target->CutOff()) ++stats_.cut_offs;
-        }
-      }
-      poll = settings_.poll_interval;
-    }
-    // Outside the lock (Send only starts a thread): Watch and Unregister
-    // never wait for the database.
-    for (auto& target : to_cancel) Send(std::move(target));
-    to_cancel.clear();
-    absl::MutexLock lock(&mu_);
-    wake_.WaitWithTimeout(&mu_, poll);
-  }
+  absl::MutexLock lock(&state_->mu);
+  return state_->stats;
 }
 
 void AppendCancelMetrics(const CancelStatistics& cancels, std::string* out) {

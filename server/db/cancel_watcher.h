@@ -19,6 +19,12 @@
 // cut_off_after whatever the database or the tunnel does. The thread
 // sleeps while nothing is registered.
 //
+// Each pool is given the watcher it uses (PoolSettings::cancel_watcher;
+// the server owns one, tests their own), or uses the process-wide Global().
+// A watcher may be destroyed once nothing it watches runs any more: it
+// stops its thread, and cancel requests still on their way (PQcancel to a
+// silent server may never return) keep what they need alive themselves.
+//
 // Example:
 //   CancelWatcher::Registration r = CancelWatcher::Global().Watch(
 //       conn.cancel_target(), limits.cancelled, limits.deadline);
@@ -31,6 +37,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -86,7 +93,15 @@ class CancelWatcher {
     int64_t id_ = 0;
   };
 
-  // Global returns the process-wide watcher (started on first use).
+  // Starts the watcher's thread. Every Registration must be gone before
+  // the watcher is destroyed.
+  explicit CancelWatcher(CancelSettings settings = CancelSettings());
+  ~CancelWatcher();
+  CancelWatcher(const CancelWatcher&) = delete;
+  CancelWatcher& operator=(const CancelWatcher&) = delete;
+
+  // Global returns the process-wide watcher (started on first use, never
+  // destroyed): for pools not given one.
   static CancelWatcher& Global();
 
   // Configure replaces the settings (at start-up; takes effect at once).
@@ -103,30 +118,12 @@ class CancelWatcher {
   CancelStatistics Stats() const;
 
  private:
-  struct Entry {
-    std::shared_ptr<CancelTarget> target;
-    std::function<bool()> cancelled;
-    absl::Time deadline;
-    absl::Time gave_up = absl::InfiniteFuture();  // when the caller gave up
-    bool cancel_sent = false;
-    bool cut = false;
-  };
+  struct State;  // shared with the thread and with cancels in flight
 
-  CancelWatcher();
-  void Run();
   void Unregister(int64_t id);
-  // TakeToken spends one cancel token if the bucket has one.
-  bool TakeToken(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Send(std::shared_ptr<CancelTarget> target);
 
-  mutable absl::Mutex mu_;
-  absl::CondVar wake_;
-  CancelSettings settings_ ABSL_GUARDED_BY(mu_);
-  std::map<int64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
-  int64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
-  double tokens_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Time refilled_ ABSL_GUARDED_BY(mu_);
-  CancelStatistics stats_ ABSL_GUARDED_BY(mu_);
+  const std::shared_ptr<State> state_;
+  std::thread thread_;
 };
 
 }  // namespace chatgenius

@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
+#include "server/common/status_macros.h"
 #include "server/db/cancel_watcher.h"
 #include "server/db/pg_error.h"
 #include "server/metrics/prometheus_text.h"
@@ -56,6 +57,10 @@ ConnectionPool::~ConnectionPool() {
   CloseAll(std::move(conns));
 }
 
+CancelWatcher& ConnectionPool::cancel_watcher() const {
+  return settings_.cancel_watcher != nullptr ? *settings_.cancel_watcher : CancelWatcher::Global();
+}
+
 void ConnectionPool::CloseAll(std::vector<std::unique_ptr<DbConnection>> conns) {
   for (auto& c : conns) {
     try {
@@ -76,131 +81,129 @@ absl::StatusOr<std::unique_ptr<DbConnection>> ConnectionPool::Open() {
   }
 }
 
+// Acquire, as userver's pool does it, in named steps: Pop an idle
+// connection (or reserve a slot to open one), Check an idle one, Lend it, or
+// Drop it and try again.
 absl::StatusOr<PooledConnection> ConnectionPool::Acquire(absl::Time deadline) {
   const absl::Time start = absl::Now();
   if (deadline <= start) {
     return absl::DeadlineExceededError("deadline passed before acquiring a database connection");
   }
-  const absl::Time timeout_at = start + settings_.acquire_timeout;
-  const absl::Time wait_until = std::min(deadline, timeout_at);
-
   while (true) {
-    std::optional<IdleConnection> candidate;
-    bool open_new = false;
-    {
-      absl::MutexLock lock(&mu_);
-      if (idle_.empty() && size_ >= settings_.max_size) {
-        ++waiting_;
-        while (idle_.empty() && size_ >= settings_.max_size) {
-          if (available_.WaitWithDeadline(&mu_, wait_until)) break;  // timed out
-        }
-        --waiting_;
-      }
-      if (!idle_.empty()) {
-        candidate = std::move(idle_.back());
-        idle_.pop_back();
-      } else if (size_ < settings_.max_size) {
-        ++size_;  // reserve the slot; the connection is opened outside the lock
-        open_new = true;
-      } else {
-        ++totals_.acquire_timeouts_total;
-        totals_.wait_time_total += absl::Now() - start;
-        if (deadline <= timeout_at) {
-          return absl::DeadlineExceededError(
-              absl::StrCat("deadline passed while waiting for a database connection (all ",
-                           settings_.max_size, " in use)"));
-        }
-        return absl::UnavailableError(absl::StrCat(
-            "database connection pool exhausted: all ", settings_.max_size,
-            " connections in use for ", absl::FormatDuration(settings_.acquire_timeout)));
-      }
+    ASSIGN_OR_RETURN(std::optional<IdleConnection> idle, Pop(start, deadline));
+    if (!idle) return OpenReserved(start);
+    const Verdict verdict = Check(*idle, deadline);
+    if (verdict == Verdict::kLend) return Lend(std::move(idle->conn), idle->created, start);
+    Drop(std::move(idle->conn), verdict == Verdict::kExpired ? &PoolStatistics::expired_total
+                                                             : &PoolStatistics::broken_total);
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          "deadline passed while checking an idle database connection");
     }
-
-    if (open_new) {
-      absl::StatusOr<std::unique_ptr<DbConnection>> conn = Open();
-      absl::MutexLock lock(&mu_);
-      totals_.wait_time_total += absl::Now() - start;
-      if (!conn.ok()) {
-        --size_;
-        available_.Signal();
-        return conn.status();
-      }
-      ++totals_.created_total;
-      ++totals_.acquired_total;
-      return PooledConnection(this, std::move(*conn), absl::Now());
-    }
-
-    const absl::Time now = absl::Now();
-    bool discard = false;
-    bool expired = false;
-    if (now - candidate->created >= settings_.max_lifetime) {
-      discard = expired = true;
-    } else if (now - candidate->idle_since >= settings_.idle_check_after) {
-      // Idle long enough that a firewall, failover or pg_terminate_backend
-      // may have killed it: spend one round trip rather than fail the caller.
-      bool alive = true;
-      try {
-        CancelWatcher::Registration watch =
-            CancelWatcher::Global().Watch(candidate->conn->cancel_target(), nullptr, deadline);
-        pqxx::nontransaction probe(*candidate->conn);
-        probe.exec("SELECT 1");
-      } catch (const std::exception&) {
-        alive = false;
-      }
-      absl::MutexLock lock(&mu_);
-      ++totals_.health_checks_total;
-      if (!alive) {
-        ++totals_.health_check_failures_total;
-        ++totals_.broken_total;
-        discard = true;
-      }
-    }
-    if (discard) {
-      {
-        absl::MutexLock lock(&mu_);
-        --size_;
-        if (expired) ++totals_.expired_total;
-        available_.Signal();
-      }
-      std::vector<std::unique_ptr<DbConnection>> dead;
-      dead.push_back(std::move(candidate->conn));
-      CloseAll(std::move(dead));
-      if (absl::Now() >= deadline) {
-        return absl::DeadlineExceededError(
-            "deadline passed while checking an idle database connection");
-      }
-      continue;  // try the next idle connection or open a fresh one
-    }
-    absl::MutexLock lock(&mu_);
-    ++totals_.acquired_total;
-    totals_.wait_time_total += absl::Now() - start;
-    return PooledConnection(this, std::move(candidate->conn), candidate->created);
+    // Try the next idle connection, or open a fresh one.
   }
 }
 
-void ConnectionPool::Release(std::unique_ptr<DbConnection> conn, absl::Time created, bool broken) {
-  const absl::Time now = absl::Now();
-  bool open = conn->is_open() && conn->cancel_target()->ReusableAfter(kCancelSettleTime);
-  bool expired = now - created >= settings_.max_lifetime;
-  if (!broken && open && !expired) {
+absl::StatusOr<std::optional<ConnectionPool::IdleConnection>> ConnectionPool::Pop(
+    absl::Time start, absl::Time deadline) {
+  const absl::Time timeout_at = start + settings_.acquire_timeout;
+  const absl::Time wait_until = std::min(deadline, timeout_at);
+  absl::MutexLock lock(&mu_);
+  if (idle_.empty() && size_ >= settings_.max_size) {
+    ++waiting_;
+    while (idle_.empty() && size_ >= settings_.max_size) {
+      if (available_.WaitWithDeadline(&mu_, wait_until)) break;  // timed out
+    }
+    --waiting_;
+  }
+  if (!idle_.empty()) {
+    IdleConnection c = std::move(idle_.back());
+    idle_.pop_back();
+    return c;
+  }
+  if (size_ < settings_.max_size) {
+    ++size_;  // the slot is reserved; OpenReserved opens outside the lock
+    return std::nullopt;
+  }
+  ++totals_.acquire_timeouts_total;
+  totals_.wait_time_total += absl::Now() - start;
+  if (deadline <= timeout_at) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("deadline passed while waiting for a database connection (all ",
+                     settings_.max_size, " in use)"));
+  }
+  return absl::UnavailableError(absl::StrCat("database connection pool exhausted: all ",
+                                             settings_.max_size, " connections in use for ",
+                                             absl::FormatDuration(settings_.acquire_timeout)));
+}
+
+absl::StatusOr<PooledConnection> ConnectionPool::OpenReserved(absl::Time start) {
+  absl::StatusOr<std::unique_ptr<DbConnection>> conn = Open();
+  if (!conn.ok()) {
     absl::MutexLock lock(&mu_);
-    idle_.push_back(IdleConnection{std::move(conn), created, now});
+    totals_.wait_time_total += absl::Now() - start;
+    --size_;
     available_.Signal();
-    return;
+    return conn.status();
   }
   {
     absl::MutexLock lock(&mu_);
+    ++totals_.created_total;
+  }
+  return Lend(*std::move(conn), absl::Now(), start);
+}
+
+ConnectionPool::Verdict ConnectionPool::Check(IdleConnection& idle, absl::Time deadline) {
+  const absl::Time now = absl::Now();
+  if (now - idle.created >= settings_.max_lifetime) return Verdict::kExpired;
+  if (now - idle.idle_since < settings_.idle_check_after) return Verdict::kLend;
+  // Idle long enough that a firewall, failover or pg_terminate_backend may
+  // have killed it: spend one round trip rather than fail the caller.
+  bool alive = true;
+  try {
+    CancelWatcher::Registration watch =
+        cancel_watcher().Watch(idle.conn->cancel_target(), nullptr, deadline);
+    pqxx::nontransaction probe(*idle.conn);
+    probe.exec("SELECT 1");
+  } catch (const std::exception&) {
+    alive = false;
+  }
+  absl::MutexLock lock(&mu_);
+  ++totals_.health_checks_total;
+  if (alive) return Verdict::kLend;
+  ++totals_.health_check_failures_total;
+  return Verdict::kDead;
+}
+
+PooledConnection ConnectionPool::Lend(std::unique_ptr<DbConnection> conn, absl::Time created,
+                                      absl::Time start) {
+  absl::MutexLock lock(&mu_);
+  ++totals_.acquired_total;
+  totals_.wait_time_total += absl::Now() - start;
+  return PooledConnection(this, std::move(conn), created);
+}
+
+void ConnectionPool::Drop(std::unique_ptr<DbConnection> conn, int64_t PoolStatistics::*counter) {
+  {
+    absl::MutexLock lock(&mu_);
     --size_;
-    if (broken || !open) {
-      ++totals_.broken_total;
-    } else {
-      ++totals_.expired_total;
-    }
+    ++(totals_.*counter);
     available_.Signal();
   }
   std::vector<std::unique_ptr<DbConnection>> dead;
   dead.push_back(std::move(conn));
   CloseAll(std::move(dead));
+}
+
+void ConnectionPool::Release(std::unique_ptr<DbConnection> conn, absl::Time created, bool broken) {
+  const absl::Time now = absl::Now();
+  const bool open = conn->is_open() && conn->cancel_target()->ReusableAfter(kCancelSettleTime);
+  const bool expired = now - created >= settings_.max_lifetime;
+  if (broken || !open) return Drop(std::move(conn), &PoolStatistics::broken_total);
+  if (expired) return Drop(std::move(conn), &PoolStatistics::expired_total);
+  absl::MutexLock lock(&mu_);
+  idle_.push_back(IdleConnection{std::move(conn), created, now});
+  available_.Signal();
 }
 
 void ConnectionPool::DiscardIdle() {

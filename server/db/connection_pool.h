@@ -31,6 +31,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,6 +47,8 @@
 
 namespace chatgenius {
 
+class CancelWatcher;
+
 // kDefaultPoolMaxSize matches the seed's pool of 10 and PgBouncer's habit of
 // small pools: PostgreSQL does best with few busy backends.
 inline constexpr int kDefaultPoolMaxSize = 10;
@@ -58,6 +61,9 @@ struct PoolSettings {
   absl::Duration acquire_timeout = absl::Seconds(5);
   absl::Duration idle_check_after = absl::Seconds(5);
   absl::Duration max_lifetime = absl::Hours(1);
+  // Cancels statements whose caller gave up (not owned; must outlive the
+  // pool). Null: CancelWatcher::Global().
+  CancelWatcher* cancel_watcher = nullptr;
 };
 
 // PoolStatistics is a snapshot with PgBouncer-like meaning: gauges describe
@@ -139,6 +145,9 @@ class ConnectionPool {
   // max_size returns the configured maximum.
   int max_size() const { return settings_.max_size; }
 
+  // cancel_watcher is the watcher the pool's borrowers register with.
+  CancelWatcher& cancel_watcher() const;
+
  private:
   friend class PooledConnection;
 
@@ -147,6 +156,19 @@ class ConnectionPool {
     absl::Time created;
     absl::Time idle_since;
   };
+
+  // Acquire's steps. Pop waits (until `deadline` or the acquire timeout)
+  // for an idle connection, or reserves a slot for a new one (nullopt);
+  // OpenReserved opens into a reserved slot; Check says whether an idle
+  // connection may be lent (probing it if it idled past idle_check_after);
+  // Lend hands one out; Drop closes one and frees its slot, counting it
+  // under `counter`.
+  enum class Verdict { kLend, kExpired, kDead };
+  absl::StatusOr<std::optional<IdleConnection>> Pop(absl::Time start, absl::Time deadline);
+  absl::StatusOr<PooledConnection> OpenReserved(absl::Time start);
+  Verdict Check(IdleConnection& idle, absl::Time deadline);
+  PooledConnection Lend(std::unique_ptr<DbConnection> conn, absl::Time created, absl::Time start);
+  void Drop(std::unique_ptr<DbConnection> conn, int64_t PoolStatistics::*counter);
 
   void Release(std::unique_ptr<DbConnection> conn, absl::Time created, bool broken);
   absl::StatusOr<std::unique_ptr<DbConnection>> Open();

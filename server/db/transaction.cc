@@ -46,7 +46,7 @@ absl::Status Run(ConnectionPool& pool, const CallLimits& limits,
   ASSIGN_OR_RETURN(PooledConnection conn, pool.Acquire(limits.deadline));
   RETURN_IF_ERROR(GaveUp(limits, "before the query could start"));
   CancelWatcher::Registration watch =
-      CancelWatcher::Global().Watch(conn->cancel_target(), limits.cancelled, limits.deadline);
+      pool.cancel_watcher().Watch(conn->cancel_target(), limits.cancelled, limits.deadline);
   try {
     return work(*conn);
   } catch (const std::exception& e) {

@@ -76,8 +76,8 @@ void EventSequencer::Run() {
       while (!stopping()) {
         bool lead = false;
         {
-          CancelWatcher::Registration watch = CancelWatcher::Global().Watch(
-              conn.cancel_target(), nullptr, absl::Now() + settings_.round_timeout);
+          CancelWatcher::Registration watch =
+              Watcher().Watch(conn.cancel_target(), nullptr, absl::Now() + settings_.round_timeout);
           pqxx::nontransaction t(conn);
           lead = EventStore::TryLeadIn(t);
         }
@@ -130,10 +130,14 @@ void EventSequencer::Lead(DbConnection& conn) {
   }
 }
 
+CancelWatcher& EventSequencer::Watcher() const {
+  return settings_.cancel_watcher != nullptr ? *settings_.cancel_watcher : CancelWatcher::Global();
+}
+
 int64_t EventSequencer::Round(DbConnection& conn) {
   const absl::Time started = absl::Now();
-  CancelWatcher::Registration watch = CancelWatcher::Global().Watch(
-      conn.cancel_target(), nullptr, absl::Now() + settings_.round_timeout);
+  CancelWatcher::Registration watch =
+      Watcher().Watch(conn.cancel_target(), nullptr, absl::Now() + settings_.round_timeout);
   int64_t high = 0;
   {
     // Before the round's xid is assigned: every transaction that drew an

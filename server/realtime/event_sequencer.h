@@ -50,6 +50,8 @@
 
 namespace chatgenius {
 
+class CancelWatcher;
+
 class DbConnection;
 
 struct SequencerSettings {
@@ -61,6 +63,9 @@ struct SequencerSettings {
   // A round (or a lock attempt) that takes longer is cut off (CancelWatcher)
   // and the session started again.
   absl::Duration round_timeout = absl::Seconds(10);
+  // Cuts those off (not owned; must outlive the sequencer). Null:
+  // CancelWatcher::Global().
+  CancelWatcher* cancel_watcher = nullptr;
 };
 
 struct SequencerStatistics {
@@ -94,6 +99,8 @@ class EventSequencer {
   SequencerStatistics stats() const;
 
  private:
+  CancelWatcher& Watcher() const;
+
   struct Pending {
     int64_t high_id;  // H of a round
     int64_t xid;      // the xid that round was given (after H was read)

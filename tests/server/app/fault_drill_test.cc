@@ -189,7 +189,7 @@ TEST(FaultDrillTest, FrozenDatabaseFailsCallsAtTheirDeadlinesDropsReadinessAndRe
   // Handlers are not stuck on the frozen sessions: the writers' calls (2 s
   // deadlines) are cut at deadline + 0.3 s (those opening a connection give
   // up at the 2 s connect timeout).
-  const CancelStatistics cut = CancelWatcher::Global().Stats();
+  const CancelStatistics cut = server.server()->cancel_watcher().Stats();
   EXPECT_GE(cut.cut_offs, 1) << "sessions on the frozen database were cut";
   ASSERT_TRUE(pg.Thaw());
   const absl::Time thawed = absl::Now();

@@ -7,6 +7,7 @@
 #include "server/db/cancel_watcher.h"
 
 #include <atomic>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -171,6 +172,50 @@ TEST_F(CancelWatcherTest, CancelRequestsAreRateLimitedAndTheCutOffStillEndsTheCa
       << "a burst of one: one request for three expired callers";
   EXPECT_GT(after.cancels_deferred, before.cancels_deferred) << "the others found no token";
   EXPECT_EQ(after.cut_offs - before.cut_offs, 2) << "the two without a cancel were cut off";
+}
+
+// A pool given its own watcher (as the server gives its own) registers
+// there, not with the process-wide one.
+TEST_F(CancelWatcherTest, APoolUsesTheWatcherItIsGiven) {
+  CancelSettings fast;
+  fast.cut_off_after = absl::Milliseconds(300);
+  CancelWatcher own(fast);
+  settings_.cancel_watcher = &own;
+  ConnectionPool pool(settings_);
+  EXPECT_EQ(&pool.cancel_watcher(), &own);
+  const CancelStatistics global_before = CancelWatcher::Global().Stats();
+  absl::Status s = Sleep(pool, absl::Now() + absl::Milliseconds(300), 30);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+  EXPECT_EQ(own.Stats().cancels_sent, 1) << "the pool's own watcher cancelled pg_sleep(30)";
+  EXPECT_EQ(CancelWatcher::Global().Stats().cancels_sent, global_before.cancels_sent)
+      << "the process-wide watcher was not involved";
+}
+
+// Destroying a watcher while a cancel hangs in PQcancel (frozen server)
+// neither waits for it nor leaves it reporting into freed memory: the
+// request keeps the watcher's state alive until it returns (after the thaw).
+TEST_F(CancelWatcherTest, AWatcherIsDestroyedWhileACancelIsStuck) {
+  {
+    CancelSettings fast;
+    fast.cut_off_after = absl::Milliseconds(300);
+    auto own = std::make_unique<CancelWatcher>(fast);
+    settings_.cancel_watcher = own.get();
+    auto pool = std::make_unique<ConnectionPool>(settings_);
+    ASSERT_TRUE(Select1(*pool, absl::Seconds(5)).ok());
+    ASSERT_TRUE(pg_.Freeze());
+    absl::Status s = Select1(*pool, absl::Milliseconds(300));
+    EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+    EXPECT_EQ(own->Stats().cut_offs, 1) << "the frozen session was cut";
+    EXPECT_EQ(own->Stats().in_flight, 1) << "its cancel is stuck in PQcancel";
+    pool.reset();
+    const absl::Time start = absl::Now();
+    own.reset();
+    EXPECT_LT(absl::Now() - start, absl::Seconds(1)) << "destruction does not wait for the cancel";
+  }
+  ASSERT_TRUE(pg_.Thaw());
+  // The stuck request now returns and reports into the state it shares
+  // (ASan/TSan runs would flag a use after free here).
+  absl::SleepFor(absl::Milliseconds(500));
 }
 
 }  // namespace
