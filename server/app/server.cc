@@ -17,10 +17,9 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "chatgenius/db/v1/event_service.grpc.pb.h"
 #include "server/app/rpc_observer.h"
-#include "server/auth/bearer_tokens.h"
+#include "server/app/server_credentials.h"
 #include "server/auth/token_auth_processor.h"
 #include "server/common/log.h"
 #include "server/common/status_macros.h"
@@ -86,11 +85,6 @@ class Server::TunnelWatcher : public TunnelListener {
 
 Server::Server(const Config& config) : config_(config) {}
 
-// ServerCredentialsFor returns TLS (or mTLS) credentials when configured,
-// plaintext otherwise. With caller auth the token processor is installed;
-// gRPC runs processors on secure credentials only, so plaintext with auth
-// uses local credentials (plaintext, loopback peers only; LoadConfig refuses
-// auth on a plaintext non-loopback address).
 // ApplyConnectionLimits bounds the sync handlers' threads, what one client
 // connection can hold open and how long it lives: concurrent streams (HTTP/2 SETTINGS), a maximum
 // age with a grace period (GOAWAY, so round_robin clients rebalance onto new replicas), and
@@ -122,40 +116,6 @@ void ApplyConnectionLimits(const Config& c, grpc::ServerBuilder* builder) {
   builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
 }
 
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(
-    const Config& c, std::shared_ptr<TokenAuthProcessor>* auth) {
-  std::shared_ptr<TokenAuthProcessor> processor;
-  if (c.auth_enabled()) {
-    ASSIGN_OR_RETURN(BearerTokens tokens, BearerTokens::Load(c.auth_tokens_file));
-    LogInfo(absl::StrCat("caller auth on: ", tokens.size(), " token(s) from ", c.auth_tokens_file,
-                         "; exempt: ", absl::StrJoin(c.auth_exempt, ","),
-                         c.end_user_jwt.enabled() ? "; end-user tokens required" : ""));
-    processor = std::make_shared<TokenAuthProcessor>(std::move(tokens), c.auth_exempt,
-                                                     c.end_user_jwt.enabled());
-    *auth = processor;
-  }
-  if (!c.tls_enabled()) {
-    if (processor == nullptr) return grpc::InsecureServerCredentials();
-    std::shared_ptr<grpc::ServerCredentials> local =
-        grpc::experimental::LocalServerCredentials(LOCAL_TCP);
-    local->SetAuthMetadataProcessor(processor);
-    return local;
-  }
-  grpc::SslServerCredentialsOptions options;
-  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  ASSIGN_OR_RETURN(pair.cert_chain, ReadPem("TLS_CERT_FILE", c.tls_cert_file));
-  ASSIGN_OR_RETURN(pair.private_key, ReadPem("TLS_KEY_FILE", c.tls_key_file));
-  options.pem_key_cert_pairs.push_back(std::move(pair));
-  if (!c.tls_client_ca_file.empty()) {
-    ASSIGN_OR_RETURN(options.pem_root_certs, ReadPem("TLS_CLIENT_CA_FILE", c.tls_client_ca_file));
-    // Unknown clients are refused during the handshake.
-    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
-  }
-  std::shared_ptr<grpc::ServerCredentials> tls = grpc::SslServerCredentials(options);
-  if (processor != nullptr) tls->SetAuthMetadataProcessor(processor);
-  return tls;
-}
-
 Server::~Server() { Shutdown(absl::ZeroDuration()); }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
@@ -166,156 +126,177 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   // Two statements under one name would run each other's SQL.
   RETURN_IF_ERROR(CheckStatementCatalog());
   std::unique_ptr<Server> s(new Server(config));
-  ASSIGN_OR_RETURN(std::vector<MigrationFile> migrations, BuiltinMigrations());
+  RETURN_IF_ERROR(s->OpenDatabase());
+  s->MigrateAtStart();
+  RETURN_IF_ERROR(s->AddUnaryServices());
+  s->StartRealtime();
+  RETURN_IF_ERROR(s->StartGrpc());
+  RETURN_IF_ERROR(s->StartMonitoring());
+  LogInfo(absl::StrCat("serving gRPC on ", config.listen_address, " (port ", s->port_, ")"));
+  return s;
+}
 
-  std::string conninfo = config.ConnInfo();
+absl::Status Server::OpenDatabase() {
+  const Config& config = config_;
+  ASSIGN_OR_RETURN(std::vector<MigrationFile> migrations, BuiltinMigrations());
+  conninfo_ = config.ConnInfo();
   std::string migration_conninfo =
       config.MigrationConnInfoVia(config.postgres_host, config.postgres_port);
   if (config.ssh_enabled()) {
-    s->tunnel_ = std::make_unique<SshTunnel>(TunnelSettingsFrom(config));
-    s->tunnel_watcher_ = std::make_unique<TunnelWatcher>(s.get());
-    s->tunnel_->AddListener(s->tunnel_watcher_.get());
-    RETURN_IF_ERROR(s->tunnel_->Start());
-    conninfo = config.ConnInfoVia(s->tunnel_->local_host(), s->tunnel_->local_port());
-    migration_conninfo =
-        config.MigrationConnInfoVia(s->tunnel_->local_host(), s->tunnel_->local_port());
+    tunnel_ = std::make_unique<SshTunnel>(TunnelSettingsFrom(config));
+    tunnel_watcher_ = std::make_unique<TunnelWatcher>(this);
+    tunnel_->AddListener(tunnel_watcher_.get());
+    RETURN_IF_ERROR(tunnel_->Start());
+    conninfo_ = config.ConnInfoVia(tunnel_->local_host(), tunnel_->local_port());
+    migration_conninfo = config.MigrationConnInfoVia(tunnel_->local_host(), tunnel_->local_port());
   }
 
   PoolSettings pool_settings;
-  pool_settings.conninfo = conninfo;
+  pool_settings.conninfo = conninfo_;
   pool_settings.max_size = config.pool_max_size;
   pool_settings.acquire_timeout = config.pool_acquire_timeout;
   pool_settings.idle_check_after = config.pool_idle_check_after;
   pool_settings.max_lifetime = config.pool_max_lifetime;
   CancelSettings cancel_settings;
   cancel_settings.cut_off_after = config.postgres_cancel_grace;
-  s->cancel_watcher_ = std::make_unique<CancelWatcher>(cancel_settings);
-  pool_settings.cancel_watcher = s->cancel_watcher_.get();
-  s->pool_ = std::make_unique<ConnectionPool>(std::move(pool_settings));
+  cancel_watcher_ = std::make_unique<CancelWatcher>(cancel_settings);
+  pool_settings.cancel_watcher = cancel_watcher_.get();
+  pool_ = std::make_unique<ConnectionPool>(std::move(pool_settings));
 
+  migrator_ = std::make_unique<Migrator>(migration_conninfo, pool_.get(), std::move(migrations));
+  user_store_ = std::make_unique<UserStore>(pool_.get());
+  channel_store_ = std::make_unique<ChannelStore>(pool_.get());
+  message_store_ = std::make_unique<MessageStore>(pool_.get(), config.content_limits);
+  reaction_store_ = std::make_unique<ReactionStore>(pool_.get(), config.content_limits);
+  info_store_ = std::make_unique<ServerInfoStore>(pool_.get());
+  event_store_ = std::make_unique<EventStore>(pool_.get());
+  return absl::OkStatus();
+}
+
+void Server::MigrateAtStart() {
+  if (config_.migrate_mode != MigrateMode::kAuto) return;
+  absl::StatusOr<MigrationReport> report = migrator_->Apply();
+  if (report.ok()) {
+    LogInfo(absl::StrCat("migrations: schema at version ", report->current_version));
+  } else {
+    // Not fatal: the database may come up later; the probe retries and the
+    // server stays NOT_SERVING meanwhile.
+    LogWarning(absl::StrCat("migrations not applied yet: ", report.status().ToString()));
+  }
+}
+
+absl::Status Server::AddUnaryServices() {
+  const Config& config = config_;
   if (config.page_token_key.empty()) {
     LogWarning(
         "PAGE_TOKEN_KEY is not set: page tokens use a random key and stop working "
         "after a restart or on another replica");
   }
-  s->tokens_ = std::make_unique<PageTokenCodec>(
-      config.page_token_key.empty() ? RandomKey() : config.page_token_key);
-  s->migrator_ =
-      std::make_unique<Migrator>(migration_conninfo, s->pool_.get(), std::move(migrations));
-  s->user_store_ = std::make_unique<UserStore>(s->pool_.get());
-  s->channel_store_ = std::make_unique<ChannelStore>(s->pool_.get());
-  s->message_store_ = std::make_unique<MessageStore>(s->pool_.get(), config.content_limits);
-  s->reaction_store_ = std::make_unique<ReactionStore>(s->pool_.get(), config.content_limits);
-  s->info_store_ = std::make_unique<ServerInfoStore>(s->pool_.get());
-  s->event_store_ = std::make_unique<EventStore>(s->pool_.get());
-
-  if (config.migrate_mode == MigrateMode::kAuto) {
-    absl::StatusOr<MigrationReport> report = s->migrator_->Apply();
-    if (report.ok()) {
-      LogInfo(absl::StrCat("migrations: schema at version ", report->current_version));
-    } else {
-      // Not fatal: the database may come up later; the probe retries and
-      // the server stays NOT_SERVING meanwhile.
-      LogWarning(absl::StrCat("migrations not applied yet: ", report.status().ToString()));
-    }
-  }
-
+  tokens_ = std::make_unique<PageTokenCodec>(config.page_token_key.empty() ? RandomKey()
+                                                                           : config.page_token_key);
   if (config.end_user_jwt.enabled()) {
-    ASSIGN_OR_RETURN(s->jwt_, JwtVerifier::Create(config.end_user_jwt));
-    s->end_user_directory_ = std::make_unique<EndUserDirectory>(s->user_store_.get());
-    LogInfo(absl::StrCat("end-user tokens on: ", s->jwt_->key_count(), " key(s), issuer ",
+    ASSIGN_OR_RETURN(jwt_, JwtVerifier::Create(config.end_user_jwt));
+    end_user_directory_ = std::make_unique<EndUserDirectory>(user_store_.get());
+    LogInfo(absl::StrCat("end-user tokens on: ", jwt_->key_count(), " key(s), issuer ",
                          config.end_user_jwt.issuer));
-    EndUserDirectory* directory = s->end_user_directory_.get();
-    s->end_users_ = std::make_unique<EndUserAuth>(EndUserAuth{
-        s->jwt_.get(),
+    EndUserDirectory* directory = end_user_directory_.get();
+    end_users_ = std::make_unique<EndUserAuth>(EndUserAuth{
+        jwt_.get(),
         [directory](const std::string& subject) { return directory->UserIdOf(subject); }});
   }
-  const EndUserAuth* end_users = s->end_users_.get();
+  const EndUserAuth* end_users = end_users_.get();
   const absl::Duration max_statement = config.statement_timeout;
-  s->services_.push_back(std::make_unique<UserServiceImpl>(s->user_store_.get(), s->tokens_.get(),
+  services_.push_back(std::make_unique<UserServiceImpl>(user_store_.get(), tokens_.get(),
+                                                        max_statement, end_users));
+  services_.push_back(std::make_unique<MigrationServiceImpl>(migrator_.get(), max_statement));
+  services_.push_back(std::make_unique<AdminServiceImpl>(pool_.get(), info_store_.get(),
+                                                         migrator_.get(), tunnel_.get(),
+                                                         config.RedactedConnInfo(), max_statement));
+  services_.push_back(std::make_unique<ChannelServiceImpl>(channel_store_.get(), tokens_.get(),
                                                            max_statement, end_users));
-  s->services_.push_back(std::make_unique<MigrationServiceImpl>(s->migrator_.get(), max_statement));
-  s->services_.push_back(std::make_unique<AdminServiceImpl>(
-      s->pool_.get(), s->info_store_.get(), s->migrator_.get(), s->tunnel_.get(),
-      config.RedactedConnInfo(), max_statement));
-  s->services_.push_back(std::make_unique<ChannelServiceImpl>(
-      s->channel_store_.get(), s->tokens_.get(), max_statement, end_users));
-  s->services_.push_back(
-      std::make_unique<MessageServiceImpl>(s->message_store_.get(), s->tokens_.get(), max_statement,
-                                           end_users, config.storage_url_schemes));
-  s->services_.push_back(
-      std::make_unique<ReactionServiceImpl>(s->reaction_store_.get(), max_statement, end_users));
+  services_.push_back(std::make_unique<MessageServiceImpl>(
+      message_store_.get(), tokens_.get(), max_statement, end_users, config.storage_url_schemes));
+  services_.push_back(
+      std::make_unique<ReactionServiceImpl>(reaction_store_.get(), max_statement, end_users));
+  return absl::OkStatus();
+}
+
+void Server::StartRealtime() {
+  const Config& config = config_;
   HubSettings hub_settings;
-  hub_settings.conninfo = conninfo;
+  hub_settings.conninfo = conninfo_;
   hub_settings.retention = config.event_retention;
-  s->hub_ = std::make_unique<EventHub>(hub_settings, s->event_store_.get());
-  s->hub_->Start();
+  hub_ = std::make_unique<EventHub>(hub_settings, event_store_.get());
+  hub_->Start();
   // One sequencer per process contends for the database's leader lock; the
   // leader stamps every replica's committed events. Local commits wake it,
   // and its rounds wake the local hub.
   SequencerSettings sequencer_settings;
-  sequencer_settings.conninfo = conninfo;
+  sequencer_settings.conninfo = conninfo_;
   sequencer_settings.poll_interval = config.event_sequencer_poll;
-  sequencer_settings.cancel_watcher = s->cancel_watcher_.get();
-  EventHub* hub = s->hub_.get();
-  s->sequencer_ = std::make_unique<EventSequencer>(sequencer_settings, [hub] { hub->Wake(); });
-  EventSequencer* sequencer = s->sequencer_.get();
-  s->append_listener_ = EventStore::AddAppendListener([sequencer] { sequencer->Wake(); });
-  s->sequencer_->Start();
+  sequencer_settings.cancel_watcher = cancel_watcher_.get();
+  EventHub* hub = hub_.get();
+  sequencer_ = std::make_unique<EventSequencer>(sequencer_settings, [hub] { hub->Wake(); });
+  EventSequencer* sequencer = sequencer_.get();
+  append_listener_ = EventStore::AddAppendListener([sequencer] { sequencer->Wake(); });
+  sequencer_->Start();
   // Replays of stored events run here, off gRPC's callback threads.
-  s->work_ = std::make_unique<WorkQueue>(2);
+  work_ = std::make_unique<WorkQueue>(2);
   EventStreamLimits stream_limits;
   stream_limits.queue_events = config.event_stream_queue;
   stream_limits.queue_bytes = static_cast<size_t>(config.event_stream_queue_bytes);
   stream_limits.write_timeout = config.event_stream_write_timeout;
   stream_limits.max_streams = config.max_event_streams;
   stream_limits.max_streams_per_caller = config.max_event_streams_per_caller;
-  stream_limits.call_timeout = max_statement;
-  auto events = std::make_unique<EventServiceImpl>(s->hub_.get(), s->event_store_.get(),
-                                                   s->work_.get(), stream_limits, end_users);
-  s->events_ = events.get();
-  s->services_.push_back(std::move(events));
+  stream_limits.call_timeout = config.statement_timeout;
+  auto events = std::make_unique<EventServiceImpl>(hub_.get(), event_store_.get(), work_.get(),
+                                                   stream_limits, end_users_.get());
+  events_ = events.get();
+  services_.push_back(std::move(events));
+}
 
+absl::Status Server::StartGrpc() {
+  const Config& config = config_;
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
-                   ServerCredentialsFor(config, &s->auth_));
+                   ServerCredentialsFor(config, &auth_));
   grpc::EnableDefaultHealthCheckService(true);
   if (config.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen_address, credentials, &s->port_);
+  builder.AddListeningPort(config.listen_address, credentials, &port_);
   ApplyConnectionLimits(config, &builder);
-  for (auto& service : s->services_) builder.RegisterService(service.get());
+  for (auto& service : services_) builder.RegisterService(service.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> observers;
-  observers.push_back(std::make_unique<RpcObserverFactory>(&s->rpc_metrics_));
+  observers.push_back(std::make_unique<RpcObserverFactory>(&rpc_metrics_));
   builder.experimental().SetInterceptorCreators(std::move(observers));
-  s->grpc_server_ = builder.BuildAndStart();
-  if (s->grpc_server_ == nullptr || s->port_ == 0) {
+  grpc_server_ = builder.BuildAndStart();
+  if (grpc_server_ == nullptr || port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("LISTEN_ADDRESS: cannot listen on ", config.listen_address));
   }
-
-  grpc::HealthCheckServiceInterface* health = s->grpc_server_->GetHealthCheckService();
+  grpc::HealthCheckServiceInterface* health = grpc_server_->GetHealthCheckService();
   health->SetServingStatus(kLivenessService, true);
   for (const std::string& name : ReadinessServiceNames()) health->SetServingStatus(name, false);
+  return absl::OkStatus();
+}
 
-  Server* raw = s.get();
-  s->monitor_ = std::make_unique<HealthMonitor>(
-      [raw](absl::Time deadline) { return raw->ProbeReadiness(deadline); },
+absl::Status Server::StartMonitoring() {
+  grpc::HealthCheckServiceInterface* health = grpc_server_->GetHealthCheckService();
+  monitor_ = std::make_unique<HealthMonitor>(
+      [this](absl::Time deadline) { return ProbeReadiness(deadline); },
       [health](bool serving) {
         for (const std::string& name : ReadinessServiceNames()) {
           health->SetServingStatus(name, serving);
         }
       },
-      config.health_probe_interval, config.health_failure_threshold);
-  s->monitor_->Start();
-  if (!config.metrics_address.empty()) {
-    ASSIGN_OR_RETURN(s->metrics_, MetricsEndpoint::Start(config.metrics_address,
-                                                         [raw] { return raw->RenderMetrics(); }));
-    LogInfo(absl::StrCat("metrics on http://",
-                         config.metrics_address.substr(0, config.metrics_address.rfind(':')), ":",
-                         s->metrics_->port(), "/metrics"));
-  }
-  LogInfo(absl::StrCat("serving gRPC on ", config.listen_address, " (port ", s->port_, ")"));
-  return s;
+      config_.health_probe_interval, config_.health_failure_threshold);
+  monitor_->Start();
+  if (config_.metrics_address.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(metrics_, MetricsEndpoint::Start(config_.metrics_address,
+                                                    [this] { return RenderMetrics(); }));
+  LogInfo(absl::StrCat("metrics on http://",
+                       config_.metrics_address.substr(0, config_.metrics_address.rfind(':')), ":",
+                       metrics_->port(), "/metrics"));
+  return absl::OkStatus();
 }
 
 absl::Status Server::ProbeReadiness(absl::Time deadline) {

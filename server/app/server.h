@@ -102,11 +102,24 @@ class Server {
 
  private:
   explicit Server(const Config& config);
+  // Start's steps, in order. OpenDatabase: the tunnel (SSH_HOST), the
+  // cancel watcher, the pool, the migrator and the stores. MigrateAtStart:
+  // MIGRATE_MODE=auto. AddUnaryServices: page tokens, end-user tokens and
+  // the unary services. StartRealtime: hub, sequencer and EventService.
+  // StartGrpc: credentials, limits, listening, health names. StartMonitoring:
+  // the readiness monitor and the metrics endpoint.
+  absl::Status OpenDatabase();
+  void MigrateAtStart();
+  absl::Status AddUnaryServices();
+  void StartRealtime();
+  absl::Status StartGrpc();
+  absl::Status StartMonitoring();
   absl::Status ProbeReadiness(absl::Time deadline);
 
   class TunnelWatcher;
 
   const Config config_;
+  std::string conninfo_;  // the pool's (through the tunnel with SSH_HOST); secret
   // First: every component that watches statements must go before it.
   std::unique_ptr<CancelWatcher> cancel_watcher_;
   std::unique_ptr<SshTunnel> tunnel_;
