@@ -5,6 +5,8 @@
 #include <algorithm>
 
 #include <cstdlib>
+#include <map>
+#include <set>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/reflection.h"
@@ -180,11 +182,16 @@ namespace {
 // field parse stays a one-liner.
 class Reader {
  public:
-  explicit Reader(const ConfigLookup& lookup) : lookup_(lookup) {}
+  // Records every value it returns, by variable, into `read` (secrets
+  // masked).
+  Reader(const ConfigLookup& lookup, std::map<std::string, std::string>* read)
+      : lookup_(lookup), read_(read) {}
 
   std::string String(const char* env, const std::string& fallback) {
     std::optional<std::string> v = lookup_(env);
-    return v.has_value() && !v->empty() ? *v : fallback;
+    std::string out = v.has_value() && !v->empty() ? *v : fallback;
+    Record(env, out);
+    return out;
   }
 
   bool IsSet(const char* env) {
@@ -193,30 +200,41 @@ class Reader {
   }
 
   int Int(const char* env, int fallback, int min, int max) {
-    std::optional<std::string> v = lookup_(env);
-    if (!v.has_value() || v->empty()) return fallback;
-    int out = 0;
-    if (!absl::SimpleAtoi(*v, &out) || out < min || out > max) {
-      Fail(absl::StrCat(env, ": must be an integer between ", min, " and ", max, ", got '", *v,
-                        "'"));
-      return fallback;
-    }
-    return out;
+    return static_cast<int>(Int64(env, fallback, min, max));
   }
 
-  absl::Duration Millis(const char* env, absl::Duration fallback, int min_ms, int max_ms) {
-    int ms = Int(env, static_cast<int>(absl::ToInt64Milliseconds(fallback)), min_ms, max_ms);
-    return absl::Milliseconds(ms);
+  // Millis bounds are int64: 30 days of milliseconds do not fit an int.
+  absl::Duration Millis(const char* env, absl::Duration fallback, int64_t min_ms, int64_t max_ms) {
+    return absl::Milliseconds(Int64(env, absl::ToInt64Milliseconds(fallback), min_ms, max_ms));
+  }
+
+  int64_t Int64(const char* env, int64_t fallback, int64_t min, int64_t max) {
+    std::optional<std::string> v = lookup_(env);
+    int64_t out = fallback;
+    if (v.has_value() && !v->empty() && (!absl::SimpleAtoi(*v, &out) || out < min || out > max)) {
+      Fail(absl::StrCat(env, ": must be an integer between ", min, " and ", max, ", got '", *v,
+                        "'"));
+      out = fallback;
+    }
+    Record(env, absl::StrCat(out));
+    return out;
   }
 
   bool Bool(const char* env, bool fallback) {
     std::optional<std::string> v = lookup_(env);
-    if (!v.has_value() || v->empty()) return fallback;
-    std::string lower = absl::AsciiStrToLower(*v);
-    if (lower == "true" || lower == "1" || lower == "yes" || lower == "on") return true;
-    if (lower == "false" || lower == "0" || lower == "no" || lower == "off") return false;
-    Fail(absl::StrCat(env, ": must be true or false, got '", *v, "'"));
-    return fallback;
+    bool out = fallback;
+    if (v.has_value() && !v->empty()) {
+      const std::string lower = absl::AsciiStrToLower(*v);
+      if (lower == "true" || lower == "1" || lower == "yes" || lower == "on") {
+        out = true;
+      } else if (lower == "false" || lower == "0" || lower == "no" || lower == "off") {
+        out = false;
+      } else {
+        Fail(absl::StrCat(env, ": must be true or false, got '", *v, "'"));
+      }
+    }
+    Record(env, out ? "true" : "false");
+    return out;
   }
 
   void Fail(std::string message) {
@@ -226,7 +244,19 @@ class Reader {
   const std::string& error() const { return error_; }
 
  private:
+  void Record(const char* env, const std::string& value) {
+    static const auto* secret = [] {
+      auto* names = new std::set<std::string>();
+      for (const ConfigSetting& s : ConfigSettings()) {
+        if (s.secret) names->insert(s.env_name);
+      }
+      return names;
+    }();
+    (*read_)[env] = secret->count(env) && !value.empty() ? "***" : value;
+  }
+
   const ConfigLookup& lookup_;
+  std::map<std::string, std::string>* const read_;
   std::string error_;
 };
 
@@ -359,9 +389,10 @@ std::vector<std::string> Config::Describe() const {
   };
 }
 
-absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
-  Reader r(lookup);
-  Config c;
+namespace {
+
+// LISTEN_ADDRESS and REFLECTION.
+void LoadListen(Reader& r, Config& c) {
   c.listen_address = r.String("LISTEN_ADDRESS", c.listen_address);
   if (absl::StatusOr<HostPort> listen = SplitHostPort(c.listen_address); !listen.ok()) {
     r.Fail(absl::StrCat("LISTEN_ADDRESS: ", listen.status().message()));
@@ -369,7 +400,10 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
   // Reflection lists every method to anyone who can connect: on by default
   // only where that is the developer.
   c.reflection = r.Bool("REFLECTION", IsLoopback(c.listen_address));
+}
 
+// POSTGRES_* (the serving and the migration role), TEST_POSTGRES_* with USE_TEST_DATABASE.
+void LoadPostgres(Reader& r, Config& c) {
   c.use_test_database = r.Bool("USE_TEST_DATABASE", false);
   c.postgres_host = r.String("POSTGRES_HOST", c.postgres_host);
   c.postgres_port = r.Int("POSTGRES_PORT", c.postgres_port, 1, 65535);
@@ -410,12 +444,22 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
     r.Fail("POSTGRES_DB and POSTGRES_USER: must not be empty");
   }
 
+  c.postgres_migration_user = r.String("POSTGRES_MIGRATION_USER", c.postgres_user);
+  c.postgres_migration_password = r.String(
+      "POSTGRES_MIGRATION_PASSWORD", r.IsSet("POSTGRES_MIGRATION_USER") ? "" : c.postgres_password);
+}
+
+// POOL_* and STATEMENT_TIMEOUT_MS.
+void LoadPool(Reader& r, Config& c) {
   c.pool_max_size = r.Int("POOL_MAX_SIZE", c.pool_max_size, 1, 1000);
   c.pool_acquire_timeout = r.Millis("POOL_ACQUIRE_TIMEOUT_MS", c.pool_acquire_timeout, 1, 600000);
   c.pool_idle_check_after = r.Millis("POOL_IDLE_CHECK_MS", c.pool_idle_check_after, 0, 86400000);
   c.pool_max_lifetime = r.Millis("POOL_MAX_LIFETIME_MS", c.pool_max_lifetime, 1000, 604800000);
   c.statement_timeout = r.Millis("STATEMENT_TIMEOUT_MS", c.statement_timeout, 1, 86400000);
+}
 
+// MIGRATE_MODE, HEALTH_*, PAGE_TOKEN_KEY, SHUTDOWN_*.
+void LoadLifecycle(Reader& r, Config& c) {
   std::string mode = absl::AsciiStrToLower(r.String("MIGRATE_MODE", "auto"));
   if (mode == "auto") {
     c.migrate_mode = MigrateMode::kAuto;
@@ -440,6 +484,12 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
     r.Fail("PAGE_TOKEN_KEY: is a placeholder; set a random secret (openssl rand -hex 32)");
   }
 
+  c.shutdown_drain = r.Millis("SHUTDOWN_DRAIN_MS", c.shutdown_drain, 0, 600000);
+  c.shutdown_grace = r.Millis("SHUTDOWN_GRACE_MS", c.shutdown_grace, 0, 600000);
+}
+
+// EVENT_* and MAX_EVENT_STREAMS*.
+void LoadEvents(Reader& r, Config& c) {
   c.event_sequencer_poll =
       r.Millis("EVENT_SEQUENCER_POLL_MS", c.event_sequencer_poll, 1, 10000);
   c.event_retention = absl::Hours(r.Int(
@@ -452,10 +502,10 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
   c.max_event_streams = r.Int("MAX_EVENT_STREAMS", c.max_event_streams, 1, 10000000);
   c.max_event_streams_per_caller =
       r.Int("MAX_EVENT_STREAMS_PER_CALLER", c.max_event_streams_per_caller, 1, 10000000);
+}
 
-  c.postgres_migration_user = r.String("POSTGRES_MIGRATION_USER", c.postgres_user);
-  c.postgres_migration_password = r.String(
-      "POSTGRES_MIGRATION_PASSWORD", r.IsSet("POSTGRES_MIGRATION_USER") ? "" : c.postgres_password);
+// TLS_* and ALLOW_PLAINTEXT_NON_LOOPBACK (after LoadListen).
+void LoadTls(Reader& r, Config& c) {
   c.tls_cert_file = r.String("TLS_CERT_FILE", "");
   c.tls_key_file = r.String("TLS_KEY_FILE", "");
   c.tls_client_ca_file = r.String("TLS_CLIENT_CA_FILE", "");
@@ -471,9 +521,10 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
                         " is not a loopback address; serve TLS (TLS_CERT_FILE, TLS_KEY_FILE) or "
                         "set ALLOW_PLAINTEXT_NON_LOOPBACK=true"));
   }
-  c.shutdown_drain = r.Millis("SHUTDOWN_DRAIN_MS", c.shutdown_drain, 0, 600000);
-  c.shutdown_grace = r.Millis("SHUTDOWN_GRACE_MS", c.shutdown_grace, 0, 600000);
+}
 
+// GRPC_*.
+void LoadGrpc(Reader& r, Config& c) {
   c.grpc_max_threads = r.Int("GRPC_MAX_THREADS", c.grpc_max_threads, 4, 100000);
   c.grpc_max_concurrent_streams =
       r.Int("GRPC_MAX_CONCURRENT_STREAMS", c.grpc_max_concurrent_streams, 1, 100000);
@@ -483,7 +534,10 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
       r.Millis("GRPC_MAX_CONNECTION_AGE_GRACE_MS", c.grpc_max_connection_age_grace, 0, 86400000);
   c.grpc_keepalive_min_interval =
       r.Millis("GRPC_KEEPALIVE_MIN_INTERVAL_MS", c.grpc_keepalive_min_interval, 1000, 86400000);
+}
 
+// AUTH_* and END_USER_JWT_* (after LoadTls).
+void LoadAuth(Reader& r, Config& c) {
   c.auth_tokens_file = r.String("AUTH_TOKENS_FILE", "");
   const std::string exempt = r.String("AUTH_EXEMPT", absl::StrJoin(c.auth_exempt, ","));
   c.auth_exempt.clear();
@@ -514,6 +568,10 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
     r.Fail(absl::StrCat("AUTH_TOKENS_FILE: bearer tokens would cross the network in clear on ",
                         c.listen_address, "; serve TLS (TLS_CERT_FILE, TLS_KEY_FILE)"));
   }
+}
+
+// STORAGE_URL_SCHEMES and the content limits.
+void LoadContent(Reader& r, Config& c) {
   c.storage_url_schemes.clear();
   for (absl::string_view scheme :
        absl::StrSplit(r.String("STORAGE_URL_SCHEMES", "https,s3,gs"), ',', absl::SkipEmpty())) {
@@ -531,6 +589,10 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
   c.content_limits.max_reactions_per_user_per_message =
       r.Int("MAX_REACTIONS_PER_USER_PER_MESSAGE",
             c.content_limits.max_reactions_per_user_per_message, 1, 1000);
+}
+
+// METRICS_ADDRESS and LOG_*.
+void LoadObservability(Reader& r, Config& c) {
   c.metrics_address = r.String("METRICS_ADDRESS", "");
   if (absl::StatusOr<HostPort> metrics = SplitHostPort(c.metrics_address);
       !c.metrics_address.empty() && !metrics.ok()) {
@@ -545,7 +607,10 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
       c.log_level != "error") {
     r.Fail(absl::StrCat("LOG_LEVEL: must be debug, info, warn or error, got '", c.log_level, "'"));
   }
+}
 
+// SSH_* and POSTGRES_REMOTE_* (after LoadPool).
+void LoadSsh(Reader& r, Config& c) {
   c.ssh_host = r.String("SSH_HOST", "");
   if (c.ssh_enabled()) {
     c.ssh_port = r.Int("SSH_PORT", c.ssh_port, 1, 65535);
@@ -575,7 +640,19 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
                           ") or the pool cannot open all its connections"));
     }
   }
+}
 
+}  // namespace
+
+absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
+  Config c;
+  Reader r(lookup, &c.read_settings);
+  // In this order: later sections check against earlier ones.
+  for (void (*load)(Reader&, Config&) :
+       {LoadListen, LoadPostgres, LoadPool, LoadLifecycle, LoadEvents, LoadTls, LoadGrpc, LoadAuth,
+        LoadContent, LoadObservability, LoadSsh}) {
+    load(r, c);
+  }
   if (!r.error().empty()) return absl::InvalidArgumentError(r.error());
   return c;
 }

@@ -13,6 +13,7 @@
 #define CHATGENIUS_SERVER_APP_CONFIG_H_
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -23,7 +24,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/auth/end_user_jwt.h"
+#include "server/db/cancel_watcher.h"
+#include "server/db/connection_pool.h"
 #include "server/store/content_limits.h"
+#include "server/tunnel/tunnel_settings.h"
 
 namespace chatgenius {
 
@@ -58,13 +62,15 @@ struct Config {
   absl::Duration postgres_tcp_timeout = absl::Seconds(30);  // POSTGRES_TCP_TIMEOUT_MS
   // A call that gave up (deadline or cancel) has its statement cancelled;
   // still running this long after, its connection is cut.
-  absl::Duration postgres_cancel_grace = absl::Seconds(1);  // POSTGRES_CANCEL_GRACE_MS
+  absl::Duration postgres_cancel_grace =
+      CancelSettings().cut_off_after;                       // POSTGRES_CANCEL_GRACE_MS
   bool use_test_database = false;                           // USE_TEST_DATABASE -> TEST_POSTGRES_*
 
-  int pool_max_size = 10;                                   // POOL_MAX_SIZE
-  absl::Duration pool_acquire_timeout = absl::Seconds(5);   // POOL_ACQUIRE_TIMEOUT_MS
-  absl::Duration pool_idle_check_after = absl::Seconds(5);  // POOL_IDLE_CHECK_MS
-  absl::Duration pool_max_lifetime = absl::Hours(1);        // POOL_MAX_LIFETIME_MS
+  // The pool's own defaults (server/db/connection_pool.h).
+  int pool_max_size = PoolSettings().max_size;                           // POOL_MAX_SIZE
+  absl::Duration pool_acquire_timeout = PoolSettings().acquire_timeout;  // POOL_ACQUIRE_TIMEOUT_MS
+  absl::Duration pool_idle_check_after = PoolSettings().idle_check_after;  // POOL_IDLE_CHECK_MS
+  absl::Duration pool_max_lifetime = PoolSettings().max_lifetime;          // POOL_MAX_LIFETIME_MS
   absl::Duration statement_timeout = absl::Seconds(30);     // STATEMENT_TIMEOUT_MS
 
   MigrateMode migrate_mode = MigrateMode::kAuto;  // MIGRATE_MODE
@@ -80,20 +86,23 @@ struct Config {
   // tunnel's local endpoint and POSTGRES_HOST is not used; POSTGRES_PORT
   // names the local endpoint (socket name or loopback TCP port).
   std::string ssh_host;                                    // SSH_HOST
-  int ssh_port = 22;                                       // SSH_PORT
+  // The tunnel's own defaults (server/tunnel/tunnel_settings.h).
+  int ssh_port = TunnelSettings().ssh_port;                // SSH_PORT
   std::string ssh_user;                                    // SSH_USER (default: the current user)
   std::string ssh_key_path;                                // SSH_KEY_PATH (~ expanded)
   std::string ssh_key_passphrase;                          // SSH_KEY_PASSPHRASE (secret)
   std::string ssh_known_hosts;                             // SSH_KNOWN_HOSTS (~ expanded)
   bool ssh_accept_new_host_key = false;                    // SSH_ACCEPT_NEW_HOST_KEY
-  int ssh_max_retries = 3;                                 // SSH_MAX_RETRIES
-  absl::Duration ssh_retry_delay = absl::Seconds(1);       // SSH_RETRY_DELAY (ms)
-  absl::Duration ssh_retry_max_delay = absl::Seconds(30);  // SSH_RETRY_MAX_DELAY (ms)
-  absl::Duration ssh_health_check_interval = absl::Seconds(30);  // SSH_HEALTH_CHECK_INTERVAL
-  int ssh_max_channels = 32;                                     // SSH_MAX_CHANNELS
+  int ssh_max_retries = TunnelSettings().max_retries;      // SSH_MAX_RETRIES
+  absl::Duration ssh_retry_delay = TunnelSettings().retry_delay;  // SSH_RETRY_DELAY (ms)
+  absl::Duration ssh_retry_max_delay =
+      TunnelSettings().max_retry_delay;  // SSH_RETRY_MAX_DELAY (ms)
+  absl::Duration ssh_health_check_interval =
+      TunnelSettings().health_check_interval;            // SSH_HEALTH_CHECK_INTERVAL
+  int ssh_max_channels = TunnelSettings().max_channels;  // SSH_MAX_CHANNELS
   bool ssh_local_tcp = false;                      // SSH_LOCAL_ENDPOINT=tcp (default unix)
-  std::string postgres_remote_host = "localhost";  // POSTGRES_REMOTE_HOST
-  int postgres_remote_port = 5432;                 // POSTGRES_REMOTE_PORT
+  std::string postgres_remote_host = TunnelSettings().remote_host;  // POSTGRES_REMOTE_HOST
+  int postgres_remote_port = TunnelSettings().remote_port;          // POSTGRES_REMOTE_PORT
 
   bool ssh_enabled() const { return !ssh_host.empty(); }
 
@@ -161,8 +170,14 @@ struct Config {
   std::string MigrationConnInfoVia(const std::string& host, int port) const;
   // RedactedConnInfo is ConnInfo with the password replaced by "***".
   std::string RedactedConnInfo() const;
-  // Describe returns "NAME=value" lines for every setting, secrets masked.
+  // Describe returns "NAME=value" lines of the main settings, secrets
+  // masked: the start-up log's summary.
   std::vector<std::string> Describe() const;
+
+  // read_settings: every variable LoadConfig read, with the value it used
+  // (the default when unset; as given, before ~ expansion; secrets "***").
+  // Empty for a Config not made by LoadConfig.
+  std::map<std::string, std::string> read_settings;
 };
 
 // ConfigSetting documents one setting: its variable, default and meaning.

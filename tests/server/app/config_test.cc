@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -21,6 +23,63 @@ ConfigLookup From(std::map<std::string, std::string> values) {
     if (it == values.end()) return std::nullopt;
     return it->second;
   };
+}
+
+// The settings table (ConfigSettings: flags, --help, the README's list) and
+// LoadConfig name the same variables: every one LoadConfig asks for is in
+// the table, and every one in the table is asked for (with the SSH and
+// test-database sections on, which are read only then).
+TEST(ConfigTest, LoadConfigReadsExactlyTheVariablesOfTheTable) {
+  std::set<std::string> asked;
+  ConfigLookup recording = [&asked](absl::string_view name) -> std::optional<std::string> {
+    asked.insert(std::string(name));
+    if (name == "SSH_HOST") return std::string("bastion");
+    if (name == "USE_TEST_DATABASE") return std::string("true");
+    return std::nullopt;
+  };
+  ASSERT_TRUE(LoadConfig(recording).ok());
+  std::set<std::string> table;
+  for (const ConfigSetting& s : ConfigSettings()) table.insert(s.env_name);
+  for (const std::string& name : asked)
+    EXPECT_TRUE(table.count(name)) << name << " is not in the table";
+  for (const std::string& name : table) EXPECT_TRUE(asked.count(name)) << name << " is never read";
+}
+
+// The defaults the table documents are the ones that apply: setting any
+// variable to its documented default changes nothing (the code's default
+// lives once, in Config or the component it configures).
+TEST(ConfigTest, TheTablesDefaultsAreTheDefaults) {
+  const std::map<std::string, std::string> base = {{"SSH_HOST", "bastion"}};
+  absl::StatusOr<Config> defaults = LoadConfig(From(base));
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  int checked = 0;
+  for (const ConfigSetting& s : ConfigSettings()) {
+    const std::string def = s.default_value;
+    // Descriptions rather than values ("true on a loopback ..."), and the
+    // switch the base sets.
+    if (def.find(' ') != std::string::npos || std::string(s.env_name) == "SSH_HOST") continue;
+    std::map<std::string, std::string> env = base;
+    env[s.env_name] = def;
+    absl::StatusOr<Config> c = LoadConfig(From(env));
+    ASSERT_TRUE(c.ok()) << s.env_name << "=" << def << ": " << c.status();
+    EXPECT_EQ(c->read_settings, defaults->read_settings) << s.env_name << "=" << def;
+    EXPECT_EQ(c->Describe(), defaults->Describe()) << s.env_name << "=" << def;
+    ++checked;
+  }
+  EXPECT_GE(checked, 75) << "almost every setting has a plain default";
+}
+
+// Its bound (30 days in ms) does not fit an int: it overflowed to a negative
+// maximum and refused every explicit value.
+TEST(ConfigTest, ConnectionAgeAcceptsValuesUpToThirtyDays) {
+  absl::StatusOr<Config> c = LoadConfig(From({{"GRPC_MAX_CONNECTION_AGE_MS", "600000"}}));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->grpc_max_connection_age, absl::Minutes(10));
+  EXPECT_TRUE(LoadConfig(From({{"GRPC_MAX_CONNECTION_AGE_MS", "2592000000"}})).ok());
+  absl::StatusOr<Config> over = LoadConfig(From({{"GRPC_MAX_CONNECTION_AGE_MS", "2592000001"}}));
+  EXPECT_FALSE(over.ok());
+  EXPECT_TRUE(absl::StrContains(over.status().message(), "between 0 and 2592000000"))
+      << over.status();
 }
 
 TEST(ConfigTest, Defaults) {
