@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/common/status_macros.h"
 #include "server/common/validation.h"
+#include "server/service/pagination.h"
 #include "server/service/rpc_util.h"
 
 namespace chatgenius {
@@ -58,21 +59,17 @@ absl::StatusOr<v1::Channel> ChannelServiceImpl::DoCreate(grpc::ServerContext* co
 grpc::Status ChannelServiceImpl::CreateChannel(grpc::ServerContext* context,
                                                const v1::CreateChannelRequest* request,
                                                v1::Channel* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  return Respond(DoCreate(context, *request), response);
+  return ActingUnary(context, *request, end_users_, response,
+                     [&] { return DoCreate(context, *request); });
 }
 
 grpc::Status ChannelServiceImpl::GetChannel(grpc::ServerContext* context,
                                             const v1::GetChannelRequest* request,
                                             v1::Channel* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  if (absl::Status s = ValidateIds({{"id", &request->id()}, {"viewer_id", &request->viewer_id()}});
-      !s.ok()) {
-    return Respond(s);
-  }
-  return Respond(store_->Get(request->id(), request->viewer_id(), Deadline(context)), response);
+  return ActingUnary(context, *request, end_users_, response, [&]() -> absl::StatusOr<v1::Channel> {
+    RETURN_IF_ERROR(ValidateIds({{"id", &request->id()}, {"viewer_id", &request->viewer_id()}}));
+    return store_->Get(request->id(), request->viewer_id(), Deadline(context));
+  });
 }
 
 absl::StatusOr<v1::Channel> ChannelServiceImpl::DoUpdate(grpc::ServerContext* context,
@@ -97,47 +94,35 @@ absl::StatusOr<v1::Channel> ChannelServiceImpl::DoUpdate(grpc::ServerContext* co
 grpc::Status ChannelServiceImpl::UpdateChannel(grpc::ServerContext* context,
                                                const v1::UpdateChannelRequest* request,
                                                v1::Channel* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  return Respond(DoUpdate(context, *request), response);
+  return ActingUnary(context, *request, end_users_, response,
+                     [&] { return DoUpdate(context, *request); });
 }
 
 grpc::Status ChannelServiceImpl::ArchiveChannel(grpc::ServerContext* context,
                                                 const v1::ArchiveChannelRequest* request,
                                                 v1::Channel* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  if (absl::Status s = ValidateIds({{"id", &request->id()}, {"actor_id", &request->actor_id()}});
-      !s.ok()) {
-    return Respond(s);
-  }
-  return Respond(store_->SetArchived(request->id(), request->actor_id(), true, Deadline(context)),
-                 response);
+  return ActingUnary(context, *request, end_users_, response, [&]() -> absl::StatusOr<v1::Channel> {
+    RETURN_IF_ERROR(ValidateIds({{"id", &request->id()}, {"actor_id", &request->actor_id()}}));
+    return store_->SetArchived(request->id(), request->actor_id(), true, Deadline(context));
+  });
 }
 
 grpc::Status ChannelServiceImpl::UnarchiveChannel(grpc::ServerContext* context,
                                                   const v1::UnarchiveChannelRequest* request,
                                                   v1::Channel* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  if (absl::Status s = ValidateIds({{"id", &request->id()}, {"actor_id", &request->actor_id()}});
-      !s.ok()) {
-    return Respond(s);
-  }
-  return Respond(store_->SetArchived(request->id(), request->actor_id(), false, Deadline(context)),
-                 response);
+  return ActingUnary(context, *request, end_users_, response, [&]() -> absl::StatusOr<v1::Channel> {
+    RETURN_IF_ERROR(ValidateIds({{"id", &request->id()}, {"actor_id", &request->actor_id()}}));
+    return store_->SetArchived(request->id(), request->actor_id(), false, Deadline(context));
+  });
 }
 
 grpc::Status ChannelServiceImpl::DeleteChannel(grpc::ServerContext* context,
                                                const v1::DeleteChannelRequest* request,
-                                               google::protobuf::Empty* /*response*/) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  if (absl::Status s = ValidateIds({{"id", &request->id()}, {"actor_id", &request->actor_id()}});
-      !s.ok()) {
-    return Respond(s);
-  }
-  return Respond(store_->Delete(request->id(), request->actor_id(), Deadline(context)));
+                                               google::protobuf::Empty* response) {
+  return ActingUnary(context, *request, end_users_, response, [&]() -> absl::Status {
+    RETURN_IF_ERROR(ValidateIds({{"id", &request->id()}, {"actor_id", &request->actor_id()}}));
+    return store_->Delete(request->id(), request->actor_id(), Deadline(context));
+  });
 }
 
 absl::StatusOr<v1::ListChannelsResponse> ChannelServiceImpl::DoList(
@@ -159,81 +144,75 @@ absl::StatusOr<v1::ListChannelsResponse> ChannelServiceImpl::DoList(
   const std::string query =
       absl::StrCat("ListChannels\n", request.member_id(), "\n", request.viewer_id(), "\n",
                    request.public_only(), request.include_archived());
-  std::vector<std::string> cursor = {"", ""};
-  if (!request.page_token().empty()) {
-    ASSIGN_OR_RETURN(cursor, tokens_->Decode(query, request.page_token()));
-    if (cursor.size() != 2) return absl::InvalidArgumentError("page_token: malformed");
-  }
+  ASSIGN_OR_RETURN(PageCursor cursor, PageCursor::Decode(*tokens_, query, request.page_token(), 2));
   std::vector<v1::ChannelListEntry> entries;
   if (request.public_only()) {
-    ASSIGN_OR_RETURN(entries,
-                     store_->ListPublic(request.viewer_id(), request.include_archived(), cursor[0],
-                                        cursor[1], page_size + 1, Deadline(context)));
+    ASSIGN_OR_RETURN(
+        entries, store_->ListPublic(request.viewer_id(), request.include_archived(), cursor.key(0),
+                                    cursor.key(1), page_size + 1, Deadline(context)));
   } else {
-    ASSIGN_OR_RETURN(entries, store_->ListForMember(request.member_id(), request.include_archived(),
-                                                    cursor[1], page_size + 1, Deadline(context)));
+    ASSIGN_OR_RETURN(entries,
+                     store_->ListForMember(request.member_id(), request.include_archived(),
+                                           cursor.key(1), page_size + 1, Deadline(context)));
   }
   v1::ListChannelsResponse response;
-  const bool more = TrimPage(entries, page_size);
-  for (v1::ChannelListEntry& e : entries) *response.add_channels() = std::move(e);
-  if (more) {
-    const v1::Channel& last = response.channels().rbegin()->channel();
-    response.set_next_page_token(tokens_->Encode(query, {last.name(), last.id()}));
-  }
+  response.set_next_page_token(FinishPage(
+      *tokens_, query, entries, page_size, /*cut=*/false,
+      [&](v1::ChannelListEntry& e) { *response.add_channels() = std::move(e); },
+      [](const v1::ChannelListEntry& e) {
+        return std::vector<std::string>{e.channel().name(), e.channel().id()};
+      }));
   return response;
 }
 
 grpc::Status ChannelServiceImpl::ListChannels(grpc::ServerContext* context,
                                               const v1::ListChannelsRequest* request,
                                               v1::ListChannelsResponse* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  return Respond(DoList(context, *request), response);
+  return ActingUnary(context, *request, end_users_, response,
+                     [&] { return DoList(context, *request); });
 }
 
 grpc::Status ChannelServiceImpl::AddMember(grpc::ServerContext* context,
                                            const v1::AddMemberRequest* request,
                                            v1::ChannelMember* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  absl::Status s = ValidateIds({{"channel_id", &request->channel_id()},
-                                {"user_id", &request->user_id()},
-                                {"actor_id", &request->actor_id()}});
-  if (s.ok()) s = ValidateRole("role", request->role(), /*allow_unspecified=*/true);
-  if (!s.ok()) return Respond(s);
-  v1::MemberRole role =
-      request->role() == v1::MEMBER_ROLE_UNSPECIFIED ? v1::MEMBER_ROLE_MEMBER : request->role();
-  return Respond(store_->AddMember(request->channel_id(), request->user_id(), role,
-                                   request->actor_id(), Deadline(context)),
-                 response);
+  return ActingUnary(
+      context, *request, end_users_, response, [&]() -> absl::StatusOr<v1::ChannelMember> {
+        RETURN_IF_ERROR(ValidateIds({{"channel_id", &request->channel_id()},
+                                     {"user_id", &request->user_id()},
+                                     {"actor_id", &request->actor_id()}}));
+        RETURN_IF_ERROR(ValidateRole("role", request->role(), /*allow_unspecified=*/true));
+        v1::MemberRole role = request->role() == v1::MEMBER_ROLE_UNSPECIFIED
+                                  ? v1::MEMBER_ROLE_MEMBER
+                                  : request->role();
+        return store_->AddMember(request->channel_id(), request->user_id(), role,
+                                 request->actor_id(), Deadline(context));
+      });
 }
 
 grpc::Status ChannelServiceImpl::RemoveMember(grpc::ServerContext* context,
                                               const v1::RemoveMemberRequest* request,
-                                              google::protobuf::Empty* /*response*/) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  absl::Status s = ValidateIds({{"channel_id", &request->channel_id()},
-                                {"user_id", &request->user_id()},
-                                {"actor_id", &request->actor_id()}});
-  if (!s.ok()) return Respond(s);
-  return Respond(store_->RemoveMember(request->channel_id(), request->user_id(),
-                                      request->actor_id(), Deadline(context)));
+                                              google::protobuf::Empty* response) {
+  return ActingUnary(context, *request, end_users_, response, [&]() -> absl::Status {
+    RETURN_IF_ERROR(ValidateIds({{"channel_id", &request->channel_id()},
+                                 {"user_id", &request->user_id()},
+                                 {"actor_id", &request->actor_id()}}));
+    return store_->RemoveMember(request->channel_id(), request->user_id(), request->actor_id(),
+                                Deadline(context));
+  });
 }
 
 grpc::Status ChannelServiceImpl::UpdateMemberRole(grpc::ServerContext* context,
                                                   const v1::UpdateMemberRoleRequest* request,
                                                   v1::ChannelMember* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  absl::Status s = ValidateIds({{"channel_id", &request->channel_id()},
-                                {"user_id", &request->user_id()},
-                                {"actor_id", &request->actor_id()}});
-  if (s.ok()) s = ValidateRole("role", request->role(), /*allow_unspecified=*/false);
-  if (!s.ok()) return Respond(s);
-  return Respond(store_->UpdateMemberRole(request->channel_id(), request->user_id(),
-                                          request->role(), request->actor_id(), Deadline(context)),
-                 response);
+  return ActingUnary(
+      context, *request, end_users_, response, [&]() -> absl::StatusOr<v1::ChannelMember> {
+        RETURN_IF_ERROR(ValidateIds({{"channel_id", &request->channel_id()},
+                                     {"user_id", &request->user_id()},
+                                     {"actor_id", &request->actor_id()}}));
+        RETURN_IF_ERROR(ValidateRole("role", request->role(), /*allow_unspecified=*/false));
+        return store_->UpdateMemberRole(request->channel_id(), request->user_id(), request->role(),
+                                        request->actor_id(), Deadline(context));
+      });
 }
 
 absl::StatusOr<v1::ListMembersResponse> ChannelServiceImpl::DoListMembers(
@@ -244,31 +223,23 @@ absl::StatusOr<v1::ListMembersResponse> ChannelServiceImpl::DoListMembers(
   RETURN_IF_ERROR(ValidateId("viewer_id", request.viewer_id()));
   const std::string query =
       absl::StrCat("ListMembers\n", request.channel_id(), "\n", request.viewer_id());
-  std::string after;
-  if (!request.page_token().empty()) {
-    ASSIGN_OR_RETURN(std::vector<std::string> keys, tokens_->Decode(query, request.page_token()));
-    if (keys.size() != 1) return absl::InvalidArgumentError("page_token: malformed");
-    after = keys[0];
-  }
+  ASSIGN_OR_RETURN(PageCursor cursor, PageCursor::Decode(*tokens_, query, request.page_token(), 1));
   ASSIGN_OR_RETURN(std::vector<v1::ChannelMember> members,
-                   store_->ListMembers(request.channel_id(), request.viewer_id(), after,
+                   store_->ListMembers(request.channel_id(), request.viewer_id(), cursor.key(0),
                                        page_size + 1, Deadline(context)));
   v1::ListMembersResponse response;
-  const bool more = TrimPage(members, page_size);
-  for (v1::ChannelMember& m : members) *response.add_members() = std::move(m);
-  if (more) {
-    response.set_next_page_token(
-        tokens_->Encode(query, {response.members().rbegin()->user().id()}));
-  }
+  response.set_next_page_token(FinishPage(
+      *tokens_, query, members, page_size, /*cut=*/false,
+      [&](v1::ChannelMember& m) { *response.add_members() = std::move(m); },
+      [](const v1::ChannelMember& m) { return std::vector<std::string>{m.user().id()}; }));
   return response;
 }
 
 grpc::Status ChannelServiceImpl::ListMembers(grpc::ServerContext* context,
                                              const v1::ListMembersRequest* request,
                                              v1::ListMembersResponse* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  return Respond(DoListMembers(context, *request), response);
+  return ActingUnary(context, *request, end_users_, response,
+                     [&] { return DoListMembers(context, *request); });
 }
 
 absl::StatusOr<v1::Channel> ChannelServiceImpl::DoDirect(
@@ -299,35 +270,32 @@ absl::StatusOr<v1::Channel> ChannelServiceImpl::DoDirect(
 grpc::Status ChannelServiceImpl::GetOrCreateDirectChannel(
     grpc::ServerContext* context, const v1::GetOrCreateDirectChannelRequest* request,
     v1::Channel* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  return Respond(DoDirect(context, *request), response);
+  return ActingUnary(context, *request, end_users_, response,
+                     [&] { return DoDirect(context, *request); });
 }
 
 grpc::Status ChannelServiceImpl::MarkRead(grpc::ServerContext* context,
                                           const v1::MarkReadRequest* request,
                                           v1::ReadState* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  absl::Status s = ValidateIds({{"channel_id", &request->channel_id()},
-                                {"user_id", &request->user_id()},
-                                {"message_id", &request->message_id()}});
-  if (!s.ok()) return Respond(s);
-  return Respond(store_->MarkRead(request->channel_id(), request->user_id(), request->message_id(),
-                                  Deadline(context)),
-                 response);
+  return ActingUnary(context, *request, end_users_, response,
+                     [&]() -> absl::StatusOr<v1::ReadState> {
+                       RETURN_IF_ERROR(ValidateIds({{"channel_id", &request->channel_id()},
+                                                    {"user_id", &request->user_id()},
+                                                    {"message_id", &request->message_id()}}));
+                       return store_->MarkRead(request->channel_id(), request->user_id(),
+                                               request->message_id(), Deadline(context));
+                     });
 }
 
 grpc::Status ChannelServiceImpl::GetReadState(grpc::ServerContext* context,
                                               const v1::GetReadStateRequest* request,
                                               v1::ReadState* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  absl::Status s =
-      ValidateIds({{"channel_id", &request->channel_id()}, {"user_id", &request->user_id()}});
-  if (!s.ok()) return Respond(s);
-  return Respond(store_->GetReadState(request->channel_id(), request->user_id(), Deadline(context)),
-                 response);
+  return ActingUnary(
+      context, *request, end_users_, response, [&]() -> absl::StatusOr<v1::ReadState> {
+        RETURN_IF_ERROR(ValidateIds(
+            {{"channel_id", &request->channel_id()}, {"user_id", &request->user_id()}}));
+        return store_->GetReadState(request->channel_id(), request->user_id(), Deadline(context));
+      });
 }
 
 }  // namespace chatgenius

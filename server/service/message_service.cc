@@ -6,12 +6,16 @@
 #include "absl/strings/str_join.h"
 #include "server/common/status_macros.h"
 #include "server/common/validation.h"
+#include "server/service/pagination.h"
 #include "server/service/rpc_util.h"
 
 namespace chatgenius {
 namespace {
 
 namespace v1 = ::chatgenius::db::v1;
+
+// A message page continues after its last message's id.
+std::vector<std::string> MessageKeys(const v1::Message& m) { return {m.id()}; }
 
 absl::Status ValidateContent(absl::string_view field, absl::string_view content) {
   return ValidateText(field, content, 1, kMaxMessageChars);
@@ -45,36 +49,25 @@ CallLimits MessageServiceImpl::Deadline(grpc::ServerContext* context) const {
   return RpcLimits(context, max_statement_time_);
 }
 
-absl::StatusOr<std::optional<std::vector<std::string>>> MessageServiceImpl::Cursor(
-    const std::string& query, const std::string& token, size_t count) const {
-  if (token.empty()) return std::optional<std::vector<std::string>>();
-  ASSIGN_OR_RETURN(std::vector<std::string> keys, tokens_->Decode(query, token));
-  if (keys.size() != count) return absl::InvalidArgumentError("page_token: malformed");
-  return std::optional<std::vector<std::string>>(std::move(keys));
-}
-
 grpc::Status MessageServiceImpl::PostMessage(grpc::ServerContext* context,
                                              const v1::PostMessageRequest* request,
                                              v1::Message* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  if (absl::Status s = ValidatePostMessage(*request); !s.ok()) return Respond(s);
-  return Respond(
-      store_->Post(NewMessage{request->channel_id(), request->author_id(), request->content(),
-                              request->thread_parent_id(), request->client_msg_id()},
-                   Deadline(context)),
-      response);
+  return ActingUnary(context, *request, end_users_, response, [&]() -> absl::StatusOr<v1::Message> {
+    RETURN_IF_ERROR(ValidatePostMessage(*request));
+    return store_->Post(NewMessage{request->channel_id(), request->author_id(), request->content(),
+                                   request->thread_parent_id(), request->client_msg_id()},
+                        Deadline(context));
+  });
 }
 
 grpc::Status MessageServiceImpl::GetMessage(grpc::ServerContext* context,
                                             const v1::GetMessageRequest* request,
                                             v1::Message* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  absl::Status s = ValidateId("id", request->id());
-  if (s.ok()) s = ValidateId("viewer_id", request->viewer_id());
-  if (!s.ok()) return Respond(s);
-  return Respond(store_->Get(request->id(), request->viewer_id(), Deadline(context)), response);
+  return ActingUnary(context, *request, end_users_, response, [&]() -> absl::StatusOr<v1::Message> {
+    RETURN_IF_ERROR(ValidateId("id", request->id()));
+    RETURN_IF_ERROR(ValidateId("viewer_id", request->viewer_id()));
+    return store_->Get(request->id(), request->viewer_id(), Deadline(context));
+  });
 }
 
 absl::StatusOr<v1::Message> MessageServiceImpl::DoUpdate(grpc::ServerContext* context,
@@ -91,20 +84,18 @@ absl::StatusOr<v1::Message> MessageServiceImpl::DoUpdate(grpc::ServerContext* co
 grpc::Status MessageServiceImpl::UpdateMessage(grpc::ServerContext* context,
                                                const v1::UpdateMessageRequest* request,
                                                v1::Message* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  return Respond(DoUpdate(context, *request), response);
+  return ActingUnary(context, *request, end_users_, response,
+                     [&] { return DoUpdate(context, *request); });
 }
 
 grpc::Status MessageServiceImpl::DeleteMessage(grpc::ServerContext* context,
                                                const v1::DeleteMessageRequest* request,
-                                               google::protobuf::Empty* /*response*/) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  absl::Status s = ValidateId("id", request->id());
-  if (s.ok()) s = ValidateId("actor_id", request->actor_id());
-  if (!s.ok()) return Respond(s);
-  return Respond(store_->Delete(request->id(), request->actor_id(), Deadline(context)));
+                                               google::protobuf::Empty* response) {
+  return ActingUnary(context, *request, end_users_, response, [&]() -> absl::Status {
+    RETURN_IF_ERROR(ValidateId("id", request->id()));
+    RETURN_IF_ERROR(ValidateId("actor_id", request->actor_id()));
+    return store_->Delete(request->id(), request->actor_id(), Deadline(context));
+  });
 }
 
 absl::StatusOr<v1::ListMessagesResponse> MessageServiceImpl::DoList(
@@ -123,27 +114,23 @@ absl::StatusOr<v1::ListMessagesResponse> MessageServiceImpl::DoList(
   const std::string query =
       absl::StrCat("ListMessages\n", request.channel_id(), "\n", request.viewer_id(), "\n",
                    request.before_message_id(), "\n", request.after_message_id());
-  ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> cursor,
-                   Cursor(query, request.page_token(), 1));
-  std::string from =
-      cursor ? (*cursor)[0] : (newer ? request.after_message_id() : request.before_message_id());
+  ASSIGN_OR_RETURN(PageCursor cursor, PageCursor::Decode(*tokens_, query, request.page_token(), 1));
+  const std::string& from =
+      cursor.key(0, newer ? request.after_message_id() : request.before_message_id());
   ASSIGN_OR_RETURN(MessagePage page, store_->List(request.channel_id(), request.viewer_id(), from,
                                                   newer, page_size + 1, Deadline(context)));
   v1::ListMessagesResponse response;
-  const bool more = TrimPage(page.messages, page_size) || page.cut_by_budget;
-  for (v1::Message& m : page.messages) *response.add_messages() = std::move(m);
-  if (more) {
-    response.set_next_page_token(tokens_->Encode(query, {response.messages().rbegin()->id()}));
-  }
+  response.set_next_page_token(FinishPage(
+      *tokens_, query, page.messages, page_size, page.cut_by_budget,
+      [&](v1::Message& m) { *response.add_messages() = std::move(m); }, MessageKeys));
   return response;
 }
 
 grpc::Status MessageServiceImpl::ListMessages(grpc::ServerContext* context,
                                               const v1::ListMessagesRequest* request,
                                               v1::ListMessagesResponse* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  return Respond(DoList(context, *request), response);
+  return ActingUnary(context, *request, end_users_, response,
+                     [&] { return DoList(context, *request); });
 }
 
 absl::StatusOr<v1::ListThreadRepliesResponse> MessageServiceImpl::DoReplies(
@@ -155,29 +142,25 @@ absl::StatusOr<v1::ListThreadRepliesResponse> MessageServiceImpl::DoReplies(
   RETURN_IF_ERROR(ValidateId("after_message_id", request.after_message_id(), false));
   const std::string query = absl::StrCat("ListThreadReplies\n", request.thread_parent_id(), "\n",
                                          request.viewer_id(), "\n", request.after_message_id());
-  ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> cursor,
-                   Cursor(query, request.page_token(), 1));
+  ASSIGN_OR_RETURN(PageCursor cursor, PageCursor::Decode(*tokens_, query, request.page_token(), 1));
   v1::ListThreadRepliesResponse response;
   v1::Message parent;
   ASSIGN_OR_RETURN(MessagePage page,
                    store_->ListReplies(request.thread_parent_id(), request.viewer_id(),
-                                       cursor ? (*cursor)[0] : request.after_message_id(),
-                                       page_size + 1, &parent, Deadline(context)));
-  if (!cursor) *response.mutable_parent() = std::move(parent);
-  const bool more = TrimPage(page.messages, page_size) || page.cut_by_budget;
-  for (v1::Message& m : page.messages) *response.add_replies() = std::move(m);
-  if (more) {
-    response.set_next_page_token(tokens_->Encode(query, {response.replies().rbegin()->id()}));
-  }
+                                       cursor.key(0, request.after_message_id()), page_size + 1,
+                                       &parent, Deadline(context)));
+  if (cursor.first_page()) *response.mutable_parent() = std::move(parent);
+  response.set_next_page_token(FinishPage(
+      *tokens_, query, page.messages, page_size, page.cut_by_budget,
+      [&](v1::Message& m) { *response.add_replies() = std::move(m); }, MessageKeys));
   return response;
 }
 
 grpc::Status MessageServiceImpl::ListThreadReplies(grpc::ServerContext* context,
                                                    const v1::ListThreadRepliesRequest* request,
                                                    v1::ListThreadRepliesResponse* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  return Respond(DoReplies(context, *request), response);
+  return ActingUnary(context, *request, end_users_, response,
+                     [&] { return DoReplies(context, *request); });
 }
 
 absl::StatusOr<v1::SearchMessagesResponse> MessageServiceImpl::DoSearch(
@@ -209,33 +192,31 @@ absl::StatusOr<v1::SearchMessagesResponse> MessageServiceImpl::DoSearch(
   const std::string query = absl::StrCat(
       "SearchMessages\n", q.user_id, "\n", q.text, "\n", absl::StrJoin(q.channel_ids, ","), "\n",
       q.author_id, "\n", q.start_micros.value_or(-1), "\n", q.end_micros.value_or(-1));
-  ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> cursor,
-                   Cursor(query, request.page_token(), 2));
+  ASSIGN_OR_RETURN(PageCursor cursor, PageCursor::Decode(*tokens_, query, request.page_token(), 2));
   const int page_size = q.limit;
   q.limit = page_size + 1;
-  if (cursor) {
-    q.after_rank = (*cursor)[0];
-    q.after_id = (*cursor)[1];
+  if (!cursor.first_page()) {
+    q.after_rank = cursor.key(0);
+    q.after_id = cursor.key(1);
   }
   ASSIGN_OR_RETURN(SearchPage page, store_->Search(q, Deadline(context)));
   std::vector<SearchResult>& results = page.hits;
   v1::SearchMessagesResponse response;
   // Cut by the byte budget: the rest comes on the next page.
-  const bool more = TrimPage(results, page_size) || page.cut_by_budget;
-  if (more) {
-    response.set_next_page_token(
-        tokens_->Encode(query, {results.back().rank_text, results.back().hit.message().id()}));
-  }
-  for (SearchResult& r : results) *response.add_hits() = std::move(r.hit);
+  response.set_next_page_token(FinishPage(
+      *tokens_, query, results, page_size, page.cut_by_budget,
+      [&](SearchResult& r) { *response.add_hits() = std::move(r.hit); },
+      [](const SearchResult& r) {
+        return std::vector<std::string>{r.rank_text, r.hit.message().id()};
+      }));
   return response;
 }
 
 grpc::Status MessageServiceImpl::SearchMessages(grpc::ServerContext* context,
                                                 const v1::SearchMessagesRequest* request,
                                                 v1::SearchMessagesResponse* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  return Respond(DoSearch(context, *request), response);
+  return ActingUnary(context, *request, end_users_, response,
+                     [&] { return DoSearch(context, *request); });
 }
 
 absl::StatusOr<v1::Attachment> MessageServiceImpl::DoAddAttachment(
@@ -259,9 +240,8 @@ absl::StatusOr<v1::Attachment> MessageServiceImpl::DoAddAttachment(
 grpc::Status MessageServiceImpl::AddAttachment(grpc::ServerContext* context,
                                                const v1::AddAttachmentRequest* request,
                                                v1::Attachment* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  return Respond(DoAddAttachment(context, *request), response);
+  return ActingUnary(context, *request, end_users_, response,
+                     [&] { return DoAddAttachment(context, *request); });
 }
 
 absl::StatusOr<v1::ListAttachmentsResponse> MessageServiceImpl::DoListAttachments(
@@ -281,38 +261,34 @@ absl::StatusOr<v1::ListAttachmentsResponse> MessageServiceImpl::DoListAttachment
   RETURN_IF_ERROR(ValidateId("viewer_id", request.viewer_id()));
   const std::string query = absl::StrCat("ListAttachments\n", request.message_id(), "\n",
                                          request.channel_id(), "\n", request.viewer_id());
-  ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> cursor,
-                   Cursor(query, request.page_token(), 1));
+  ASSIGN_OR_RETURN(PageCursor cursor, PageCursor::Decode(*tokens_, query, request.page_token(), 1));
   ASSIGN_OR_RETURN(
       std::vector<v1::Attachment> attachments,
       store_->ListAttachments(request.message_id(), request.channel_id(), request.viewer_id(),
-                              cursor ? (*cursor)[0] : "", page_size + 1, Deadline(context)));
+                              cursor.key(0), page_size + 1, Deadline(context)));
   v1::ListAttachmentsResponse response;
-  const bool more = TrimPage(attachments, page_size);
-  for (v1::Attachment& a : attachments) *response.add_attachments() = std::move(a);
-  if (more) {
-    response.set_next_page_token(tokens_->Encode(query, {response.attachments().rbegin()->id()}));
-  }
+  response.set_next_page_token(FinishPage(
+      *tokens_, query, attachments, page_size, /*cut=*/false,
+      [&](v1::Attachment& a) { *response.add_attachments() = std::move(a); },
+      [](const v1::Attachment& a) { return std::vector<std::string>{a.id()}; }));
   return response;
 }
 
 grpc::Status MessageServiceImpl::ListAttachments(grpc::ServerContext* context,
                                                  const v1::ListAttachmentsRequest* request,
                                                  v1::ListAttachmentsResponse* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  return Respond(DoListAttachments(context, *request), response);
+  return ActingUnary(context, *request, end_users_, response,
+                     [&] { return DoListAttachments(context, *request); });
 }
 
 grpc::Status MessageServiceImpl::DeleteAttachment(grpc::ServerContext* context,
                                                   const v1::DeleteAttachmentRequest* request,
-                                                  google::protobuf::Empty* /*response*/) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  absl::Status s = ValidateId("id", request->id());
-  if (s.ok()) s = ValidateId("actor_id", request->actor_id());
-  if (!s.ok()) return Respond(s);
-  return Respond(store_->DeleteAttachment(request->id(), request->actor_id(), Deadline(context)));
+                                                  google::protobuf::Empty* response) {
+  return ActingUnary(context, *request, end_users_, response, [&]() -> absl::Status {
+    RETURN_IF_ERROR(ValidateId("id", request->id()));
+    RETURN_IF_ERROR(ValidateId("actor_id", request->actor_id()));
+    return store_->DeleteAttachment(request->id(), request->actor_id(), Deadline(context));
+  });
 }
 
 }  // namespace chatgenius

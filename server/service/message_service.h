@@ -74,11 +74,6 @@ class MessageServiceImpl final : public db::v1::MessageService::Service {
                                                      const db::v1::AddAttachmentRequest& request);
   absl::StatusOr<db::v1::ListAttachmentsResponse> DoListAttachments(
       grpc::ServerContext* context, const db::v1::ListAttachmentsRequest& request);
-  // Cursor decodes a page token of `query` with `count` keys; empty token
-  // yields nullopt.
-  absl::StatusOr<std::optional<std::vector<std::string>>> Cursor(const std::string& query,
-                                                                 const std::string& token,
-                                                                 size_t count) const;
   CallLimits Deadline(grpc::ServerContext* context) const;
 
   MessageStore* const store_;

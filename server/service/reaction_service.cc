@@ -25,45 +25,44 @@ ReactionServiceImpl::ReactionServiceImpl(ReactionStore* store, absl::Duration ma
 grpc::Status ReactionServiceImpl::AddReaction(grpc::ServerContext* context,
                                               const v1::AddReactionRequest* request,
                                               v1::Reaction* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  if (absl::Status s =
-          ValidateReactionKey(request->message_id(), request->user_id(), request->emoji());
-      !s.ok()) {
-    return Respond(s);
-  }
-  return Respond(store_->Add(request->message_id(), request->user_id(), request->emoji(),
-                             RpcLimits(context, max_statement_time_)),
-                 response);
+  return ActingUnary(
+      context, *request, end_users_, response, [&]() -> absl::StatusOr<v1::Reaction> {
+        RETURN_IF_ERROR(
+            ValidateReactionKey(request->message_id(), request->user_id(), request->emoji()));
+        return store_->Add(request->message_id(), request->user_id(), request->emoji(),
+                           Deadline(context));
+      });
 }
 
 grpc::Status ReactionServiceImpl::RemoveReaction(grpc::ServerContext* context,
                                                  const v1::RemoveReactionRequest* request,
-                                                 google::protobuf::Empty* /*response*/) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  if (absl::Status s =
-          ValidateReactionKey(request->message_id(), request->user_id(), request->emoji());
-      !s.ok()) {
-    return Respond(s);
-  }
-  return Respond(store_->Remove(request->message_id(), request->user_id(), request->emoji(),
-                                RpcLimits(context, max_statement_time_)));
+                                                 google::protobuf::Empty* response) {
+  return ActingUnary(context, *request, end_users_, response, [&]() -> absl::Status {
+    RETURN_IF_ERROR(
+        ValidateReactionKey(request->message_id(), request->user_id(), request->emoji()));
+    return store_->Remove(request->message_id(), request->user_id(), request->emoji(),
+                          Deadline(context));
+  });
 }
 
 grpc::Status ReactionServiceImpl::ListReactions(grpc::ServerContext* context,
                                                 const v1::ListReactionsRequest* request,
                                                 v1::ListReactionsResponse* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  absl::Status s = ValidateId("message_id", request->message_id());
-  if (s.ok()) s = ValidateId("viewer_id", request->viewer_id());
-  if (!s.ok()) return Respond(s);
-  absl::StatusOr<std::vector<v1::ReactionGroup>> groups = store_->List(
-      request->message_id(), request->viewer_id(), RpcLimits(context, max_statement_time_));
-  if (!groups.ok()) return Respond(groups.status());
-  for (v1::ReactionGroup& g : *groups) *response->add_groups() = std::move(g);
-  return grpc::Status::OK;
+  return ActingUnary(
+      context, *request, end_users_, response, [&]() -> absl::StatusOr<v1::ListReactionsResponse> {
+        RETURN_IF_ERROR(ValidateId("message_id", request->message_id()));
+        RETURN_IF_ERROR(ValidateId("viewer_id", request->viewer_id()));
+        ASSIGN_OR_RETURN(
+            std::vector<v1::ReactionGroup> groups,
+            store_->List(request->message_id(), request->viewer_id(), Deadline(context)));
+        v1::ListReactionsResponse out;
+        for (v1::ReactionGroup& g : groups) *out.add_groups() = std::move(g);
+        return out;
+      });
+}
+
+CallLimits ReactionServiceImpl::Deadline(grpc::ServerContext* context) const {
+  return RpcLimits(context, max_statement_time_);
 }
 
 }  // namespace chatgenius

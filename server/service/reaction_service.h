@@ -29,6 +29,7 @@ class ReactionServiceImpl final : public db::v1::ReactionService::Service {
                              db::v1::ListReactionsResponse* response) override;
 
  private:
+  CallLimits Deadline(grpc::ServerContext* context) const;
   ReactionStore* const store_;
   const absl::Duration max_statement_time_;
   const EndUserAuth* const end_users_;

@@ -7,6 +7,8 @@
 
 #include <set>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <google/protobuf/field_mask.pb.h>
@@ -41,6 +43,31 @@ grpc::Status Respond(absl::StatusOr<T> result, T* response) {
 // Respond for calls without a result message (google.protobuf.Empty).
 inline grpc::Status Respond(const absl::Status& status) { return ToGrpcStatus(status); }
 
+// The one shape of a unary handler:
+//
+//   grpc::Status FooServiceImpl::GetFoo(grpc::ServerContext* context,
+//                                       const v1::GetFooRequest* request, v1::Foo* response) {
+//     return ActingUnary(context, *request, end_users_, response, [&]() -> absl::StatusOr<v1::Foo>
+//     {
+//       RETURN_IF_ERROR(ValidateId("id", request->id()));
+//       return store_->Get(request->id(), Deadline(context));
+//     });
+//   }
+//
+// `body` returns absl::StatusOr<T> (absl::Status when the response is
+// google.protobuf.Empty): its value becomes the response, its error the
+// call's status, code for code. ActingUnary first checks the request's
+// acting user against the call's end-user token (RequireActingUser); Unary
+// is for methods whose requests name nobody who acts.
+template <typename T, typename Body>
+grpc::Status Unary(T* response, Body&& body) {
+  if constexpr (std::is_same_v<decltype(body()), absl::Status>) {
+    return Respond(body());
+  } else {
+    return Respond(body(), response);
+  }
+}
+
 // ValidateTimestamp checks a google.protobuf.Timestamp is within its
 // documented range (years 1..9999, nanos in [0, 1e9)).
 [[nodiscard]] absl::Status ValidateTimestamp(absl::string_view field,
@@ -54,15 +81,6 @@ int64_t TimestampMicros(const google::protobuf::Timestamp& ts);
 [[nodiscard]] absl::StatusOr<std::set<std::string>> MaskPaths(
     const google::protobuf::FieldMask& mask, const std::set<std::string>& allowed);
 
-// TrimPage keeps the first `page_size` rows of a page fetched with one row
-// extra and returns whether another page exists (no COUNT needed).
-template <typename T>
-bool TrimPage(std::vector<T>& rows, int page_size) {
-  const bool more = static_cast<int>(rows.size()) > page_size;
-  if (more) rows.resize(page_size);
-  return more;
-}
-
 // RequireActingUser is CheckActingUser (server/auth/acting_user.h) on the
 // call's metadata: with end-user tokens on (`end_users` set), the
 // request's acting user must be the one its x-end-user-token names. The
@@ -70,6 +88,17 @@ bool TrimPage(std::vector<T>& rows, int page_size) {
 [[nodiscard]] absl::Status RequireActingUser(const grpc::ServerContextBase* context,
                                              const google::protobuf::Message& request,
                                              const EndUserAuth* end_users);
+
+// ActingUnary: see Unary above.
+template <typename T, typename Body>
+grpc::Status ActingUnary(const grpc::ServerContextBase* context,
+                         const google::protobuf::Message& request, const EndUserAuth* end_users,
+                         T* response, Body&& body) {
+  if (absl::Status s = RequireActingUser(context, request, end_users); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  return Unary(response, std::forward<Body>(body));
+}
 
 // RpcLimits returns the limits for the database work of one call: the
 // caller's gRPC deadline, capped at now + `max_statement_time` so a caller

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/common/status_macros.h"
 #include "server/common/validation.h"
+#include "server/service/pagination.h"
 #include "server/service/rpc_util.h"
 
 namespace chatgenius {
@@ -59,156 +60,134 @@ UserServiceImpl::UserServiceImpl(UserStore* store, const PageTokenCodec* tokens,
 
 grpc::Status UserServiceImpl::CreateUser(grpc::ServerContext* context,
                                          const v1::CreateUserRequest* request, v1::User* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  if (!request->has_user()) {
-    return ToGrpcStatus(absl::InvalidArgumentError("user: is required"));
-  }
-  if (absl::Status s = ValidateNewUser(request->user()); !s.ok()) return ToGrpcStatus(s);
-  return Respond(store_->Create(request->user(), RpcLimits(context, max_statement_time_)),
-                 response);
+  return ActingUnary(context, *request, end_users_, response, [&]() -> absl::StatusOr<v1::User> {
+    if (!request->has_user()) return absl::InvalidArgumentError("user: is required");
+    RETURN_IF_ERROR(ValidateNewUser(request->user()));
+    return store_->Create(request->user(), Deadline(context));
+  });
 }
 
 grpc::Status UserServiceImpl::GetUser(grpc::ServerContext* context,
                                       const v1::GetUserRequest* request, v1::User* response) {
-  if (absl::Status s = ValidateId("id", request->id()); !s.ok()) return ToGrpcStatus(s);
-  return Respond(store_->Get(request->id(), RpcLimits(context, max_statement_time_)), response);
+  return Unary(response, [&]() -> absl::StatusOr<v1::User> {
+    RETURN_IF_ERROR(ValidateId("id", request->id()));
+    return store_->Get(request->id(), Deadline(context));
+  });
 }
 
 grpc::Status UserServiceImpl::LookupUser(grpc::ServerContext* context,
                                          const v1::LookupUserRequest* request, v1::User* response) {
-  CallLimits deadline = RpcLimits(context, max_statement_time_);
-  absl::StatusOr<v1::User> user;
-  switch (request->key_case()) {
-    case v1::LookupUserRequest::kEmail:
-      if (absl::Status s = ValidateEmail("email", request->email()); !s.ok()) {
-        return ToGrpcStatus(s);
-      }
-      user = store_->GetByEmail(request->email(), deadline);
-      break;
-    case v1::LookupUserRequest::kUsername:
-      if (absl::Status s = ValidateUsername("username", request->username()); !s.ok()) {
-        return ToGrpcStatus(s);
-      }
-      user = store_->GetByUsername(request->username(), deadline);
-      break;
-    case v1::LookupUserRequest::kAuth0Id:
-      if (absl::Status s = ValidateSubject("auth0_id", request->auth0_id(), true); !s.ok()) {
-        return ToGrpcStatus(s);
-      }
-      user = store_->GetByAuth0Id(request->auth0_id(), deadline);
-      break;
-    default:
-      return ToGrpcStatus(absl::InvalidArgumentError("key: set email, username or auth0_id"));
-  }
-  return Respond(std::move(user), response);
+  return Unary(response, [&]() -> absl::StatusOr<v1::User> {
+    switch (request->key_case()) {
+      case v1::LookupUserRequest::kEmail:
+        RETURN_IF_ERROR(ValidateEmail("email", request->email()));
+        return store_->GetByEmail(request->email(), Deadline(context));
+      case v1::LookupUserRequest::kUsername:
+        RETURN_IF_ERROR(ValidateUsername("username", request->username()));
+        return store_->GetByUsername(request->username(), Deadline(context));
+      case v1::LookupUserRequest::kAuth0Id:
+        RETURN_IF_ERROR(ValidateSubject("auth0_id", request->auth0_id(), true));
+        return store_->GetByAuth0Id(request->auth0_id(), Deadline(context));
+      default:
+        return absl::InvalidArgumentError("key: set email, username or auth0_id");
+    }
+  });
 }
 
 grpc::Status UserServiceImpl::BatchGetUsers(grpc::ServerContext* context,
                                             const v1::BatchGetUsersRequest* request,
                                             v1::BatchGetUsersResponse* response) {
-  if (request->ids_size() > kMaxPageSize) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrCat("ids: at most ", kMaxPageSize, " per call, got ", request->ids_size())));
-  }
-  std::vector<std::string> ids;
-  for (int i = 0; i < request->ids_size(); ++i) {
-    if (absl::Status s = ValidateId(absl::StrCat("ids[", i, "]"), request->ids(i)); !s.ok()) {
-      return ToGrpcStatus(s);
+  return Unary(response, [&]() -> absl::StatusOr<v1::BatchGetUsersResponse> {
+    if (request->ids_size() > kMaxPageSize) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ids: at most ", kMaxPageSize, " per call, got ", request->ids_size()));
     }
-    ids.push_back(request->ids(i));
-  }
-  absl::StatusOr<std::vector<v1::User>> users =
-      store_->BatchGet(ids, RpcLimits(context, max_statement_time_));
-  if (!users.ok()) return ToGrpcStatus(users.status());
-  for (v1::User& u : *users) *response->add_users() = std::move(u);
-  return grpc::Status::OK;
+    std::vector<std::string> ids;
+    for (int i = 0; i < request->ids_size(); ++i) {
+      RETURN_IF_ERROR(ValidateId(absl::StrCat("ids[", i, "]"), request->ids(i)));
+      ids.push_back(request->ids(i));
+    }
+    ASSIGN_OR_RETURN(std::vector<v1::User> users, store_->BatchGet(ids, Deadline(context)));
+    v1::BatchGetUsersResponse out;
+    for (v1::User& u : users) *out.add_users() = std::move(u);
+    return out;
+  });
 }
 
 grpc::Status UserServiceImpl::UpdateUser(grpc::ServerContext* context,
                                          const v1::UpdateUserRequest* request, v1::User* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  if (!request->has_user()) return ToGrpcStatus(absl::InvalidArgumentError("user: is required"));
-  if (absl::Status s = ValidateId("user.id", request->user().id()); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  absl::StatusOr<UserUpdate> fields = ParseUserMask(request->update_mask());
-  if (!fields.ok()) return ToGrpcStatus(fields.status());
-  if (absl::Status s = ValidateProfile(request->user(), *fields); !s.ok()) return ToGrpcStatus(s);
-  return Respond(store_->Update(request->user(), *fields, RpcLimits(context, max_statement_time_)),
-                 response);
+  return ActingUnary(context, *request, end_users_, response, [&]() -> absl::StatusOr<v1::User> {
+    if (!request->has_user()) return absl::InvalidArgumentError("user: is required");
+    RETURN_IF_ERROR(ValidateId("user.id", request->user().id()));
+    ASSIGN_OR_RETURN(UserUpdate fields, ParseUserMask(request->update_mask()));
+    RETURN_IF_ERROR(ValidateProfile(request->user(), fields));
+    return store_->Update(request->user(), fields, Deadline(context));
+  });
 }
 
 grpc::Status UserServiceImpl::ListUsers(grpc::ServerContext* context,
                                         const v1::ListUsersRequest* request,
                                         v1::ListUsersResponse* response) {
-  int page_size = 0;
-  if (absl::Status s = NormalizePageSize(request->page_size(), &page_size); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  if (absl::Status s = ValidateText("query", request->query(), 0, 80); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  std::string after_id;
-  if (!request->page_token().empty()) {
-    absl::StatusOr<std::vector<std::string>> keys =
-        tokens_->Decode(ListQueryKey(*request), request->page_token());
-    if (!keys.ok()) return ToGrpcStatus(keys.status());
-    if (keys->size() != 1) return ToGrpcStatus(absl::InvalidArgumentError("page_token: malformed"));
-    after_id = (*keys)[0];
-  }
-  // One extra row tells whether another page exists without a COUNT.
-  absl::StatusOr<std::vector<v1::User>> users = store_->List(
-      after_id, request->query(), page_size + 1, RpcLimits(context, max_statement_time_));
-  if (!users.ok()) return ToGrpcStatus(users.status());
-  const bool more = TrimPage(*users, page_size);
-  for (v1::User& u : *users) *response->add_users() = std::move(u);
-  if (more) {
-    response->set_next_page_token(
-        tokens_->Encode(ListQueryKey(*request), {response->users().rbegin()->id()}));
-  }
-  return grpc::Status::OK;
+  return Unary(response, [&]() -> absl::StatusOr<v1::ListUsersResponse> {
+    int page_size = 0;
+    RETURN_IF_ERROR(NormalizePageSize(request->page_size(), &page_size));
+    RETURN_IF_ERROR(ValidateText("query", request->query(), 0, 80));
+    const std::string query = ListQueryKey(*request);
+    ASSIGN_OR_RETURN(PageCursor cursor,
+                     PageCursor::Decode(*tokens_, query, request->page_token(), 1));
+    ASSIGN_OR_RETURN(std::vector<v1::User> users, store_->List(cursor.key(0), request->query(),
+                                                               page_size + 1, Deadline(context)));
+    v1::ListUsersResponse out;
+    out.set_next_page_token(FinishPage(
+        *tokens_, query, users, page_size, /*cut=*/false,
+        [&](v1::User& u) { *out.add_users() = std::move(u); },
+        [](const v1::User& u) { return std::vector<std::string>{u.id()}; }));
+    return out;
+  });
 }
 
 grpc::Status UserServiceImpl::DeleteUser(grpc::ServerContext* context,
                                          const v1::DeleteUserRequest* request,
-                                         google::protobuf::Empty* /*response*/) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  if (absl::Status s = ValidateId("id", request->id()); !s.ok()) return ToGrpcStatus(s);
-  return ToGrpcStatus(store_->Delete(request->id(), RpcLimits(context, max_statement_time_)));
+                                         google::protobuf::Empty* response) {
+  return ActingUnary(context, *request, end_users_, response, [&]() -> absl::Status {
+    RETURN_IF_ERROR(ValidateId("id", request->id()));
+    return store_->Delete(request->id(), Deadline(context));
+  });
 }
 
 grpc::Status UserServiceImpl::SetUserStatus(grpc::ServerContext* context,
                                             const v1::SetUserStatusRequest* request,
                                             v1::UserStatus* response) {
-  if (absl::Status s = RequireActingUser(context, *request, end_users_); !s.ok())
-    return ToGrpcStatus(s);
-  if (!request->has_status()) {
-    return ToGrpcStatus(absl::InvalidArgumentError("status: is required"));
-  }
-  const v1::UserStatus& status = request->status();
-  absl::Status s = ValidateId("status.user_id", status.user_id());
-  if (s.ok() &&
-      (status.presence() == v1::PRESENCE_UNSPECIFIED || !v1::Presence_IsValid(status.presence()))) {
-    s = absl::InvalidArgumentError("status.presence: must be ONLINE, AWAY or OFFLINE");
-  }
-  if (s.ok()) s = ValidateText("status.status_text", status.status_text(), 0, 100);
-  if (s.ok()) s = ValidateEmoji("status.status_emoji", status.status_emoji(), false);
-  if (s.ok() && status.has_status_expire_time()) {
-    s = ValidateTimestamp("status.status_expire_time", status.status_expire_time());
-  }
-  if (!s.ok()) return ToGrpcStatus(s);
-  return Respond(store_->SetStatus(status, RpcLimits(context, max_statement_time_)), response);
+  return ActingUnary(
+      context, *request, end_users_, response, [&]() -> absl::StatusOr<v1::UserStatus> {
+        if (!request->has_status()) return absl::InvalidArgumentError("status: is required");
+        const v1::UserStatus& status = request->status();
+        RETURN_IF_ERROR(ValidateId("status.user_id", status.user_id()));
+        if (status.presence() == v1::PRESENCE_UNSPECIFIED ||
+            !v1::Presence_IsValid(status.presence())) {
+          return absl::InvalidArgumentError("status.presence: must be ONLINE, AWAY or OFFLINE");
+        }
+        RETURN_IF_ERROR(ValidateText("status.status_text", status.status_text(), 0, 100));
+        RETURN_IF_ERROR(ValidateEmoji("status.status_emoji", status.status_emoji(), false));
+        if (status.has_status_expire_time()) {
+          RETURN_IF_ERROR(
+              ValidateTimestamp("status.status_expire_time", status.status_expire_time()));
+        }
+        return store_->SetStatus(status, Deadline(context));
+      });
 }
 
 grpc::Status UserServiceImpl::GetUserStatus(grpc::ServerContext* context,
                                             const v1::GetUserStatusRequest* request,
                                             v1::UserStatus* response) {
-  if (absl::Status s = ValidateId("user_id", request->user_id()); !s.ok()) return ToGrpcStatus(s);
-  return Respond(store_->GetStatus(request->user_id(), RpcLimits(context, max_statement_time_)),
-                 response);
+  return Unary(response, [&]() -> absl::StatusOr<v1::UserStatus> {
+    RETURN_IF_ERROR(ValidateId("user_id", request->user_id()));
+    return store_->GetStatus(request->user_id(), Deadline(context));
+  });
+}
+
+CallLimits UserServiceImpl::Deadline(grpc::ServerContext* context) const {
+  return RpcLimits(context, max_statement_time_);
 }
 
 }  // namespace chatgenius

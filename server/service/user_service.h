@@ -49,6 +49,7 @@ class UserServiceImpl final : public db::v1::UserService::Service {
                              db::v1::UserStatus* response) override;
 
  private:
+  CallLimits Deadline(grpc::ServerContext* context) const;
   UserStore* const store_;
   const PageTokenCodec* const tokens_;
   const absl::Duration max_statement_time_;
