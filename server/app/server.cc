@@ -167,6 +167,7 @@ absl::Status Server::OpenDatabase() {
   user_store_ = std::make_unique<UserStore>(pool_.get());
   channel_store_ = std::make_unique<ChannelStore>(pool_.get());
   message_store_ = std::make_unique<MessageStore>(pool_.get(), config.content_limits);
+  attachment_store_ = std::make_unique<AttachmentStore>(pool_.get(), config.content_limits);
   reaction_store_ = std::make_unique<ReactionStore>(pool_.get(), config.content_limits);
   info_store_ = std::make_unique<ServerInfoStore>(pool_.get());
   event_store_ = std::make_unique<EventStore>(pool_.get());
@@ -215,7 +216,8 @@ absl::Status Server::AddUnaryServices() {
   services_.push_back(std::make_unique<ChannelServiceImpl>(channel_store_.get(), tokens_.get(),
                                                            max_statement, end_users));
   services_.push_back(std::make_unique<MessageServiceImpl>(
-      message_store_.get(), tokens_.get(), max_statement, end_users, config.storage_url_schemes));
+      message_store_.get(), attachment_store_.get(), tokens_.get(), max_statement, end_users,
+      config.storage_url_schemes));
   services_.push_back(
       std::make_unique<ReactionServiceImpl>(reaction_store_.get(), max_statement, end_users));
   return absl::OkStatus();

@@ -41,6 +41,7 @@
 #include "server/realtime/event_hub.h"
 #include "server/realtime/event_sequencer.h"
 #include "server/service/event_service.h"
+#include "server/store/attachment_store.h"
 #include "server/store/channel_store.h"
 #include "server/store/event_store.h"
 #include "server/store/message_store.h"
@@ -130,6 +131,7 @@ class Server {
   std::unique_ptr<UserStore> user_store_;
   std::unique_ptr<ChannelStore> channel_store_;
   std::unique_ptr<MessageStore> message_store_;
+  std::unique_ptr<AttachmentStore> attachment_store_;
   std::unique_ptr<ReactionStore> reaction_store_;
   std::unique_ptr<ServerInfoStore> info_store_;
   std::unique_ptr<EventStore> event_store_;

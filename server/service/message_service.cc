@@ -35,11 +35,13 @@ absl::Status ValidatePostMessage(const v1::PostMessageRequest& request) {
   return absl::OkStatus();
 }
 
-MessageServiceImpl::MessageServiceImpl(MessageStore* store, const PageTokenCodec* tokens,
+MessageServiceImpl::MessageServiceImpl(MessageStore* store, AttachmentStore* attachments,
+                                       const PageTokenCodec* tokens,
                                        absl::Duration max_statement_time,
                                        const EndUserAuth* end_users,
                                        std::set<std::string> storage_url_schemes)
     : store_(store),
+      attachments_(attachments),
       tokens_(tokens),
       max_statement_time_(max_statement_time),
       end_users_(end_users),
@@ -234,7 +236,7 @@ absl::StatusOr<v1::Attachment> MessageServiceImpl::DoAddAttachment(
   RETURN_IF_ERROR(
       ValidateStorageUrl("attachment.storage_url", a.storage_url(), storage_url_schemes_));
   RETURN_IF_ERROR(ValidateSha256Hex("attachment.sha256", a.sha256()));
-  return store_->AddAttachment(a, Deadline(context));
+  return attachments_->Add(a, Deadline(context));
 }
 
 grpc::Status MessageServiceImpl::AddAttachment(grpc::ServerContext* context,
@@ -264,8 +266,8 @@ absl::StatusOr<v1::ListAttachmentsResponse> MessageServiceImpl::DoListAttachment
   ASSIGN_OR_RETURN(PageCursor cursor, PageCursor::Decode(*tokens_, query, request.page_token(), 1));
   ASSIGN_OR_RETURN(
       std::vector<v1::Attachment> attachments,
-      store_->ListAttachments(request.message_id(), request.channel_id(), request.viewer_id(),
-                              cursor.key(0), page_size + 1, Deadline(context)));
+      attachments_->List(request.message_id(), request.channel_id(), request.viewer_id(),
+                         cursor.key(0), page_size + 1, Deadline(context)));
   v1::ListAttachmentsResponse response;
   response.set_next_page_token(FinishPage(
       *tokens_, query, attachments, page_size, /*cut=*/false,
@@ -287,7 +289,7 @@ grpc::Status MessageServiceImpl::DeleteAttachment(grpc::ServerContext* context,
   return ActingUnary(context, *request, end_users_, response, [&]() -> absl::Status {
     RETURN_IF_ERROR(ValidateId("id", request->id()));
     RETURN_IF_ERROR(ValidateId("actor_id", request->actor_id()));
-    return store_->DeleteAttachment(request->id(), request->actor_id(), Deadline(context));
+    return attachments_->Delete(request->id(), request->actor_id(), Deadline(context));
   });
 }
 

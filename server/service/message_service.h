@@ -12,6 +12,7 @@
 #include "chatgenius/db/v1/message_service.grpc.pb.h"
 #include "server/auth/acting_user.h"
 #include "server/common/page_token.h"
+#include "server/store/attachment_store.h"
 #include "server/store/message_store.h"
 
 namespace chatgenius {
@@ -25,11 +26,12 @@ inline constexpr int kMaxMessageChars = 40000;
 
 class MessageServiceImpl final : public db::v1::MessageService::Service {
  public:
-  // `store` and `tokens` must outlive the service.
+  // `store`, `attachments` and `tokens` must outlive the service.
   // `end_users` (may be null: end-user tokens off) checks each call's
   // acting user against its x-end-user-token; it must outlive the service.
-  MessageServiceImpl(MessageStore* store, const PageTokenCodec* tokens,
-                     absl::Duration max_statement_time, const EndUserAuth* end_users = nullptr,
+  MessageServiceImpl(MessageStore* store, AttachmentStore* attachments,
+                     const PageTokenCodec* tokens, absl::Duration max_statement_time,
+                     const EndUserAuth* end_users = nullptr,
                      std::set<std::string> storage_url_schemes = {"https", "s3", "gs"});
 
   grpc::Status PostMessage(grpc::ServerContext* context, const db::v1::PostMessageRequest* request,
@@ -77,6 +79,7 @@ class MessageServiceImpl final : public db::v1::MessageService::Service {
   CallLimits Deadline(grpc::ServerContext* context) const;
 
   MessageStore* const store_;
+  AttachmentStore* const attachments_;
   const PageTokenCodec* const tokens_;
   const absl::Duration max_statement_time_;
   const EndUserAuth* const end_users_;

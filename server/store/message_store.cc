@@ -13,64 +13,13 @@
 #include "server/metrics/limit_hits.h"
 #include "server/store/channel_access.h"
 #include "server/store/event_store.h"
+#include "server/store/message_rows.h"
 #include "server/store/row_conversion.h"
 
 namespace chatgenius {
 namespace {
 
 namespace v1 = ::chatgenius::db::v1;
-
-std::string IsoTimeSql(const std::string& column) {
-  return absl::StrCat("to_char(", column,
-                      " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')");
-}
-
-// The attachment object in proto JSON form (lowerCamelCase names), so one
-// JSON parse fills repeated Attachment fields.
-std::string AttachmentJsonSql(const std::string& a) {
-  return absl::StrCat(
-      "json_build_object('id', ", a, ".id, 'messageId', ", a, ".message_id, ", "'channelId', ", a,
-      ".channel_id, 'uploaderId', ", a, ".uploader_id, ", "'name', ", a, ".name, 'contentType', ",
-      a, ".content_type, ", "'sizeBytes', ", a, ".size_bytes, 'storageUrl', ", a, ".storage_url, ",
-      "'sha256', ", a, ".sha256, 'createTime', ", IsoTimeSql(a + ".created_at"), ")");
-}
-
-// The columns of MessageSelect before its `extra_columns`.
-constexpr int kMessageColumnCount = 16;
-
-// SELECT ... FROM ... of a render-ready message row (alias m) for the
-// viewing user in parameter `viewer`; callers append WHERE/ORDER/LIMIT.
-// Reply counts, reactions and attachments come from LATERAL subqueries that
-// each use an index on the message id, so a page costs one statement.
-// `extras` is '' for a message with neither reactions nor attachments (most
-// of them: no JSON to build here or to parse in MessageFromRow); the
-// aggregates' lateral is fenced (OFFSET 0) so each runs once per row.
-std::string MessageSelect(const std::string& viewer, const std::string& extra_columns = "",
-                          const std::string& source = "messages") {
-  return absl::StrCat(
-      "SELECT m.id, m.channel_id, u.id, u.username, u.display_name, u.avatar_url, u.is_bot, "
-      "m.content, coalesce(m.thread_parent_id, ''), coalesce(m.client_msg_id, ''), ",
-      MicrosSql("m.created_at"), ", ", MicrosSql("m.edited_at"), ", ", MicrosSql("m.deleted_at"),
-      ", rc.n, ", MicrosSql("rc.last_at"), ", x.extras", extra_columns, " FROM ", source,
-      " m JOIN users u ON u.id = m.user_id "
-      "CROSS JOIN LATERAL (SELECT count(*) AS n, max(r.created_at) AS last_at FROM messages r "
-      "  WHERE r.thread_parent_id = m.id AND r.deleted_at IS NULL) rc "
-      "CROSS JOIN LATERAL (SELECT "
-      "  (SELECT json_agg(json_build_object('emoji', g.emoji, 'count', g.n, "
-      "      'viewerReacted', g.mine) ORDER BY g.first, g.emoji) FROM (SELECT emoji, count(*) AS "
-      "n, "
-      "      bool_or(user_id = ",
-      viewer,
-      "::text) AS mine, min(created_at) AS first FROM reactions "
-      "      WHERE message_id = m.id GROUP BY emoji) g) AS reactions, "
-      "  (SELECT json_agg(",
-      AttachmentJsonSql("a"),
-      " ORDER BY a.id) FROM attachments a WHERE a.message_id = m.id) AS attachments "
-      "  OFFSET 0) xa "
-      "CROSS JOIN LATERAL (SELECT CASE WHEN xa.reactions IS NULL AND xa.attachments IS NULL "
-      "  THEN '' ELSE json_build_object('reactions', coalesce(xa.reactions, '[]'::json), "
-      "  'attachments', coalesce(xa.attachments, '[]'::json))::text END AS extras) x ");
-}
 
 // Listings state the keyset cursor as a row comparison on (channel_id, id)
 // (or (thread_parent_id, id)): only the composite index can use it, so the
@@ -103,115 +52,16 @@ constexpr char kNewerInThread[] =
     "m.thread_parent_id IS NOT NULL AND (m.thread_parent_id, m.id) > ($2::text, $3::text) "
     "AND (m.thread_parent_id, m.id) < ($2::text, '~'::text)";
 
-// PageSelect chooses a page from `messages` alone (filter, order, limit)
-// and only then joins authors and the per-message laterals to its rows.
-// Written as one flat query, the planner misjudges how many rows the
-// keyset range yields (the row comparison defeats its estimates) and on a
-// 900k-message channel sorted all of them by author for a merge join
-// before applying LIMIT: 3.7 s for the newest 50 (bench/run.sh).
-//
-// The page also stops at a byte budget (parameter `budget`): rows are kept
-// while the content before them stays under it, so the row that crosses
-// it is the last one and a page always has at least one. `fetched` (the
-// rows before the cut) tells the caller whether the budget cut the page.
-std::string PageSelect(const std::string& viewer, const std::string& page_where,
-                       const std::string& order, const std::string& limit,
-                       const std::string& budget) {
-  const std::string size = absl::StrCat("(octet_length(q.content) + ", kRowOverheadBytes, ")");
-  return absl::StrCat("WITH page AS (SELECT * FROM (SELECT q.*, sum", size, " OVER (ORDER BY ",
-                      absl::StrReplaceAll(order, {{"m.", "q."}}),
-                      " ROWS UNBOUNDED PRECEDING) AS running, count(*) OVER () AS fetched FROM "
-                      "(SELECT m.* FROM messages m WHERE ",
-                      page_where, " ORDER BY ", order, " LIMIT ", limit,
-                      ") q) b WHERE b.running - ", absl::StrReplaceAll(size, {{"q.", "b."}}), " < ",
-                      budget, ") ", MessageSelect(viewer, ", m.fetched", "page"), "ORDER BY ",
-                      order);
-}
-
-absl::StatusOr<v1::Message> MessageFromRow(const pqxx::row& r) {
-  v1::Message m;
-  // Reactions and attachments arrive as proto JSON; parse them first, then
-  // fill the scalar fields. Most messages have neither ('': no parser,
-  // which cost ~15 us a row).
-  const absl::string_view extras(r[15].c_str(), r[15].size());
-  if (!extras.empty()) {
-    google::protobuf::util::JsonParseOptions options;
-    auto parsed = google::protobuf::util::JsonStringToMessage(
-        google::protobuf::StringPiece(extras.data(), extras.size()), &m, options);
-    if (!parsed.ok()) {
-      return absl::InternalError(absl::StrCat("message extras: ", parsed.ToString()));
-    }
-  }
-  m.set_id(r[0].as<std::string>());
-  m.set_channel_id(r[1].as<std::string>());
-  v1::UserSummary* author = m.mutable_author();
-  author->set_id(r[2].as<std::string>());
-  author->set_username(r[3].as<std::string>());
-  author->set_display_name(r[4].as<std::string>());
-  author->set_avatar_url(r[5].as<std::string>());
-  author->set_is_bot(r[6].as<bool>());
-  m.set_content(r[7].as<std::string>());
-  m.set_thread_parent_id(r[8].as<std::string>());
-  m.set_client_msg_id(r[9].as<std::string>());
-  SetTimestamp(r[10], m.mutable_create_time());
-  if (auto t = OptionalTimestamp(r[11])) *m.mutable_edit_time() = *t;
-  if (auto t = OptionalTimestamp(r[12])) *m.mutable_delete_time() = *t;
-  m.set_reply_count(r[13].as<int>());
-  if (auto t = OptionalTimestamp(r[14])) *m.mutable_last_reply_time() = *t;
-  return m;
-}
-
-// The rows of a page and whether its byte budget left rows out.
-absl::StatusOr<MessagePage> PageFromRows(const pqxx::result& rows) {
-  MessagePage page;
-  for (const pqxx::row& r : rows) {
-    ASSIGN_OR_RETURN(v1::Message m, MessageFromRow(r));
-    page.cut_by_budget = r[kMessageColumnCount].as<int64_t>() > static_cast<int64_t>(rows.size());
-    page.messages.push_back(std::move(m));
-  }
-  if (page.cut_by_budget) LimitHits::Count(Limit::kResponseBytes);
-  return page;
-}
-
-v1::Attachment AttachmentFromRow(const pqxx::row& r) {
-  v1::Attachment a;
-  a.set_id(r[0].as<std::string>());
-  a.set_message_id(r[1].as<std::string>());
-  a.set_channel_id(r[2].as<std::string>());
-  a.set_uploader_id(r[3].as<std::string>());
-  a.set_name(r[4].as<std::string>());
-  a.set_content_type(r[5].as<std::string>());
-  a.set_size_bytes(r[6].as<int64_t>());
-  a.set_storage_url(r[7].as<std::string>());
-  a.set_sha256(r[8].as<std::string>());
-  SetTimestamp(r[9], a.mutable_create_time());
-  return a;
-}
-
-const std::string& AttachmentColumns() {
-  static const auto* cols = new std::string(absl::StrCat(
-      "a.id, a.message_id, a.channel_id, a.uploader_id, a.name, a.content_type, a.size_bytes, "
-      "a.storage_url, a.sha256, ",
-      MicrosSql("a.created_at")));
-  return *cols;
-}
-
-// MessageMeta is what permission checks need about one message.
-struct MessageMeta {
-  std::string channel_id;
-  std::string author_id;
-  std::string thread_parent_id;
-  bool deleted = false;
-};
-
 constexpr char kMetaSql[] =
     "SELECT channel_id, user_id, coalesce(thread_parent_id, ''), deleted_at IS NOT NULL "
     "FROM messages WHERE id = $1";
 const Statement kMsgMeta("msg_meta", kMetaSql);
 const Statement kMsgMetaForUpdate("msg_meta_for_update", absl::StrCat(kMetaSql, " FOR UPDATE"));
 
-absl::StatusOr<MessageMeta> MetaIn(pqxx::transaction_base& txn, const std::string& id,
-                                   bool for_update, absl::string_view field = "id") {
+}  // namespace
+
+absl::StatusOr<MessageMeta> MessageStore::MetaIn(pqxx::transaction_base& txn, const std::string& id,
+                                                 bool for_update, absl::string_view field) {
   pqxx::result r = Exec(txn, for_update ? kMsgMetaForUpdate : kMsgMeta, id);
   if (r.empty() || r[0][3].as<bool>()) {
     return absl::NotFoundError(absl::StrCat(field, ": message ", id, " not found"));
@@ -219,6 +69,8 @@ absl::StatusOr<MessageMeta> MetaIn(pqxx::transaction_base& txn, const std::strin
   return MessageMeta{r[0][0].as<std::string>(), r[0][1].as<std::string>(),
                      r[0][2].as<std::string>(), r[0][3].as<bool>()};
 }
+
+namespace {
 
 const Statement kMsgGet("msg_get", MessageStore::GetSql());
 
@@ -253,42 +105,6 @@ const Statement kMsgEdit("msg_edit",
 const Statement kMsgDelete("msg_delete",
                            "UPDATE messages SET content = '', deleted_at = now() WHERE id = $1");
 
-const Statement kAttInsert(
-    "att_insert",
-    absl::StrCat("INSERT INTO attachments AS a (id, message_id, channel_id, uploader_id, name, "
-                 "content_type, size_bytes, storage_url, sha256) "
-                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
-                 AttachmentColumns()));
-
-// Live messages' attachments; the statements add which ones.
-std::string AttachmentListSql(absl::string_view which) {
-  return absl::StrCat(
-      "SELECT ", AttachmentColumns(),
-      " FROM attachments a JOIN messages m ON m.id = a.message_id WHERE m.deleted_at IS NULL ",
-      which);
-}
-
-const Statement kAttListMessage(
-    "att_list_message",
-    AttachmentListSql("AND a.message_id = $1 AND a.id > $2::text ORDER BY a.id LIMIT $3"));
-
-const Statement kAttListChannel(
-    "att_list_channel",
-    AttachmentListSql("AND a.channel_id = $1 AND a.id > $2::text ORDER BY a.id LIMIT $3"));
-
-const Statement kAttMeta(
-    "att_meta", "SELECT channel_id, uploader_id, message_id FROM attachments WHERE id = $1");
-
-const Statement kAttDelete("att_delete", "DELETE FROM attachments WHERE id = $1");
-
-// Attachers of one message take turns on its row (FK checks and readers
-// pass), then count in a statement of its own: one that waited for the
-// lock would count from its snapshot, before the others committed.
-const Statement kAttMessageLock("att_message_lock",
-                                "SELECT 1 FROM messages WHERE id = $1 FOR NO KEY UPDATE");
-
-const Statement kAttCount("att_count", "SELECT count(*) FROM attachments WHERE message_id = $1");
-
 // The msg_get row of a visible message (its columns, then whether
 // `viewer_id` may read its channel); NOT_FOUND otherwise.
 absl::StatusOr<pqxx::row> VisibleRowIn(pqxx::transaction_base& txn, const std::string& id,
@@ -310,25 +126,12 @@ absl::StatusOr<v1::Message> GetVisibleIn(pqxx::transaction_base& txn, const std:
   return MessageFromRow(row);
 }
 
-// Appends MESSAGE_UPDATED with message `id` as it is now (its attachments
-// changed): a UI showing the message learns of it.
-absl::Status AppendMessageUpdatedIn(pqxx::transaction_base& txn, const std::string& id,
-                                    const std::string& actor_id) {
-  ASSIGN_OR_RETURN(v1::Message now, GetVisibleIn(txn, id, actor_id));
-  v1::Event event = NewEvent(v1::EVENT_KIND_MESSAGE_UPDATED, now.channel_id(), actor_id);
-  *event.mutable_message() = std::move(now);
-  EventStore::AppendIn(txn, event);
-  return absl::OkStatus();
-}
-
 const ConstraintMessages& MessageConstraintMessages() {
   static const auto* messages = new ConstraintMessages{
       {"messages_client_msg_id_key", "client_msg_id: already used for another message"},
   };
   return *messages;
 }
-
-}  // namespace
 
 // SearchSql: full-text search over the channels $1 belongs to, in four
 // bounded steps:
@@ -382,7 +185,16 @@ std::string SearchSql() {
 
 const Statement kMsgSearch("msg_search", SearchSql());
 
-namespace {}  // namespace
+}  // namespace
+
+absl::Status MessageStore::AppendUpdatedIn(pqxx::transaction_base& txn, const std::string& id,
+                                           const std::string& actor_id) {
+  ASSIGN_OR_RETURN(v1::Message now, GetVisibleIn(txn, id, actor_id));
+  v1::Event event = NewEvent(v1::EVENT_KIND_MESSAGE_UPDATED, now.channel_id(), actor_id);
+  *event.mutable_message() = std::move(now);
+  EventStore::AppendIn(txn, event);
+  return absl::OkStatus();
+}
 
 MessageStore::MessageStore(ConnectionPool* pool, ContentLimits limits)
     : pool_(pool), limits_(limits) {}
@@ -574,80 +386,6 @@ absl::StatusOr<SearchPage> MessageStore::Search(const SearchQuery& q, const Call
     // The statement finds nothing for a deleted user; only then ask why.
     if (out.hits.empty()) RETURN_IF_ERROR(RequireLiveUserIn(txn, "user_id", q.user_id));
     return out;
-  });
-}
-
-absl::StatusOr<v1::Attachment> MessageStore::AddAttachment(const v1::Attachment& a,
-                                                           const CallLimits& call) {
-  return RunInTransaction(
-      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Attachment> {
-        ASSIGN_OR_RETURN(MessageMeta meta, MetaIn(txn, a.message_id(), /*for_update=*/false,
-                                                  "attachment.message_id"));
-        ASSIGN_OR_RETURN(ChannelAccess access,
-                         AccessIn(txn, meta.channel_id, "attachment.uploader_id", a.uploader_id(),
-                                  AccessLock::kShare));
-        RETURN_IF_ERROR(RequireMember(access, "attachment.uploader_id"));
-        if (meta.author_id != a.uploader_id()) {
-          return absl::PermissionDeniedError(
-              "attachment.uploader_id: only the message's author may attach files to it");
-        }
-        if (access.archived) return absl::FailedPreconditionError("channel is archived");
-        Exec(txn, kAttMessageLock, a.message_id());
-        if (Exec(txn, kAttCount, a.message_id())[0][0].as<int>() >=
-            limits_.max_attachments_per_message) {
-          LimitHits::Count(Limit::kAttachmentsPerMessage);
-          return absl::FailedPreconditionError(absl::StrCat(
-              "attachment.message_id: the message already has ",
-              limits_.max_attachments_per_message, " attachments (MAX_ATTACHMENTS_PER_MESSAGE)"));
-        }
-        pqxx::result r =
-            Exec(txn, kAttInsert, NewUlid(), a.message_id(), meta.channel_id, a.uploader_id(),
-                 a.name(), a.content_type(), a.size_bytes(), a.storage_url(), a.sha256());
-        RETURN_IF_ERROR(AppendMessageUpdatedIn(txn, a.message_id(), a.uploader_id()));
-        return AttachmentFromRow(r[0]);
-      });
-}
-
-absl::StatusOr<std::vector<v1::Attachment>> MessageStore::ListAttachments(
-    const std::string& message_id, const std::string& channel_id, const std::string& viewer_id,
-    const std::string& after_id, int limit, const CallLimits& call) {
-  return RunReadOnly(
-      *pool_, call,
-      [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<v1::Attachment>> {
-        std::string channel = channel_id;
-        if (!message_id.empty()) {
-          ASSIGN_OR_RETURN(MessageMeta meta,
-                           MetaIn(txn, message_id, /*for_update=*/false, "message_id"));
-          channel = meta.channel_id;
-        }
-        ASSIGN_OR_RETURN(ChannelAccess access,
-                         AccessIn(txn, channel, "viewer_id", viewer_id, AccessLock::kNone));
-        RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
-        pqxx::result rows = message_id.empty()
-                                ? Exec(txn, kAttListChannel, channel_id, after_id, limit)
-                                : Exec(txn, kAttListMessage, message_id, after_id, limit);
-        std::vector<v1::Attachment> out;
-        for (const pqxx::row& r : rows) out.push_back(AttachmentFromRow(r));
-        return out;
-      });
-}
-
-absl::Status MessageStore::DeleteAttachment(const std::string& id, const std::string& actor_id,
-                                            const CallLimits& call) {
-  return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    pqxx::result r = Exec(txn, kAttMeta, id);
-    if (r.empty()) return absl::NotFoundError(absl::StrCat("attachment ", id, " not found"));
-    const std::string channel_id = r[0][0].as<std::string>();
-    ASSIGN_OR_RETURN(ChannelAccess access,
-                     AccessIn(txn, channel_id, "actor_id", actor_id, AccessLock::kShare));
-    RETURN_IF_ERROR(RequireMember(access, "actor_id"));
-    if (r[0][1].as<std::string>() != actor_id && !access.is_manager()) {
-      return absl::PermissionDeniedError(
-          "actor_id: only the uploader or a channel owner/admin may delete an attachment");
-    }
-    if (access.archived) return absl::FailedPreconditionError("channel is archived");
-    Exec(txn, kAttDelete, id);
-    return AppendMessageUpdatedIn(txn, r[0][2].as<std::string>(), actor_id);
   });
 }
 

@@ -1,6 +1,7 @@
 // message_store.h
 //
-// MessageStore: all SQL about messages, threads, search and attachments.
+// MessageStore: all SQL about messages, threads and search (attachments:
+// AttachmentStore; how a message row is selected and read: message_rows.h).
 // Every read returns render-ready messages — author summary, reply count,
 // last reply time, reactions summary for the viewing user, attachments —
 // from one query per page (no N+1). Rules checked in the write's own
@@ -20,12 +21,16 @@
 #include <string>
 #include <vector>
 
+#include <pqxx/pqxx>
+
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "chatgenius/db/v1/message_service.pb.h"
 #include "server/db/call_limits.h"
 #include "server/db/connection_pool.h"
 #include "server/store/content_limits.h"
+#include "server/store/message_rows.h"
 
 namespace chatgenius {
 
@@ -43,14 +48,6 @@ struct SearchQuery {
   int limit = 0;
 };
 
-// MessagePage is one page of a listing: its messages, and whether the
-// byte budget (ContentLimits::max_response_bytes) ended it before the row
-// limit, so that more may follow.
-struct MessagePage {
-  std::vector<db::v1::Message> messages;
-  bool cut_by_budget = false;
-};
-
 // SearchResult is one hit plus its cursor.
 struct SearchResult {
   db::v1::SearchHit hit;
@@ -62,6 +59,14 @@ struct SearchResult {
 struct SearchPage {
   std::vector<SearchResult> hits;
   bool cut_by_budget = false;
+};
+
+// MessageMeta is what permission checks need about one message.
+struct MessageMeta {
+  std::string channel_id;
+  std::string author_id;
+  std::string thread_parent_id;
+  bool deleted = false;
 };
 
 // NewMessage: what Post stores (the service validated it).
@@ -123,19 +128,15 @@ class MessageStore {
   // however common the words; the page stops at max_response_bytes.
   [[nodiscard]] absl::StatusOr<SearchPage> Search(const SearchQuery& query, const CallLimits& call);
 
-  // AddAttachment records metadata on a live message; the uploader must be
-  // its author, and the message holds at most
-  // limits.max_attachments_per_message.
-  [[nodiscard]] absl::StatusOr<db::v1::Attachment> AddAttachment(
-      const db::v1::Attachment& attachment, const CallLimits& call);
-  // ListAttachments lists by message (message_id set) or by channel, ids
-  // after `after_id`; viewer must be able to read the channel.
-  [[nodiscard]] absl::StatusOr<std::vector<db::v1::Attachment>> ListAttachments(
-      const std::string& message_id, const std::string& channel_id, const std::string& viewer_id,
-      const std::string& after_id, int limit, const CallLimits& call);
-  // DeleteAttachment: the uploader or a channel owner/admin.
-  [[nodiscard]] absl::Status DeleteAttachment(const std::string& id, const std::string& actor_id,
-                                              const CallLimits& call);
+  // For stores that change what a message renders (AttachmentStore), inside
+  // their transaction. MetaIn reads a live message's meta (NOT_FOUND naming
+  // `field` if it is absent or deleted), FOR UPDATE with `for_update`;
+  // AppendUpdatedIn appends MESSAGE_UPDATED with the message as it is now,
+  // rendered for `actor_id`, so a UI showing it learns of the change.
+  static absl::StatusOr<MessageMeta> MetaIn(pqxx::transaction_base& txn, const std::string& id,
+                                            bool for_update, absl::string_view field = "id");
+  static absl::Status AppendUpdatedIn(pqxx::transaction_base& txn, const std::string& id,
+                                      const std::string& actor_id);
 
  private:
   ConnectionPool* const pool_;
