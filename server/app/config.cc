@@ -19,6 +19,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "server/common/host_port.h"
+#include "server/db/conninfo.h"
 
 // The one table of settings: flag name, variable, default, help, secret.
 // It defines the flags and feeds ConfigSettings(), so the two cannot drift.
@@ -260,12 +261,6 @@ class Reader {
   std::string error_;
 };
 
-// Quotes a libpq connection-string value: single quotes, with backslash
-// and quote escaped, so any password or path is taken literally.
-std::string QuoteConnValue(const std::string& value) {
-  return absl::StrCat("'", absl::StrReplaceAll(value, {{"\\", "\\\\"}, {"'", "\\'"}}), "'");
-}
-
 // ExpandHome replaces a leading "~/" with $HOME (or the passwd entry's home).
 std::string ExpandHome(const std::string& path) {
   if (path != "~" && path.rfind("~/", 0) != 0) return path;
@@ -285,32 +280,21 @@ std::string CurrentUser() {
   return user != nullptr ? user : "root";
 }
 
-std::string BuildConnInfo(const Config& c, const std::string& host, int port, bool redact) {
-  std::string out = absl::StrCat(
-      "host=", QuoteConnValue(host), " port=", port, " dbname=", QuoteConnValue(c.postgres_db),
-      " user=", QuoteConnValue(c.postgres_user), " sslmode=", c.postgres_sslmode,
-      " connect_timeout=", std::max<int64_t>(1, absl::ToInt64Seconds(c.postgres_connect_timeout)),
-      " application_name=chatgenius-db");
-  // A silent peer (half-open connection, a stalled host) is noticed within
-  // POSTGRES_TCP_TIMEOUT_MS: keepalives from half of it, three probes, and
-  // unacknowledged data at most that long (ignored on Unix sockets, where
-  // the SSH tunnel's own keepalive watches the bastion).
-  const int64_t tcp_ms = absl::ToInt64Milliseconds(c.postgres_tcp_timeout);
-  absl::StrAppend(&out, " keepalives=1 keepalives_idle=", std::max<int64_t>(1, tcp_ms / 2000),
-                  " keepalives_interval=", std::max<int64_t>(1, tcp_ms / 6000),
-                  " keepalives_count=3 tcp_user_timeout=", tcp_ms);
-  // Session limits, so one stalled or slow session cannot hold up every
-  // replica's writers: lock waits, transactions left open, statements.
-  std::string options =
-      absl::StrCat("-c lock_timeout=", absl::ToInt64Milliseconds(c.postgres_lock_timeout),
-                   " -c idle_in_transaction_session_timeout=",
-                   absl::ToInt64Milliseconds(c.postgres_idle_in_transaction_timeout),
-                   " -c statement_timeout=", absl::ToInt64Milliseconds(c.statement_timeout));
-  absl::StrAppend(&out, " options=", QuoteConnValue(options));
-  if (!c.postgres_password.empty()) {
-    absl::StrAppend(&out, " password=", redact ? "***" : QuoteConnValue(c.postgres_password));
-  }
-  return out;
+// ParamsVia: the serving role's session at host:port.
+ConnParams ParamsVia(const Config& c, const std::string& host, int port) {
+  ConnParams p;
+  p.host = host;
+  p.port = port;
+  p.dbname = c.postgres_db;
+  p.user = c.postgres_user;
+  p.password = c.postgres_password;
+  p.sslmode = c.postgres_sslmode;
+  p.connect_timeout = c.postgres_connect_timeout;
+  p.tcp_timeout = c.postgres_tcp_timeout;
+  p.lock_timeout = c.postgres_lock_timeout;
+  p.idle_in_transaction_timeout = c.postgres_idle_in_transaction_timeout;
+  p.statement_timeout = c.statement_timeout;
+  return p;
 }
 
 // IsLoopback reports whether host:port names a loopback host.
@@ -330,34 +314,29 @@ const std::vector<ConfigSetting>& ConfigSettings() {
   return *settings;
 }
 
-std::string Config::ConnInfo() const {
-  return BuildConnInfo(*this, postgres_host, postgres_port, /*redact=*/false);
-}
+std::string Config::ConnInfo() const { return ConnInfoVia(postgres_host, postgres_port); }
 
 std::string Config::ConnInfoVia(const std::string& host, int port) const {
-  return BuildConnInfo(*this, host, port, /*redact=*/false);
+  return BuildConnInfo(ParamsVia(*this, host, port));
 }
 
 std::string Config::MigrationConnInfoVia(const std::string& host, int port) const {
-  if (postgres_migration_user.empty()) {  // one role for both
-    Config migrating = *this;
-    migrating.statement_timeout = absl::ZeroDuration();  // a migration's DDL may take long
-    return BuildConnInfo(migrating, host, port, /*redact=*/false);
+  ConnParams p = ParamsVia(*this, host, port);
+  if (!postgres_migration_user.empty()) {  // else one role for both
+    p.user = postgres_migration_user;
+    p.password = postgres_migration_password;
   }
-  Config as_owner = *this;
-  as_owner.postgres_user = postgres_migration_user;
-  as_owner.postgres_password = postgres_migration_password;
-  as_owner.statement_timeout = absl::ZeroDuration();  // a migration's DDL may take long
-  return BuildConnInfo(as_owner, host, port, /*redact=*/false);
+  p.statement_timeout = absl::ZeroDuration();  // a migration's DDL may take long
+  return BuildConnInfo(p);
 }
 
 std::string Config::RedactedConnInfo() const {
   if (ssh_enabled()) {
-    return absl::StrCat(BuildConnInfo(*this, "(ssh tunnel)", postgres_port, /*redact=*/true),
+    return absl::StrCat(BuildConnInfo(ParamsVia(*this, "(ssh tunnel)", postgres_port), true),
                         " via ", ssh_user, "@", ssh_host, ":", ssh_port, " to ",
                         postgres_remote_host, ":", postgres_remote_port);
   }
-  return BuildConnInfo(*this, postgres_host, postgres_port, /*redact=*/true);
+  return BuildConnInfo(ParamsVia(*this, postgres_host, postgres_port), /*redact_password=*/true);
 }
 
 std::vector<std::string> Config::Describe() const {
