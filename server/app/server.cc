@@ -166,6 +166,7 @@ absl::Status Server::OpenDatabase() {
   migrator_ = std::make_unique<Migrator>(migration_conninfo, pool_.get(), std::move(migrations));
   user_store_ = std::make_unique<UserStore>(pool_.get());
   channel_store_ = std::make_unique<ChannelStore>(pool_.get());
+  member_store_ = std::make_unique<MemberStore>(pool_.get());
   message_store_ = std::make_unique<MessageStore>(pool_.get(), config.content_limits);
   attachment_store_ = std::make_unique<AttachmentStore>(pool_.get(), config.content_limits);
   reaction_store_ = std::make_unique<ReactionStore>(pool_.get(), config.content_limits);
@@ -213,8 +214,8 @@ absl::Status Server::AddUnaryServices() {
   services_.push_back(std::make_unique<AdminServiceImpl>(pool_.get(), info_store_.get(),
                                                          migrator_.get(), tunnel_.get(),
                                                          config.RedactedConnInfo(), max_statement));
-  services_.push_back(std::make_unique<ChannelServiceImpl>(channel_store_.get(), tokens_.get(),
-                                                           max_statement, end_users));
+  services_.push_back(std::make_unique<ChannelServiceImpl>(
+      channel_store_.get(), member_store_.get(), tokens_.get(), max_statement, end_users));
   services_.push_back(std::make_unique<MessageServiceImpl>(
       message_store_.get(), attachment_store_.get(), tokens_.get(), max_statement, end_users,
       config.storage_url_schemes));

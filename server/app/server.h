@@ -44,6 +44,7 @@
 #include "server/store/attachment_store.h"
 #include "server/store/channel_store.h"
 #include "server/store/event_store.h"
+#include "server/store/member_store.h"
 #include "server/store/message_store.h"
 #include "server/store/reaction_store.h"
 #include "server/store/server_info_store.h"
@@ -130,6 +131,7 @@ class Server {
   std::unique_ptr<Migrator> migrator_;
   std::unique_ptr<UserStore> user_store_;
   std::unique_ptr<ChannelStore> channel_store_;
+  std::unique_ptr<MemberStore> member_store_;
   std::unique_ptr<MessageStore> message_store_;
   std::unique_ptr<AttachmentStore> attachment_store_;
   std::unique_ptr<ReactionStore> reaction_store_;

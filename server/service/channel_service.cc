@@ -29,10 +29,12 @@ absl::Status ValidateRole(absl::string_view field, v1::MemberRole role, bool all
 
 }  // namespace
 
-ChannelServiceImpl::ChannelServiceImpl(ChannelStore* store, const PageTokenCodec* tokens,
+ChannelServiceImpl::ChannelServiceImpl(ChannelStore* store, MemberStore* members,
+                                       const PageTokenCodec* tokens,
                                        absl::Duration max_statement_time,
                                        const EndUserAuth* end_users)
     : store_(store),
+      members_(members),
       tokens_(tokens),
       max_statement_time_(max_statement_time),
       end_users_(end_users) {}
@@ -184,8 +186,8 @@ grpc::Status ChannelServiceImpl::AddMember(grpc::ServerContext* context,
         v1::MemberRole role = request->role() == v1::MEMBER_ROLE_UNSPECIFIED
                                   ? v1::MEMBER_ROLE_MEMBER
                                   : request->role();
-        return store_->AddMember(request->channel_id(), request->user_id(), role,
-                                 request->actor_id(), Deadline(context));
+        return members_->AddMember(request->channel_id(), request->user_id(), role,
+                                   request->actor_id(), Deadline(context));
       });
 }
 
@@ -196,8 +198,8 @@ grpc::Status ChannelServiceImpl::RemoveMember(grpc::ServerContext* context,
     RETURN_IF_ERROR(ValidateIds({{"channel_id", &request->channel_id()},
                                  {"user_id", &request->user_id()},
                                  {"actor_id", &request->actor_id()}}));
-    return store_->RemoveMember(request->channel_id(), request->user_id(), request->actor_id(),
-                                Deadline(context));
+    return members_->RemoveMember(request->channel_id(), request->user_id(), request->actor_id(),
+                                  Deadline(context));
   });
 }
 
@@ -210,8 +212,8 @@ grpc::Status ChannelServiceImpl::UpdateMemberRole(grpc::ServerContext* context,
                                      {"user_id", &request->user_id()},
                                      {"actor_id", &request->actor_id()}}));
         RETURN_IF_ERROR(ValidateRole("role", request->role(), /*allow_unspecified=*/false));
-        return store_->UpdateMemberRole(request->channel_id(), request->user_id(), request->role(),
-                                        request->actor_id(), Deadline(context));
+        return members_->UpdateMemberRole(request->channel_id(), request->user_id(),
+                                          request->role(), request->actor_id(), Deadline(context));
       });
 }
 
@@ -225,8 +227,8 @@ absl::StatusOr<v1::ListMembersResponse> ChannelServiceImpl::DoListMembers(
       absl::StrCat("ListMembers\n", request.channel_id(), "\n", request.viewer_id());
   ASSIGN_OR_RETURN(PageCursor cursor, PageCursor::Decode(*tokens_, query, request.page_token(), 1));
   ASSIGN_OR_RETURN(std::vector<v1::ChannelMember> members,
-                   store_->ListMembers(request.channel_id(), request.viewer_id(), cursor.key(0),
-                                       page_size + 1, Deadline(context)));
+                   members_->ListMembers(request.channel_id(), request.viewer_id(), cursor.key(0),
+                                         page_size + 1, Deadline(context)));
   v1::ListMembersResponse response;
   response.set_next_page_token(FinishPage(
       *tokens_, query, members, page_size, /*cut=*/false,

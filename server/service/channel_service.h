@@ -11,6 +11,7 @@
 #include "server/auth/acting_user.h"
 #include "server/common/page_token.h"
 #include "server/store/channel_store.h"
+#include "server/store/member_store.h"
 
 namespace chatgenius {
 
@@ -19,7 +20,7 @@ class ChannelServiceImpl final : public db::v1::ChannelService::Service {
   // `store` and `tokens` must outlive the service.
   // `end_users` (may be null: end-user tokens off) checks each call's
   // acting user against its x-end-user-token; it must outlive the service.
-  ChannelServiceImpl(ChannelStore* store, const PageTokenCodec* tokens,
+  ChannelServiceImpl(ChannelStore* store, MemberStore* members, const PageTokenCodec* tokens,
                      absl::Duration max_statement_time, const EndUserAuth* end_users = nullptr);
 
   grpc::Status CreateChannel(grpc::ServerContext* context,
@@ -75,6 +76,7 @@ class ChannelServiceImpl final : public db::v1::ChannelService::Service {
   CallLimits Deadline(grpc::ServerContext* context) const;
 
   ChannelStore* const store_;
+  MemberStore* const members_;
   const PageTokenCodec* const tokens_;
   const absl::Duration max_statement_time_;
   const EndUserAuth* const end_users_;

@@ -95,7 +95,7 @@ absl::StatusOr<v1::Attachment> AttachmentStore::Add(const v1::Attachment& a,
           return absl::PermissionDeniedError(
               "attachment.uploader_id: only the message's author may attach files to it");
         }
-        if (access.archived) return absl::FailedPreconditionError("channel is archived");
+        RETURN_IF_ERROR(RequireNotArchived(access));
         Exec(txn, kAttMessageLock, a.message_id());
         if (Exec(txn, kAttCount, a.message_id())[0][0].as<int>() >=
             limits_.max_attachments_per_message) {
@@ -150,7 +150,7 @@ absl::Status AttachmentStore::Delete(const std::string& id, const std::string& a
       return absl::PermissionDeniedError(
           "actor_id: only the uploader or a channel owner/admin may delete an attachment");
     }
-    if (access.archived) return absl::FailedPreconditionError("channel is archived");
+    RETURN_IF_ERROR(RequireNotArchived(access));
     Exec(txn, kAttDelete, id);
     return MessageStore::AppendUpdatedIn(txn, r[0][2].as<std::string>(), actor_id);
   });

@@ -110,6 +110,17 @@ absl::Status RequireMember(const ChannelAccess& access, absl::string_view field)
   return access.is_member() ? absl::OkStatus() : NotMember(field);
 }
 
+absl::Status RequireManager(const ChannelAccess& access, absl::string_view what) {
+  if (access.is_manager()) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      absl::StrCat("actor_id: only a channel owner or admin may ", what));
+}
+
+absl::Status RequireNotArchived(const ChannelAccess& access) {
+  if (!access.archived) return absl::OkStatus();
+  return absl::FailedPreconditionError("channel is archived; unarchive it first");
+}
+
 std::string LiveUserSql(absl::string_view user) {
   return absl::Substitute("EXISTS (SELECT 1 FROM users v WHERE v.id = $0 AND v.deleted_at IS NULL)",
                           user);

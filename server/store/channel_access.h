@@ -93,6 +93,15 @@ absl::Status UserNotFound(absl::string_view field, absl::string_view id);
 // channel") unless the user is a member: every change needs membership.
 [[nodiscard]] absl::Status RequireMember(const ChannelAccess& access, absl::string_view field);
 
+// RequireManager is PERMISSION_DENIED ("actor_id: only a channel owner or
+// admin may WHAT") unless the actor is an owner or admin.
+[[nodiscard]] absl::Status RequireManager(const ChannelAccess& access, absl::string_view what);
+
+// RequireNotArchived is FAILED_PRECONDITION ("channel is archived; unarchive
+// it first") for an archived channel: it takes no changes to its content or
+// membership (the one wording for every write).
+[[nodiscard]] absl::Status RequireNotArchived(const ChannelAccess& access);
+
 // LiveUserSql is the SQL condition "the user in parameter `user` (e.g. "$1")
 // exists and is not deleted", for statements that apply the rule in SQL.
 std::string LiveUserSql(absl::string_view user);

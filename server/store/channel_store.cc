@@ -8,6 +8,7 @@
 #include "server/db/statement.h"
 #include "server/db/transaction.h"
 #include "server/store/event_store.h"
+#include "server/store/member_store.h"
 #include "server/store/row_conversion.h"
 
 namespace chatgenius {
@@ -53,30 +54,6 @@ v1::Channel ChannelFromRow(const pqxx::row& r) {
   return c;
 }
 
-// Columns of a membership (alias m) joined with its user (alias u).
-const std::string& MemberColumns() {
-  static const auto* cols = new std::string(
-      absl::StrCat("m.channel_id, u.id, u.username, u.display_name, u.avatar_url, u.is_bot, "
-                   "m.role, ",
-                   MicrosSql("m.joined_at"), ", coalesce(m.last_read_message_id, '')"));
-  return *cols;
-}
-
-v1::ChannelMember MemberFromRow(const pqxx::row& r) {
-  v1::ChannelMember m;
-  m.set_channel_id(r[0].as<std::string>());
-  v1::UserSummary* u = m.mutable_user();
-  u->set_id(r[1].as<std::string>());
-  u->set_username(r[2].as<std::string>());
-  u->set_display_name(r[3].as<std::string>());
-  u->set_avatar_url(r[4].as<std::string>());
-  u->set_is_bot(r[5].as<bool>());
-  m.set_role(RoleFromSql(r[6].as<std::string>()));
-  SetTimestamp(r[7], m.mutable_join_time());
-  m.set_last_read_message_id(r[8].as<std::string>());
-  return m;
-}
-
 // Unread = top-level messages by others after the member's marker (alias m).
 constexpr char kUnreadCountSql[] =
     "(SELECT count(*) FROM messages x WHERE x.channel_id = m.channel_id "
@@ -86,10 +63,6 @@ constexpr char kUnreadCountSql[] =
 const Statement kChannelInsert("channel_insert",
                                "INSERT INTO channels (id, name, description, type, created_by) "
                                "VALUES ($1, $2, $3, $4, $5)");
-
-const Statement kMemberInsert("member_insert",
-                              "INSERT INTO channel_members (channel_id, user_id, role) "
-                              "VALUES ($1, $2, $3) ON CONFLICT (channel_id, user_id) DO NOTHING");
 
 const Statement kChannelGet("channel_get", absl::StrCat("SELECT ", ChannelColumns(),
                                                         " FROM channels c WHERE c.id = $1 "
@@ -127,30 +100,6 @@ const Statement kChannelListPublic(
                  "AND ",
                  LiveUserSql("$5"), " ORDER BY c.name, c.id LIMIT $4"));
 
-const Statement kMemberGet("member_get", absl::StrCat("SELECT ", MemberColumns(),
-                                                      " FROM channel_members m JOIN users u ON "
-                                                      "u.id = m.user_id WHERE m.channel_id = $1 "
-                                                      "AND m.user_id = $2"));
-
-const Statement kMemberDelete("member_delete",
-                              "DELETE FROM channel_members WHERE channel_id = $1 AND user_id = $2");
-
-const Statement kMemberSetRole("member_set_role",
-                               "UPDATE channel_members SET role = $3 WHERE channel_id = $1 "
-                               "AND user_id = $2");
-
-const Statement kOwnerCount("owner_count",
-                            "SELECT count(*) FROM channel_members m JOIN users u ON "
-                            "u.id = m.user_id WHERE m.channel_id = $1 AND m.role = 'owner' "
-                            "AND u.deleted_at IS NULL");
-
-const Statement kMemberList("member_list", absl::StrCat("SELECT ", MemberColumns(),
-                                                        " FROM channel_members m JOIN users u ON "
-                                                        "u.id = m.user_id WHERE m.channel_id = $1 "
-                                                        "AND m.user_id > $2::text "
-                                                        "AND u.deleted_at IS NULL "
-                                                        "ORDER BY m.user_id LIMIT $3"));
-
 const Statement kDmInsert("dm_insert",
                           "INSERT INTO channels (id, name, type, dm_key, created_by) "
                           "VALUES ($1, NULL, 'dm', $2, $3) "
@@ -179,44 +128,20 @@ const ConstraintMessages& ChannelConstraintMessages() {
   return *messages;
 }
 
-absl::Status RequireManager(const ChannelAccess& access, absl::string_view what) {
-  if (!access.is_manager()) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("actor_id: only a channel owner or admin may ", what));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status RequireNotArchived(const ChannelAccess& access) {
-  if (access.archived) {
-    return absl::FailedPreconditionError("channel is archived; unarchive it first");
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<v1::Channel> GetIn(pqxx::transaction_base& txn, const std::string& id) {
   pqxx::result r = Exec(txn, kChannelGet, id);
   if (r.empty()) return ChannelNotFound(id);
   return ChannelFromRow(r[0]);
 }
 
-absl::StatusOr<v1::ChannelMember> MemberIn(pqxx::transaction_base& txn,
-                                           const std::string& channel_id,
-                                           const std::string& user_id) {
-  pqxx::result r = Exec(txn, kMemberGet, channel_id, user_id);
-  if (r.empty()) {
-    return absl::NotFoundError(
-        absl::StrCat("user ", user_id, " is not a member of channel ", channel_id));
-  }
-  return MemberFromRow(r[0]);
-}
-
-// Appends a member event about `member` (its user is the event's user).
-void AppendMemberEvent(pqxx::transaction_base& txn, v1::EventKind kind,
-                       const v1::ChannelMember& member, const std::string& actor_id) {
-  v1::Event event = NewEvent(kind, member.channel_id(), actor_id);
-  *event.mutable_member() = member;
-  EventStore::AppendIn(txn, event, member.user().id());
+v1::ReadState ReadStateFromRow(const std::string& channel_id, const std::string& user_id,
+                               const pqxx::row& r) {
+  v1::ReadState out;
+  out.set_channel_id(channel_id);
+  out.set_user_id(user_id);
+  out.set_last_read_message_id(r[0].as<std::string>());
+  out.set_unread_count(r[1].as<int64_t>());
+  return out;
 }
 
 void AppendChannelEvent(pqxx::transaction_base& txn, v1::EventKind kind, const v1::Channel& channel,
@@ -228,19 +153,6 @@ void AppendChannelEvent(pqxx::transaction_base& txn, v1::EventKind kind, const v
 
 }  // namespace
 
-const char* RoleToSql(v1::MemberRole role) {
-  switch (role) {
-    case v1::MEMBER_ROLE_OWNER:
-      return "owner";
-    case v1::MEMBER_ROLE_ADMIN:
-      return "admin";
-    default:
-      return "member";
-  }
-}
-
-namespace {}  // namespace
-
 ChannelStore::ChannelStore(ConnectionPool* pool) : pool_(pool) {}
 
 absl::StatusOr<v1::Channel> ChannelStore::Create(const v1::Channel& channel,
@@ -249,15 +161,14 @@ absl::StatusOr<v1::Channel> ChannelStore::Create(const v1::Channel& channel,
   return RunInTransaction(
       *pool_, call,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Channel> {
-        v1::Channel out;
         RETURN_IF_ERROR(RequireLiveUserIn(txn, "creator_id", creator_id, /*lock=*/true));
         const std::string id = NewUlid();
         Exec(txn, kChannelInsert, id, channel.name(), channel.description(),
              TypeToSql(channel.type()), creator_id);
-        Exec(txn, kMemberInsert, id, creator_id, "owner");
-        ASSIGN_OR_RETURN(out, GetIn(txn, id));
-        ASSIGN_OR_RETURN(v1::ChannelMember owner, MemberIn(txn, id, creator_id));
-        AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_JOINED, owner, creator_id);
+        MemberStore::InsertMemberIn(txn, id, creator_id, v1::MEMBER_ROLE_OWNER);
+        ASSIGN_OR_RETURN(v1::Channel out, GetIn(txn, id));
+        ASSIGN_OR_RETURN(v1::ChannelMember owner, MemberStore::MemberIn(txn, id, creator_id));
+        MemberStore::AppendMemberEventIn(txn, v1::EVENT_KIND_MEMBER_JOINED, owner, creator_id);
         return out;
       },
       &ChannelConstraintMessages());
@@ -266,12 +177,10 @@ absl::StatusOr<v1::Channel> ChannelStore::Create(const v1::Channel& channel,
 absl::StatusOr<v1::Channel> ChannelStore::Get(const std::string& id, const std::string& viewer_id,
                                               const CallLimits& call) {
   return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Channel> {
-    v1::Channel out;
     ASSIGN_OR_RETURN(ChannelAccess access,
                      AccessIn(txn, id, "viewer_id", viewer_id, AccessLock::kNone));
     RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
-    ASSIGN_OR_RETURN(out, GetIn(txn, id));
-    return out;
+    return GetIn(txn, id);
   });
 }
 
@@ -281,7 +190,6 @@ absl::StatusOr<v1::Channel> ChannelStore::Update(const std::string& id, const st
   return RunInTransaction(
       *pool_, call,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Channel> {
-        v1::Channel out;
         ASSIGN_OR_RETURN(ChannelAccess access,
                          AccessIn(txn, id, "actor_id", actor_id, AccessLock::kUpdate));
         RETURN_IF_ERROR(RequireManager(access, "update a channel"));
@@ -291,7 +199,7 @@ absl::StatusOr<v1::Channel> ChannelStore::Update(const std::string& id, const st
         }
         Exec(txn, kChannelUpdate, id, update.name.has_value(), update.name.value_or(""),
              update.description.has_value(), update.description.value_or(""));
-        ASSIGN_OR_RETURN(out, GetIn(txn, id));
+        ASSIGN_OR_RETURN(v1::Channel out, GetIn(txn, id));
         AppendChannelEvent(txn, v1::EVENT_KIND_CHANNEL_UPDATED, out, actor_id);
         return out;
       },
@@ -303,7 +211,6 @@ absl::StatusOr<v1::Channel> ChannelStore::SetArchived(const std::string& id,
                                                       const CallLimits& call) {
   return RunInTransaction(
       *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Channel> {
-        v1::Channel out;
         ASSIGN_OR_RETURN(ChannelAccess access,
                          AccessIn(txn, id, "actor_id", actor_id, AccessLock::kUpdate));
         RETURN_IF_ERROR(
@@ -314,7 +221,7 @@ absl::StatusOr<v1::Channel> ChannelStore::SetArchived(const std::string& id,
         const bool changed =
             (archived ? Exec(txn, kChannelArchive, id, actor_id) : Exec(txn, kChannelUnarchive, id))
                 .affected_rows() > 0;
-        ASSIGN_OR_RETURN(out, GetIn(txn, id));
+        ASSIGN_OR_RETURN(v1::Channel out, GetIn(txn, id));
         if (changed) {
           AppendChannelEvent(
               txn, archived ? v1::EVENT_KIND_CHANNEL_ARCHIVED : v1::EVENT_KIND_CHANNEL_UPDATED, out,
@@ -381,127 +288,15 @@ absl::StatusOr<std::vector<v1::ChannelListEntry>> ChannelStore::ListPublic(
       });
 }
 
-absl::StatusOr<v1::ChannelMember> ChannelStore::AddMember(const std::string& channel_id,
-                                                          const std::string& user_id,
-                                                          v1::MemberRole role,
-                                                          const std::string& actor_id,
-                                                          const CallLimits& call) {
-  return RunInTransaction(
-      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::ChannelMember> {
-        v1::ChannelMember out;
-        ASSIGN_OR_RETURN(ChannelAccess actor,
-                         AccessIn(txn, channel_id, "actor_id", actor_id, AccessLock::kUpdate));
-        if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
-          return absl::FailedPreconditionError("direct channels have a fixed set of members");
-        }
-        RETURN_IF_ERROR(RequireNotArchived(actor));
-        const bool self_join = actor_id == user_id && actor.type == v1::CHANNEL_TYPE_PUBLIC &&
-                               role == v1::MEMBER_ROLE_MEMBER;
-        if (!self_join) RETURN_IF_ERROR(RequireManager(actor, "add other members or set roles"));
-        if (role == v1::MEMBER_ROLE_OWNER && actor.role != v1::MEMBER_ROLE_OWNER) {
-          return absl::PermissionDeniedError("actor_id: only an owner may add another owner");
-        }
-        RETURN_IF_ERROR(RequireLiveUserIn(txn, "user_id", user_id, /*lock=*/true));
-        // An existing membership stays as it is (idempotent add, no event).
-        const bool joined =
-            Exec(txn, kMemberInsert, channel_id, user_id, RoleToSql(role)).affected_rows() > 0;
-        ASSIGN_OR_RETURN(out, MemberIn(txn, channel_id, user_id));
-        if (joined) AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_JOINED, out, actor_id);
-        return out;
-      });
-}
-
-absl::Status ChannelStore::RemoveMember(const std::string& channel_id, const std::string& user_id,
-                                        const std::string& actor_id, const CallLimits& call) {
-  return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(ChannelAccess actor,
-                     AccessIn(txn, channel_id, "actor_id", actor_id, AccessLock::kUpdate));
-    if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
-      return absl::FailedPreconditionError("direct channels have a fixed set of members");
-    }
-    RETURN_IF_ERROR(RequireNotArchived(actor));
-    ASSIGN_OR_RETURN(v1::ChannelMember target, MemberIn(txn, channel_id, user_id));
-    if (actor_id != user_id) {
-      RETURN_IF_ERROR(RequireManager(actor, "remove other members"));
-      if (target.role() == v1::MEMBER_ROLE_OWNER && actor.role != v1::MEMBER_ROLE_OWNER) {
-        return absl::PermissionDeniedError("actor_id: only an owner may remove an owner");
-      }
-    }
-    if (target.role() == v1::MEMBER_ROLE_OWNER &&
-        Exec(txn, kOwnerCount, channel_id)[0][0].as<int>() <= 1) {
-      return absl::FailedPreconditionError(
-          "the last owner cannot leave; make another member owner first");
-    }
-    Exec(txn, kMemberDelete, channel_id, user_id);
-    AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_LEFT, target, actor_id);
-    return absl::OkStatus();
-  });
-}
-
-absl::StatusOr<v1::ChannelMember> ChannelStore::UpdateMemberRole(const std::string& channel_id,
-                                                                 const std::string& user_id,
-                                                                 v1::MemberRole role,
-                                                                 const std::string& actor_id,
-                                                                 const CallLimits& call) {
-  return RunInTransaction(
-      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::ChannelMember> {
-        v1::ChannelMember out;
-        ASSIGN_OR_RETURN(ChannelAccess actor,
-                         AccessIn(txn, channel_id, "actor_id", actor_id, AccessLock::kUpdate));
-        if (actor.type == v1::CHANNEL_TYPE_DIRECT) {
-          return absl::FailedPreconditionError("direct channels have no roles to change");
-        }
-        RETURN_IF_ERROR(RequireNotArchived(actor));
-        RETURN_IF_ERROR(RequireManager(actor, "change roles"));
-        ASSIGN_OR_RETURN(v1::ChannelMember target, MemberIn(txn, channel_id, user_id));
-        const bool touches_owner =
-            role == v1::MEMBER_ROLE_OWNER || target.role() == v1::MEMBER_ROLE_OWNER;
-        if (touches_owner && actor.role != v1::MEMBER_ROLE_OWNER) {
-          return absl::PermissionDeniedError(
-              "actor_id: only an owner may grant or revoke ownership");
-        }
-        if (target.role() == v1::MEMBER_ROLE_OWNER && role != v1::MEMBER_ROLE_OWNER &&
-            Exec(txn, kOwnerCount, channel_id)[0][0].as<int>() <= 1) {
-          return absl::FailedPreconditionError(
-              "the last owner cannot be demoted; make another member owner first");
-        }
-        Exec(txn, kMemberSetRole, channel_id, user_id, RoleToSql(role));
-        ASSIGN_OR_RETURN(out, MemberIn(txn, channel_id, user_id));
-        if (target.role() != role) {
-          AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_ROLE_CHANGED, out, actor_id);
-        }
-        return out;
-      });
-}
-
-absl::StatusOr<std::vector<v1::ChannelMember>> ChannelStore::ListMembers(
-    const std::string& channel_id, const std::string& viewer_id, const std::string& after_user_id,
-    int limit, const CallLimits& call) {
-  return RunReadOnly(
-      *pool_, call,
-      [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<v1::ChannelMember>> {
-        std::vector<v1::ChannelMember> out;
-        ASSIGN_OR_RETURN(ChannelAccess access,
-                         AccessIn(txn, channel_id, "viewer_id", viewer_id, AccessLock::kNone));
-        RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
-        for (const pqxx::row& r : Exec(txn, kMemberList, channel_id, after_user_id, limit)) {
-          out.push_back(MemberFromRow(r));
-        }
-        return out;
-      });
-}
-
 absl::StatusOr<v1::Channel> ChannelStore::GetOrCreateDirect(
     const std::vector<std::string>& user_ids, const std::string& actor_id, const CallLimits& call) {
   const std::string key = absl::StrJoin(user_ids, ",");
   return RunInTransaction(
       *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Channel> {
-        v1::Channel out;
         RETURN_IF_ERROR(RequireLiveUserIn(txn, "actor_id", actor_id, /*lock=*/true));
         pqxx::result existing = Exec(txn, kDmFind, key);
         if (!existing.empty()) {
-          ASSIGN_OR_RETURN(out, GetIn(txn, existing[0][0].as<std::string>()));
-          return out;
+          return GetIn(txn, existing[0][0].as<std::string>());
         }
         for (size_t i = 0; i < user_ids.size(); ++i) {
           RETURN_IF_ERROR(RequireLiveUserIn(txn, absl::StrCat("user_ids[", i, "]"), user_ids[i],
@@ -513,15 +308,15 @@ absl::StatusOr<v1::Channel> ChannelStore::GetOrCreateDirect(
         if (inserted.empty()) {
           pqxx::result winner = Exec(txn, kDmFind, key);
           if (winner.empty()) return absl::AbortedError("direct channel creation raced; retry");
-          ASSIGN_OR_RETURN(out, GetIn(txn, winner[0][0].as<std::string>()));
-          return out;
+          return GetIn(txn, winner[0][0].as<std::string>());
         }
         const std::string id = inserted[0][0].as<std::string>();
-        for (const std::string& user : user_ids) Exec(txn, kMemberInsert, id, user, "member");
-        ASSIGN_OR_RETURN(out, GetIn(txn, id));
+        for (const std::string& user : user_ids)
+          MemberStore::InsertMemberIn(txn, id, user, v1::MEMBER_ROLE_MEMBER);
+        ASSIGN_OR_RETURN(v1::Channel out, GetIn(txn, id));
         for (const std::string& user : user_ids) {
-          ASSIGN_OR_RETURN(v1::ChannelMember member, MemberIn(txn, id, user));
-          AppendMemberEvent(txn, v1::EVENT_KIND_MEMBER_JOINED, member, actor_id);
+          ASSIGN_OR_RETURN(v1::ChannelMember member, MemberStore::MemberIn(txn, id, user));
+          MemberStore::AppendMemberEventIn(txn, v1::EVENT_KIND_MEMBER_JOINED, member, actor_id);
         }
         return out;
       });
@@ -533,7 +328,6 @@ absl::StatusOr<v1::ReadState> ChannelStore::MarkRead(const std::string& channel_
                                                      const CallLimits& call) {
   return RunInTransaction(
       *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::ReadState> {
-        v1::ReadState out;
         ASSIGN_OR_RETURN(ChannelAccess access,
                          AccessIn(txn, channel_id, "user_id", user_id, AccessLock::kShare));
         RETURN_IF_ERROR(RequireMember(access, "user_id"));
@@ -543,11 +337,7 @@ absl::StatusOr<v1::ReadState> ChannelStore::MarkRead(const std::string& channel_
         }
         Exec(txn, kReadMark, channel_id, user_id, message_id);
         pqxx::result r = Exec(txn, kReadState, channel_id, user_id);
-        out.set_channel_id(channel_id);
-        out.set_user_id(user_id);
-        out.set_last_read_message_id(r[0][0].as<std::string>());
-        out.set_unread_count(r[0][1].as<int64_t>());
-        return out;
+        return ReadStateFromRow(channel_id, user_id, r[0]);
       });
 }
 
@@ -556,17 +346,12 @@ absl::StatusOr<v1::ReadState> ChannelStore::GetReadState(const std::string& chan
                                                          const CallLimits& call) {
   return RunReadOnly(
       *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::ReadState> {
-        v1::ReadState out;
         ASSIGN_OR_RETURN(ChannelAccess access,
                          AccessIn(txn, channel_id, "user_id", user_id, AccessLock::kNone));
         RETURN_IF_ERROR(RequireMember(access, "user_id"));
         pqxx::result r = Exec(txn, kReadState, channel_id, user_id);
         if (r.empty()) return RequireMember(ChannelAccess{}, "user_id");  // left meanwhile
-        out.set_channel_id(channel_id);
-        out.set_user_id(user_id);
-        out.set_last_read_message_id(r[0][0].as<std::string>());
-        out.set_unread_count(r[0][1].as<int64_t>());
-        return out;
+        return ReadStateFromRow(channel_id, user_id, r[0]);
       });
 }
 

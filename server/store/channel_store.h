@@ -75,22 +75,6 @@ class ChannelStore {
       const std::string& viewer_id, bool include_archived, const std::string& after_name,
       const std::string& after_id, int limit, const CallLimits& call);
 
-  [[nodiscard]] absl::StatusOr<db::v1::ChannelMember> AddMember(const std::string& channel_id,
-                                                                const std::string& user_id,
-                                                                db::v1::MemberRole role,
-                                                                const std::string& actor_id,
-                                                                const CallLimits& call);
-  [[nodiscard]] absl::Status RemoveMember(const std::string& channel_id, const std::string& user_id,
-                                          const std::string& actor_id, const CallLimits& call);
-  [[nodiscard]] absl::StatusOr<db::v1::ChannelMember> UpdateMemberRole(
-      const std::string& channel_id, const std::string& user_id, db::v1::MemberRole role,
-      const std::string& actor_id, const CallLimits& call);
-  // ListMembers returns the live members with user id > `after_user_id`
-  // of a channel `viewer_id` may read.
-  [[nodiscard]] absl::StatusOr<std::vector<db::v1::ChannelMember>> ListMembers(
-      const std::string& channel_id, const std::string& viewer_id, const std::string& after_user_id,
-      int limit, const CallLimits& call);
-
   // GetOrCreateDirect returns the direct channel of exactly `user_ids`
   // (2..9 distinct, sorted), creating it and its memberships on first use.
   // `actor_id`, one of them, must be live; creating needs every user live.
@@ -110,10 +94,6 @@ class ChannelStore {
  private:
   ConnectionPool* const pool_;
 };
-
-// RoleToSql converts member roles to the column's text ("owner", "admin",
-// "member"); RoleFromSql (channel_access.h) reads them back.
-const char* RoleToSql(db::v1::MemberRole role);
 
 }  // namespace chatgenius
 

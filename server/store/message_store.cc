@@ -243,9 +243,7 @@ absl::StatusOr<v1::Message> MessageStore::Post(const NewMessage& message, const 
         ASSIGN_OR_RETURN(ChannelAccess access, AccessIn(txn, message.channel_id, "author_id",
                                                         author, AccessLock::kShare));
         RETURN_IF_ERROR(RequireMember(access, "author_id"));
-        if (access.archived) {
-          return absl::FailedPreconditionError("channel is archived; it accepts no new messages");
-        }
+        RETURN_IF_ERROR(RequireNotArchived(access));
         std::optional<std::string> parent;
         if (!message.thread_parent_id.empty()) {
           ASSIGN_OR_RETURN(MessageMeta p, MetaIn(txn, message.thread_parent_id,
@@ -298,7 +296,7 @@ absl::StatusOr<v1::Message> MessageStore::Edit(const std::string& id, const std:
         if (meta.author_id != actor_id) {
           return absl::PermissionDeniedError("actor_id: only the author may edit a message");
         }
-        if (access.archived) return absl::FailedPreconditionError("channel is archived");
+        RETURN_IF_ERROR(RequireNotArchived(access));
         Exec(txn, kMsgEdit, id, content);
         ASSIGN_OR_RETURN(v1::Message out, GetVisibleIn(txn, id, actor_id));
         v1::Event event = NewEvent(v1::EVENT_KIND_MESSAGE_UPDATED, out.channel_id(), actor_id);
@@ -319,7 +317,7 @@ absl::Status MessageStore::Delete(const std::string& id, const std::string& acto
       return absl::PermissionDeniedError(
           "actor_id: only the author or a channel owner/admin may delete a message");
     }
-    if (access.archived) return absl::FailedPreconditionError("channel is archived");
+    RETURN_IF_ERROR(RequireNotArchived(access));
     Exec(txn, kMsgDelete, id);
     v1::Event event = NewEvent(v1::EVENT_KIND_MESSAGE_DELETED, meta.channel_id, actor_id);
     v1::Message* gone = event.mutable_message();

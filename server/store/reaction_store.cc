@@ -74,7 +74,7 @@ absl::StatusOr<v1::Reaction> ReactionStore::Add(const std::string& message_id,
         ASSIGN_OR_RETURN(ChannelAccess access,
                          AccessIn(txn, channel_id, "user_id", user_id, AccessLock::kShare));
         RETURN_IF_ERROR(RequireMember(access, "user_id"));
-        if (access.archived) return absl::FailedPreconditionError("channel is archived");
+        RETURN_IF_ERROR(RequireNotArchived(access));
         Exec(txn, kRxMessageLock, message_id);
         const pqxx::row counts = Exec1(txn, kRxCounts, message_id, user_id, emoji);
         const bool repeat = counts[3].as<bool>();  // a no-op, whatever the counts
@@ -114,7 +114,7 @@ absl::Status ReactionStore::Remove(const std::string& message_id, const std::str
     ASSIGN_OR_RETURN(ChannelAccess access,
                      AccessIn(txn, channel_id, "user_id", user_id, AccessLock::kShare));
     RETURN_IF_ERROR(RequireMember(access, "user_id"));
-    if (access.archived) return absl::FailedPreconditionError("channel is archived");
+    RETURN_IF_ERROR(RequireNotArchived(access));
     if (Exec(txn, kRxDelete, message_id, user_id, emoji).affected_rows() == 0) {
       return absl::NotFoundError(absl::StrCat("no reaction ", emoji, " by this user"));
     }
