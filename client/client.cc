@@ -4,6 +4,9 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/descriptor.pb.h>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -14,21 +17,21 @@ namespace {
 
 namespace v1 = ::chatgenius::db::v1;
 
-// Methods that may run twice without harm, by service.
-const std::vector<std::pair<const char*, std::vector<const char*>>>& IdempotentMethods() {
-  static const auto* methods = new std::vector<std::pair<const char*, std::vector<const char*>>>{
-      {"chatgenius.db.v1.UserService",
-       {"GetUser", "LookupUser", "BatchGetUsers", "ListUsers", "GetUserStatus", "SetUserStatus"}},
-      {"chatgenius.db.v1.ChannelService",
-       {"GetChannel", "ListChannels", "ListMembers", "GetOrCreateDirectChannel", "AddMember",
-        "MarkRead", "GetReadState", "ArchiveChannel", "UnarchiveChannel"}},
-      {"chatgenius.db.v1.MessageService",
-       {"GetMessage", "ListMessages", "ListThreadReplies", "SearchMessages", "ListAttachments"}},
-      {"chatgenius.db.v1.ReactionService", {"AddReaction", "ListReactions"}},
-      {"chatgenius.db.v1.MigrationService", {"GetMigrationStatus", "ApplyMigrations"}},
-      {"chatgenius.db.v1.AdminService", {"GetPoolStats", "GetTunnelStatus", "GetServerInfo"}},
-  };
-  return *methods;
+// The services whose methods the client may retry (their descriptors, as
+// compiled in from the .proto files).
+const std::vector<const google::protobuf::ServiceDescriptor*>& Services() {
+  static const auto* services = [] {
+    auto* out = new std::vector<const google::protobuf::ServiceDescriptor*>();
+    for (const char* name :
+         {v1::UserService::service_full_name(), v1::ChannelService::service_full_name(),
+          v1::MessageService::service_full_name(), v1::ReactionService::service_full_name(),
+          v1::EventService::service_full_name(), v1::MigrationService::service_full_name(),
+          v1::AdminService::service_full_name()}) {
+      out->push_back(google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name));
+    }
+    return out;
+  }();
+  return *services;
 }
 
 // Subscribe errors a subscription resumes after: server shutdown, a lost
@@ -40,12 +43,26 @@ bool Resumable(grpc::StatusCode code) {
 
 }  // namespace
 
+std::vector<std::string> IdempotentMethods() {
+  std::vector<std::string> out;
+  for (const google::protobuf::ServiceDescriptor* service : Services()) {
+    for (int i = 0; i < service->method_count(); ++i) {
+      const google::protobuf::MethodDescriptor* m = service->method(i);
+      if (m->options().idempotency_level() !=
+          google::protobuf::MethodOptions::IDEMPOTENCY_UNKNOWN) {
+        out.push_back(absl::StrCat(service->full_name(), "/", m->name()));
+      }
+    }
+  }
+  return out;
+}
+
 std::string ServiceConfigJson(int max_attempts) {
   std::vector<std::string> names;
-  for (const auto& [service, methods] : IdempotentMethods()) {
-    for (const char* m : methods) {
-      names.push_back(absl::StrCat(R"({"service":")", service, R"(","method":")", m, R"("})"));
-    }
+  for (const std::string& method : IdempotentMethods()) {
+    const size_t slash = method.rfind('/');
+    names.push_back(absl::StrCat(R"({"service":")", method.substr(0, slash), R"(","method":")",
+                                 method.substr(slash + 1), R"("})"));
   }
   std::string retry;
   if (max_attempts > 1) {

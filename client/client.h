@@ -29,6 +29,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
@@ -68,6 +69,11 @@ struct ClientOptions {
 // kStartAfterMetadata is the Subscribe initial-metadata key naming the
 // event id a stream starts after (see event_service.proto).
 inline constexpr char kStartAfterMetadata[] = "chatgenius-start-after";
+
+// IdempotentMethods lists "package.Service/Method" for every method whose
+// .proto declares an idempotency_level (NO_SIDE_EFFECTS or IDEMPOTENT):
+// the ones the client retries. The protos are the one list.
+std::vector<std::string> IdempotentMethods();
 
 // ServiceConfigJson returns the gRPC service config the client installs:
 // round_robin and the retry policy for idempotent methods.

@@ -25,7 +25,9 @@ struct CallLimits {
   CallLimits(absl::Time deadline, std::function<bool()> cancelled)
       : deadline(deadline), cancelled(std::move(cancelled)) {}
 
-  // The work must finish by then (statement_timeout is derived from it).
+  // The work must finish by then: the CancelWatcher cancels a statement
+  // still running at the deadline, and cuts its connection a grace later
+  // (no per-call statement_timeout is set; the session's is the cap).
   absl::Time deadline;
   // Returns true once the caller has cancelled; may be called from any
   // thread. Empty: never cancelled.

@@ -7,11 +7,14 @@
 //
 //   class 23 integrity:    23505 unique_violation      -> ALREADY_EXISTS
 //                          23503 foreign_key_violation -> FAILED_PRECONDITION
-//                          23514 check_violation, 23502 not_null_violation
-//                                                      -> INVALID_ARGUMENT
+//                          23514 check_violation, 23502 not_null_violation,
+//                          23P01 exclusion_violation   -> INVALID_ARGUMENT
+//                          any other 23xxx             -> FAILED_PRECONDITION
 //   class 22 data:                                      -> INVALID_ARGUMENT
-//   class 40 rollback:     40001 serialization, 40P01 deadlock -> ABORTED
-//   57014 query_canceled (statement_timeout)            -> DEADLINE_EXCEEDED
+//   class 40 rollback:     40001 serialization, 40P01 deadlock, and any
+//                          other 40xxx                  -> ABORTED
+//   55P03 lock_not_available (lock_timeout)             -> ABORTED
+//   57014 query_canceled (statement_timeout, cancel)    -> DEADLINE_EXCEEDED
 //   class 08 connection, 57P01..57P03 shutdown/crash    -> UNAVAILABLE
 //   53xxx insufficient resources                        -> RESOURCE_EXHAUSTED
 //   42501 insufficient_privilege                        -> PERMISSION_DENIED

@@ -28,8 +28,9 @@ struct UserUpdate {
   bool avatar_url = false;
 };
 
-// UserStore reads and writes users. Thread-safe; every method runs one
-// transaction that must finish by `deadline`.
+// UserStore reads and writes users. Thread-safe; every method runs within
+// its `call` (deadline and cancellation): writes in one transaction, reads
+// in autocommit (RunReadOnly).
 class UserStore {
  public:
   // `pool` must outlive the store. Its statements (Statement constants in

@@ -17,6 +17,11 @@ TEST(PgErrorTest, SqlStateTable) {
            {"23503", absl::StatusCode::kFailedPrecondition},
            {"23514", absl::StatusCode::kInvalidArgument},
            {"23502", absl::StatusCode::kInvalidArgument},
+           {"23P01", absl::StatusCode::kInvalidArgument},     // exclusion_violation
+           {"23001", absl::StatusCode::kFailedPrecondition},  // restrict_violation: class 23
+           {"55P03", absl::StatusCode::kAborted},             // lock_not_available
+           {"40003", absl::StatusCode::kAborted},             // class 40
+           {"57P03", absl::StatusCode::kUnavailable},         // cannot_connect_now
            {"22001", absl::StatusCode::kInvalidArgument},
            {"22P02", absl::StatusCode::kInvalidArgument},
            {"40001", absl::StatusCode::kAborted},
