@@ -238,10 +238,73 @@ absl::Status PastDeadline(absl::string_view what) {
   return absl::DeadlineExceededError(absl::StrCat("ApplyMigrations: the deadline passed ", what));
 }
 
+// The history row of an attempt: applied (or re-applied after a failure),
+// or failed (rolled back; the file's checksum is kept only on success).
+constexpr char kRecordAppliedSql[] =
+    "INSERT INTO schema_migrations (version, description, checksum, execution_ms, "
+    "success) VALUES ($1, $2, $3, $4, true) "
+    "ON CONFLICT (version) DO UPDATE SET description = EXCLUDED.description, "
+    "checksum = EXCLUDED.checksum, installed_at = now(), "
+    "execution_ms = EXCLUDED.execution_ms, success = true";
+constexpr char kRecordFailedSql[] =
+    "INSERT INTO schema_migrations (version, description, checksum, execution_ms, "
+    "success) VALUES ($1, $2, $3, $4, false) "
+    "ON CONFLICT (version) DO UPDATE SET installed_at = now(), "
+    "execution_ms = EXCLUDED.execution_ms, success = false";
+
+// An applied migration whose file changed since is refused: history must
+// not be rewritten.
+absl::Status RequireUnedited(const MigrationReport& report) {
+  for (const MigrationInfo& info : report.migrations) {
+    if (info.state == MigrationState::kChecksumMismatch) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "migration V", info.version, " (", info.description, ") was applied with checksum ",
+          info.applied_checksum, " but the file in this binary has ", info.checksum,
+          "; applied migrations must not be edited — add a new migration instead"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool PastOrNearly(absl::Time deadline) { return absl::Now() >= deadline - absl::Milliseconds(5); }
+
+// ApplyOne runs `m` in its own transaction and records the outcome. A
+// failure cut off by the deadline is left pending (not a defect of the
+// file); any other is recorded as failed and returned FAILED_PRECONDITION
+// (UNAVAILABLE if the database went away). A broken connection throws.
+absl::Status ApplyOne(pqxx::connection& conn, const MigrationFile& m, absl::Time deadline) {
+  if (!BoundBy(conn, deadline)) return PastDeadline(absl::StrCat("before migration V", m.version));
+  const absl::Time start = absl::Now();
+  const auto elapsed_ms = [&] {
+    return static_cast<int>(absl::ToInt64Milliseconds(absl::Now() - start));
+  };
+  try {
+    pqxx::work txn(conn);
+    txn.exec(m.sql);
+    txn.exec_params(kRecordAppliedSql, m.version, m.description, m.checksum, elapsed_ms());
+    txn.commit();
+    return absl::OkStatus();
+  } catch (const pqxx::broken_connection&) {
+    throw;
+  } catch (const std::exception& e) {
+    absl::Status cause = StatusFromException(e);
+    if (PastOrNearly(deadline)) {
+      return PastDeadline(absl::StrCat("during migration V", m.version, "; rolled back"));
+    }
+    pqxx::work record(conn);
+    record.exec_params(kRecordFailedSql, m.version, m.description, m.checksum, elapsed_ms());
+    record.commit();
+    return absl::Status(cause.code() == absl::StatusCode::kUnavailable
+                            ? cause.code()
+                            : absl::StatusCode::kFailedPrecondition,
+                        absl::StrCat("migration V", m.version, " (", m.description,
+                                     ") failed and was rolled back: ", cause.message()));
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<MigrationReport> Migrator::Apply(absl::Time deadline) const {
-  const auto past = [&] { return absl::Now() >= deadline - absl::Milliseconds(5); };
   try {
     pqxx::connection conn(conninfo_);
     if (!BoundBy(conn, deadline)) return PastDeadline("before it started");
@@ -249,73 +312,24 @@ absl::StatusOr<MigrationReport> Migrator::Apply(absl::Time deadline) const {
     try {
       lock.emplace(conn);
     } catch (const std::exception& e) {
-      if (past()) return PastDeadline("waiting for another migrator's lock");
+      if (PastOrNearly(deadline)) return PastDeadline("waiting for another migrator's lock");
       throw;
     }
     pqxx::nontransaction(conn).exec(kCreateHistoryTable);
-
     std::vector<HistoryRow> history;
     {
       pqxx::work txn(conn);
       history = ReadHistory(txn);
       txn.commit();
     }
-    MigrationReport before = BuildReport(migrations_, history);
-    for (const MigrationInfo& info : before.migrations) {
-      if (info.state == MigrationState::kChecksumMismatch) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "migration V", info.version, " (", info.description, ") was applied with checksum ",
-            info.applied_checksum, " but the file in this binary has ", info.checksum,
-            "; applied migrations must not be edited — add a new migration instead"));
-      }
-    }
-
+    const MigrationReport before = BuildReport(migrations_, history);
+    RETURN_IF_ERROR(RequireUnedited(before));
     for (const MigrationFile& m : migrations_) {
       auto it = std::find_if(before.migrations.begin(), before.migrations.end(),
                              [&](const MigrationInfo& i) { return i.version == m.version; });
       if (it->state != MigrationState::kPending && it->state != MigrationState::kFailed) continue;
-      if (!BoundBy(conn, deadline)) {
-        return PastDeadline(absl::StrCat("before migration V", m.version));
-      }
-      const absl::Time start = absl::Now();
-      try {
-        pqxx::work txn(conn);
-        txn.exec(m.sql);
-        int ms = static_cast<int>(absl::ToInt64Milliseconds(absl::Now() - start));
-        txn.exec_params(
-            "INSERT INTO schema_migrations (version, description, checksum, execution_ms, "
-            "success) VALUES ($1, $2, $3, $4, true) "
-            "ON CONFLICT (version) DO UPDATE SET description = EXCLUDED.description, "
-            "checksum = EXCLUDED.checksum, installed_at = now(), "
-            "execution_ms = EXCLUDED.execution_ms, success = true",
-            m.version, m.description, m.checksum, ms);
-        txn.commit();
-      } catch (const pqxx::broken_connection&) {
-        throw;
-      } catch (const std::exception& e) {
-        absl::Status cause = StatusFromException(e);
-        if (past()) {
-          // Cut off by the caller's deadline, not a defect of the file:
-          // rolled back, and left pending for the next attempt.
-          return PastDeadline(absl::StrCat("during migration V", m.version, "; rolled back"));
-        }
-        int ms = static_cast<int>(absl::ToInt64Milliseconds(absl::Now() - start));
-        pqxx::work record(conn);
-        record.exec_params(
-            "INSERT INTO schema_migrations (version, description, checksum, execution_ms, "
-            "success) VALUES ($1, $2, $3, $4, false) "
-            "ON CONFLICT (version) DO UPDATE SET installed_at = now(), "
-            "execution_ms = EXCLUDED.execution_ms, success = false",
-            m.version, m.description, m.checksum, ms);
-        record.commit();
-        return absl::Status(cause.code() == absl::StatusCode::kUnavailable
-                                ? cause.code()
-                                : absl::StatusCode::kFailedPrecondition,
-                            absl::StrCat("migration V", m.version, " (", m.description,
-                                         ") failed and was rolled back: ", cause.message()));
-      }
+      RETURN_IF_ERROR(ApplyOne(conn, m, deadline));
     }
-
     pqxx::work txn(conn);
     MigrationReport after = BuildReport(migrations_, ReadHistory(txn));
     txn.commit();
