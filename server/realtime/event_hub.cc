@@ -10,16 +10,19 @@
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
 #include "server/metrics/prometheus_text.h"
+#include "server/realtime/reconnect_loop.h"
 
 namespace chatgenius {
 namespace {
 
 namespace v1 = ::chatgenius::db::v1;
 
+}  // namespace
+
 // Collects the sequencer's NOTIFYs: the payload is the highest position
 // its round gave (anything else, e.g. an operator's bare NOTIFY, means
 // "read to find out").
-class WakeUp : public pqxx::notification_receiver {
+class EventHub::WakeUp : public pqxx::notification_receiver {
  public:
   explicit WakeUp(pqxx::connection_base& conn)
       : pqxx::notification_receiver(conn, kEventNotifyChannel) {}
@@ -42,8 +45,6 @@ class WakeUp : public pqxx::notification_receiver {
   int64_t highest = 0;
   bool unknown = false;
 };
-
-}  // namespace
 
 EventHub::EventHub(HubSettings settings, EventStore* store)
     : settings_(std::move(settings)), store_(store) {}
@@ -162,64 +163,65 @@ void EventHub::RunRetention() {
 
 void EventHub::Run() {
   bool connected_before = false;
-  while (!stop_.HasBeenNotified()) {
-    try {
-      pqxx::connection conn(
-          absl::StrCat(settings_.conninfo, " application_name=chatgenius-db-listen"));
-      EventStore::PrepareReaderOn(conn);
-      WakeUp wake(conn);  // LISTEN before reading, so no commit falls between
-      {
-        absl::MutexLock lock(&mu_);
-        if (!initialized_) {
-          // Live streams start at the present; older events are replayed
-          // from the database by the streams that ask for them.
-          pqxx::nontransaction txn(conn);
-          position_ = EventStore::LatestPositionIn(txn);
-          initialized_ = true;
-        }
-        stats_.connected = true;
-        if (connected_before) ++stats_.reconnects_total;
-      }
-      if (connected_before) LogInfo("event hub: reconnected; catching up by id");
-      warned_ = false;
-      connected_before = true;
-      bool read = true;
-      while (!stop_.HasBeenNotified()) {
-        if (read) CatchUp(conn);
-        // Wait for a wake-up on the connection, Stop's pipe, or the poll
-        // interval: await_notification plus a way to be woken.
-        pollfd fds[2] = {{conn.sock(), POLLIN, 0}, {wake_.fd(), POLLIN, 0}};
-        const int ready = poll(fds, 2, static_cast<int>(absl::ToInt64Milliseconds(kPollInterval)));
-        // Read after a local Wake or a poll interval without news; after
-        // NOTIFYs only if one says a position past what this hub has (the
-        // local sequencer's round wakes it twice: in-process, then by
-        // NOTIFY once the first read already fanned the round out).
-        read = ready <= 0 || (fds[1].revents & POLLIN) != 0;
-        if (fds[1].revents & POLLIN) {
-          wake_.Drain();
-          if (stop_.HasBeenNotified()) break;
-        }
-        conn.get_notifs();
-        int64_t position;
-        {
-          absl::MutexLock lock(&mu_);
-          position = position_;
-        }
-        if (wake.NewerThan(position)) read = true;
-      }
-    } catch (const std::exception& e) {
-      {
-        absl::MutexLock lock(&mu_);
-        stats_.connected = false;
-      }
-      // One line per outage, not one per retry.
-      if (!warned_) {
-        LogWarning(absl::StrCat("event hub: no LISTEN connection (", e.what(), "); retrying every ",
-                                absl::FormatDuration(settings_.reconnect_delay)));
-      }
-      warned_ = true;
-      stop_.WaitForNotificationWithTimeout(settings_.reconnect_delay);
+  RunReconnecting({"event hub: LISTEN connection", settings_.reconnect_delay,
+                   [this] { return stop_.HasBeenNotified(); },
+                   [this](absl::Duration d) { stop_.WaitForNotificationWithTimeout(d); },
+                   [&](const std::function<void()>& connected) {
+                     pqxx::connection conn(absl::StrCat(settings_.conninfo,
+                                                        " application_name=chatgenius-db-listen"));
+                     EventStore::PrepareReaderOn(conn);
+                     WakeUp wake(conn);  // LISTEN before reading, so no commit falls between
+                     Connected(conn, connected_before);
+                     connected();
+                     connected_before = true;
+                     Listen(conn, wake);
+                   },
+                   [this] {
+                     absl::MutexLock lock(&mu_);
+                     stats_.connected = false;
+                   }});
+}
+
+void EventHub::Connected(pqxx::connection& conn, bool reconnect) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!initialized_) {
+      // Live streams start at the present; older events are replayed from
+      // the database by the streams that ask for them.
+      pqxx::nontransaction txn(conn);
+      position_ = EventStore::LatestPositionIn(txn);
+      initialized_ = true;
     }
+    stats_.connected = true;
+    if (reconnect) ++stats_.reconnects_total;
+  }
+  if (reconnect) LogInfo("event hub: reconnected; catching up by id");
+}
+
+void EventHub::Listen(pqxx::connection& conn, WakeUp& wake) {
+  bool read = true;
+  while (!stop_.HasBeenNotified()) {
+    if (read) CatchUp(conn);
+    // Wait for a wake-up on the connection, Stop's pipe, or the poll
+    // interval: await_notification plus a way to be woken.
+    pollfd fds[2] = {{conn.sock(), POLLIN, 0}, {wake_.fd(), POLLIN, 0}};
+    const int ready = poll(fds, 2, static_cast<int>(absl::ToInt64Milliseconds(kPollInterval)));
+    // Read after a local Wake or a poll interval without news; after
+    // NOTIFYs only if one says a position past what this hub has (the
+    // local sequencer's round wakes it twice: in-process, then by NOTIFY
+    // once the first read already fanned the round out).
+    read = ready <= 0 || (fds[1].revents & POLLIN) != 0;
+    if (fds[1].revents & POLLIN) {
+      wake_.Drain();
+      if (stop_.HasBeenNotified()) return;
+    }
+    conn.get_notifs();
+    int64_t position;
+    {
+      absl::MutexLock lock(&mu_);
+      position = position_;
+    }
+    if (wake.NewerThan(position)) read = true;
   }
 }
 

@@ -106,7 +106,14 @@ class EventHub {
   HubStatistics stats() const;
 
  private:
+  class WakeUp;  // the NOTIFYs that arrived on the LISTEN connection
+
+  // The hub thread: a LISTEN session, opened again after it breaks
+  // (RunReconnecting). Connected records a (re)connection; Listen catches
+  // up and waits for wake-ups until Stop, throwing when the session breaks.
   void Run();
+  void Connected(pqxx::connection& conn, bool reconnect);
+  void Listen(pqxx::connection& conn, WakeUp& wake);
   // Prunes every prune_interval, in batches, until Stop.
   void RunRetention();
   // Reads and fans out everything after position_ on `conn`.
@@ -122,7 +129,6 @@ class EventHub {
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   HubStatistics stats_ ABSL_GUARDED_BY(mu_);
 
-  bool warned_ = false;  // hub thread only
   WakePipe wake_;        // Stop and Wake end the hub thread's wait at once
   absl::Notification stop_;
   std::thread thread_;

@@ -11,6 +11,7 @@
 #include "server/db/cancel_watcher.h"
 #include "server/db/db_connection.h"
 #include "server/metrics/prometheus_text.h"
+#include "server/realtime/reconnect_loop.h"
 #include "server/store/event_store.h"
 
 namespace chatgenius {
@@ -67,41 +68,38 @@ void EventSequencer::Run() {
     auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
     mu_.AwaitWithTimeout(absl::Condition(&stop), d);
   };
-  while (!stopping()) {
-    try {
-      DbConnection conn(
-          absl::StrCat(settings_.conninfo, " application_name=chatgenius-db-sequencer"));
-      EventStore::PrepareSequencerOn(conn);
-      warned_ = false;
-      while (!stopping()) {
-        bool lead = false;
-        {
-          CancelWatcher::Registration watch =
-              Watcher().Watch(conn.cancel_target(), nullptr, absl::Now() + settings_.round_timeout);
-          pqxx::nontransaction t(conn);
-          lead = EventStore::TryLeadIn(t);
-        }
-        if (lead) {
-          Lead(conn);
-        } else {
-          sleep(settings_.contend_interval);
-        }
-      }
-    } catch (const std::exception& e) {
-      {
-        absl::MutexLock lock(&mu_);
-        stats_.leader = false;
-      }
-      if (!warned_) {
-        LogWarning(absl::StrCat("event sequencer: ", e.what(), "; reconnecting every ",
-                                absl::FormatDuration(settings_.reconnect_delay)));
-      }
-      warned_ = true;
-      sleep(settings_.reconnect_delay);
-    }
-  }
+  RunReconnecting({"event sequencer", settings_.reconnect_delay, stopping, sleep,
+                   [&](const std::function<void()>& connected) {
+                     DbConnection conn(absl::StrCat(settings_.conninfo,
+                                                    " application_name=chatgenius-db-sequencer"));
+                     EventStore::PrepareSequencerOn(conn);
+                     connected();
+                     Contend(conn, stopping, sleep);
+                   },
+                   [this] {
+                     absl::MutexLock lock(&mu_);
+                     stats_.leader = false;
+                   }});
   absl::MutexLock lock(&mu_);
   stats_.leader = false;
+}
+
+void EventSequencer::Contend(DbConnection& conn, const std::function<bool()>& stopping,
+                             const std::function<void(absl::Duration)>& sleep) {
+  while (!stopping()) {
+    bool lead = false;
+    {
+      CancelWatcher::Registration watch =
+          Watcher().Watch(conn.cancel_target(), nullptr, absl::Now() + settings_.round_timeout);
+      pqxx::nontransaction t(conn);
+      lead = EventStore::TryLeadIn(t);
+    }
+    if (lead) {
+      Lead(conn);
+    } else {
+      sleep(settings_.contend_interval);
+    }
+  }
 }
 
 void EventSequencer::Lead(DbConnection& conn) {

@@ -108,6 +108,10 @@ class EventSequencer {
 
   void Run();
   // Lead runs rounds on `conn` while this session holds the lock.
+  // Contend tries for the leader lock every contend_interval and leads
+  // while it holds it, until stopping (throws when the session breaks).
+  void Contend(DbConnection& conn, const std::function<bool()>& stopping,
+               const std::function<void(absl::Duration)>& sleep);
   void Lead(DbConnection& conn);
   // Round stamps once; returns how many events it stamped.
   int64_t Round(DbConnection& conn);
@@ -127,7 +131,6 @@ class EventSequencer {
   int64_t persisted_watermark_ = 0;
   absl::Time persisted_at_ = absl::InfinitePast();
   std::deque<Pending> pending_;
-  bool warned_ = false;
 
   std::thread thread_;
 };
