@@ -132,6 +132,21 @@ CancelWatcher& EventSequencer::Watcher() const {
   return settings_.cancel_watcher != nullptr ? *settings_.cancel_watcher : CancelWatcher::Global();
 }
 
+void EventSequencer::AdvanceWatermark(const StampRound& round, int64_t high, bool want_xid) {
+  if (round.stamped < settings_.batch) {
+    // Every committed, unstamped id in [W, H] was visible and is stamped
+    // now. A pair whose xid is below this snapshot's xmin: every
+    // transaction that had drawn an id up to its H has ended, committed
+    // ones were visible to this round — all stamped.
+    while (!pending_.empty() && pending_.front().xid <= round.xmin) {
+      watermark_ = std::max(watermark_, pending_.front().high_id + 1);
+      pending_.pop_front();
+    }
+  }
+  if (want_xid) pending_.push_back({high, round.xid});
+  while (pending_.size() > kMaxPending) pending_.pop_front();
+}
+
 int64_t EventSequencer::Round(DbConnection& conn) {
   const absl::Time started = absl::Now();
   CancelWatcher::Registration watch =
@@ -173,22 +188,7 @@ int64_t EventSequencer::Round(DbConnection& conn) {
     persisted_watermark_ = *keep;
     persisted_at_ = absl::Now();
   }
-  int64_t next = watermark_;
-  std::deque<Pending> pending = pending_;
-  if (round.stamped < settings_.batch) {
-    // Every committed, unstamped id in [W, H] was visible and is stamped
-    // now. A pair whose xid is below this snapshot's xmin: every
-    // transaction that had drawn an id up to its H has ended, committed
-    // ones were visible to this round — all stamped.
-    while (!pending.empty() && pending.front().xid <= round.xmin) {
-      next = std::max(next, pending.front().high_id + 1);
-      pending.pop_front();
-    }
-  }
-  watermark_ = next;
-  pending_ = std::move(pending);
-  if (want_xid) pending_.push_back({high, round.xid});
-  while (pending_.size() > kMaxPending) pending_.pop_front();
+  AdvanceWatermark(round, high, want_xid);
   {
     absl::MutexLock lock(&mu_);
     ++stats_.rounds_total;

@@ -51,6 +51,7 @@
 namespace chatgenius {
 
 class CancelWatcher;
+struct StampRound;
 
 class DbConnection;
 
@@ -113,6 +114,9 @@ class EventSequencer {
   void Contend(DbConnection& conn, const std::function<bool()>& stopping,
                const std::function<void(absl::Duration)>& sleep);
   void Lead(DbConnection& conn);
+  // AdvanceWatermark moves the watermark past the pairs `round`'s snapshot
+  // proves settled, and records this round's (high, xid) pair if it took one.
+  void AdvanceWatermark(const StampRound& round, int64_t high, bool want_xid);
   // Round stamps once; returns how many events it stamped.
   int64_t Round(DbConnection& conn);
   // WaitForWork sleeps until Wake, Stop or `timeout`.
