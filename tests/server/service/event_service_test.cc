@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -69,6 +70,21 @@ class Collector {
     };
     mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
     return events_.size() >= n;
+  }
+  // WaitForMessage waits for the event of the message with `content`. Used
+  // as a sentinel: events come in id order, so once the one committed last
+  // has arrived, anything that should not have been sent before it would
+  // be here too — no quiet period needed.
+  bool WaitForMessage(const std::string& content, absl::Duration timeout = absl::Seconds(20)) {
+    absl::MutexLock lock(&mu_);
+    auto arrived = [this, &content]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return finished_ || std::any_of(events_.begin(), events_.end(), [&](const v1::Event& e) {
+               return e.message().content() == content;
+             });
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&arrived), timeout);
+    return std::any_of(events_.begin(), events_.end(),
+                       [&](const v1::Event& e) { return e.message().content() == content; });
   }
   bool WaitFinished(absl::Duration timeout = absl::Seconds(20)) {
     absl::MutexLock lock(&mu_);
@@ -179,10 +195,11 @@ TEST_F(EventServiceTest, LiveEventsCarryRenderablePayloadsInOrder) {
   google::protobuf::Empty empty;
   ASSERT_TRUE(messages_->DeleteMessage(Ctx().get(), del, &empty).ok());
 
-  ASSERT_TRUE(bobs.WaitFor(4)) << bobs.status().error_message();
-  absl::SleepFor(absl::Milliseconds(200));
+  Post(general_, ada_, "sentinel");
+  ASSERT_TRUE(bobs.WaitForMessage("sentinel")) << bobs.status().error_message();
   std::vector<v1::Event> got = bobs.events();
-  ASSERT_EQ(got.size(), 4u) << "the repeated reaction must not produce an event";
+  ASSERT_EQ(got.size(), 5u) << "the repeated reaction must not produce an event";
+  got.pop_back();  // the sentinel
   ExpectIncreasingIds(got);
   EXPECT_EQ(got[0].kind(), v1::EVENT_KIND_MESSAGE_CREATED);
   EXPECT_EQ(got[0].message().content(), "hello bob") << "the message as it was created";
@@ -218,10 +235,13 @@ TEST_F(EventServiceTest, UserFilterFollowsJoinsAndLeaves) {
   v1::UserStatus out;
   ASSERT_TRUE(users_->SetUserStatus(Ctx().get(), status, &out).ok());
 
-  ASSERT_TRUE(eves.WaitFor(4)) << eves.status().error_message();
-  absl::SleepFor(absl::Milliseconds(200));
+  // Sentinel: a message eve sees (her own DM would do; a channel she
+  // joins again is simpler).
+  Join(general_, eve, eve);
+  Post(general_, ada_, "sentinel");
+  ASSERT_TRUE(eves.WaitForMessage("sentinel")) << eves.status().error_message();
   std::vector<v1::Event> got = eves.events();
-  ASSERT_EQ(got.size(), 4u);
+  ASSERT_EQ(got.size(), 6u) << "four, then the sentinel's join and message";
   EXPECT_EQ(got[0].kind(), v1::EVENT_KIND_MEMBER_JOINED);
   EXPECT_EQ(got[0].member().user().id(), eve.id());
   EXPECT_EQ(got[1].kind(), v1::EVENT_KIND_MESSAGE_CREATED);
@@ -421,8 +441,8 @@ TEST_F(EventServiceTest, ConcurrentWritersWithDelayedCommitsSkipNothing) {
   const int64_t mid = c.events().back().id();
   for (auto& t : writers) t.join();
   ASSERT_EQ(failures.load(), 0);
-  ASSERT_TRUE(c.WaitFor(kWriters * kEach));
-  absl::SleepFor(absl::Milliseconds(200));
+  Post(general_, ada_, "sentinel");
+  ASSERT_TRUE(c.WaitForMessage("sentinel"));
   std::vector<v1::Event> got = c.events();
   // Only the writers' events: the fixture's own (channel created, bob
   // joined) may also arrive, being newer than the hub's position when the
@@ -440,8 +460,7 @@ TEST_F(EventServiceTest, ConcurrentWritersWithDelayedCommitsSkipNothing) {
   Collector late(events_.get(), ForChannel(ada_, general_.id(), mid));
   size_t expected_late = 0;
   for (const auto& e : got) expected_late += e.id() > mid;
-  ASSERT_TRUE(late.WaitFor(expected_late));
-  absl::SleepFor(absl::Milliseconds(200));
+  ASSERT_TRUE(late.WaitForMessage("sentinel"));
   std::vector<v1::Event> late_got = late.events();
   late_got.erase(
       std::remove_if(late_got.begin(), late_got.end(),
@@ -571,13 +590,13 @@ TEST_F(EventServiceTest, ResumedUserStreamStartsFromTheMembershipAtItsCursor) {
   google::protobuf::Empty empty;
   ASSERT_TRUE(channels_->RemoveMember(Ctx().get(), leave, &empty).ok());
   Post(general_, ada_, "after eve left general");
+  Post(random, ada_, "sentinel");
 
   // What a live stream from the cursor would have delivered.
   Collector resumed(events_.get(), ForUser(eve.id(), cursor));
-  ASSERT_TRUE(resumed.WaitFor(4)) << resumed.status().error_message();
-  absl::SleepFor(absl::Milliseconds(200));  // nothing else may follow
+  ASSERT_TRUE(resumed.WaitForMessage("sentinel")) << resumed.status().error_message();
   std::vector<v1::Event> got = resumed.events();
-  ASSERT_EQ(got.size(), 4u);
+  ASSERT_EQ(got.size(), 5u) << "four, then the sentinel";
   EXPECT_EQ(got[0].kind(), v1::EVENT_KIND_MEMBER_JOINED);
   EXPECT_EQ(got[0].channel_id(), random.id()) << "not random's message from before she joined";
   EXPECT_EQ(got[1].message().content(), "after eve joined random");
@@ -725,11 +744,12 @@ TEST_F(StreamAccessTest, ReplayForALateJoinerStartsAtTheirJoin) {
   Post(secret_, ada_, "before cat joined");
   Join(secret_, cat, ada_);
   Post(secret_, ada_, "after cat joined");
+  Post(secret_, ada_, "sentinel");
   Collector cats(events_.get(), ForChannel(cat, secret_.id(), cursor));
-  ASSERT_TRUE(cats.WaitFor(2));
-  absl::SleepFor(absl::Milliseconds(200));  // anything more would arrive by now
+  ASSERT_TRUE(cats.WaitForMessage("sentinel"));
   std::vector<v1::Event> got = cats.events();
   ASSERT_EQ(Kinds(got), (std::vector<v1::EventKind>{v1::EVENT_KIND_MEMBER_JOINED,
+                                                    v1::EVENT_KIND_MESSAGE_CREATED,
                                                     v1::EVENT_KIND_MESSAGE_CREATED}));
   EXPECT_EQ(got[1].message().content(), "after cat joined")
       << "nothing from before cat could read the channel";
