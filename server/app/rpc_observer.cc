@@ -1,6 +1,7 @@
 #include "server/app/rpc_observer.h"
 
 #include <array>
+#include <chrono>
 #include <string>
 
 #include <grpcpp/security/auth_context.h>
@@ -50,6 +51,24 @@ LogLevel AccessLogLevel(grpc::StatusCode code) {
   }
 }
 
+// SeenByClient: a call the client cancelled, or whose deadline passed,
+// ended CANCELLED or DEADLINE_EXCEEDED for the client, whatever status the
+// handler then produced (the health service's Watch says UNKNOWN
+// "OnCancel()"; a request cut short by the deadline can read as INTERNAL).
+// Counted and logged as the server's own error, a client hanging up would
+// look like one.
+grpc::Status SeenByClient(const grpc::Status& sent, grpc::ServerContextBase* context) {
+  if (context == nullptr || !context->IsCancelled()) return sent;
+  const std::string handler =
+      sent.ok() ? "" : absl::StrCat(" (the handler ended ", CodeName(sent.error_code()), ")");
+  if (context->deadline() <= std::chrono::system_clock::now()) {
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        absl::StrCat("the client's deadline passed", handler));
+  }
+  return grpc::Status(grpc::StatusCode::CANCELLED,
+                      absl::StrCat("cancelled by the client", handler));
+}
+
 class RpcObserver final : public grpc::experimental::Interceptor {
  public:
   RpcObserver(grpc::experimental::ServerRpcInfo* info, RpcMetrics* metrics)
@@ -78,7 +97,7 @@ class RpcObserver final : public grpc::experimental::Interceptor {
       methods->GetSendInitialMetadata()->emplace(kRequestIdHeader, request_id_);
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
-      Finish(methods->GetSendStatus());
+      Finish(SeenByClient(methods->GetSendStatus(), info_->server_context()));
     }
     methods->Proceed();
   }

@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "chatgenius/db/v1/event_service.grpc.pb.h"
 #include "chatgenius/db/v1/user_service.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "server/common/log.h"
 #include "server/migrate/migrator.h"
@@ -158,6 +159,36 @@ TEST_F(ObservabilityTest, EventStreamsAreCountedWhileOpen) {
   WaitForMetric(
       "chatgenius_rpc_requests_total{method=\"chatgenius.db.v1.EventService/Subscribe\","
       "code=\"CANCELLED\"} 1");
+}
+
+// A client that hangs up is not a server error: the call is counted and
+// logged with the code the client saw (CANCELLED), below error level, so an
+// error-ratio alert does not fire on clients closing their health watches.
+TEST_F(ObservabilityTest, AClientHangingUpIsCountedAsTheClientSawIt) {
+  ConfigureLogging(LogFormat::kJson, LogLevel::kDebug);
+  ::testing::internal::CaptureStderr();
+  auto health = grpc::health::v1::Health::NewStub(server_->channel());
+  grpc::ClientContext watch_context;
+  testing::SetDeadline(&watch_context, absl::Seconds(30));
+  grpc::health::v1::HealthCheckRequest request;
+  std::unique_ptr<grpc::ClientReader<HealthCheckResponse>> watch =
+      health->Watch(&watch_context, request);
+  HealthCheckResponse first;
+  ASSERT_TRUE(watch->Read(&first)) << "the current status comes at once";
+  watch_context.TryCancel();
+  EXPECT_EQ(watch->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  WaitForMetric(
+      "chatgenius_rpc_requests_total{method=\"grpc.health.v1.Health/Watch\","
+      "code=\"CANCELLED\"} 1");
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  ConfigureLogging(LogFormat::kText, LogLevel::kInfo);
+  EXPECT_FALSE(
+      absl::StrContains(Scrape(), "method=\"grpc.health.v1.Health/Watch\",code=\"UNKNOWN\""))
+      << Scrape();
+  EXPECT_TRUE(
+      absl::StrContains(log, "\"method\":\"grpc.health.v1.Health/Watch\",\"code\":\"CANCELLED\""))
+      << log;
+  EXPECT_FALSE(absl::StrContains(log, "\"level\":\"error\"")) << log;
 }
 
 TEST_F(ObservabilityTest, RequestIdsAreKeptOrMadeAndLoggedWithoutTheToken) {
