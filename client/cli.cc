@@ -6,9 +6,10 @@
 //   health [--service=NAME]         exit 0 only when SERVING (container HEALTHCHECK)
 //   migrate status|up|validate      schema status; apply pending; non-zero unless current
 //   pool stats | tunnel status | server info
-//   create-user --username=U --email=E [--display_name=D]
-//   post-message --channel=C --author=U --content=TEXT [--thread=M] [--client_msg_id=K]
-//   list-messages --channel=C --viewer=U [--limit=N]
+//   the model commands (cli_model.h): create-user, set-status, create-channel,
+//   list-channels, archive-channel, unarchive-channel, add-member,
+//   remove-member, post-message, list-messages, get-message,
+//   search-messages, react, mark-read
 //   tail-events (--channel=C[,C...] --viewer=U | --user=U) [--after=N] [--count=N]
 // Database commands (the seed's scripts; connect directly, through the SSH
 // tunnel when SSH_HOST is set, with the server's settings and variables):
@@ -32,6 +33,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "client/cli_model.h"
 #include "client/client.h"
 #include "server/app/component_settings.h"
 #include "server/app/config.h"
@@ -50,17 +52,9 @@ ABSL_FLAG(std::string, server_name, "",
           "name to check in the server certificate (env CHATGENIUS_DB_SERVER_NAME)");
 ABSL_FLAG(int, timeout_ms, 5000, "deadline of each call");
 ABSL_FLAG(std::string, service, "", "health: service name ('' = readiness, or 'liveness')");
-ABSL_FLAG(std::string, username, "", "create-user: username");
-ABSL_FLAG(std::string, email, "", "create-user: email");
-ABSL_FLAG(std::string, display_name, "", "create-user: display name");
 ABSL_FLAG(std::string, channel, "", "channel id (tail-events: comma-separated ids)");
-ABSL_FLAG(std::string, author, "", "post-message: author user id");
-ABSL_FLAG(std::string, content, "", "post-message: text");
-ABSL_FLAG(std::string, thread, "", "post-message: thread parent message id");
-ABSL_FLAG(std::string, client_msg_id, "", "post-message: idempotency key");
 ABSL_FLAG(std::string, viewer, "",
           "list-messages, tail-events --channel: the user reading (the access rule applies)");
-ABSL_FLAG(int, limit, 20, "list-messages: page size");
 ABSL_FLAG(std::string, user, "", "tail-events: follow this user's channels");
 ABSL_FLAG(int64_t, after, 0, "tail-events: resume after this event id (0 = live only)");
 ABSL_FLAG(int, count, 0, "tail-events: stop after this many events (0 = run until killed)");
@@ -71,32 +65,9 @@ namespace {
 namespace v1 = ::chatgenius::db::v1;
 using chatgenius::client::Client;
 
-int Fail(const absl::Status& status) {
-  std::cerr << "error: " << absl::StatusCodeToString(status.code()) << ": " << status.message()
-            << "\n";
-  return 1;
-}
-
 int Usage(const std::string& why) {
   std::cerr << "usage error: " << why << "\nrun 'chatgenius-db --help' for the commands\n";
   return 2;
-}
-
-std::string Json(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, options);
-  return out;
-}
-
-// Print prints a message as JSON (--json) or as "field: value" lines.
-void Print(const google::protobuf::Message& m) {
-  if (absl::GetFlag(FLAGS_json)) {
-    std::cout << Json(m) << "\n";
-  } else {
-    std::cout << m.DebugString();
-  }
 }
 
 // FlagOrEnv is the flag's value, else the environment variable's (so a
@@ -314,7 +285,10 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "chatgenius-db [--target=HOST:PORT] [--json] <command>\n"
       "commands: health, migrate status|up|validate, pool stats, tunnel status, server info,\n"
-      "  setup [--test], verify, create-user, post-message, list-messages, tail-events");
+      "  setup [--test], verify, tail-events;\n"
+      "  create-user, set-status, create-channel, list-channels, archive-channel,\n"
+      "  unarchive-channel, add-member, remove-member, post-message, list-messages,\n"
+      "  get-message, search-messages, react, mark-read");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2) return Usage("no command");
   const std::string command = args[1];
@@ -345,53 +319,6 @@ int main(int argc, char** argv) {
     Print(*s);
     return 0;
   }
-  if (command == "create-user") {
-    v1::CreateUserRequest r;
-    r.mutable_user()->set_username(absl::GetFlag(FLAGS_username));
-    r.mutable_user()->set_email(absl::GetFlag(FLAGS_email));
-    r.mutable_user()->set_display_name(absl::GetFlag(FLAGS_display_name));
-    auto u = client->CreateUser(r);
-    if (!u.ok()) return Fail(u.status());
-    if (absl::GetFlag(FLAGS_json)) {
-      Print(*u);
-    } else {
-      std::cout << u->id() << "\n";
-    }
-    return 0;
-  }
-  if (command == "post-message") {
-    v1::PostMessageRequest r;
-    r.set_channel_id(absl::GetFlag(FLAGS_channel));
-    r.set_author_id(absl::GetFlag(FLAGS_author));
-    r.set_content(absl::GetFlag(FLAGS_content));
-    r.set_thread_parent_id(absl::GetFlag(FLAGS_thread));
-    r.set_client_msg_id(absl::GetFlag(FLAGS_client_msg_id));
-    auto m = client->PostMessage(r);
-    if (!m.ok()) return Fail(m.status());
-    if (absl::GetFlag(FLAGS_json)) {
-      Print(*m);
-    } else {
-      std::cout << m->id() << "\n";
-    }
-    return 0;
-  }
-  if (command == "list-messages") {
-    v1::ListMessagesRequest r;
-    r.set_channel_id(absl::GetFlag(FLAGS_channel));
-    r.set_viewer_id(absl::GetFlag(FLAGS_viewer));
-    r.set_page_size(absl::GetFlag(FLAGS_limit));
-    auto list = client->ListMessages(r);
-    if (!list.ok()) return Fail(list.status());
-    if (absl::GetFlag(FLAGS_json)) {
-      Print(*list);
-      return 0;
-    }
-    std::printf("%-26s %-16s %-7s %s\n", "ID", "AUTHOR", "REPLIES", "CONTENT");
-    for (const v1::Message& m : list->messages()) {
-      std::printf("%-26s %-16s %-7d %s\n", m.id().c_str(), m.author().username().c_str(),
-                  m.reply_count(), m.content().substr(0, 60).c_str());
-    }
-    return 0;
-  }
+  if (std::optional<int> exit_code = RunModelCommand(*client, command)) return *exit_code;
   return Usage("unknown command '" + command + "'");
 }

@@ -125,6 +125,55 @@ TEST_F(CliTest, ModelCommandsAndErrors) {
   EXPECT_EQ(unknown.exit_code, 2);
 }
 
+// Everything a newcomer tries first, with the binary alone (no grpcurl,
+// no code): users, a channel, joining, talking, reading, leaving.
+TEST_F(CliTest, ANewcomerHoldsAConversationWithTheCliAlone) {
+  auto run = [&](const std::string& args) {
+    CliRun r = Cli(absl::StrCat(target_, " ", args));
+    EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.output;
+    return r.output;
+  };
+  auto id = [](const std::string& output) { return output.substr(0, 26); };
+  const std::string ada = id(run("create-user --username=ada --email=ada@example.com"));
+  const std::string bob = id(run("create-user --username=bob --email=bob@example.com"));
+  const std::string general = id(run("create-channel --name=general --creator=" + ada));
+  ASSERT_EQ(general.size(), 26u);
+  run(absl::StrCat("add-member --channel=", general, " --member=", bob, " --actor=", bob));
+  const std::string hello = id(run(absl::StrCat(
+      "post-message --channel=", general, " --author=", ada, " --content='hello bob, welcome'")));
+
+  EXPECT_TRUE(absl::StrContains(run("list-channels --user=" + bob), "general"));
+  EXPECT_TRUE(absl::StrContains(
+      run(absl::StrCat("get-message --message=", hello, " --viewer=", bob)), "hello bob, welcome"));
+  EXPECT_TRUE(absl::StrContains(
+      run(absl::StrCat("search-messages --user=", bob, " --query=welcome")), hello));
+  EXPECT_TRUE(absl::StrContains(
+      run(absl::StrCat("react --message=", hello, " --user=", bob, " --emoji=:wave:")), ":wave:"));
+  EXPECT_TRUE(absl::StrContains(run(absl::StrCat("--json mark-read --channel=", general,
+                                                 " --user=", bob, " --message=", hello)),
+                                absl::StrCat("\"lastReadMessageId\":\"", hello, "\"")));
+  EXPECT_TRUE(absl::StrContains(
+      run(absl::StrCat("set-status --user=", bob, " --presence=away --text=lunch")), "lunch"));
+
+  run(absl::StrCat("remove-member --channel=", general, " --member=", bob, " --actor=", bob));
+  CliRun denied = Cli(absl::StrCat(target_, " get-message --message=", hello, " --viewer=", bob));
+  EXPECT_EQ(denied.exit_code, 0) << "a public channel stays readable after leaving";
+  run(absl::StrCat("archive-channel --channel=", general, " --actor=", ada));
+  CliRun archived = Cli(absl::StrCat(target_, " post-message --channel=", general,
+                                     " --author=", ada, " --content=late"));
+  EXPECT_EQ(archived.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(archived.output, "error: FAILED_PRECONDITION: channel is archived"))
+      << archived.output;
+  EXPECT_TRUE(absl::StrContains(run("list-channels --user=" + ada + " --archived"), "yes"))
+      << "listed as archived";
+  run(absl::StrCat("unarchive-channel --channel=", general, " --actor=", ada));
+  CliRun bad_role = Cli(absl::StrCat(target_, " add-member --channel=", general, " --member=", bob,
+                                     " --actor=", ada, " --role=king"));
+  EXPECT_EQ(bad_role.exit_code, 2) << "a usage error, refused before any call";
+  EXPECT_TRUE(absl::StrContains(bad_role.output, "--role: must be member, admin or owner"))
+      << bad_role.output;
+}
+
 TEST_F(CliTest, SetupCreatesAndMigratesThenVerifyLists) {
   Config c = db_.config();
   const std::string fresh = db_.name() + "_setup";
