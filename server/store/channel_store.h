@@ -1,20 +1,17 @@
 // channel_store.h
 //
-// ChannelStore: all SQL about channels, memberships, direct channels and
-// read markers. Permission and state rules live here too, checked inside the
-// same transaction as the write they guard (a channel row is locked while
-// its membership changes, so "the last owner cannot leave" holds under
-// concurrency):
-// - owners and admins manage a channel (update, archive, members); only
-//   owners delete it, and only owners grant or revoke the owner role;
-// - an archived channel refuses updates and membership changes
-//   (FAILED_PRECONDITION); a deleted one is NOT_FOUND;
-// - anyone may join a public channel themselves; private channels are
-//   joined by invitation from an owner or admin; direct channels have fixed
-//   membership;
+// ChannelStore: all SQL about channels, direct channels and read markers
+// (memberships and roles: MemberStore, which this store uses for the
+// memberships it creates with a channel). Rules, checked inside the
+// transaction of the write they guard:
+// - owners and admins update and archive a channel; only owners delete it;
+// - an archived channel refuses updates (FAILED_PRECONDITION); a deleted
+//   one is NOT_FOUND;
+// - a channel's creator is its first owner; a direct channel's members are
+//   fixed at creation;
 // - who may read or act at all is channel_access.h's rule (live users;
-//   members of private and direct channels); deleted users are not listed
-//   as members, counted, or counted as owners.
+//   members of private and direct channels); deleted users are not counted
+//   as members.
 #ifndef CHATGENIUS_SERVER_STORE_CHANNEL_STORE_H_
 #define CHATGENIUS_SERVER_STORE_CHANNEL_STORE_H_
 
