@@ -48,20 +48,18 @@ using chatgenius::client::Client;
 
 bool JsonOutput() { return absl::GetFlag(FLAGS_json); }
 
-// Invoke runs one unary call with the client's deadline and token. On
-// success prints the response as JSON (--json), else with `brief`, else as
-// proto text.
+// Invoke runs one unary call (Client::Call: the client's deadline and
+// token). On success prints the response as JSON (--json), else with
+// `brief`, else as proto text.
 template <typename Response, typename Request, typename Rpc>
 int Invoke(Client& client, Rpc rpc, const Request& request,
            const std::function<void(const Response&)>& brief = nullptr) {
-  std::unique_ptr<grpc::ClientContext> context = client.NewContext();
-  Response response;
-  const grpc::Status status = rpc(context.get(), request, &response);
-  if (!status.ok()) return Fail(chatgenius::client::ToStatus(status));
+  absl::StatusOr<Response> response = client.Call<Response>(rpc, request);
+  if (!response.ok()) return Fail(response.status());
   if (JsonOutput() || !brief) {
-    Print(response);
+    Print(*response);
   } else {
-    brief(response);
+    brief(*response);
   }
   return 0;
 }

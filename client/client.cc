@@ -119,15 +119,6 @@ std::unique_ptr<grpc::ClientContext> Client::NewContext() const {
   return context;
 }
 
-template <typename Response, typename Request, typename Method>
-absl::StatusOr<Response> Client::Call(Method method, const Request& request) {
-  std::unique_ptr<grpc::ClientContext> context = NewContext();
-  Response response;
-  grpc::Status status = method(context.get(), request, &response);
-  if (!status.ok()) return ToStatus(status);
-  return response;
-}
-
 absl::StatusOr<v1::User> Client::CreateUser(const v1::CreateUserRequest& r) {
   return Call<v1::User>([this](auto* c, auto& q, auto* p) { return users_->CreateUser(c, q, p); },
                         r);

@@ -119,6 +119,9 @@ class EventSubscription {
   absl::Status status_;           // the first non-resumable error
 };
 
+// ToStatus converts a gRPC status to absl::Status (same codes).
+absl::Status ToStatus(const grpc::Status& status);
+
 class Client {
  public:
   // Create builds the channel (it connects lazily). INVALID_ARGUMENT for
@@ -164,10 +167,21 @@ class Client {
   // NewContext returns a context with the default deadline and token.
   std::unique_ptr<grpc::ClientContext> NewContext() const;
 
+  // Call runs any unary method of the stubs above with NewContext():
+  //   client.Call<v1::Channel>(
+  //       [&](auto* c, auto& q, auto* p) { return client.channels().ArchiveChannel(c, q, p); },
+  //       request);
+  template <typename Response, typename Request, typename Method>
+  absl::StatusOr<Response> Call(Method method, const Request& request) {
+    std::unique_ptr<grpc::ClientContext> context = NewContext();
+    Response response;
+    grpc::Status status = method(context.get(), request, &response);
+    if (!status.ok()) return ToStatus(status);
+    return response;
+  }
+
  private:
   explicit Client(ClientOptions options) : options_(std::move(options)) {}
-  template <typename Response, typename Request, typename Method>
-  absl::StatusOr<Response> Call(Method method, const Request& request);
 
   const ClientOptions options_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -180,9 +194,6 @@ class Client {
   std::unique_ptr<db::v1::AdminService::Stub> admin_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };
-
-// ToStatus converts a gRPC status to absl::Status (same codes).
-absl::Status ToStatus(const grpc::Status& status);
 
 }  // namespace chatgenius::client
 

@@ -11,28 +11,25 @@
 namespace chatgenius {
 
 WakePipe::WakePipe() {
-  if (pipe2(fds_, O_NONBLOCK | O_CLOEXEC) != 0) {
+  int fds[2];
+  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
     status_ = absl::InternalError(absl::StrCat("pipe2: ", std::strerror(errno)));
-    fds_[0] = fds_[1] = -1;
+    return;
   }
-}
-
-WakePipe::~WakePipe() {
-  for (int fd : fds_) {
-    if (fd >= 0) close(fd);
-  }
+  read_.reset(fds[0]);
+  write_.reset(fds[1]);
 }
 
 void WakePipe::Wake() {
-  if (fds_[1] < 0) return;
+  if (!write_.valid()) return;
   const char c = 0;
-  (void)!write(fds_[1], &c, 1);
+  (void)!write(write_.get(), &c, 1);
 }
 
 void WakePipe::Drain() {
-  if (fds_[0] < 0) return;
+  if (!read_.valid()) return;
   char buffer[64];
-  while (read(fds_[0], buffer, sizeof buffer) > 0) {
+  while (read(read_.get(), buffer, sizeof buffer) > 0) {
   }
 }
 

@@ -13,13 +13,13 @@
 #define CHATGENIUS_SERVER_COMMON_WAKE_PIPE_H_
 
 #include "absl/status/status.h"
+#include "server/common/unique_fd.h"
 
 namespace chatgenius {
 
 class WakePipe {
  public:
   WakePipe();
-  ~WakePipe();
   WakePipe(const WakePipe&) = delete;
   WakePipe& operator=(const WakePipe&) = delete;
 
@@ -27,13 +27,14 @@ class WakePipe {
   // poll() ignores, and Wake does nothing: waiters see only their timeout).
   const absl::Status& status() const { return status_; }
   // The end to poll for POLLIN.
-  int fd() const { return fds_[0]; }
+  int fd() const { return read_.get(); }
   void Wake();
   // Drain reads everything written so far, so fd() stops being readable.
   void Drain();
 
  private:
-  int fds_[2] = {-1, -1};
+  UniqueFd read_;
+  UniqueFd write_;
   absl::Status status_;
 };
 

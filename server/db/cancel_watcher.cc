@@ -64,6 +64,19 @@ struct CancelWatcher::State {
     return to_cancel;
   }
 
+  // Send asks for the cancel on a thread per request, detached: PQcancel
+  // has no timeout, and one that never returns (a stopped server) must hold
+  // nothing but its slot — and the state it reports to, which it shares.
+  static void Send(std::shared_ptr<State> state, std::shared_ptr<CancelTarget> target) {
+    std::thread([state = std::move(state), target = std::move(target)] {
+      std::string error;
+      const bool sent = target->SendCancel(&error);
+      absl::MutexLock lock(&state->mu);
+      --state->stats.in_flight;
+      ++(sent ? state->stats.cancels_sent : state->stats.cancels_failed);
+    }).detach();
+  }
+
   absl::Mutex mu;
   absl::CondVar wake;
   bool stopping ABSL_GUARDED_BY(mu) = false;
@@ -74,24 +87,6 @@ struct CancelWatcher::State {
   absl::Time refilled ABSL_GUARDED_BY(mu);
   CancelStatistics stats ABSL_GUARDED_BY(mu);
 };
-
-namespace {
-
-// Send asks for the cancel on a thread per request, detached: PQcancel has
-// no timeout, and one that never returns (a stopped server) must hold
-// nothing but its slot — and the state it reports to, which it shares.
-template <typename State>
-void Send(std::shared_ptr<State> state, std::shared_ptr<CancelTarget> target) {
-  std::thread([state = std::move(state), target = std::move(target)] {
-    std::string error;
-    const bool sent = target->SendCancel(&error);
-    absl::MutexLock lock(&state->mu);
-    --state->stats.in_flight;
-    ++(sent ? state->stats.cancels_sent : state->stats.cancels_failed);
-  }).detach();
-}
-
-}  // namespace
 
 CancelWatcher::Registration::~Registration() {
   if (watcher_ != nullptr) watcher_->Unregister(id_);
@@ -121,7 +116,7 @@ CancelWatcher::CancelWatcher(CancelSettings settings) : state_(std::make_shared<
       // Outside the lock (Send only starts a thread): Watch and Unregister
       // never wait for the database.
       state->mu.Unlock();
-      for (auto& target : to_cancel) Send(state, std::move(target));
+      for (auto& target : to_cancel) State::Send(state, std::move(target));
       state->mu.Lock();
       if (!state->stopping) state->wake.WaitWithTimeout(&state->mu, poll);
     }

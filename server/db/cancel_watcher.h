@@ -103,6 +103,10 @@ class CancelWatcher {
   // Global returns the process-wide watcher (started on first use, never
   // destroyed): for pools not given one.
   static CancelWatcher& Global();
+  // GivenOrGlobal is `*given`, or Global() for a component given none.
+  static CancelWatcher& GivenOrGlobal(CancelWatcher* given) {
+    return given != nullptr ? *given : Global();
+  }
 
   // Configure replaces the settings (at start-up; takes effect at once).
   void Configure(const CancelSettings& settings);

@@ -58,7 +58,7 @@ ConnectionPool::~ConnectionPool() {
 }
 
 CancelWatcher& ConnectionPool::cancel_watcher() const {
-  return settings_.cancel_watcher != nullptr ? *settings_.cancel_watcher : CancelWatcher::Global();
+  return CancelWatcher::GivenOrGlobal(settings_.cancel_watcher);
 }
 
 void ConnectionPool::CloseAll(std::vector<std::unique_ptr<DbConnection>> conns) {

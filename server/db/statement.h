@@ -42,8 +42,9 @@ class Statement {
   const std::string& name() const { return name_; }
   const std::string& sql() const { return sql_; }
 
-  // PrepareOn declares the statement on `conn` (a map lookup once it is
-  // declared there); PostgreSQL prepares it on the first execution.
+  // PrepareOn declares the statement on `conn` (once declared there, a map
+  // lookup and a compare of the definition: libpqxx 6.4 keeps its
+  // "declared?" check private); PostgreSQL prepares it on first execution.
   void PrepareOn(pqxx::connection_base& conn) const { conn.prepare(name_, sql_); }
 
  private:

@@ -129,7 +129,7 @@ void EventSequencer::Lead(DbConnection& conn) {
 }
 
 CancelWatcher& EventSequencer::Watcher() const {
-  return settings_.cancel_watcher != nullptr ? *settings_.cancel_watcher : CancelWatcher::Global();
+  return CancelWatcher::GivenOrGlobal(settings_.cancel_watcher);
 }
 
 void EventSequencer::AdvanceWatermark(const StampRound& round, int64_t high, bool want_xid) {

@@ -9,26 +9,22 @@
 #include <cerrno>
 #include <string>
 
+#include "server/common/unique_fd.h"
+
 namespace chatgenius {
 
 namespace {
 
 bool ConnectsWithin(const addrinfo& ai, absl::Duration timeout) {
-  int fd = socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai.ai_protocol);
-  if (fd < 0) return false;
-  bool ok = false;
-  if (connect(fd, ai.ai_addr, ai.ai_addrlen) == 0) {
-    ok = true;
-  } else if (errno == EINPROGRESS) {
-    pollfd p{fd, POLLOUT, 0};
-    if (poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) == 1) {
-      int error = 0;
-      socklen_t len = sizeof error;
-      ok = getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == 0 && error == 0;
-    }
-  }
-  close(fd);
-  return ok;
+  UniqueFd fd(socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai.ai_protocol));
+  if (!fd.valid()) return false;
+  if (connect(fd.get(), ai.ai_addr, ai.ai_addrlen) == 0) return true;
+  if (errno != EINPROGRESS) return false;
+  pollfd p{fd.get(), POLLOUT, 0};
+  if (poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) != 1) return false;
+  int error = 0;
+  socklen_t len = sizeof error;
+  return getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &len) == 0 && error == 0;
 }
 
 }  // namespace
