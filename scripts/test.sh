@@ -76,6 +76,25 @@ if [ $# -eq 0 ]; then
   [ -n "$man_total" ] || { man_failed=1; status=1; }
 fi
 
+# The operator's kit: the Prometheus rules load, and their unit tests (every
+# alert firing and silent where it should, the SLO ratios by value) pass.
+# Whether the dashboard and rules name only exported metrics is checked
+# against a real server by //tests/deploy:operator_kit_test above.
+rules_passed=0
+rules_failed=0
+if [ $# -eq 0 ]; then
+  for check in "check rules deploy/prometheus/chatgenius-db.rules.yml" \
+    "test rules deploy/prometheus/tests/chatgenius-db.test.yml"; do
+    # shellcheck disable=SC2086  # the words of $check are promtool's arguments
+    if promtool $check; then
+      rules_passed=$((rules_passed + 1))
+    else
+      rules_failed=$((rules_failed + 1))
+      status=1
+    fi
+  done
+fi
+
 # The private cluster scripts/run.sh starts (start_postgres ... durable):
 # durable and reachable by its owner only.
 script_passed=0
@@ -109,9 +128,10 @@ if [ $# -eq 0 ]; then
 fi
 
 # One closing line in the plain "N passed, N failed" form CI reads: Bazel
-# test targets plus conformance cases plus manifest and script checks.
+# test targets plus conformance cases plus manifest, rule and script checks.
 echo "${summary:-no summary from bazel}"
 echo "conformance: ${conf_passed:-0} passed, ${conf_failed:-0} failed"
 echo "manifests: $man_passed passed, $man_failed failed"
-echo "tests: $((passed + ${conf_passed:-0} + man_passed + script_passed)) passed, $((failed + ${conf_failed:-0} + man_failed + script_failed)) failed"
+echo "prometheus rules: $rules_passed passed, $rules_failed failed"
+echo "tests: $((passed + ${conf_passed:-0} + man_passed + rules_passed + script_passed)) passed, $((failed + ${conf_failed:-0} + man_failed + rules_failed + script_failed)) failed"
 exit "$status"

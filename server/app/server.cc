@@ -313,6 +313,8 @@ absl::Status Server::ProbeReadiness(absl::Time deadline) {
   absl::StatusOr<MigrationReport> report = migrator_->Status(deadline);
   if (!report.ok()) return report.status();
   schema_version_.store(report->current_version);
+  schema_expected_version_.store(report->latest_version);
+  schema_current_.store(report->up_to_date);
   if (report->up_to_date) return absl::OkStatus();
   if (config_.migrate_mode == MigrateMode::kAuto) {
     absl::StatusOr<MigrationReport> applied = migrator_->Apply();
@@ -320,6 +322,7 @@ absl::Status Server::ProbeReadiness(absl::Time deadline) {
     if (applied->up_to_date) {
       LogInfo(absl::StrCat("migrations: schema at version ", applied->current_version));
       schema_version_.store(applied->current_version);
+      schema_current_.store(true);
       return absl::OkStatus();
     }
   }
@@ -390,6 +393,12 @@ std::string Server::RenderMetrics() const {
   AppendGauge(&out, "chatgenius_schema_version",
               "Applied migration version last seen (-1 before the first probe).",
               schema_version_.load());
+  AppendGauge(&out, "chatgenius_schema_expected_version",
+              "Highest migration version in this binary (-1 before the first probe).",
+              schema_expected_version_.load());
+  AppendGauge(&out, "chatgenius_schema_current",
+              "1 when the last readiness probe found no pending, failed or edited migration.",
+              schema_current_.load() ? 1 : 0);
   AppendGauge(&out, "chatgenius_ready", "1 while readiness is SERVING.", ready() ? 1 : 0);
   return out;
 }

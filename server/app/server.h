@@ -153,6 +153,8 @@ class Server {
   std::shared_ptr<TokenAuthProcessor> auth_;
   EventServiceImpl* events_ = nullptr;       // owned by services_
   std::atomic<int64_t> schema_version_{-1};  // last seen by the readiness probe
+  std::atomic<int64_t> schema_expected_version_{-1};
+  std::atomic<bool> schema_current_{false};
   std::unique_ptr<MetricsEndpoint> metrics_;
   int port_ = 0;
   bool shut_down_ = false;

@@ -17,6 +17,7 @@
 #include <sstream>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -163,5 +164,22 @@ void PrivateSshd::Kill() {
 void PrivateSshd::Pause() { SignalTree(SIGSTOP); }
 
 void PrivateSshd::Resume() { SignalTree(SIGCONT); }
+
+Config TunnelledThrough(Config c, const PrivateSshd& sshd) {
+  c.postgres_host = "unused-when-tunnelled.invalid";
+  c.ssh_host = "127.0.0.1";
+  c.ssh_port = sshd.port();
+  c.ssh_user = sshd.user();
+  c.ssh_key_path = sshd.client_key();
+  c.ssh_known_hosts = sshd.known_hosts();
+  c.postgres_remote_host = std::getenv("TEST_POSTGRES_HOST");
+  int port = 0;
+  EXPECT_TRUE(absl::SimpleAtoi(std::getenv("TEST_POSTGRES_PORT"), &port));
+  c.postgres_remote_port = port;
+  c.ssh_retry_delay = absl::Milliseconds(100);
+  c.ssh_retry_max_delay = absl::Milliseconds(500);
+  c.ssh_health_check_interval = absl::Seconds(1);
+  return c;
+}
 
 }  // namespace chatgenius::testing

@@ -14,6 +14,8 @@
 
 #include <string>
 
+#include "server/app/config.h"
+
 namespace chatgenius::testing {
 
 class PrivateSshd {
@@ -50,6 +52,10 @@ class PrivateSshd {
   int port_ = 0;
   pid_t pid_ = -1;
 };
+
+// TunnelledThrough returns `base` changed to reach the test's PostgreSQL
+// (TEST_POSTGRES_HOST/PORT) only through `sshd`, with short retry delays.
+Config TunnelledThrough(Config base, const PrivateSshd& sshd);
 
 }  // namespace chatgenius::testing
 

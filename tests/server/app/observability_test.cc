@@ -107,6 +107,9 @@ TEST_F(ObservabilityTest, RpcsAreCountedByMethodAndCodeWithLatency) {
       text, absl::StrCat("chatgenius_schema_version ", migrations->back().version, "\n")))
       << "the newest built-in migration, applied at start\n"
       << text;
+  EXPECT_TRUE(absl::StrContains(
+      text, absl::StrCat("chatgenius_schema_expected_version ", migrations->back().version, "\n")));
+  EXPECT_TRUE(absl::StrContains(text, "chatgenius_schema_current 1\n"));
   EXPECT_TRUE(absl::StrContains(text, "chatgenius_ready 1\n"));
   EXPECT_TRUE(absl::StrContains(
       text,

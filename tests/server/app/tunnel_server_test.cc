@@ -11,7 +11,6 @@
 
 #include <grpcpp/client_context.h>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "chatgenius/db/v1/admin_service.grpc.pb.h"
 #include "chatgenius/db/v1/user_service.grpc.pb.h"
@@ -27,21 +26,7 @@ namespace v1 = ::chatgenius::db::v1;
 using grpc::health::v1::HealthCheckResponse;
 
 Config TunnelConfig(const testing::TestDatabase& db, const testing::PrivateSshd& sshd) {
-  Config c = db.config();
-  c.postgres_host = "unused-when-tunnelled.invalid";
-  c.ssh_host = "127.0.0.1";
-  c.ssh_port = sshd.port();
-  c.ssh_user = sshd.user();
-  c.ssh_key_path = sshd.client_key();
-  c.ssh_known_hosts = sshd.known_hosts();
-  c.postgres_remote_host = std::getenv("TEST_POSTGRES_HOST");
-  int port = 0;
-  EXPECT_TRUE(absl::SimpleAtoi(std::getenv("TEST_POSTGRES_PORT"), &port));
-  c.postgres_remote_port = port;
-  c.ssh_retry_delay = absl::Milliseconds(100);
-  c.ssh_retry_max_delay = absl::Milliseconds(500);
-  c.ssh_health_check_interval = absl::Seconds(1);
-  return c;
+  return testing::TunnelledThrough(db.config(), sshd);
 }
 
 grpc::Status CreateUser(testing::TestServer& server, const std::string& name,
