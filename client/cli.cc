@@ -15,6 +15,8 @@
 // tunnel when SSH_HOST is set, with the server's settings and variables):
 //   setup [--test]                  create the database if missing and migrate
 //   verify                          connect and print server version and tables
+//   import-legacy --from=URL        copy a database of the old TypeScript module
+//                                   (cli_import.h)
 //
 // Errors print "error: CODE: message" and exit 1; usage errors exit 2.
 #include <google/protobuf/util/json_util.h>
@@ -33,6 +35,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "client/cli_import.h"
 #include "client/cli_model.h"
 #include "client/client.h"
 #include "server/app/component_settings.h"
@@ -252,6 +255,14 @@ int Verify() {
   });
 }
 
+// ImportLegacy imports into the configured database as the migration role.
+int ImportLegacy() {
+  absl::StatusOr<chatgenius::Config> config = DirectConfig();
+  if (!config.ok()) return Fail(config.status());
+  return WithDatabase(*config,
+                      [&](const auto& conninfo) { return RunImportLegacy(conninfo("", true)); });
+}
+
 int TailEvents() {
   auto client = Connect();
   v1::SubscribeRequest request;
@@ -285,7 +296,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "chatgenius-db [--target=HOST:PORT] [--json] <command>\n"
       "commands: health, migrate status|up|validate, pool stats, tunnel status, server info,\n"
-      "  setup [--test], verify, tail-events;\n"
+      "  setup [--test], verify, import-legacy --from=URL [--dry_run], tail-events;\n"
       "  create-user, set-status, create-channel, list-channels, archive-channel,\n"
       "  unarchive-channel, add-member, remove-member, post-message, list-messages,\n"
       "  get-message, search-messages, react, mark-read");
@@ -298,6 +309,7 @@ int main(int argc, char** argv) {
   if (command == "migrate") return Migrate(sub);
   if (command == "setup") return Setup();
   if (command == "verify") return Verify();
+  if (command == "import-legacy") return ImportLegacy();
   if (command == "tail-events") return TailEvents();
 
   auto client = Connect();

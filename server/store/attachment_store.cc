@@ -34,7 +34,7 @@ v1::Attachment AttachmentFromRow(const pqxx::row& r) {
 const std::string& AttachmentColumns() {
   static const auto* cols = new std::string(absl::StrCat(
       "a.id, a.message_id, a.channel_id, a.uploader_id, a.name, a.content_type, a.size_bytes, "
-      "a.storage_url, a.sha256, ",
+      "a.storage_url, coalesce(a.sha256, ''), ",
       MicrosSql("a.created_at")));
   return *cols;
 }

@@ -26,7 +26,7 @@ std::string AttachmentJsonSql(const std::string& a) {
       "json_build_object('id', ", a, ".id, 'messageId', ", a, ".message_id, ", "'channelId', ", a,
       ".channel_id, 'uploaderId', ", a, ".uploader_id, ", "'name', ", a, ".name, 'contentType', ",
       a, ".content_type, ", "'sizeBytes', ", a, ".size_bytes, 'storageUrl', ", a, ".storage_url, ",
-      "'sha256', ", a, ".sha256, 'createTime', ", IsoTimeSql(a + ".created_at"), ")");
+      "'sha256', coalesce(", a, ".sha256, ''), 'createTime', ", IsoTimeSql(a + ".created_at"), ")");
 }
 
 // SELECT ... FROM ... of a render-ready message row (alias m) for the
