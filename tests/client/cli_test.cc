@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
 #include "gtest/gtest.h"
+#include "server/common/ulid.h"
+#include "tests/support/legacy_schema.h"
 #include "tests/support/test_database.h"
 #include "tests/support/test_server.h"
 
@@ -20,9 +22,17 @@ struct CliRun {
   std::string output;  // stdout and stderr
 };
 
+std::string CliBinary() {
+  return std::string(std::getenv("TEST_SRCDIR")) + "/chatgenius_db/client/cli";
+}
+
+CliRun Shell(const std::string& command);
+
 CliRun Cli(const std::string& args, const std::string& env = "") {
-  const std::string binary = std::string(std::getenv("TEST_SRCDIR")) + "/chatgenius_db/client/cli";
-  std::string command = absl::StrCat(env, " ", binary, " ", args, " 2>&1");
+  return Shell(absl::StrCat(env, " ", CliBinary(), " ", args, " 2>&1"));
+}
+
+CliRun Shell(const std::string& command) {
   FILE* pipe = popen(command.c_str(), "r");
   std::string output;
   char buf[4096];
@@ -192,6 +202,57 @@ TEST_F(CliTest, SetupCreatesAndMigratesThenVerifyLists) {
   EXPECT_TRUE(absl::StrContains(verify.output, "messages")) << verify.output;
   EXPECT_TRUE(absl::StrContains(verify.output, "schema_migrations")) << verify.output;
   db_.AdminExec("DROP DATABASE IF EXISTS " + fresh + " WITH (FORCE)");
+}
+
+// import-legacy as an operator runs it: summary on stdout (JSON with
+// --json), progress bars only on a terminal, the usual exit codes.
+TEST_F(CliTest, ImportLegacyCopiesTheOldDatabaseAndShowsProgressOnATerminal) {
+  testing::TestDatabase legacy;
+  const std::string user = NewUlid(), channel = NewUlid(), message = NewUlid();
+  legacy.Query(testing::kLegacySchemaDdl);
+  legacy.Query(
+      absl::StrCat("INSERT INTO users (id, auth0_id, email, username, full_name) VALUES ('", user,
+                   "', 'auth0|1', 'ada@example.com', 'Ada', 'Ada L');",
+                   "INSERT INTO channels (id, name, type, created_by) VALUES ('", channel,
+                   "', 'general', "
+                   "'public', '",
+                   user, "');", "INSERT INTO messages (id, channel_id, user_id, content) VALUES ('",
+                   message, "', '", channel, "', '", user, "', 'from the old app')"));
+  Config c = db_.config();
+  const std::string env =
+      absl::StrCat("POSTGRES_HOST=", c.postgres_host, " POSTGRES_PORT=", c.postgres_port,
+                   " POSTGRES_USER=", c.postgres_user, " POSTGRES_DB=", c.postgres_db,
+                   " POSTGRES_SSLMODE=disable");
+  const std::string from = absl::StrCat("--from='", legacy.conninfo(), "'");
+
+  CliRun dry = Cli(absl::StrCat("import-legacy --dry_run ", from), env);
+  EXPECT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_TRUE(absl::StrContains(dry.output, "dry run: nothing was written")) << dry.output;
+  EXPECT_FALSE(absl::StrContains(dry.output, "rows/s")) << "no bars without a terminal";
+
+  // Under script(1) (util-linux) stderr is a terminal: a bar per table,
+  // then the summary.
+  CliRun tty = Shell(absl::StrCat(env, " script -qec \"", CliBinary(),
+                                  " import-legacy --batch_size=1 ", from, "\" /dev/null 2>&1"));
+  EXPECT_EQ(tty.exit_code, 0) << tty.output;
+  EXPECT_TRUE(absl::StrContains(tty.output, "messages       [####################]")) << tty.output;
+  EXPECT_TRUE(absl::StrContains(tty.output, "rows/s")) << tty.output;
+  EXPECT_TRUE(absl::StrContains(tty.output, "IMPORTED")) << tty.output;
+
+  EXPECT_EQ(db_.Query(absl::StrCat("SELECT content FROM messages WHERE id = '", message, "'")),
+            "from the old app");
+
+  CliRun again = Cli(absl::StrCat("--json import-legacy ", from), env);
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_TRUE(absl::StrContains(again.output,
+                                "{\"table\":\"users\",\"read\":1,\"imported\":0,"
+                                "\"alreadyPresent\":1"))
+      << again.output;
+
+  EXPECT_EQ(Cli("import-legacy", env).exit_code, 2) << "--from is required";
+  CliRun wrong = Cli(absl::StrCat("import-legacy --from='", db_.conninfo(), "'"), env);
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(wrong.output, "FAILED_PRECONDITION")) << wrong.output;
 }
 
 TEST_F(CliTest, ExampleProgramRunsAgainstARealServer) {
