@@ -6,7 +6,8 @@
 # it started. See docs/BENCHMARKS.md for a recorded run.
 #   BENCH_SECONDS   seconds per throughput point (default 3)
 #   PGBENCH_SECONDS seconds per pgbench run (default 10)
-#   BENCH_ONLY      "writes": only cold start and the write figures
+#   BENCH_ONLY      "writes": only cold start and the write figures (with the
+#                   import); "import": cold start and the import only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -86,10 +87,45 @@ wait_serving "$wport" || { tail -20 "$work/server-writes.log"; exit 1; }
 fport=$(free_port)
 "$bin/bench/grpc_floor" --listen=127.0.0.1:$fport --api=sync 2>>"$work/floor.log" &
 pids+=($!)
+if [ "${BENCH_ONLY:-}" != import ]; then
+  echo
+  "$bin/bench/write_bench" --target=127.0.0.1:$wport --floor_target=127.0.0.1:$fport \
+    --seconds="$seconds" --direct="host=$work/pgw/socket port=$pgw_port dbname=writes user=postgres"
+fi
+
+# -- import-legacy (a write figure: the same fsync-on cluster): the
+# benchmark dataset shaped as the old module's schema, imported by the CLI
+# into a database `setup` created
+psql_w() { psql -h "$work/pgw/socket" -p "$pgw_port" -U postgres -v ON_ERROR_STOP=1 -q "$@"; }
+psql_w -d postgres -c "CREATE DATABASE legacy"
+psql_w -d legacy -f tests/support/legacy_schema.sql
+psql_w -d legacy -f bench/legacy_dataset.sql >/dev/null
+import_env=(POSTGRES_HOST="$work/pgw/socket" POSTGRES_PORT=$pgw_port POSTGRES_USER=postgres
+  POSTGRES_DB=imported)
+env "${import_env[@]}" "$bin/client/cli" setup >/dev/null
 echo
-"$bin/bench/write_bench" --target=127.0.0.1:$wport --floor_target=127.0.0.1:$fport \
-  --seconds="$seconds" --direct="host=$work/pgw/socket port=$pgw_port dbname=writes user=postgres"
-[ "${BENCH_ONLY:-}" = writes ] && exit 0
+echo "== import-legacy: 1,000,000 messages (+ users, channels, members, reactions, files) from the old schema, fsync on"
+t0=$(date +%s%N)
+env "${import_env[@]}" "$bin/client/cli" import-legacy \
+  --from="host=$work/pgw/socket port=$pgw_port dbname=legacy user=postgres" >"$work/import.txt"
+import_ms=$((($(date +%s%N) - t0) / 1000000))
+sed -n '/^TABLE/,/^$/p' "$work/import.txt"
+rows=$(awk '/^TABLE/{on=1; next} on && NF==8 {s += $2} /^$/{on=0} END{print s}' "$work/import.txt")
+messages=$(awk '$1=="messages" && NF==8 {print $2}' "$work/import.txt")
+echo "$rows rows read in $((import_ms / 1000)).$(((import_ms % 1000) / 100)) s:" \
+  "$(echo "$rows * 1000 / $import_ms" | bc) rows/s, $(echo "$messages * 1000 / $import_ms" | bc) messages/s"
+# The limit: about the same rows (bench/dataset.sql) written by one
+# INSERT ... SELECT per table, in one transaction, into a database `setup`
+# created (the same indexes, generated search column and checks).
+env "${import_env[@]/POSTGRES_DB=imported/POSTGRES_DB=direct}" "$bin/client/cli" setup >/dev/null
+t0=$(date +%s%N)
+psql_w -d direct -f bench/dataset.sql >/dev/null
+direct_ms=$((($(date +%s%N) - t0) / 1000000))
+direct_rows=$(psql_w -d direct -tAc "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM channels) + (SELECT count(*) FROM channel_members) + (SELECT count(*) FROM messages) + (SELECT count(*) FROM reactions)")
+echo "the same data as one INSERT ... SELECT per table: $direct_rows rows in" \
+  "$((direct_ms / 1000)).$(((direct_ms % 1000) / 100)) s: $(echo "$direct_rows * 1000 / $direct_ms" | bc) rows/s;" \
+  "import/direct $(echo "scale=2; ($rows * 1000 / $import_ms) / ($direct_rows * 1000 / $direct_ms)" | bc)"
+[ "${BENCH_ONLY:-}" = writes ] || [ "${BENCH_ONLY:-}" = import ] && exit 0
 
 # -- the dataset, in a database the server migrated
 psql_pg -d postgres -qc "CREATE DATABASE bench"

@@ -209,7 +209,7 @@ TEST_F(CliTest, SetupCreatesAndMigratesThenVerifyLists) {
 TEST_F(CliTest, ImportLegacyCopiesTheOldDatabaseAndShowsProgressOnATerminal) {
   testing::TestDatabase legacy;
   const std::string user = NewUlid(), channel = NewUlid(), message = NewUlid();
-  legacy.Query(testing::kLegacySchemaDdl);
+  legacy.Query(testing::LegacySchemaDdl());
   legacy.Query(
       absl::StrCat("INSERT INTO users (id, auth0_id, email, username, full_name) VALUES ('", user,
                    "', 'auth0|1', 'ada@example.com', 'Ada', 'Ada L');",

@@ -77,7 +77,7 @@ class LegacyImportTest : public testing::DomainTest {
   void SetUp() override {
     pqxx::connection c(source_.conninfo());
     pqxx::work t(c);
-    t.exec(testing::kLegacySchemaDdl);
+    t.exec(testing::LegacySchemaDdl());
     Ids ids;
     auto user = [&](std::string* id, const std::string& username, const std::string& email,
                     bool deleted = false) {
