@@ -27,6 +27,8 @@ ABSL_FLAG(int, server_pid, 0, "server process id, for its RSS");
 ABSL_FLAG(std::string, subscribers, "1,100,1000", "subscriber counts to measure");
 ABSL_FLAG(int, messages, 200, "messages posted per measurement");
 ABSL_FLAG(int, interval_ms, 5, "pause between posts");
+ABSL_FLAG(std::string, latencies_file, "",
+          "write every delivery latency here as 'subscribers ms' lines (for --plot)");
 
 namespace v1 = ::chatgenius::db::v1;
 
@@ -79,6 +81,9 @@ int main(int argc, char** argv) {
   const int64_t idle_rss = pid > 0 ? RssKiB(pid) : -1;
   std::printf("%-12s %10s %10s %10s %12s\n", "subscribers", "p50_ms", "p99_ms", "delivered",
               "server_rss_MiB");
+  FILE* latencies_out = absl::GetFlag(FLAGS_latencies_file).empty()
+                            ? nullptr
+                            : std::fopen(absl::GetFlag(FLAGS_latencies_file).c_str(), "w");
   for (absl::string_view count_text : absl::StrSplit(absl::GetFlag(FLAGS_subscribers), ',')) {
     int n = 0;
     if (!absl::SimpleAtoi(count_text, &n) || n <= 0) continue;
@@ -145,11 +150,15 @@ int main(int argc, char** argv) {
     cq.Shutdown();
     reader.join();
     absl::MutexLock lock(&mu);
+    if (latencies_out != nullptr) {
+      for (double ms : latencies) std::fprintf(latencies_out, "%d %.3f\n", n, ms);
+    }
     std::printf("%-12d %10.2f %10.2f %9.1f%% %12.1f\n", n, Percentile(latencies, 0.5),
                 Percentile(latencies, 0.99), 100.0 * latencies.size() / expected,
                 open_rss / 1024.0);
     std::fflush(stdout);
   }
+  if (latencies_out != nullptr) std::fclose(latencies_out);
   std::printf("server RSS idle: %.1f MiB\n", idle_rss / 1024.0);
   return 0;
 }

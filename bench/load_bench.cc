@@ -33,6 +33,10 @@
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "the service");
 ABSL_FLAG(std::string, direct, "", "libpq conninfo of PostgreSQL itself");
 ABSL_FLAG(std::string, pgbouncer, "", "libpq conninfo of PgBouncer in front of it (optional)");
+ABSL_FLAG(std::string, floor_target, "",
+          "bench/grpc_floor: the same calls to a server that does no work (optional)");
+ABSL_FLAG(std::string, plot_data, "",
+          "write the throughput points here, one line per method and concurrency (for --plot)");
 ABSL_FLAG(std::string, concurrency, "1,16,64", "client concurrency levels");
 ABSL_FLAG(double, seconds, 3, "duration of each throughput measurement");
 ABSL_FLAG(int, connections, 10, "direct connections: the service's POOL_MAX_SIZE");
@@ -108,9 +112,9 @@ Result Run(int threads, absl::Duration duration,
   return r;
 }
 
-std::unique_ptr<chatgenius::client::Client> NewClient() {
+std::unique_ptr<chatgenius::client::Client> NewClient(const std::string& target) {
   chatgenius::client::ClientOptions options;
-  options.target = absl::GetFlag(FLAGS_target);
+  options.target = target;
   options.default_deadline = absl::Seconds(10);
   options.max_attempts = 1;
   auto c = chatgenius::client::Client::Create(options);
@@ -176,14 +180,25 @@ void Throughput() {
   const absl::Duration d = absl::Seconds(absl::GetFlag(FLAGS_seconds));
   const int max_conns = absl::GetFlag(FLAGS_connections);
   const std::string bouncer = absl::GetFlag(FLAGS_pgbouncer);
-  std::unique_ptr<chatgenius::client::Client> client = NewClient();
+  std::unique_ptr<chatgenius::client::Client> client = NewClient(absl::GetFlag(FLAGS_target));
+  std::unique_ptr<chatgenius::client::Client> floor;
+  if (!absl::GetFlag(FLAGS_floor_target).empty()) {
+    floor = NewClient(absl::GetFlag(FLAGS_floor_target));
+  }
+  FILE* plot = nullptr;
+  if (!absl::GetFlag(FLAGS_plot_data).empty()) {
+    plot = std::fopen(absl::GetFlag(FLAGS_plot_data).c_str(), "w");
+    if (plot != nullptr) std::fprintf(plot, "# method conc service direct pgbouncer floor limit\n");
+  }
   std::printf(
-      "== RPC throughput: service vs the same SQL direct (prepared, <= %d connections) and via "
-      "PgBouncer (transaction pooling, pool %d); goal service/direct >= 0.8\n",
+      "== RPC throughput: service vs the same SQL direct (prepared, <= %d connections), via "
+      "PgBouncer (transaction pooling, pool %d), and the composition limit 1/(1/floor + "
+      "1/direct) where floor is the same call to bench/grpc_floor (no work); goal service/direct "
+      ">= 0.8\n",
       max_conns, max_conns);
-  std::printf("%-13s %5s | %9s %7s %7s | %9s %7s %7s | %9s %7s %7s | %8s %8s\n", "method", "conc",
-              "service/s", "p50 ms", "p99 ms", "direct/s", "p50 ms", "p99 ms", "pgbouncer/s",
-              "p50 ms", "p99 ms", "svc/dir", "svc/pgb");
+  std::printf("%-13s %5s | %9s %7s %7s | %9s %7s %7s | %9s %7s %7s | %8s %8s | %8s %8s\n", "method",
+              "conc", "service/s", "p50 ms", "p99 ms", "direct/s", "p50 ms", "p99 ms",
+              "pgbouncer/s", "p50 ms", "p99 ms", "svc/dir", "svc/pgb", "floor/s", "svc/lim");
   for (Method m : {Method::kGet, Method::kList}) {
     for (int c : levels) {
       Result svc = Run(c, d, [&](int) { return RpcCall(client.get(), m); });
@@ -194,18 +209,33 @@ void Throughput() {
       if (!bouncer.empty()) {
         pgb = Run(c, d, [&](int) { return SqlCall(bouncer, m, /*prepared=*/false); });
       }
+      Result flr;
+      if (floor != nullptr) flr = Run(c, d, [&](int) { return RpcCall(floor.get(), m); });
+      const double limit = flr.per_second > 0 && dir.per_second > 0
+                               ? 1 / (1 / flr.per_second + 1 / dir.per_second)
+                               : 0;
+      const char* name = m == Method::kGet ? "GetMessage" : "ListMsgs(50)";
       std::printf(
-          "%-13s %5d | %9.0f %7.2f %7.2f | %9.0f %7.2f %7.2f | %9.0f %7.2f %7.2f | %8.2f %8.2f%s\n",
-          m == Method::kGet ? "GetMessage" : "ListMsgs(50)", c, svc.per_second, svc.p50_ms,
-          svc.p99_ms, dir.per_second, dir.p50_ms, dir.p99_ms, pgb.per_second, pgb.p50_ms,
-          pgb.p99_ms, svc.per_second / dir.per_second,
-          pgb.per_second > 0 ? svc.per_second / pgb.per_second : 0.0,
-          svc.errors + dir.errors + pgb.errors > 0
-              ? absl::StrFormat("  (errors %d/%d/%d)", svc.errors, dir.errors, pgb.errors).c_str()
+          "%-13s %5d | %9.0f %7.2f %7.2f | %9.0f %7.2f %7.2f | %9.0f %7.2f %7.2f | %8.2f %8.2f | "
+          "%8.0f %8.2f%s\n",
+          name, c, svc.per_second, svc.p50_ms, svc.p99_ms, dir.per_second, dir.p50_ms, dir.p99_ms,
+          pgb.per_second, pgb.p50_ms, pgb.p99_ms, svc.per_second / dir.per_second,
+          pgb.per_second > 0 ? svc.per_second / pgb.per_second : 0.0, flr.per_second,
+          limit > 0 ? svc.per_second / limit : 0.0,
+          svc.errors + dir.errors + pgb.errors + flr.errors > 0
+              ? absl::StrFormat("  (errors %d/%d/%d/%d)", svc.errors, dir.errors, pgb.errors,
+                                flr.errors)
+                    .c_str()
               : "");
+      if (plot != nullptr) {
+        std::fprintf(plot, "%s %d %.0f %.0f %.0f %.0f %.0f\n",
+                     m == Method::kGet ? "GetMessage" : "ListMessages", c, svc.per_second,
+                     dir.per_second, pgb.per_second, flr.per_second, limit);
+      }
       std::fflush(stdout);
     }
   }
+  if (plot != nullptr) std::fclose(plot);
 }
 
 double MedianMs(int samples, const std::function<bool()>& call) {
@@ -240,7 +270,7 @@ void Paging() {
                                    {"LIMIT $4", "LIMIT $4 OFFSET $6"}});
   c.prepare("keyset", keyset);
   c.prepare("offset", offset);
-  std::unique_ptr<chatgenius::client::Client> client = NewClient();
+  std::unique_ptr<chatgenius::client::Client> client = NewClient(absl::GetFlag(FLAGS_target));
 
   struct Case {
     const char* name;

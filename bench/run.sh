@@ -8,8 +8,18 @@
 #   PGBENCH_SECONDS seconds per pgbench run (default 10)
 #   BENCH_ONLY      "writes": only cold start and the write figures (with the
 #                   import); "import": cold start and the import only
+#   --plot          also draw docs/bench/*.svg (gnuplot): throughput against
+#                   concurrency per read RPC next to direct, PgBouncer and the
+#                   gRPC floor, and the event-delivery latency distribution
 set -euo pipefail
 cd "$(dirname "$0")/.."
+plot=""
+for arg in "$@"; do
+  case $arg in
+    --plot) plot=1 ;;
+    *) echo "usage: bench/run.sh [--plot]" >&2; exit 2 ;;
+  esac
+done
 . scripts/lib.sh
 
 install_packages build run bench
@@ -23,6 +33,8 @@ work=$(mktemp -d /tmp/chatgenius-bench-XXXXXX)
 chmod 755 "$work"  # user postgres owns the cluster and PgBouncer inside
 pids=()
 cleanup() {
+  # PgBouncer runs under runuser, which does not pass TERM on: by pid file.
+  [ -f "$work/pgbouncer/pgbouncer.pid" ] && kill "$(cat "$work/pgbouncer/pgbouncer.pid")" 2>/dev/null || true
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   [ -f "$work/sshd.pid" ] && kill "$(cat "$work/sshd.pid")" 2>/dev/null
@@ -156,6 +168,7 @@ pool_mode = transaction
 default_pool_size = 10
 max_client_conn = 500
 logfile = $pgb/pgbouncer.log
+pidfile = $pgb/pgbouncer.pid
 INI
 echo '"postgres" ""' >"$pgb/userlist.txt"
 [ "$(id -u)" -ne 0 ] || chown -R postgres "$pgb"
@@ -169,14 +182,16 @@ done
 [ -n "$pgb_up" ] || { cat "$pgb/pgbouncer.log"; echo "PgBouncer did not start"; exit 1; }
 
 echo
+mkdir -p "$work/plot"
 "$bin/bench/load_bench" --target=127.0.0.1:$port --seconds="$seconds" \
+  --floor_target=127.0.0.1:$fport --plot_data="$work/plot/throughput.dat" \
   --direct="host=127.0.0.1 port=$pg_port dbname=bench user=postgres sslmode=disable" \
   --pgbouncer="host=127.0.0.1 port=$pgb_port dbname=bench user=postgres sslmode=disable"
 
 echo
 echo "== post -> event delivery (loopback; goal: p99 < 10 ms at 100 subscribers, RSS < 100 MiB at 1,000 streams; Hasura polls live queries every 1 s)"
 "$bin/bench/event_bench" --target=127.0.0.1:$port --server_pid=$main_pid \
-  --subscribers=1,100,1000 --messages=200
+  --subscribers=1,100,1000 --messages=200 --latencies_file="$work/plot/latency.dat"
 
 # -- pgbench -S: direct, through OpenSSH's ssh -L, through our tunnel
 mkdir -p /run/sshd
@@ -237,3 +252,18 @@ for c in 1 8; do
   printf "%-8s | %10.0f %10.0f %10.0f | %12.2f %12.2f\n" "$c" "$d" "$s" "$t" \
     "$(echo "$t / $s" | bc -l)" "$(echo "$t / $d" | bc -l)"
 done
+
+if [ -n "$plot" ]; then
+  # The recorded run's data beside its figures: the throughput points, and
+  # each subscriber count's latency distribution as 200 quantiles.
+  mkdir -p docs/bench
+  cp "$work/plot/throughput.dat" docs/bench/throughput.dat
+  for n in 1 100 1000; do
+    awk -v n="$n" '$1 == n {print $2}' "$work/plot/latency.dat" | sort -g |
+      awk -v n="$n" '{v[NR] = $1} END {for (i = 1; i <= 200; i++) {k = int(i * NR / 200); if (k < 1) k = 1; print n, v[k], i / 200}; print ""; print ""}'
+  done >docs/bench/latency-quantiles.dat
+  gnuplot -e "throughput='docs/bench/throughput.dat'; latency='docs/bench/latency-quantiles.dat'; outdir='docs/bench'" \
+    bench/plot.gnuplot
+  echo
+  echo "figures: $(ls docs/bench/*.svg | tr '\n' ' ')"
+fi

@@ -42,6 +42,11 @@ std::string NameFrom(absl::string_view legacy, bool keep_dots, absl::string_view
   return out.empty() ? std::string(fallback) : out;
 }
 
+std::string FallbackName(absl::string_view prefix, absl::string_view id) {
+  return absl::StrCat(prefix, "-",
+                      absl::AsciiStrToLower(id.substr(id.size() > 10 ? id.size() - 10 : 0)));
+}
+
 std::string WithSuffix(const std::string& base, int n) {
   const std::string suffix = absl::StrCat("-", n);
   return base.substr(0, kNameMax - suffix.size()) + suffix;

@@ -27,6 +27,10 @@ std::optional<std::string> CanonicalId(absl::string_view legacy_id);
 // `fallback` when nothing is left.
 std::string NameFrom(absl::string_view legacy, bool keep_dots, absl::string_view fallback);
 
+// FallbackName is the name of a row whose legacy name leaves nothing:
+// `prefix`, '-', and the last ten characters of its id in lower case.
+std::string FallbackName(absl::string_view prefix, absl::string_view id);
+
 // WithSuffix is `base` made distinct by "-n" (n >= 2), at most 80 characters.
 std::string WithSuffix(const std::string& base, int n);
 

@@ -37,6 +37,9 @@ TEST(LegacyMappingTest, IdsRolesAndDirectKeys) {
   EXPECT_EQ(RoleRank("guest"), 0);
   EXPECT_EQ(DmKey({"B", "A", "B"}), "A,B");
   EXPECT_TRUE(ValidateEmail("e", PlaceholderEmail("01HF3Z9Q7KX0V4N8M2B6C5D1EA")).ok());
+  EXPECT_EQ(FallbackName("user", "01HF3Z9Q7KX0V4N8M2B6C5D1EA"), "user-m2b6c5d1ea");
+  EXPECT_TRUE(ValidateUsername("u", FallbackName("user", "01HF3Z9Q7KX0V4N8M2B6C5D1EA")).ok());
+  EXPECT_TRUE(ValidateChannelName("c", FallbackName("channel", "01HF3Z9Q7KX0V4N8M2B6C5D1EA")).ok());
   EXPECT_EQ(TruncateUtf8("héllo", 2), "hé");
   EXPECT_EQ(TruncateUtf8("ab", 5), "ab");
 }
