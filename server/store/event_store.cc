@@ -137,10 +137,17 @@ void NotifyAppendListeners() {
 // hub's PostgreSQL CPU (~1 ms a round); their generic plans are index
 // probes (event_plans_test holds them to that). JIT off: generic plans
 // estimate from default selectivities, which crossed jit_above_cost and
-// compiled the plan at every execution.
+// compiled the plan at every execution. Sequential scans off: a plan is
+// kept until an ANALYZE of its tables, and one made while the log was a
+// page or two (a fresh deployment, before autovacuum's first pass) scanned
+// event_positions once per candidate event and events once per position,
+// so rounds grew with the log (115 ms at 20,000 events, event_plans_test)
+// and delivery latency with them; every statement here has an index to
+// probe instead.
 void UsePlansOnce(pqxx::connection_base& conn) {
   conn.set_variable("plan_cache_mode", "force_generic_plan");
   conn.set_variable("jit", "off");
+  conn.set_variable("enable_seqscan", "off");
 }
 
 }  // namespace
