@@ -26,8 +26,9 @@ void SetOptions(ssh_session ssh, const TunnelSettings& s, absl::Duration timeout
   ssh_options_set(ssh, SSH_OPTIONS_TIMEOUT_USEC, &timeout_us);
 }
 
-absl::Status Authenticate(ssh_session ssh, const TunnelSettings& s) {
-  const std::string target = KnownHostsName(s.ssh_host, s.ssh_port);
+// LoadKey reads the private key: a configuration error, reported before
+// any connection is tried (so also when the bastion is unreachable).
+absl::StatusOr<KeyPtr> LoadKey(const TunnelSettings& s) {
   ssh_key raw_key = nullptr;
   if (ssh_pki_import_privkey_file(s.key_path.c_str(),
                                   s.key_passphrase.empty() ? nullptr : s.key_passphrase.c_str(),
@@ -36,7 +37,11 @@ absl::Status Authenticate(ssh_session ssh, const TunnelSettings& s) {
         absl::StrCat("SSH_KEY_PATH: cannot read private key ", s.key_path,
                      " (missing, unreadable, unsupported, or wrong SSH_KEY_PASSPHRASE)"));
   }
-  KeyPtr key(raw_key);
+  return KeyPtr(raw_key);
+}
+
+absl::Status Authenticate(ssh_session ssh, const TunnelSettings& s, const KeyPtr& key) {
+  const std::string target = KnownHostsName(s.ssh_host, s.ssh_port);
   int auth = ssh_userauth_publickey(ssh, nullptr, key.get());
   if (auth == SSH_AUTH_DENIED || auth == SSH_AUTH_PARTIAL) {
     return absl::PermissionDeniedError(absl::StrCat(
@@ -61,6 +66,8 @@ bool IsPermanentConnectError(const absl::Status& status) {
 }
 
 absl::StatusOr<std::unique_ptr<SshSession>> SshSession::Connect(const TunnelSettings& settings) {
+  absl::StatusOr<KeyPtr> key = LoadKey(settings);
+  if (!key.ok()) return key.status();
   SessionPtr ssh(ssh_new());
   if (ssh == nullptr) return absl::InternalError("ssh_new failed");
   SetOptions(ssh.get(), settings, SshReplyTimeout(settings.health_check_interval));
@@ -72,7 +79,7 @@ absl::StatusOr<std::unique_ptr<SshSession>> SshSession::Connect(const TunnelSett
   HostKeyPolicy policy{settings.ssh_host, settings.ssh_port, settings.known_hosts_path,
                        settings.accept_new_host_key};
   if (absl::Status s = VerifyHostKey(ssh.get(), policy); !s.ok()) return s;
-  if (absl::Status s = Authenticate(ssh.get(), settings); !s.ok()) return s;
+  if (absl::Status s = Authenticate(ssh.get(), settings, *key); !s.ok()) return s;
   return std::unique_ptr<SshSession>(new SshSession(std::move(ssh)));
 }
 

@@ -34,9 +34,11 @@ bool IsPermanentConnectError(const absl::Status& status);
 
 class SshSession {
  public:
-  // Connect connects to settings.ssh_host:ssh_port (only these settings
-  // count: ~/.ssh/config is not read), verifies the host key (VerifyHostKey)
-  // and authenticates with the private key. Errors: FAILED_PRECONDITION
+  // Connect reads the private key (before any connection: a missing or
+  // unreadable key is reported even when the bastion is unreachable),
+  // connects to settings.ssh_host:ssh_port (only these settings count:
+  // ~/.ssh/config is not read), verifies the host key (VerifyHostKey) and
+  // authenticates with the key. Errors: FAILED_PRECONDITION
   // (host key, key file) and PERMISSION_DENIED (key refused) are permanent;
   // UNAVAILABLE (cannot connect, authentication did not finish) is not.
   static absl::StatusOr<std::unique_ptr<SshSession>> Connect(const TunnelSettings& settings);

@@ -165,9 +165,13 @@ TEST_F(SshTunnelTest, WrongClientKeyIsRefusedClearly) {
   EXPECT_TRUE(absl::StrContains(status.message(), "refused public key")) << status;
   EXPECT_TRUE(absl::StrContains(status.message(), sshd_.unauthorized_key())) << status;
 
+  // A missing key is a configuration error, found before any connection
+  // (here to a port nothing listens on).
   s.key_path = sshd_.dir() + "/does-not-exist";
+  s.ssh_port = 1;
   SshTunnel missing(s);
   absl::Status no_key = missing.Start();
+  EXPECT_EQ(no_key.code(), absl::StatusCode::kFailedPrecondition) << no_key;
   EXPECT_TRUE(absl::StrContains(no_key.message(), "SSH_KEY_PATH")) << no_key;
 }
 
