@@ -55,10 +55,17 @@ v1::Channel ChannelFromRow(const pqxx::row& r) {
 }
 
 // Unread = top-level messages by others after the member's marker (alias m).
-constexpr char kUnreadCountSql[] =
-    "(SELECT count(*) FROM messages x WHERE x.channel_id = m.channel_id "
-    "AND x.thread_parent_id IS NULL AND x.deleted_at IS NULL AND x.user_id <> m.user_id "
-    "AND x.id > coalesce(m.last_read_message_id, ''))";
+// Unread counts stop at kUnreadCountCap (channel_service.proto): a member
+// of a huge channel without a read marker would otherwise make every
+// ListChannels count all of it (900,000 rows in the bench dataset).
+const std::string& UnreadCountSql() {
+  static const auto* sql = new std::string(absl::StrCat(
+      "(SELECT count(*) FROM (SELECT 1 FROM messages x WHERE x.channel_id = m.channel_id "
+      "AND x.thread_parent_id IS NULL AND x.deleted_at IS NULL AND x.user_id <> m.user_id "
+      "AND x.id > coalesce(m.last_read_message_id, '') LIMIT ",
+      kUnreadCountCap, ") unread)"));
+  return *sql;
+}
 
 const Statement kChannelInsert("channel_insert",
                                "INSERT INTO channels (id, name, description, type, created_by) "
@@ -86,7 +93,7 @@ const Statement kChannelDelete("channel_delete",
 
 const Statement kChannelListMember(
     "channel_list_member",
-    absl::StrCat("SELECT ", ChannelColumns(), ", m.role, ", kUnreadCountSql,
+    absl::StrCat("SELECT ", ChannelColumns(), ", m.role, ", UnreadCountSql(),
                  " FROM channel_members m JOIN channels c ON c.id = m.channel_id "
                  "WHERE m.user_id = $1 AND c.deleted_at IS NULL AND ($2 OR c.archived_at IS NULL) "
                  "AND ",
@@ -117,7 +124,7 @@ const Statement kReadMark("read_mark",
 
 const Statement kReadState("read_state",
                            absl::StrCat("SELECT coalesce(m.last_read_message_id, ''), ",
-                                        kUnreadCountSql,
+                                        UnreadCountSql(),
                                         " FROM channel_members m WHERE m.channel_id = $1 "
                                         "AND m.user_id = $2"));
 

@@ -30,6 +30,11 @@
 
 namespace chatgenius {
 
+// Unread counts (ListChannels, GetReadState, MarkRead) stop at this many:
+// a client shows "1000+". Counting on would make one listing read a whole
+// channel for a member who never marked it read.
+inline constexpr int kUnreadCountCap = 1000;
+
 // ChannelUpdate selects the fields Update writes.
 struct ChannelUpdate {
   std::optional<std::string> name;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/common/ulid.h"
+#include "server/store/channel_store.h"
 #include "tests/support/domain_fixture.h"
 
 namespace chatgenius {
@@ -403,6 +404,37 @@ TEST_F(ChannelServiceTest, ConcurrentDirectChannelCreationYieldsOneChannel) {
   EXPECT_EQ(db_.Query("SELECT count(*) FROM channels WHERE type = 'dm'"), "1")
       << "one row in the database";
   EXPECT_EQ(db_.Query("SELECT count(*) FROM channel_members"), "2") << "two memberships";
+}
+
+// A member who never read a busy channel: the count stops at the cap
+// (1000 = "1000 or more") instead of reading the whole channel.
+TEST_F(ChannelServiceTest, UnreadCountsStopAtTheCap) {
+  v1::User ada = User("ada");
+  v1::User bob = User("bob");
+  v1::Channel c = Channel(ada, "busy");
+  Join(c, bob, bob);
+  db_.Query(
+      absl::StrCat("INSERT INTO messages (id, channel_id, user_id, content) SELECT '7ZZZZZ' || "
+                   "lpad(n::text, 20, '0'), '",
+                   c.id(), "', '", ada.id(), "', 'message ' || n FROM generate_series(1, ",
+                   kUnreadCountCap + 5, ") n"));
+  v1::GetReadStateRequest g;
+  g.set_channel_id(c.id());
+  g.set_user_id(bob.id());
+  v1::ReadState state;
+  ASSERT_TRUE(channels_->GetReadState(Ctx().get(), g, &state).ok());
+  EXPECT_EQ(state.unread_count(), kUnreadCountCap);
+  v1::ListChannelsResponse list = ListFor(bob);
+  ASSERT_EQ(list.channels_size(), 1);
+  EXPECT_EQ(list.channels(0).unread_count(), kUnreadCountCap);
+  // Under the cap the count is exact.
+  v1::MarkReadRequest r;
+  r.set_channel_id(c.id());
+  r.set_user_id(bob.id());
+  r.set_message_id(db_.Query(absl::StrCat("SELECT id FROM messages WHERE channel_id = '", c.id(),
+                                          "' ORDER BY id DESC OFFSET 7 LIMIT 1")));
+  ASSERT_TRUE(channels_->MarkRead(Ctx().get(), r, &state).ok());
+  EXPECT_EQ(state.unread_count(), 7);
 }
 
 TEST_F(ChannelServiceTest, ReadStateNeverMovesBackwards) {
