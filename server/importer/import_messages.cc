@@ -31,13 +31,12 @@ const Statement kAttachmentsInsert(
     "AS u(id, message_id, channel_id, uploader_id, name, content_type, size, url, created_at) "
     "ON CONFLICT (id) DO NOTHING RETURNING 1");
 
-template <typename Row, typename Ids>
-std::set<std::string> CanonicalIds(const std::vector<Row>& batch, Ids ids_of) {
+// CanonicalIds: the batch's `field` values that are ULIDs, canonical.
+template <typename Row>
+std::set<std::string> CanonicalIds(const std::vector<Row>& batch, std::string Row::*field) {
   std::set<std::string> out;
   for (const Row& row : batch) {
-    for (const std::string* legacy : ids_of(row)) {
-      if (std::optional<std::string> id = CanonicalId(*legacy)) out.insert(*id);
-    }
+    if (std::optional<std::string> id = CanonicalId(row.*field)) out.insert(*id);
   }
   return out;
 }
@@ -73,15 +72,9 @@ void WriteMessages(ImportRun& run, bool replies, const std::vector<LegacyMessage
                    pqxx::dbtransaction& txn) {
   TableReport& report = run.report();
   MessageRefs refs;
-  refs.users = KnownUsers(txn, CanonicalIds(batch, [](const LegacyMessage& m) {
-                            return std::vector<const std::string*>{&m.user_id};
-                          }));
-  refs.channels = ChannelsNow(txn, CanonicalIds(batch, [](const LegacyMessage& m) {
-                                return std::vector<const std::string*>{&m.channel_id};
-                              }));
-  refs.roots = KnownMessages(txn, CanonicalIds(batch, [](const LegacyMessage& m) {
-                               return std::vector<const std::string*>{&m.root_id};
-                             }));
+  refs.users = KnownUsers(txn, CanonicalIds(batch, &LegacyMessage::user_id));
+  refs.channels = ChannelsNow(txn, CanonicalIds(batch, &LegacyMessage::channel_id));
+  refs.roots = KnownMessages(txn, CanonicalIds(batch, &LegacyMessage::root_id));
   Rows rows(8);
   std::vector<std::vector<std::string>> repairs;
   for (const LegacyMessage& m : batch) {
@@ -120,13 +113,9 @@ void WriteReactions(ImportRun& run, const std::vector<LegacyReaction>& batch,
                     pqxx::dbtransaction& txn) {
   TableReport& report = run.report();
   const std::set<std::string> users =
-      KnownUsers(txn, CanonicalIds(batch, [](const LegacyReaction& r) {
-                   return std::vector<const std::string*>{&r.user_id};
-                 }));
+      KnownUsers(txn, CanonicalIds(batch, &LegacyReaction::user_id));
   const std::map<std::string, std::string> messages =
-      KnownMessages(txn, CanonicalIds(batch, [](const LegacyReaction& r) {
-                      return std::vector<const std::string*>{&r.message_id};
-                    }));
+      KnownMessages(txn, CanonicalIds(batch, &LegacyReaction::message_id));
   Rows rows(4);
   for (const LegacyReaction& r : batch) {
     std::optional<std::string> user = CanonicalId(r.user_id);
@@ -196,15 +185,15 @@ std::optional<std::vector<PgText>> FileRow(const LegacyFile& f, const std::set<s
 
 void WriteFiles(ImportRun& run, const std::vector<LegacyFile>& batch, pqxx::dbtransaction& txn) {
   TableReport& report = run.report();
-  const std::set<std::string> users =
-      KnownUsers(txn, CanonicalIds(batch, [](const LegacyFile& f) {
-                   return std::vector<const std::string*>{&f.user_id};
-                 }));
-  const std::map<std::string, std::string> messages =
-      KnownMessages(txn, CanonicalIds(batch, [](const LegacyFile& f) {
-                      return f.message_id ? std::vector<const std::string*>{&*f.message_id}
-                                          : std::vector<const std::string*>{};
-                    }));
+  const std::set<std::string> users = KnownUsers(txn, CanonicalIds(batch, &LegacyFile::user_id));
+  const std::map<std::string, std::string> messages = KnownMessages(txn, [&] {
+    std::set<std::string> ids;
+    for (const LegacyFile& f : batch) {
+      if (!f.message_id) continue;
+      if (std::optional<std::string> id = CanonicalId(*f.message_id)) ids.insert(*id);
+    }
+    return ids;
+  }());
   Rows rows(9);
   std::vector<std::vector<std::string>> repairs;
   for (const LegacyFile& f : batch) {

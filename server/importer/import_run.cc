@@ -118,9 +118,11 @@ std::vector<TableReport> ImportRun::Finish() {
   return reports_;
 }
 
-void ImportRun::Begin(const std::string& table, const std::string& source_table) {
+int64_t ImportRun::Begin(const std::string& table, const std::string& source_table) {
   reports_.push_back(TableReport{table});
-  if (observer_ != nullptr) observer_->TableStarted(table, source_->Count(source_table));
+  const int64_t rows = source_->Count(source_table);
+  if (observer_ != nullptr) observer_->TableStarted(table, rows);
+  return rows;
 }
 
 void ImportRun::End() {

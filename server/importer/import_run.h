@@ -73,9 +73,10 @@ class ImportRun {
   LegacySource& source() { return *source_; }
   int batch_size() const { return options_.batch_size; }
 
-  // Begin starts the report of `table` (read from `source_table`) and makes
-  // it the current one; End tells the observer it is done.
-  void Begin(const std::string& table, const std::string& source_table);
+  // Begin starts the report of `table` (read from `source_table`), makes
+  // it the current one and returns the source table's row count (which the
+  // observer is given); End tells the observer it is done.
+  int64_t Begin(const std::string& table, const std::string& source_table);
   void End();
   TableReport& report() { return reports_.back(); }
 

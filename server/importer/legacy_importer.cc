@@ -16,9 +16,9 @@ namespace {
 
 // NotImported reports a whole old table that has no counterpart here.
 void NotImported(ImportRun& run, const std::string& table, const std::string& reason) {
-  run.Begin(table, table);
+  const int64_t rows = run.Begin(table, table);
   TableReport& report = run.report();
-  report.read = run.source().Count(table);
+  report.read = rows;
   if (report.read > 0) {
     std::vector<std::string> ids = run.source().FirstIds(table, kReasonExamples);
     report.Reject(reason, ids.front(), report.read);

@@ -1,5 +1,6 @@
 #include "server/importer/legacy_source.h"
 
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -22,7 +23,7 @@ const std::vector<std::string>& LegacyTables() {
 
 const Statement kLegacyTables("legacy_tables",
                               "SELECT table_name FROM information_schema.tables "
-                              "WHERE table_schema = current_schema() AND table_name = ANY($1)");
+                              "WHERE table_schema = current_schema()");
 
 const Statement kLegacyUsers(
     "legacy_users",
@@ -109,10 +110,6 @@ std::vector<std::string> Ids(const pqxx::field& f) {
   return absl::StrSplit(f.as<std::string>(), ',', absl::SkipEmpty());
 }
 
-std::string PgArray(const std::vector<std::string>& items) {
-  return absl::StrCat("{", absl::StrJoin(items, ","), "}");  // table names: no quoting needed
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LegacySource>> LegacySource::Open(const std::string& conninfo) {
@@ -121,9 +118,11 @@ absl::StatusOr<std::unique_ptr<LegacySource>> LegacySource::Open(const std::stri
     pqxx::nontransaction setup(source->conn_);
     setup.exec("SET default_transaction_read_only = on");
     setup.exec("SET application_name = 'chatgenius-db import-legacy'");
-    std::vector<std::string> missing = LegacyTables();
-    for (const pqxx::row& r : Exec(setup, kLegacyTables, PgArray(LegacyTables()))) {
-      missing.erase(std::find(missing.begin(), missing.end(), r[0].as<std::string>()));
+    std::set<std::string> present;
+    for (const pqxx::row& r : Exec(setup, kLegacyTables)) present.insert(r[0].as<std::string>());
+    std::vector<std::string> missing;
+    for (const std::string& table : LegacyTables()) {
+      if (present.count(table) == 0) missing.push_back(table);
     }
     if (!missing.empty()) {
       return absl::FailedPreconditionError(

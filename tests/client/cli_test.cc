@@ -26,12 +26,6 @@ std::string CliBinary() {
   return std::string(std::getenv("TEST_SRCDIR")) + "/chatgenius_db/client/cli";
 }
 
-CliRun Shell(const std::string& command);
-
-CliRun Cli(const std::string& args, const std::string& env = "") {
-  return Shell(absl::StrCat(env, " ", CliBinary(), " ", args, " 2>&1"));
-}
-
 CliRun Shell(const std::string& command) {
   FILE* pipe = popen(command.c_str(), "r");
   std::string output;
@@ -39,6 +33,10 @@ CliRun Shell(const std::string& command) {
   while (size_t n = fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
   int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+CliRun Cli(const std::string& args, const std::string& env = "") {
+  return Shell(absl::StrCat(env, " ", CliBinary(), " ", args, " 2>&1"));
 }
 
 class CliTest : public ::testing::Test {
