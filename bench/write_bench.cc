@@ -300,7 +300,8 @@ int main(int argc, char** argv) {
   settings.conninfo = conninfo + " application_name=write_bench-in-process";
   settings.max_size = absl::GetFlag(FLAGS_connections);
   chatgenius::ConnectionPool pool(settings);
-  chatgenius::MessageStore store(&pool);
+  chatgenius::Database db(&pool);
+  chatgenius::MessageStore store(&db);
   pqxx::connection probe(conninfo + " application_name=write_bench-probe");
   std::string fsync, synchronous_commit;
   {

@@ -295,8 +295,8 @@ int TailEvents() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "chatgenius-db [--target=HOST:PORT] [--json] <command>\n"
-      "commands: health, migrate status|up|validate, pool stats, tunnel status, server info,\n"
-      "  setup [--test], verify, import-legacy --from=URL [--dry_run], tail-events;\n"
+      "commands: health, migrate status|up|validate, pool stats, hosts, tunnel status,\n"
+      "  server info, setup [--test], verify, import-legacy --from=URL [--dry_run], tail-events;\n"
       "  create-user, set-status, create-channel, list-channels, archive-channel,\n"
       "  unarchive-channel, add-member, remove-member, post-message, list-messages,\n"
       "  get-message, search-messages, react, mark-read");
@@ -321,6 +321,12 @@ int main(int argc, char** argv) {
   }
   if (command == "tunnel" && sub == "status") {
     auto s = client->GetTunnelStatus();
+    if (!s.ok()) return Fail(s.status());
+    Print(*s);
+    return 0;
+  }
+  if (command == "hosts") {
+    auto s = client->GetDatabaseHosts();
     if (!s.ok()) return Fail(s.status());
     Print(*s);
     return 0;

@@ -1,5 +1,7 @@
 #include "client/client.h"
 
+#include "server/db/lsn.h"
+
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
@@ -13,6 +15,12 @@
 #include "absl/time/clock.h"
 
 namespace chatgenius::client {
+
+namespace {
+// The service's read-your-writes metadata (server/service/rpc_util.h).
+constexpr char kCommitLsnHeader[] = "chatgenius-commit-lsn";
+constexpr char kMinLsnHeader[] = "chatgenius-min-lsn";
+}  // namespace
 namespace {
 
 namespace v1 = ::chatgenius::db::v1;
@@ -116,7 +124,26 @@ std::unique_ptr<grpc::ClientContext> Client::NewContext() const {
   if (!options_.bearer_token.empty()) {
     context->AddMetadata("authorization", absl::StrCat("Bearer ", options_.bearer_token));
   }
+  if (const Lsn lsn = commit_lsn_.load(std::memory_order_relaxed); lsn != 0) {
+    context->AddMetadata(kMinLsnHeader, FormatLsn(lsn));
+  }
   return context;
+}
+
+void Client::NoteReply(const grpc::ClientContext& context) {
+  const auto range = context.GetServerTrailingMetadata().equal_range(kCommitLsnHeader);
+  for (auto it = range.first; it != range.second; ++it) {
+    absl::StatusOr<Lsn> lsn = ParseLsn(absl::string_view(it->second.data(), it->second.size()));
+    if (!lsn.ok()) continue;
+    Lsn seen = commit_lsn_.load(std::memory_order_relaxed);
+    while (*lsn > seen && !commit_lsn_.compare_exchange_weak(seen, *lsn)) {
+    }
+  }
+}
+
+std::string Client::consistency_token() const {
+  const Lsn lsn = commit_lsn_.load(std::memory_order_relaxed);
+  return lsn == 0 ? "" : FormatLsn(lsn);
 }
 
 absl::StatusOr<v1::User> Client::CreateUser(const v1::CreateUserRequest& r) {
@@ -182,6 +209,12 @@ absl::StatusOr<v1::TunnelStatus> Client::GetTunnelStatus() {
   return Call<v1::TunnelStatus>(
       [this](auto* c, auto& q, auto* p) { return admin_->GetTunnelStatus(c, q, p); },
       v1::GetTunnelStatusRequest());
+}
+
+absl::StatusOr<v1::DatabaseHosts> Client::GetDatabaseHosts() {
+  return Call<v1::DatabaseHosts>(
+      [this](auto* c, auto& q, auto* p) { return admin_->GetDatabaseHosts(c, q, p); },
+      v1::GetDatabaseHostsRequest());
 }
 
 absl::StatusOr<v1::ServerInfo> Client::GetServerInfo() {

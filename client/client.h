@@ -14,7 +14,15 @@
 //   caller with the same client_msg_id;
 // - results as absl::StatusOr<T>;
 // - event subscriptions that resume from the last delivered event id after
-//   a disconnect, so the caller sees every event once.
+//   a disconnect, so the caller sees every event once;
+// - read-your-writes across read replicas: every write's response carries
+//   the WAL position its commit reached (trailing metadata
+//   chatgenius-commit-lsn); the Client keeps the highest it has seen and
+//   sends it on every later call (chatgenius-min-lsn), so its reads never
+//   miss its own writes, whichever replica serves them. A gateway serving
+//   many end users through one Client sees all their writes in one token;
+//   to keep one per end user instead, store consistency_token() per user
+//   session and send it as chatgenius-min-lsn (see the README).
 //
 // Example:
 //   ClientOptions options;
@@ -27,6 +35,7 @@
 #ifndef CHATGENIUS_CLIENT_CLIENT_H_
 #define CHATGENIUS_CLIENT_CLIENT_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -142,6 +151,7 @@ class Client {
   absl::StatusOr<db::v1::MigrationStatus> ApplyMigrations();
   absl::StatusOr<db::v1::PoolStats> GetPoolStats();
   absl::StatusOr<db::v1::TunnelStatus> GetTunnelStatus();
+  absl::StatusOr<db::v1::DatabaseHosts> GetDatabaseHosts();
   absl::StatusOr<db::v1::ServerInfo> GetServerInfo();
   // Check asks grpc.health.v1.Health about `service` ("" = readiness).
   absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> Check(
@@ -164,8 +174,18 @@ class Client {
   db::v1::AdminService::Stub& admin() { return *admin_; }
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
 
-  // NewContext returns a context with the default deadline and token.
+  // NewContext returns a context with the default deadline, the bearer
+  // token and the read-your-writes token (chatgenius-min-lsn).
   std::unique_ptr<grpc::ClientContext> NewContext() const;
+
+  // NoteReply takes the write position (chatgenius-commit-lsn) from a
+  // finished call's trailing metadata. Call already does; call it after
+  // using a stub with NewContext() yourself.
+  void NoteReply(const grpc::ClientContext& context);
+
+  // consistency_token is the highest write position this Client has seen
+  // ("" before the first write), in PostgreSQL's "16/B374D848" form.
+  std::string consistency_token() const;
 
   // Call runs any unary method of the stubs above with NewContext():
   //   client.Call<v1::Channel>(
@@ -176,6 +196,7 @@ class Client {
     std::unique_ptr<grpc::ClientContext> context = NewContext();
     Response response;
     grpc::Status status = method(context.get(), request, &response);
+    NoteReply(*context);
     if (!status.ok()) return ToStatus(status);
     return response;
   }
@@ -184,6 +205,7 @@ class Client {
   explicit Client(ClientOptions options) : options_(std::move(options)) {}
 
   const ClientOptions options_;
+  std::atomic<uint64_t> commit_lsn_{0};  // read-your-writes: the highest seen
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<db::v1::UserService::Stub> users_;
   std::unique_ptr<db::v1::ChannelService::Stub> channels_;

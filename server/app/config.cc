@@ -192,6 +192,13 @@ std::vector<std::string> Config::Describe() const {
       absl::StrCat("HEALTH_FAILURE_THRESHOLD=", health_failure_threshold),
       absl::StrCat("PAGE_TOKEN_KEY=", page_token_key.empty() ? "(random per process)" : "***"),
       absl::StrCat("SSH_HOST=", ssh_enabled() ? ssh_host : "(unset: direct connection)"),
+      absl::StrCat("POSTGRES_REPLICA_HOSTS=",
+                   postgres_replica_hosts.empty()
+                       ? "(none: every read on the primary)"
+                       : absl::StrJoin(postgres_replica_hosts, ",",
+                                       [](std::string* out, const HostPort& h) {
+                                         absl::StrAppend(out, h.host, ":", h.port);
+                                       })),
       absl::StrCat("TLS=", tls_enabled() ? (tls_client_ca_file.empty() ? "on" : "mutual") : "off"),
       absl::StrCat("AUTH_TOKENS_FILE=",
                    auth_tokens_file.empty() ? "(unset: no caller auth)" : auth_tokens_file),
@@ -422,6 +429,35 @@ void LoadObservability(Reader& r, Config& c) {
   }
 }
 
+// POSTGRES_REPLICA_* (after LoadPostgres).
+void LoadReplicas(Reader& r, Config& c) {
+  for (absl::string_view entry :
+       absl::StrSplit(r.String("POSTGRES_REPLICA_HOSTS", ""), ',', absl::SkipEmpty())) {
+    entry = absl::StripAsciiWhitespace(entry);
+    if (entry.empty()) continue;
+    // A bare host takes POSTGRES_PORT.
+    std::string address(entry);
+    if (address.find(':') == std::string::npos) absl::StrAppend(&address, ":", c.postgres_port);
+    absl::StatusOr<HostPort> host = SplitHostPort(address);
+    if (!host.ok() || host->host.empty() || host->port == 0) {
+      r.Fail(absl::StrCat("POSTGRES_REPLICA_HOSTS: each entry must be host or host:port, got '",
+                          entry, "'"));
+      continue;
+    }
+    c.postgres_replica_hosts.push_back(*host);
+  }
+  c.postgres_replica_max_lag =
+      r.Millis("POSTGRES_REPLICA_MAX_LAG_MS", c.postgres_replica_max_lag, 10, 3600000);
+  c.postgres_replica_wait = r.Millis("POSTGRES_REPLICA_WAIT_MS", c.postgres_replica_wait, 0, 10000);
+  c.postgres_replica_check =
+      r.Millis("POSTGRES_REPLICA_CHECK_MS", c.postgres_replica_check, 10, 60000);
+  if (c.postgres_replica_check > c.postgres_replica_max_lag) {
+    r.Fail(
+        "POSTGRES_REPLICA_CHECK_MS: must not exceed POSTGRES_REPLICA_MAX_LAG_MS (a replica could "
+        "never prove it is fresh enough)");
+  }
+}
+
 // SSH_* and POSTGRES_REMOTE_* (after LoadPool).
 void LoadSsh(Reader& r, Config& c) {
   c.ssh_host = r.String("SSH_HOST", "");
@@ -462,8 +498,8 @@ absl::StatusOr<Config> LoadConfig(const ConfigLookup& lookup) {
   Reader r(lookup, &c.read_settings);
   // In this order: later sections check against earlier ones.
   for (void (*load)(Reader&, Config&) :
-       {LoadListen, LoadPostgres, LoadPool, LoadLifecycle, LoadEvents, LoadTls, LoadGrpc, LoadAuth,
-        LoadContent, LoadObservability, LoadSsh}) {
+       {LoadListen, LoadPostgres, LoadReplicas, LoadPool, LoadLifecycle, LoadEvents, LoadTls,
+        LoadGrpc, LoadAuth, LoadContent, LoadObservability, LoadSsh}) {
     load(r, c);
   }
   if (!r.error().empty()) return absl::InvalidArgumentError(r.error());

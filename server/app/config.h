@@ -24,8 +24,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/auth/end_user_jwt.h"
+#include "server/common/host_port.h"
 #include "server/db/cancel_watcher.h"
 #include "server/db/connection_pool.h"
+#include "server/db/database.h"
 #include "server/store/content_limits.h"
 #include "server/tunnel/tunnel_settings.h"
 
@@ -105,6 +107,16 @@ struct Config {
   int postgres_remote_port = TunnelSettings().remote_port;          // POSTGRES_REMOTE_PORT
 
   bool ssh_enabled() const { return !ssh_host.empty(); }
+
+  // Read replicas (server/db/database.h): autocommit reads go to them while
+  // they are provably fresh; writes and transactions stay on the primary.
+  // With SSH_HOST each gets its own tunnel to host:port from the SSH host.
+  std::vector<HostPort> postgres_replica_hosts;  // POSTGRES_REPLICA_HOSTS
+  absl::Duration postgres_replica_max_lag =
+      ReplicaRouting().max_staleness;                                // POSTGRES_REPLICA_MAX_LAG_MS
+  absl::Duration postgres_replica_wait = ReplicaRouting().lsn_wait;  // POSTGRES_REPLICA_WAIT_MS
+  absl::Duration postgres_replica_check =
+      ReplicaRouting().check_interval;  // POSTGRES_REPLICA_CHECK_MS
 
   // TLS: both files set = TLS on; with a client CA, clients must present a
   // certificate it signed (mTLS). Plaintext is allowed on loopback only,

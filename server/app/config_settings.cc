@@ -89,6 +89,15 @@
     "PostgreSQL host as seen from the SSH host", false)                                            \
   X(postgres_remote_port, "POSTGRES_REMOTE_PORT", "5432",                                          \
     "PostgreSQL port as seen from the SSH host", false)                                            \
+  X(postgres_replica_hosts, "POSTGRES_REPLICA_HOSTS", "",                                          \
+    "read replicas, comma-separated host:port (with SSH_HOST: as seen from the SSH host)", false)  \
+  X(postgres_replica_max_lag_ms, "POSTGRES_REPLICA_MAX_LAG_MS", "1000",                            \
+    "a replica serves reads only while provably at most this far behind the primary", false)       \
+  X(postgres_replica_wait_ms, "POSTGRES_REPLICA_WAIT_MS", "20",                                    \
+    "a read carrying chatgenius-min-lsn waits this long for a replica, then reads the primary",    \
+    false)                                                                                         \
+  X(postgres_replica_check_ms, "POSTGRES_REPLICA_CHECK_MS", "100",                                 \
+    "interval of the replicas' health and lag checks", false)                                      \
   X(event_sequencer_poll_ms, "EVENT_SEQUENCER_POLL_MS", "10",                                      \
     "the sequencer leader looks for other replicas' committed events this often", false)           \
   X(event_retention_hours, "EVENT_RETENTION_HOURS", "168",                                         \

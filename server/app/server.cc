@@ -161,18 +161,53 @@ absl::Status Server::OpenDatabase() {
   cancel_settings.cut_off_after = config.postgres_cancel_grace;
   cancel_watcher_ = std::make_unique<CancelWatcher>(cancel_settings);
   pool_settings.cancel_watcher = cancel_watcher_.get();
-  pool_ = std::make_unique<ConnectionPool>(std::move(pool_settings));
+  pool_ = std::make_unique<ConnectionPool>(pool_settings);
+  ASSIGN_OR_RETURN(ReplicaRouting routing, ReplicaRoutingFor(pool_settings));
+  database_ = std::make_unique<Database>(pool_.get(), std::move(routing));
 
   migrator_ = std::make_unique<Migrator>(migration_conninfo, pool_.get(), std::move(migrations));
-  user_store_ = std::make_unique<UserStore>(pool_.get());
-  channel_store_ = std::make_unique<ChannelStore>(pool_.get());
-  member_store_ = std::make_unique<MemberStore>(pool_.get());
-  message_store_ = std::make_unique<MessageStore>(pool_.get(), config.content_limits);
-  attachment_store_ = std::make_unique<AttachmentStore>(pool_.get(), config.content_limits);
-  reaction_store_ = std::make_unique<ReactionStore>(pool_.get(), config.content_limits);
+  user_store_ = std::make_unique<UserStore>(database_.get());
+  channel_store_ = std::make_unique<ChannelStore>(database_.get());
+  member_store_ = std::make_unique<MemberStore>(database_.get());
+  message_store_ = std::make_unique<MessageStore>(database_.get(), config.content_limits);
+  attachment_store_ = std::make_unique<AttachmentStore>(database_.get(), config.content_limits);
+  reaction_store_ = std::make_unique<ReactionStore>(database_.get(), config.content_limits);
   info_store_ = std::make_unique<ServerInfoStore>(pool_.get());
   event_store_ = std::make_unique<EventStore>(pool_.get());
   return absl::OkStatus();
+}
+
+absl::StatusOr<ReplicaRouting> Server::ReplicaRoutingFor(const PoolSettings& primary) {
+  const Config& config = config_;
+  ReplicaRouting routing;
+  routing.primary_sampler = primary;
+  routing.max_staleness = config.postgres_replica_max_lag;
+  routing.lsn_wait = config.postgres_replica_wait;
+  routing.check_interval = config.postgres_replica_check;
+  for (const HostPort& host : config.postgres_replica_hosts) {
+    ReplicaSettings replica;
+    replica.name = absl::StrCat(host.host, ":", host.port);
+    replica.pool = primary;
+    replica.pool.conninfo = config.ConnInfoVia(host.host, host.port);
+    if (config.ssh_enabled()) {
+      // One tunnel (SSH session, local endpoint) per replica: host:port is
+      // as the SSH host sees it.
+      TunnelSettings t = TunnelSettingsFrom(config);
+      t.remote_host = host.host;
+      t.remote_port = host.port;
+      if (t.local_tcp) t.local_port = 0;
+      auto tunnel = std::make_unique<SshTunnel>(t);
+      RETURN_IF_ERROR(tunnel->Start());
+      replica.pool.conninfo = config.ConnInfoVia(tunnel->local_host(), tunnel->local_port());
+      replica_tunnels_.push_back(std::move(tunnel));
+    }
+    routing.replicas.push_back(std::move(replica));
+  }
+  if (!routing.replicas.empty()) {
+    LogInfo(absl::StrCat("read replicas: ", routing.replicas.size(), " (max lag ",
+                         absl::FormatDuration(routing.max_staleness), ")"));
+  }
+  return routing;
 }
 
 void Server::MigrateAtStart() {
@@ -211,7 +246,7 @@ absl::Status Server::AddUnaryServices() {
   services_.push_back(std::make_unique<UserServiceImpl>(user_store_.get(), tokens_.get(),
                                                         max_statement, end_users));
   services_.push_back(std::make_unique<MigrationServiceImpl>(migrator_.get(), max_statement));
-  services_.push_back(std::make_unique<AdminServiceImpl>(pool_.get(), info_store_.get(),
+  services_.push_back(std::make_unique<AdminServiceImpl>(database_.get(), info_store_.get(),
                                                          migrator_.get(), tunnel_.get(),
                                                          config.RedactedConnInfo(), max_statement));
   services_.push_back(std::make_unique<ChannelServiceImpl>(
@@ -366,6 +401,8 @@ void Server::Shutdown(absl::Duration grace) {
   // The tunnel stops first: its last state change still reaches a live
   // pool (TunnelWatcher), and the backends see their channels close.
   if (tunnel_ != nullptr) tunnel_->Stop();
+  for (auto& tunnel : replica_tunnels_) tunnel->Stop();
+  database_.reset();  // its checkers end first
   pool_.reset();
 }
 
@@ -377,6 +414,7 @@ std::string Server::RenderMetrics() const {
   std::string out;
   rpc_metrics_.AppendTo(&out);
   AppendPoolMetrics(pool_->Stats(), &out);
+  database_->AppendMetrics(&out);
   LimitHits::AppendTo(&out);
   AppendCancelMetrics(cancel_watcher_->Stats(), &out);
   AppendGauge(&out, "chatgenius_tunnel_enabled", "1 when SSH_HOST is set.",

@@ -35,6 +35,7 @@
 #include "server/common/work_queue.h"
 #include "server/db/cancel_watcher.h"
 #include "server/db/connection_pool.h"
+#include "server/db/database.h"
 #include "server/metrics/metrics_endpoint.h"
 #include "server/metrics/rpc_metrics.h"
 #include "server/migrate/migrator.h"
@@ -90,6 +91,7 @@ class Server {
   bool ready() const { return monitor_ != nullptr && monitor_->serving(); }
 
   ConnectionPool& pool() { return *pool_; }
+  Database& database() { return *database_; }
   CancelWatcher& cancel_watcher() { return *cancel_watcher_; }
   EventHub& hub() { return *hub_; }
   EventSequencer& sequencer() { return *sequencer_; }
@@ -111,6 +113,9 @@ class Server {
   // StartGrpc: credentials, limits, listening, health names. StartMonitoring:
   // the readiness monitor and the metrics endpoint.
   absl::Status OpenDatabase();
+  // ReplicaRoutingFor: POSTGRES_REPLICA_* as pools like `primary` (through
+  // a tunnel each with SSH_HOST).
+  absl::StatusOr<ReplicaRouting> ReplicaRoutingFor(const PoolSettings& primary);
   void MigrateAtStart();
   absl::Status AddUnaryServices();
   void StartRealtime();
@@ -126,7 +131,10 @@ class Server {
   std::unique_ptr<CancelWatcher> cancel_watcher_;
   std::unique_ptr<SshTunnel> tunnel_;
   std::unique_ptr<TunnelWatcher> tunnel_watcher_;
+  std::vector<std::unique_ptr<SshTunnel>> replica_tunnels_;  // with SSH_HOST: one per replica
   std::unique_ptr<ConnectionPool> pool_;
+  // The primary (pool_) and the read replicas; the stores run through it.
+  std::unique_ptr<Database> database_;
   std::unique_ptr<PageTokenCodec> tokens_;
   std::unique_ptr<Migrator> migrator_;
   std::unique_ptr<UserStore> user_store_;

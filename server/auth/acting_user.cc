@@ -64,6 +64,7 @@ const std::map<std::string, std::vector<std::string>, std::less<>>& Table() {
       {"ApplyMigrationsRequest", {}},
       {"GetPoolStatsRequest", {}},
       {"GetTunnelStatusRequest", {}},
+      {"GetDatabaseHostsRequest", {}},
       {"GetServerInfoRequest", {}},
   };
   return *table;

@@ -6,6 +6,10 @@
 // RunInTransaction unchanged. Constructible from a bare deadline, for
 // callers without cancellation (tests, start-up work).
 //
+// With read replicas (database.h) it also carries the call's
+// read-your-writes token: the WAL position its reads must see, and where
+// its writes report theirs.
+//
 // Example:
 //   store.Get(id, CallLimits(absl::Now() + absl::Seconds(5)));
 #ifndef CHATGENIUS_SERVER_DB_CALL_LIMITS_H_
@@ -16,6 +20,7 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/db/lsn.h"
 
 namespace chatgenius {
 
@@ -32,6 +37,16 @@ struct CallLimits {
   // Returns true once the caller has cancelled; may be called from any
   // thread. Empty: never cancelled.
   std::function<bool()> cancelled;
+
+  // Reads must see at least this WAL position (0: any replica in rotation
+  // will do). kPrimaryOnly: read from the primary.
+  Lsn min_lsn = 0;
+  // Called with the WAL position of each transaction this call committed
+  // (only when the process has replicas). Empty: nobody asks.
+  std::function<void(Lsn)> committed;
+
+  // A min_lsn no replica can hold: the read runs on the primary.
+  static constexpr Lsn kPrimaryOnly = ~Lsn{0};
 
   bool IsCancelled() const { return cancelled && cancelled(); }
 };

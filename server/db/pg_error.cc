@@ -84,6 +84,9 @@ absl::StatusCode StatusCodeForSqlState(absl::string_view sqlstate) {
     return absl::StatusCode::kUnavailable;
   }
   if (sqlstate == "42501") return absl::StatusCode::kPermissionDenied;
+  // read_only_sql_transaction: a write reached a host that is (now) a
+  // standby or read-only — a failover in progress, or a demoted primary.
+  if (sqlstate == "25006") return absl::StatusCode::kUnavailable;
   if (sqlstate == "55P03") return absl::StatusCode::kAborted;  // lock_not_available
   absl::string_view cls = sqlstate.substr(0, 2);
   if (cls == "08") return absl::StatusCode::kUnavailable;

@@ -16,6 +16,8 @@
 //   55P03 lock_not_available (lock_timeout)             -> ABORTED
 //   57014 query_canceled (statement_timeout, cancel)    -> DEADLINE_EXCEEDED
 //   class 08 connection, 57P01..57P03 shutdown/crash    -> UNAVAILABLE
+//   25006 read_only_sql_transaction (the host is a standby
+//         or read-only now: a failover)               -> UNAVAILABLE
 //   53xxx insufficient resources                        -> RESOURCE_EXHAUSTED
 //   42501 insufficient_privilege                        -> PERMISSION_DENIED
 //   anything else (syntax errors, bugs)                 -> INTERNAL
@@ -54,7 +56,10 @@ absl::Status StatusFromException(const std::exception& e,
                                  const ConstraintMessages* messages = nullptr);
 
 // IsConnectionLoss reports whether `status` came from a lost connection
-// (the connection it ran on must be discarded).
+// (the connection it ran on must be discarded). Every UNAVAILABLE from
+// StatusFromException is one, 25006 included: a connection to a host that
+// turned read-only is replaced, and a multi-host conninfo with
+// target_session_attrs=read-write then finds the new primary.
 bool IsConnectionLoss(const absl::Status& status);
 
 }  // namespace chatgenius

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "server/common/log.h"
 #include "server/common/status_macros.h"
 #include "server/db/cancel_watcher.h"
 #include "server/metrics/limit_hits.h"
@@ -66,6 +67,13 @@ void AfterCommit(std::function<void()> hook) {
 
 absl::Status RunInTransaction(ConnectionPool& pool, const CallLimits& limits,
                               const TransactionBody& body, const ConstraintMessages* messages) {
+  return RunInTransactionThen(pool, limits, body, nullptr, messages);
+}
+
+absl::Status RunInTransactionThen(ConnectionPool& pool, const CallLimits& limits,
+                                  const TransactionBody& body,
+                                  const std::function<void(pqxx::transaction_base&)>& then,
+                                  const ConstraintMessages* messages) {
   std::vector<std::function<void()>> hooks;
   std::vector<std::function<void()>>* const outer = std::exchange(commit_hooks, &hooks);
   absl::Status status = Run(
@@ -81,6 +89,15 @@ absl::Status RunInTransaction(ConnectionPool& pool, const CallLimits& limits,
           return status;
         }
         txn.commit();
+        if (then) {
+          try {
+            pqxx::nontransaction after(conn);
+            then(after);
+          } catch (const std::exception& e) {
+            // A connection that closed is discarded when it is released.
+            LogWarning(absl::StrCat("after commit: ", StatusFromException(e).message()));
+          }
+        }
         return absl::OkStatus();
       },
       messages);

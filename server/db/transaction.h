@@ -53,6 +53,17 @@ using TransactionBody = std::function<absl::Status(pqxx::transaction_base&)>;
                                             const TransactionBody& body,
                                             const ConstraintMessages* messages = nullptr);
 
+// RunInTransactionThen is RunInTransaction whose `then` runs on the same
+// connection once the transaction has committed (its statements in
+// autocommit), before the connection goes back to the pool: e.g. "read
+// the WAL position the commit reached" (database.h). An exception from
+// `then` is logged and swallowed — the transaction stays committed and the
+// call succeeds.
+[[nodiscard]] absl::Status RunInTransactionThen(
+    ConnectionPool& pool, const CallLimits& limits, const TransactionBody& body,
+    const std::function<void(pqxx::transaction_base&)>& then,
+    const ConstraintMessages* messages = nullptr);
+
 // AfterCommit runs `hook` on this thread once the RunInTransaction whose
 // body is calling it has committed (not if it rolls back). Outside such a
 // body it does nothing. For in-process wake-ups that must not fire before
@@ -65,7 +76,8 @@ void AfterCommit(std::function<void()> hook);
                                        const TransactionBody& body);
 
 // The same two for a body that returns a value: absl::StatusOr<T>
-// (pqxx::transaction_base&). The result is the body's value once the
+// (pqxx::transaction_base&), on a ConnectionPool or a Database
+// (database.h). The result is the body's value once the
 // transaction committed (RunInTransaction) or the statements ran
 // (RunReadOnly), else the first error by the rules above — so a store
 // method is one expression:
@@ -91,24 +103,25 @@ absl::Status Capture(Body& body, pqxx::transaction_base& txn, std::optional<R>& 
 }
 }  // namespace transaction_internal
 
-template <typename Body, typename R = transaction_internal::ResultOf<Body>,
+template <typename Hosts, typename Body, typename R = transaction_internal::ResultOf<Body>,
           typename = std::enable_if_t<transaction_internal::IsStatusOr<R>::value>>
-[[nodiscard]] R RunInTransaction(ConnectionPool& pool, const CallLimits& limits, Body&& body,
+[[nodiscard]] R RunInTransaction(Hosts& hosts, const CallLimits& limits, Body&& body,
                                  const ConstraintMessages* messages = nullptr) {
   std::optional<R> out;
-  absl::Status s = RunInTransaction(pool, limits, TransactionBody([&](pqxx::transaction_base& txn) {
-                                      return transaction_internal::Capture(body, txn, out);
-                                    }),
-                                    messages);
+  absl::Status s =
+      RunInTransaction(hosts, limits, TransactionBody([&](pqxx::transaction_base& txn) {
+                         return transaction_internal::Capture(body, txn, out);
+                       }),
+                       messages);
   if (!s.ok()) return s;
   return std::move(*out);
 }
 
-template <typename Body, typename R = transaction_internal::ResultOf<Body>,
+template <typename Hosts, typename Body, typename R = transaction_internal::ResultOf<Body>,
           typename = std::enable_if_t<transaction_internal::IsStatusOr<R>::value>>
-[[nodiscard]] R RunReadOnly(ConnectionPool& pool, const CallLimits& limits, Body&& body) {
+[[nodiscard]] R RunReadOnly(Hosts& hosts, const CallLimits& limits, Body&& body) {
   std::optional<R> out;
-  absl::Status s = RunReadOnly(pool, limits, TransactionBody([&](pqxx::transaction_base& txn) {
+  absl::Status s = RunReadOnly(hosts, limits, TransactionBody([&](pqxx::transaction_base& txn) {
                                  return transaction_internal::Capture(body, txn, out);
                                }));
   if (!s.ok()) return s;

@@ -1,5 +1,7 @@
 #include "server/metrics/prometheus_text.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -40,7 +42,14 @@ void AppendSample(std::string* out, absl::string_view name, const MetricLabels& 
     }
     out->push_back('}');
   }
-  absl::StrAppendFormat(out, " %.17g\n", value);
+  // The exposition format spells the non-finite values +Inf, -Inf, NaN.
+  if (std::isnan(value)) {
+    out->append(" NaN\n");
+  } else if (std::isinf(value)) {
+    out->append(value > 0 ? " +Inf\n" : " -Inf\n");
+  } else {
+    absl::StrAppendFormat(out, " %.17g\n", value);
+  }
 }
 
 void AppendGauge(std::string* out, absl::string_view name, absl::string_view help, double value) {

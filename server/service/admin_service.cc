@@ -27,23 +27,7 @@ v1::TunnelState TunnelStateToProto(TunnelState s) {
   return v1::TUNNEL_STATE_UNSPECIFIED;
 }
 
-}  // namespace
-
-AdminServiceImpl::AdminServiceImpl(const ConnectionPool* pool, ServerInfoStore* info,
-                                   const Migrator* migrator, const SshTunnel* tunnel,
-                                   std::string database, absl::Duration max_statement_time)
-    : pool_(pool),
-      info_(info),
-      migrator_(migrator),
-      tunnel_(tunnel),
-      database_(std::move(database)),
-      start_time_(absl::Now()),
-      max_statement_time_(max_statement_time) {}
-
-grpc::Status AdminServiceImpl::GetPoolStats(grpc::ServerContext* /*context*/,
-                                            const v1::GetPoolStatsRequest* /*request*/,
-                                            v1::PoolStats* response) {
-  PoolStatistics s = pool_->Stats();
+void PoolStatsToProto(const PoolStatistics& s, v1::PoolStats* response) {
   response->set_max_size(s.max_size);
   response->set_size(s.size);
   response->set_idle(s.idle);
@@ -58,6 +42,63 @@ grpc::Status AdminServiceImpl::GetPoolStats(grpc::ServerContext* /*context*/,
   response->set_expired_total(s.expired_total);
   response->set_health_checks_total(s.health_checks_total);
   response->set_health_check_failures_total(s.health_check_failures_total);
+}
+
+google::protobuf::Timestamp TimestampOf(absl::Time t) {
+  return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
+}
+
+}  // namespace
+
+AdminServiceImpl::AdminServiceImpl(Database* db, ServerInfoStore* info, const Migrator* migrator,
+                                   const SshTunnel* tunnel, std::string database,
+                                   absl::Duration max_statement_time)
+    : db_(db),
+      info_(info),
+      migrator_(migrator),
+      tunnel_(tunnel),
+      database_(std::move(database)),
+      start_time_(absl::Now()),
+      max_statement_time_(max_statement_time) {}
+
+grpc::Status AdminServiceImpl::GetPoolStats(grpc::ServerContext* /*context*/,
+                                            const v1::GetPoolStatsRequest* /*request*/,
+                                            v1::PoolStats* response) {
+  PoolStatsToProto(db_->primary().Stats(), response);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::GetDatabaseHosts(grpc::ServerContext* /*context*/,
+                                                const v1::GetDatabaseHostsRequest* /*request*/,
+                                                v1::DatabaseHosts* response) {
+  const ReadRoutingStatistics routing = db_->RoutingStats();
+  response->set_primary_reads_total(routing.primary_reads);
+  response->set_fallback_none_in_rotation_total(routing.fallback_none_in_rotation);
+  response->set_fallback_lsn_not_replayed_total(routing.fallback_lsn_not_replayed);
+  response->set_fallback_replica_failed_total(routing.fallback_replica_failed);
+  if (routing.primary_lsn != 0) response->set_primary_wal_lsn(FormatLsn(routing.primary_lsn));
+  *response->mutable_max_lag() =
+      TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(db_->max_staleness()));
+  for (const ReplicaStatus& r : db_->ReplicaStatuses()) {
+    v1::ReplicaHost* host = response->add_replicas();
+    host->set_name(r.name);
+    host->set_state(ReplicaStateName(r.state));
+    host->set_in_rotation(r.in_rotation);
+    host->set_replay_lsn(FormatLsn(r.replay_lsn));
+    if (r.staleness != absl::InfiniteDuration()) {
+      *host->mutable_staleness() =
+          TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(r.staleness));
+    }
+    if (r.last_replayed_commit != absl::InfinitePast()) {
+      *host->mutable_last_replayed_commit_time() = TimestampOf(r.last_replayed_commit);
+    }
+    if (r.checked_at != absl::InfinitePast())
+      *host->mutable_checked_time() = TimestampOf(r.checked_at);
+    host->set_last_error(r.last_error);
+    host->set_reads_total(r.reads_total);
+    host->set_checks_failed_total(r.checks_failed_total);
+    PoolStatsToProto(r.pool, host->mutable_pool());
+  }
   return grpc::Status::OK;
 }
 

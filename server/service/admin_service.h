@@ -1,7 +1,7 @@
 // admin_service.h
 //
-// AdminServiceImpl: pool statistics, tunnel status and server facts for
-// operators. Never returns secrets.
+// AdminServiceImpl: pool statistics, read replicas, tunnel status and server
+// facts for operators. Never returns secrets.
 #ifndef CHATGENIUS_SERVER_SERVICE_ADMIN_SERVICE_H_
 #define CHATGENIUS_SERVER_SERVICE_ADMIN_SERVICE_H_
 
@@ -9,7 +9,7 @@
 
 #include "absl/time/time.h"
 #include "chatgenius/db/v1/admin_service.grpc.pb.h"
-#include "server/db/connection_pool.h"
+#include "server/db/database.h"
 #include "server/migrate/migrator.h"
 #include "server/store/server_info_store.h"
 #include "server/tunnel/ssh_tunnel.h"
@@ -23,13 +23,16 @@ class AdminServiceImpl final : public db::v1::AdminService::Service {
  public:
   // Pointers must outlive the service. `database` is the redacted target.
   // `tunnel` is null when the service connects directly.
-  AdminServiceImpl(const ConnectionPool* pool, ServerInfoStore* info, const Migrator* migrator,
+  AdminServiceImpl(Database* db, ServerInfoStore* info, const Migrator* migrator,
                    const SshTunnel* tunnel, std::string database,
                    absl::Duration max_statement_time);
 
   grpc::Status GetPoolStats(grpc::ServerContext* context,
                             const db::v1::GetPoolStatsRequest* request,
                             db::v1::PoolStats* response) override;
+  grpc::Status GetDatabaseHosts(grpc::ServerContext* context,
+                                const db::v1::GetDatabaseHostsRequest* request,
+                                db::v1::DatabaseHosts* response) override;
   grpc::Status GetTunnelStatus(grpc::ServerContext* context,
                                const db::v1::GetTunnelStatusRequest* request,
                                db::v1::TunnelStatus* response) override;
@@ -38,7 +41,7 @@ class AdminServiceImpl final : public db::v1::AdminService::Service {
                              db::v1::ServerInfo* response) override;
 
  private:
-  const ConnectionPool* const pool_;
+  Database* const db_;
   ServerInfoStore* const info_;
   const Migrator* const migrator_;
   const SshTunnel* const tunnel_;

@@ -48,7 +48,16 @@ CallLimits RpcLimits(grpc::ServerContext* context, absl::Duration max_statement_
   absl::Time deadline = absl::Now() + max_statement_time;
   if (context == nullptr) return CallLimits(deadline);
   deadline = std::min(deadline, absl::FromChrono(context->deadline()));
-  return CallLimits(deadline, [context] { return context->IsCancelled(); });
+  CallLimits limits(deadline, [context] { return context->IsCancelled(); });
+  const auto tokens = context->client_metadata().equal_range(kMinLsnMetadata);
+  for (auto it = tokens.first; it != tokens.second; ++it) {
+    absl::StatusOr<Lsn> lsn = ParseLsn(absl::string_view(it->second.data(), it->second.size()));
+    limits.min_lsn = lsn.ok() ? std::max(limits.min_lsn, *lsn) : CallLimits::kPrimaryOnly;
+  }
+  limits.committed = [context](Lsn lsn) {
+    context->AddTrailingMetadata(kCommitLsnMetadata, FormatLsn(lsn));
+  };
+  return limits;
 }
 
 absl::Status RequireActingUser(const grpc::ServerContextBase* context,

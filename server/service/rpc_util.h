@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "server/auth/acting_user.h"
 #include "server/db/call_limits.h"
+#include "server/db/lsn.h"
 
 namespace chatgenius {
 
@@ -100,10 +101,19 @@ grpc::Status ActingUnary(const grpc::ServerContextBase* context,
   return Unary(response, std::forward<Body>(body));
 }
 
+// The read-your-writes token in call metadata (docs in the README): a
+// write's response carries the WAL position its commit reached, and a call
+// sending it back is answered only from a host that has replayed it.
+inline constexpr char kCommitLsnMetadata[] = "chatgenius-commit-lsn";  // trailing, server -> client
+inline constexpr char kMinLsnMetadata[] = "chatgenius-min-lsn";        // client -> server
+
 // RpcLimits returns the limits for the database work of one call: the
 // caller's gRPC deadline, capped at now + `max_statement_time` so a caller
-// without a deadline cannot hold a connection forever, and the call's
-// cancellation (a cancelled call's statement is cancelled in PostgreSQL).
+// without a deadline cannot hold a connection forever, the call's
+// cancellation (a cancelled call's statement is cancelled in PostgreSQL),
+// the caller's chatgenius-min-lsn (the largest when sent more than once; a
+// value that is not a WAL position reads from the primary), and a
+// `committed` that adds chatgenius-commit-lsn to the trailing metadata.
 // `context` must outlive the returned limits (it does: they live for the
 // handler's duration).
 CallLimits RpcLimits(grpc::ServerContext* context, absl::Duration max_statement_time);

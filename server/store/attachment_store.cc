@@ -77,13 +77,12 @@ const Statement kAttCount("att_count", "SELECT count(*) FROM attachments WHERE m
 
 }  // namespace
 
-AttachmentStore::AttachmentStore(ConnectionPool* pool, ContentLimits limits)
-    : pool_(pool), limits_(limits) {}
+AttachmentStore::AttachmentStore(Database* db, ContentLimits limits) : db_(db), limits_(limits) {}
 
 absl::StatusOr<v1::Attachment> AttachmentStore::Add(const v1::Attachment& a,
                                                     const CallLimits& call) {
   return RunInTransaction(
-      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Attachment> {
+      *db_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Attachment> {
         ASSIGN_OR_RETURN(MessageMeta meta,
                          MessageStore::MetaIn(txn, a.message_id(), /*for_update=*/false,
                                               "attachment.message_id"));
@@ -116,8 +115,7 @@ absl::StatusOr<std::vector<v1::Attachment>> AttachmentStore::List(
     const std::string& message_id, const std::string& channel_id, const std::string& viewer_id,
     const std::string& after_id, int limit, const CallLimits& call) {
   return RunReadOnly(
-      *pool_, call,
-      [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<v1::Attachment>> {
+      *db_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<v1::Attachment>> {
         std::string channel = channel_id;
         if (!message_id.empty()) {
           ASSIGN_OR_RETURN(
@@ -139,7 +137,7 @@ absl::StatusOr<std::vector<v1::Attachment>> AttachmentStore::List(
 
 absl::Status AttachmentStore::Delete(const std::string& id, const std::string& actor_id,
                                      const CallLimits& call) {
-  return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+  return RunInTransaction(*db_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     pqxx::result r = Exec(txn, kAttMeta, id);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("attachment ", id, " not found"));
     const std::string channel_id = r[0][0].as<std::string>();

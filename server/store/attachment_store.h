@@ -16,15 +16,16 @@
 #include "absl/status/statusor.h"
 #include "chatgenius/db/v1/message_service.pb.h"
 #include "server/db/call_limits.h"
-#include "server/db/connection_pool.h"
+#include "server/db/database.h"
 #include "server/store/content_limits.h"
 
 namespace chatgenius {
 
 class AttachmentStore {
  public:
-  // `pool` must outlive the store.
-  AttachmentStore(ConnectionPool* pool, ContentLimits limits);
+  // `db` must outlive the store; its autocommit reads may run on a read
+  // replica (server/db/database.h).
+  AttachmentStore(Database* db, ContentLimits limits);
 
   // Add records metadata on a live message (see the file comment).
   [[nodiscard]] absl::StatusOr<db::v1::Attachment> Add(const db::v1::Attachment& attachment,
@@ -38,7 +39,7 @@ class AttachmentStore {
                                     const CallLimits& call);
 
  private:
-  ConnectionPool* const pool_;
+  Database* const db_;
   const ContentLimits limits_;
 };
 

@@ -160,13 +160,13 @@ void AppendChannelEvent(pqxx::transaction_base& txn, v1::EventKind kind, const v
 
 }  // namespace
 
-ChannelStore::ChannelStore(ConnectionPool* pool) : pool_(pool) {}
+ChannelStore::ChannelStore(Database* db) : db_(db) {}
 
 absl::StatusOr<v1::Channel> ChannelStore::Create(const v1::Channel& channel,
                                                  const std::string& creator_id,
                                                  const CallLimits& call) {
   return RunInTransaction(
-      *pool_, call,
+      *db_, call,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Channel> {
         RETURN_IF_ERROR(RequireLiveUserIn(txn, "creator_id", creator_id, /*lock=*/true));
         const std::string id = NewUlid();
@@ -183,7 +183,7 @@ absl::StatusOr<v1::Channel> ChannelStore::Create(const v1::Channel& channel,
 
 absl::StatusOr<v1::Channel> ChannelStore::Get(const std::string& id, const std::string& viewer_id,
                                               const CallLimits& call) {
-  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Channel> {
+  return RunReadOnly(*db_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Channel> {
     ASSIGN_OR_RETURN(ChannelAccess access,
                      AccessIn(txn, id, "viewer_id", viewer_id, AccessLock::kNone));
     RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
@@ -195,7 +195,7 @@ absl::StatusOr<v1::Channel> ChannelStore::Update(const std::string& id, const st
                                                  const ChannelUpdate& update,
                                                  const CallLimits& call) {
   return RunInTransaction(
-      *pool_, call,
+      *db_, call,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Channel> {
         ASSIGN_OR_RETURN(ChannelAccess access,
                          AccessIn(txn, id, "actor_id", actor_id, AccessLock::kUpdate));
@@ -217,7 +217,7 @@ absl::StatusOr<v1::Channel> ChannelStore::SetArchived(const std::string& id,
                                                       const std::string& actor_id, bool archived,
                                                       const CallLimits& call) {
   return RunInTransaction(
-      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Channel> {
+      *db_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Channel> {
         ASSIGN_OR_RETURN(ChannelAccess access,
                          AccessIn(txn, id, "actor_id", actor_id, AccessLock::kUpdate));
         RETURN_IF_ERROR(
@@ -240,7 +240,7 @@ absl::StatusOr<v1::Channel> ChannelStore::SetArchived(const std::string& id,
 
 absl::Status ChannelStore::Delete(const std::string& id, const std::string& actor_id,
                                   const CallLimits& call) {
-  return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+  return RunInTransaction(*db_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(ChannelAccess access,
                      AccessIn(txn, id, "actor_id", actor_id, AccessLock::kUpdate));
     if (access.type == v1::CHANNEL_TYPE_DIRECT) {
@@ -260,7 +260,7 @@ absl::StatusOr<std::vector<v1::ChannelListEntry>> ChannelStore::ListForMember(
     const std::string& user_id, bool include_archived, const std::string& after_id, int limit,
     const CallLimits& call) {
   return RunReadOnly(
-      *pool_, call,
+      *db_, call,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<v1::ChannelListEntry>> {
         std::vector<v1::ChannelListEntry> out;
         for (const pqxx::row& r :
@@ -281,7 +281,7 @@ absl::StatusOr<std::vector<v1::ChannelListEntry>> ChannelStore::ListPublic(
     const std::string& viewer_id, bool include_archived, const std::string& after_name,
     const std::string& after_id, int limit, const CallLimits& call) {
   return RunReadOnly(
-      *pool_, call,
+      *db_, call,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<v1::ChannelListEntry>> {
         std::vector<v1::ChannelListEntry> out;
         for (const pqxx::row& r : Exec(txn, kChannelListPublic, include_archived, after_name,
@@ -299,7 +299,7 @@ absl::StatusOr<v1::Channel> ChannelStore::GetOrCreateDirect(
     const std::vector<std::string>& user_ids, const std::string& actor_id, const CallLimits& call) {
   const std::string key = absl::StrJoin(user_ids, ",");
   return RunInTransaction(
-      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Channel> {
+      *db_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Channel> {
         RETURN_IF_ERROR(RequireLiveUserIn(txn, "actor_id", actor_id, /*lock=*/true));
         pqxx::result existing = Exec(txn, kDmFind, key);
         if (!existing.empty()) {
@@ -334,7 +334,7 @@ absl::StatusOr<v1::ReadState> ChannelStore::MarkRead(const std::string& channel_
                                                      const std::string& message_id,
                                                      const CallLimits& call) {
   return RunInTransaction(
-      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::ReadState> {
+      *db_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::ReadState> {
         ASSIGN_OR_RETURN(ChannelAccess access,
                          AccessIn(txn, channel_id, "user_id", user_id, AccessLock::kShare));
         RETURN_IF_ERROR(RequireMember(access, "user_id"));
@@ -351,15 +351,14 @@ absl::StatusOr<v1::ReadState> ChannelStore::MarkRead(const std::string& channel_
 absl::StatusOr<v1::ReadState> ChannelStore::GetReadState(const std::string& channel_id,
                                                          const std::string& user_id,
                                                          const CallLimits& call) {
-  return RunReadOnly(
-      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::ReadState> {
-        ASSIGN_OR_RETURN(ChannelAccess access,
-                         AccessIn(txn, channel_id, "user_id", user_id, AccessLock::kNone));
-        RETURN_IF_ERROR(RequireMember(access, "user_id"));
-        pqxx::result r = Exec(txn, kReadState, channel_id, user_id);
-        if (r.empty()) return RequireMember(ChannelAccess{}, "user_id");  // left meanwhile
-        return ReadStateFromRow(channel_id, user_id, r[0]);
-      });
+  return RunReadOnly(*db_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::ReadState> {
+    ASSIGN_OR_RETURN(ChannelAccess access,
+                     AccessIn(txn, channel_id, "user_id", user_id, AccessLock::kNone));
+    RETURN_IF_ERROR(RequireMember(access, "user_id"));
+    pqxx::result r = Exec(txn, kReadState, channel_id, user_id);
+    if (r.empty()) return RequireMember(ChannelAccess{}, "user_id");  // left meanwhile
+    return ReadStateFromRow(channel_id, user_id, r[0]);
+  });
 }
 
 }  // namespace chatgenius

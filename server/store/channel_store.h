@@ -25,7 +25,7 @@
 #include "absl/time/time.h"
 #include "chatgenius/db/v1/channel_service.pb.h"
 #include "server/db/call_limits.h"
-#include "server/db/connection_pool.h"
+#include "server/db/database.h"
 #include "server/store/channel_access.h"
 
 namespace chatgenius {
@@ -43,9 +43,10 @@ struct ChannelUpdate {
 
 class ChannelStore {
  public:
-  // `pool` must outlive the store. Its statements (Statement constants in
+  // `db` must outlive the store; its autocommit reads may run on a read
+  // replica (server/db/database.h). Its statements (Statement constants in
   // the .cc) are prepared on each connection when first run there.
-  explicit ChannelStore(ConnectionPool* pool);
+  explicit ChannelStore(Database* db);
 
   [[nodiscard]] absl::StatusOr<db::v1::Channel> Create(const db::v1::Channel& channel,
                                                        const std::string& creator_id,
@@ -94,7 +95,7 @@ class ChannelStore {
                                                                const CallLimits& call);
 
  private:
-  ConnectionPool* const pool_;
+  Database* const db_;
 };
 
 }  // namespace chatgenius

@@ -118,7 +118,7 @@ void MemberStore::AppendMemberEventIn(pqxx::transaction_base& txn, v1::EventKind
   EventStore::AppendIn(txn, event, member.user().id());
 }
 
-MemberStore::MemberStore(ConnectionPool* pool) : pool_(pool) {}
+MemberStore::MemberStore(Database* db) : db_(db) {}
 
 absl::StatusOr<v1::ChannelMember> MemberStore::AddMember(const std::string& channel_id,
                                                          const std::string& user_id,
@@ -126,7 +126,7 @@ absl::StatusOr<v1::ChannelMember> MemberStore::AddMember(const std::string& chan
                                                          const std::string& actor_id,
                                                          const CallLimits& call) {
   return RunInTransaction(
-      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::ChannelMember> {
+      *db_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::ChannelMember> {
         ASSIGN_OR_RETURN(ChannelAccess actor,
                          ManagedChannelIn(txn, channel_id, actor_id,
                                           "direct channels have a fixed set of members"));
@@ -147,7 +147,7 @@ absl::StatusOr<v1::ChannelMember> MemberStore::AddMember(const std::string& chan
 
 absl::Status MemberStore::RemoveMember(const std::string& channel_id, const std::string& user_id,
                                        const std::string& actor_id, const CallLimits& call) {
-  return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+  return RunInTransaction(*db_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(
         ChannelAccess actor,
         ManagedChannelIn(txn, channel_id, actor_id, "direct channels have a fixed set of members"));
@@ -175,7 +175,7 @@ absl::StatusOr<v1::ChannelMember> MemberStore::UpdateMemberRole(const std::strin
                                                                 const std::string& actor_id,
                                                                 const CallLimits& call) {
   return RunInTransaction(
-      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::ChannelMember> {
+      *db_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::ChannelMember> {
         ASSIGN_OR_RETURN(
             ChannelAccess actor,
             ManagedChannelIn(txn, channel_id, actor_id, "direct channels have no roles to change"));
@@ -205,7 +205,7 @@ absl::StatusOr<std::vector<v1::ChannelMember>> MemberStore::ListMembers(
     const std::string& channel_id, const std::string& viewer_id, const std::string& after_user_id,
     int limit, const CallLimits& call) {
   return RunReadOnly(
-      *pool_, call,
+      *db_, call,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<v1::ChannelMember>> {
         std::vector<v1::ChannelMember> out;
         ASSIGN_OR_RETURN(ChannelAccess access,

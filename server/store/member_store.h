@@ -24,7 +24,7 @@
 #include "chatgenius/db/v1/channel_service.pb.h"
 #include "chatgenius/db/v1/event_service.pb.h"
 #include "server/db/call_limits.h"
-#include "server/db/connection_pool.h"
+#include "server/db/database.h"
 
 namespace chatgenius {
 
@@ -34,8 +34,9 @@ const char* RoleToSql(db::v1::MemberRole role);
 
 class MemberStore {
  public:
-  // `pool` must outlive the store.
-  explicit MemberStore(ConnectionPool* pool);
+  // `db` must outlive the store; its autocommit reads may run on a read
+  // replica (server/db/database.h).
+  explicit MemberStore(Database* db);
 
   [[nodiscard]] absl::StatusOr<db::v1::ChannelMember> AddMember(const std::string& channel_id,
                                                                 const std::string& user_id,
@@ -66,7 +67,7 @@ class MemberStore {
                                   const db::v1::ChannelMember& member, const std::string& actor_id);
 
  private:
-  ConnectionPool* const pool_;
+  Database* const db_;
 };
 
 }  // namespace chatgenius

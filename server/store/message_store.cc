@@ -196,8 +196,7 @@ absl::Status MessageStore::AppendUpdatedIn(pqxx::transaction_base& txn, const st
   return absl::OkStatus();
 }
 
-MessageStore::MessageStore(ConnectionPool* pool, ContentLimits limits)
-    : pool_(pool), limits_(limits) {}
+MessageStore::MessageStore(Database* db, ContentLimits limits) : db_(db), limits_(limits) {}
 
 std::string MessageStore::GetSql() {
   return absl::StrCat(
@@ -214,7 +213,7 @@ std::string MessageStore::ListOlderSql() {
 
 absl::StatusOr<v1::Message> MessageStore::Post(const NewMessage& message, const CallLimits& call) {
   return RunInTransaction(
-      *pool_, call,
+      *db_, call,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Message> {
         const std::string& author = message.author_id;
         const std::optional<std::string> client_id =
@@ -277,7 +276,7 @@ absl::StatusOr<v1::Message> MessageStore::Post(const NewMessage& message, const 
 
 absl::StatusOr<v1::Message> MessageStore::Get(const std::string& id, const std::string& viewer_id,
                                               const CallLimits& call) {
-  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Message> {
+  return RunReadOnly(*db_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Message> {
     ASSIGN_OR_RETURN(pqxx::row row, VisibleRowIn(txn, id, viewer_id));
     ASSIGN_OR_RETURN(v1::Message out, MessageFromRow(row));
     RETURN_IF_ERROR(RequireReaderOfRow(row, out.channel_id(), viewer_id));
@@ -288,7 +287,7 @@ absl::StatusOr<v1::Message> MessageStore::Get(const std::string& id, const std::
 absl::StatusOr<v1::Message> MessageStore::Edit(const std::string& id, const std::string& actor_id,
                                                const std::string& content, const CallLimits& call) {
   return RunInTransaction(
-      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Message> {
+      *db_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Message> {
         ASSIGN_OR_RETURN(MessageMeta meta, MetaIn(txn, id, /*for_update=*/true, "message.id"));
         ASSIGN_OR_RETURN(ChannelAccess access,
                          AccessIn(txn, meta.channel_id, "actor_id", actor_id, AccessLock::kShare));
@@ -308,7 +307,7 @@ absl::StatusOr<v1::Message> MessageStore::Edit(const std::string& id, const std:
 
 absl::Status MessageStore::Delete(const std::string& id, const std::string& actor_id,
                                   const CallLimits& call) {
-  return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+  return RunInTransaction(*db_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(MessageMeta meta, MetaIn(txn, id, /*for_update=*/true));
     ASSIGN_OR_RETURN(ChannelAccess access,
                      AccessIn(txn, meta.channel_id, "actor_id", actor_id, AccessLock::kShare));
@@ -334,7 +333,7 @@ absl::StatusOr<MessagePage> MessageStore::List(const std::string& channel_id,
                                                const std::string& viewer_id,
                                                const std::string& cursor_id, bool newer, int limit,
                                                const CallLimits& call) {
-  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<MessagePage> {
+  return RunReadOnly(*db_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<MessagePage> {
     ASSIGN_OR_RETURN(ChannelAccess access,
                      AccessIn(txn, channel_id, "viewer_id", viewer_id, AccessLock::kNone));
     RETURN_IF_ERROR(RequireReader(access, "viewer_id"));
@@ -349,7 +348,7 @@ absl::StatusOr<MessagePage> MessageStore::ListReplies(const std::string& parent_
                                                       const std::string& viewer_id,
                                                       const std::string& after_id, int limit,
                                                       v1::Message* parent, const CallLimits& call) {
-  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<MessagePage> {
+  return RunReadOnly(*db_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<MessagePage> {
     ASSIGN_OR_RETURN(pqxx::row row, VisibleRowIn(txn, parent_id, viewer_id));
     ASSIGN_OR_RETURN(*parent, MessageFromRow(row));
     if (!parent->thread_parent_id().empty()) {
@@ -362,7 +361,7 @@ absl::StatusOr<MessagePage> MessageStore::ListReplies(const std::string& parent_
 }
 
 absl::StatusOr<SearchPage> MessageStore::Search(const SearchQuery& q, const CallLimits& call) {
-  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<SearchPage> {
+  return RunReadOnly(*db_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<SearchPage> {
     SearchPage out;
     // Channel ids are validated ULIDs, so the array literal needs no quoting.
     const std::string channels = absl::StrCat("{", absl::StrJoin(q.channel_ids, ","), "}");

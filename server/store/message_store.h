@@ -28,7 +28,7 @@
 #include "absl/time/time.h"
 #include "chatgenius/db/v1/message_service.pb.h"
 #include "server/db/call_limits.h"
-#include "server/db/connection_pool.h"
+#include "server/db/database.h"
 #include "server/store/content_limits.h"
 #include "server/store/message_rows.h"
 
@@ -80,9 +80,10 @@ struct NewMessage {
 
 class MessageStore {
  public:
-  // `pool` must outlive the store. Its statements (Statement constants in
+  // `db` must outlive the store; its autocommit reads may run on a read
+  // replica (server/db/database.h). Its statements (Statement constants in
   // the .cc) are prepared on each connection when first run there.
-  explicit MessageStore(ConnectionPool* pool, ContentLimits limits = {});
+  explicit MessageStore(Database* db, ContentLimits limits = {});
 
   // The SQL of the two read statements, for benchmarks that compare the
   // service with the same statements run directly: GetSql takes (viewer, id),
@@ -139,7 +140,7 @@ class MessageStore {
                                       const std::string& actor_id);
 
  private:
-  ConnectionPool* const pool_;
+  Database* const db_;
   const ContentLimits limits_;
 };
 

@@ -62,14 +62,13 @@ absl::StatusOr<std::string> LiveMessageChannelIn(pqxx::transaction_base& txn,
 
 }  // namespace
 
-ReactionStore::ReactionStore(ConnectionPool* pool, ContentLimits limits)
-    : pool_(pool), limits_(limits) {}
+ReactionStore::ReactionStore(Database* db, ContentLimits limits) : db_(db), limits_(limits) {}
 
 absl::StatusOr<v1::Reaction> ReactionStore::Add(const std::string& message_id,
                                                 const std::string& user_id,
                                                 const std::string& emoji, const CallLimits& call) {
   return RunInTransaction(
-      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Reaction> {
+      *db_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::Reaction> {
         ASSIGN_OR_RETURN(std::string channel_id, LiveMessageChannelIn(txn, message_id));
         ASSIGN_OR_RETURN(ChannelAccess access,
                          AccessIn(txn, channel_id, "user_id", user_id, AccessLock::kShare));
@@ -109,7 +108,7 @@ absl::StatusOr<v1::Reaction> ReactionStore::Add(const std::string& message_id,
 
 absl::Status ReactionStore::Remove(const std::string& message_id, const std::string& user_id,
                                    const std::string& emoji, const CallLimits& call) {
-  return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
+  return RunInTransaction(*db_, call, [&](pqxx::transaction_base& txn) -> absl::Status {
     ASSIGN_OR_RETURN(std::string channel_id, LiveMessageChannelIn(txn, message_id));
     ASSIGN_OR_RETURN(ChannelAccess access,
                      AccessIn(txn, channel_id, "user_id", user_id, AccessLock::kShare));
@@ -132,7 +131,7 @@ absl::StatusOr<std::vector<v1::ReactionGroup>> ReactionStore::List(const std::st
                                                                    const std::string& viewer_id,
                                                                    const CallLimits& call) {
   return RunReadOnly(
-      *pool_, call,
+      *db_, call,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<v1::ReactionGroup>> {
         ASSIGN_OR_RETURN(std::string channel_id, LiveMessageChannelIn(txn, message_id));
         ASSIGN_OR_RETURN(ChannelAccess access,

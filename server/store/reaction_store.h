@@ -13,16 +13,17 @@
 #include "absl/time/time.h"
 #include "chatgenius/db/v1/reaction_service.pb.h"
 #include "server/db/call_limits.h"
-#include "server/db/connection_pool.h"
+#include "server/db/database.h"
 #include "server/store/content_limits.h"
 
 namespace chatgenius {
 
 class ReactionStore {
  public:
-  // `pool` must outlive the store. Its statements (Statement constants in
+  // `db` must outlive the store; its autocommit reads may run on a read
+  // replica (server/db/database.h). Its statements (Statement constants in
   // the .cc) are prepared on each connection when first run there.
-  explicit ReactionStore(ConnectionPool* pool, ContentLimits limits = {});
+  explicit ReactionStore(Database* db, ContentLimits limits = {});
 
   // Add records the user's reaction (a repeat is a no-op). A message holds
   // at most limits.max_emoji_per_message distinct emoji and
@@ -40,7 +41,7 @@ class ReactionStore {
       const std::string& message_id, const std::string& viewer_id, const CallLimits& call);
 
  private:
-  ConnectionPool* const pool_;
+  Database* const db_;
   const ContentLimits limits_;
 };
 

@@ -175,11 +175,11 @@ const Statement kUserStatusGet(
 
 }  // namespace
 
-UserStore::UserStore(ConnectionPool* pool) : pool_(pool) {}
+UserStore::UserStore(Database* db) : db_(db) {}
 
 absl::StatusOr<v1::User> UserStore::Create(const v1::User& user, const CallLimits& call) {
   return RunInTransaction(
-      *pool_, call,
+      *db_, call,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::User> {
         pqxx::result r =
             Exec(txn, kUserCreate, NewUlid(), user.email(), user.username(), user.display_name(),
@@ -190,7 +190,7 @@ absl::StatusOr<v1::User> UserStore::Create(const v1::User& user, const CallLimit
 }
 
 absl::StatusOr<v1::User> UserStore::Get(const std::string& id, const CallLimits& call) {
-  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::User> {
+  return RunReadOnly(*db_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::User> {
     pqxx::result r = Exec(txn, kUserGet, id);
     if (r.empty()) return UserNotFound(id);
     return UserFromRow(r[0]);
@@ -198,7 +198,7 @@ absl::StatusOr<v1::User> UserStore::Get(const std::string& id, const CallLimits&
 }
 
 absl::StatusOr<v1::User> UserStore::GetByEmail(const std::string& email, const CallLimits& call) {
-  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::User> {
+  return RunReadOnly(*db_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::User> {
     pqxx::result r = Exec(txn, kUserGetByEmail, email);
     if (r.empty()) return absl::NotFoundError("no user with this email");
     return UserFromRow(r[0]);
@@ -207,7 +207,7 @@ absl::StatusOr<v1::User> UserStore::GetByEmail(const std::string& email, const C
 
 absl::StatusOr<v1::User> UserStore::GetByUsername(const std::string& username,
                                                   const CallLimits& call) {
-  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::User> {
+  return RunReadOnly(*db_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::User> {
     pqxx::result r = Exec(txn, kUserGetByUsername, username);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("no user named '", username, "'"));
     return UserFromRow(r[0]);
@@ -216,7 +216,7 @@ absl::StatusOr<v1::User> UserStore::GetByUsername(const std::string& username,
 
 absl::StatusOr<v1::User> UserStore::GetByAuth0Id(const std::string& auth0_id,
                                                  const CallLimits& call) {
-  return RunReadOnly(*pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::User> {
+  return RunReadOnly(*db_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::User> {
     pqxx::result r = Exec(txn, kUserGetByAuth0Id, auth0_id);
     if (r.empty()) return absl::NotFoundError("no live user with this auth0_id");
     return UserFromRow(r[0]);
@@ -226,7 +226,7 @@ absl::StatusOr<v1::User> UserStore::GetByAuth0Id(const std::string& auth0_id,
 absl::StatusOr<std::vector<v1::User>> UserStore::BatchGet(const std::vector<std::string>& ids,
                                                           const CallLimits& call) {
   if (ids.empty()) return std::vector<v1::User>();
-  return RunReadOnly(*pool_, call,
+  return RunReadOnly(*db_, call,
                      [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<v1::User>> {
                        // Ids are validated ULIDs (no quotes or commas), so the array
                        // literal needs no escaping.
@@ -248,7 +248,7 @@ absl::StatusOr<std::vector<v1::User>> UserStore::BatchGet(const std::vector<std:
 absl::StatusOr<v1::User> UserStore::Update(const v1::User& user, const UserUpdate& f,
                                            const CallLimits& call) {
   return RunInTransaction(
-      *pool_, call,
+      *db_, call,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::User> {
         pqxx::result r = Exec(txn, kUserUpdate, user.id(), f.email, user.email(), f.username,
                               user.username(), f.display_name, user.display_name(), f.full_name,
@@ -262,19 +262,19 @@ absl::StatusOr<v1::User> UserStore::Update(const v1::User& user, const UserUpdat
 absl::StatusOr<std::vector<v1::User>> UserStore::List(const std::string& after_id,
                                                       const std::string& prefix, int limit,
                                                       const CallLimits& call) {
-  return RunReadOnly(
-      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<v1::User>> {
-        std::string like = prefix.empty() ? "" : LikePrefix(prefix);
-        std::vector<v1::User> out;
-        for (const pqxx::row& row : Exec(txn, kUserList, after_id, like, limit)) {
-          out.push_back(UserFromRow(row));
-        }
-        return out;
-      });
+  return RunReadOnly(*db_, call,
+                     [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<v1::User>> {
+                       std::string like = prefix.empty() ? "" : LikePrefix(prefix);
+                       std::vector<v1::User> out;
+                       for (const pqxx::row& row : Exec(txn, kUserList, after_id, like, limit)) {
+                         out.push_back(UserFromRow(row));
+                       }
+                       return out;
+                     });
 }
 
 absl::Status UserStore::Delete(const std::string& id, const CallLimits& call) {
-  return RunInTransaction(*pool_, call, [&](pqxx::transaction_base& txn) {
+  return RunInTransaction(*db_, call, [&](pqxx::transaction_base& txn) {
     pqxx::result r = Exec(txn, kUserDelete, id);
     if (r.affected_rows() == 0) return UserNotFound(id);
     return absl::OkStatus();
@@ -284,7 +284,7 @@ absl::Status UserStore::Delete(const std::string& id, const CallLimits& call) {
 absl::StatusOr<v1::UserStatus> UserStore::SetStatus(const v1::UserStatus& status,
                                                     const CallLimits& call) {
   return RunInTransaction(
-      *pool_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::UserStatus> {
+      *db_, call, [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::UserStatus> {
         std::optional<int64_t> expires = TimestampToMicros(
             status.has_status_expire_time() ? &status.status_expire_time() : nullptr);
         pqxx::result r =
@@ -303,7 +303,7 @@ absl::StatusOr<v1::UserStatus> UserStore::SetStatus(const v1::UserStatus& status
 
 absl::StatusOr<v1::UserStatus> UserStore::GetStatus(const std::string& user_id,
                                                     const CallLimits& call) {
-  return RunReadOnly(*pool_, call,
+  return RunReadOnly(*db_, call,
                      [&](pqxx::transaction_base& txn) -> absl::StatusOr<v1::UserStatus> {
                        pqxx::result r = Exec(txn, kUserStatusGet, user_id);
                        if (r.empty()) return UserNotFound(user_id);

@@ -15,7 +15,7 @@
 #include "absl/time/time.h"
 #include "chatgenius/db/v1/user_service.pb.h"
 #include "server/db/call_limits.h"
-#include "server/db/connection_pool.h"
+#include "server/db/database.h"
 
 namespace chatgenius {
 
@@ -33,9 +33,10 @@ struct UserUpdate {
 // in autocommit (RunReadOnly).
 class UserStore {
  public:
-  // `pool` must outlive the store. Its statements (Statement constants in
+  // `db` must outlive the store; its autocommit reads may run on a read
+  // replica (server/db/database.h). Its statements (Statement constants in
   // the .cc) are prepared on each connection when first run there.
-  explicit UserStore(ConnectionPool* pool);
+  explicit UserStore(Database* db);
 
   // Create inserts `user` under a new ULID. ALREADY_EXISTS naming the field
   // if the email or username is taken.
@@ -76,7 +77,7 @@ class UserStore {
                                                              const CallLimits& call);
 
  private:
-  ConnectionPool* const pool_;
+  Database* const db_;
 };
 
 }  // namespace chatgenius

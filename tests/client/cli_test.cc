@@ -94,6 +94,11 @@ TEST_F(CliTest, OperatorViews) {
   EXPECT_TRUE(absl::StrContains(tunnel.output, "TUNNEL_STATE_DISABLED")) << tunnel.output;
   CliRun info = Cli(absl::StrCat(target_, " server info"));
   EXPECT_TRUE(absl::StrContains(info.output, "postgres_version")) << info.output;
+  // No replicas configured: none listed, POSTGRES_REPLICA_MAX_LAG_MS shown.
+  CliRun hosts = Cli(absl::StrCat(target_, " hosts"));
+  EXPECT_EQ(hosts.exit_code, 0) << hosts.output;
+  EXPECT_TRUE(absl::StrContains(hosts.output, "max_lag")) << hosts.output;
+  EXPECT_FALSE(absl::StrContains(hosts.output, "replicas")) << hosts.output;
 }
 
 TEST_F(CliTest, ModelCommandsAndErrors) {

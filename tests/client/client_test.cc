@@ -106,6 +106,7 @@ TEST(ClientTest, TheProtosMarkExactlyTheMethodsSafeToRunTwice) {
       "chatgenius.db.v1.MigrationService/ApplyMigrations",
       "chatgenius.db.v1.AdminService/GetPoolStats",
       "chatgenius.db.v1.AdminService/GetTunnelStatus",
+      "chatgenius.db.v1.AdminService/GetDatabaseHosts",
       "chatgenius.db.v1.AdminService/GetServerInfo",
   };
   EXPECT_EQ(got, want);

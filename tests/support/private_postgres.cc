@@ -33,7 +33,7 @@ int FreeLoopbackPort() {
   return ntohs(addr.sin_port);
 }
 
-PrivatePostgres::PrivatePostgres() {
+bool PrivatePostgres::MakeDirectory() {
   const char* bin = std::getenv("PG_BIN");
   bin_ = bin != nullptr && *bin != '\0' ? bin : "/usr/lib/postgresql/15/bin";
   // /tmp rather than TEST_TMPDIR: Bazel's output base under /root is not
@@ -41,7 +41,7 @@ PrivatePostgres::PrivatePostgres() {
   char templ[] = "/tmp/cg-private-pg-XXXXXX";
   if (mkdtemp(templ) == nullptr) {
     ADD_FAILURE() << "mkdtemp failed";
-    return;
+    return false;
   }
   dir_ = templ;
   as_postgres_ = geteuid() == 0;
@@ -50,6 +50,35 @@ PrivatePostgres::PrivatePostgres() {
     std::system(absl::StrCat("chown postgres ", dir_, " && chmod 755 ", dir_).c_str());
   }
   port_ = FreeLoopbackPort();
+  return true;
+}
+
+PrivatePostgres::PrivatePostgres(StandbyOf standby) {
+  if (!MakeDirectory()) return;
+  if (!Run(absl::StrCat(bin_, "/pg_basebackup -h 127.0.0.1 -p ", standby.primary.port(),
+                        " -U postgres -D ", dir_, "/data -R -X stream -c fast > ", dir_,
+                        "/basebackup.log 2>&1"))) {
+    ADD_FAILURE() << "pg_basebackup failed; see " << dir_ << "/basebackup.log";
+    port_ = 0;
+    return;
+  }
+  if (!Start()) ADD_FAILURE() << "standby did not start; see " << dir_ << "/log";
+}
+
+bool PrivatePostgres::Promote() {
+  return Run(absl::StrCat(bin_, "/pg_ctl -D ", dir_, "/data -w -t 30 promote > /dev/null"));
+}
+
+int PrivatePostgres::PostmasterPid() const {
+  std::ifstream pidfile(absl::StrCat(dir_, "/data/postmaster.pid"));
+  std::string first;
+  int pid = 0;
+  if (!std::getline(pidfile, first) || !absl::SimpleAtoi(first, &pid)) return 0;
+  return pid;
+}
+
+PrivatePostgres::PrivatePostgres() {
+  if (!MakeDirectory()) return;
   if (!Run(absl::StrCat(bin_, "/initdb -D ", dir_, "/data -U postgres --auth=trust -E UTF8 ", "> ",
                         dir_, "/initdb.log 2>&1"))) {
     ADD_FAILURE() << "initdb failed; see " << dir_ << "/initdb.log";
@@ -124,10 +153,8 @@ std::vector<int> ChildrenOf(int parent) {
 }  // namespace
 
 bool PrivatePostgres::Signal(int sig) {
-  std::ifstream pidfile(absl::StrCat(dir_, "/data/postmaster.pid"));
-  std::string first;
-  int postmaster = 0;
-  if (!std::getline(pidfile, first) || !absl::SimpleAtoi(first, &postmaster)) return false;
+  const int postmaster = PostmasterPid();
+  if (postmaster == 0) return false;
   if (sig == SIGSTOP) {
     // The postmaster first, so it forks no backend that escapes the stop.
     if (!SignalProcess(postmaster, sig)) return false;

@@ -21,6 +21,12 @@ class PrivatePostgres {
   // Creates and starts a cluster on a free loopback port; ADD_FAILURE()s if
   // it cannot.
   PrivatePostgres();
+  // Creates and starts a streaming standby of `primary`: pg_basebackup -R
+  // (standby.signal and primary_conninfo written by it) on a free port.
+  struct StandbyOf {
+    const PrivatePostgres& primary;
+  };
+  explicit PrivatePostgres(StandbyOf standby);
   // Stops the cluster and removes its directory.
   ~PrivatePostgres();
 
@@ -37,8 +43,14 @@ class PrivatePostgres {
   // them (SIGCONT). Both return false if the cluster's pids cannot be read.
   bool Freeze();
   bool Thaw();
+  // Promote ends recovery on a standby (pg_ctl promote, waits).
+  bool Promote();
+  // PostmasterPid reads postmaster.pid (0 if it cannot).
+  int PostmasterPid() const;
 
  private:
+  // MakeDirectory sets up dir_ and port_ (false on failure).
+  bool MakeDirectory();
   bool Run(const std::string& command);
   // Signal sends `sig` to the postmaster and its children.
   bool Signal(int sig);

@@ -223,6 +223,48 @@ TEST(ConfigTest, ErrorsNameTheVariable) {
   }
 }
 
+TEST(ConfigTest, ReplicaHostsAreParsedAndChecked) {
+  absl::StatusOr<Config> none = LoadConfig(From({}));
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->postgres_replica_hosts.empty()) << "no replicas unless named";
+
+  absl::StatusOr<Config> c =
+      LoadConfig(From({{"POSTGRES_PORT", "6432"},
+                       {"POSTGRES_REPLICA_HOSTS", " r1:5433, r2 ,[::1]:5434"},
+                       {"POSTGRES_REPLICA_MAX_LAG_MS", "250"},
+                       {"POSTGRES_REPLICA_WAIT_MS", "0"},
+                       {"POSTGRES_REPLICA_CHECK_MS", "50"}}));
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->postgres_replica_hosts.size(), 3u);
+  EXPECT_EQ(c->postgres_replica_hosts[0].host, "r1");
+  EXPECT_EQ(c->postgres_replica_hosts[0].port, 5433);
+  EXPECT_EQ(c->postgres_replica_hosts[1].host, "r2");
+  EXPECT_EQ(c->postgres_replica_hosts[1].port, 6432) << "a bare host takes POSTGRES_PORT";
+  EXPECT_EQ(c->postgres_replica_hosts[2].host, "::1");
+  EXPECT_EQ(c->postgres_replica_max_lag, absl::Milliseconds(250));
+  EXPECT_EQ(c->postgres_replica_wait, absl::ZeroDuration());
+  EXPECT_EQ(c->postgres_replica_check, absl::Milliseconds(50));
+  bool described = false;
+  for (const std::string& line : c->Describe()) {
+    if (line == "POSTGRES_REPLICA_HOSTS=r1:5433,r2:6432,::1:5434") described = true;
+  }
+  EXPECT_TRUE(described) << "the start-up summary names the replicas";
+
+  for (const auto& bad : std::vector<std::map<std::string, std::string>>{
+           {{"POSTGRES_REPLICA_HOSTS", "r1:notaport"}},
+           {{"POSTGRES_REPLICA_HOSTS", "r1:0"}},
+           {{"POSTGRES_REPLICA_HOSTS", ":5432"}},
+           {{"POSTGRES_REPLICA_MAX_LAG_MS", "5"}},
+           {{"POSTGRES_REPLICA_WAIT_MS", "-1"}},
+           // A check rarer than the bound: no replica could ever prove it.
+           {{"POSTGRES_REPLICA_CHECK_MS", "2000"}, {"POSTGRES_REPLICA_MAX_LAG_MS", "1000"}}}) {
+    absl::StatusOr<Config> refused = LoadConfig(From(bad));
+    ASSERT_FALSE(refused.ok()) << bad.begin()->first << "=" << bad.begin()->second;
+    EXPECT_TRUE(absl::StartsWith(refused.status().message(), "POSTGRES_REPLICA_"))
+        << refused.status().message();
+  }
+}
+
 TEST(ConfigTest, SshTunnelSettings) {
   setenv("HOME", "/home/tester", 1);
   absl::StatusOr<Config> c = LoadConfig(From({{"SSH_HOST", "bastion.example.com"},

@@ -29,6 +29,8 @@ TEST(PgErrorTest, SqlStateTable) {
            {"57014", absl::StatusCode::kDeadlineExceeded},
            {"57P01", absl::StatusCode::kUnavailable},
            {"08006", absl::StatusCode::kUnavailable},
+           {"25006", absl::StatusCode::kUnavailable},  // read_only_sql_transaction
+           {"25001", absl::StatusCode::kInternal},     // rest of class 25: a bug
            {"53300", absl::StatusCode::kResourceExhausted},
            {"42501", absl::StatusCode::kPermissionDenied},
            {"42601", absl::StatusCode::kInternal},
@@ -60,6 +62,12 @@ TEST(PgErrorTest, ConnectionLossIsUnavailableAndMarked) {
   absl::Status terminated = StatusFromException(
       pqxx::sql_error("FATAL:  terminating connection due to administrator command", "", "57P01"));
   EXPECT_TRUE(IsConnectionLoss(terminated));
+  // A write that reached a host turned read-only (failover): the connection
+  // is replaced, so the next one can find the new primary.
+  absl::Status read_only = StatusFromException(pqxx::sql_error(
+      "ERROR:  cannot execute INSERT in a read-only transaction", "INSERT ...", "25006"));
+  EXPECT_EQ(read_only.code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(IsConnectionLoss(read_only));
   EXPECT_FALSE(IsConnectionLoss(absl::UnavailableError("pool exhausted")));
 }
 

@@ -312,6 +312,7 @@ class AccessMatrixTest : public testing::DomainTest,
         {"chatgenius.db.v1.AdminService/GetPoolStats", {ops}},
         {"chatgenius.db.v1.AdminService/GetServerInfo", {ops}},
         {"chatgenius.db.v1.AdminService/GetTunnelStatus", {ops}},
+        {"chatgenius.db.v1.AdminService/GetDatabaseHosts", {ops}},
     };
   }
 

@@ -31,8 +31,9 @@ class MessageIndexTest : public ::testing::Test {
     PoolSettings settings{db_->conninfo()};
     settings.max_size = 1;  // EXPLAIN runs on the connection that prepared the statements
     pool_ = new ConnectionPool(settings);
-    channels_ = new ChannelStore(pool_);
-    messages_ = new MessageStore(pool_);
+    hosts_ = new Database(pool_);
+    channels_ = new ChannelStore(hosts_);
+    messages_ = new MessageStore(hosts_);
     absl::StatusOr<std::vector<MigrationFile>> files = BuiltinMigrations();
     ASSERT_TRUE(files.ok());
     ASSERT_TRUE(Migrator(db_->conninfo(), pool_, *files).Apply().ok());
@@ -66,6 +67,7 @@ class MessageIndexTest : public ::testing::Test {
   static void TearDownTestSuite() {
     delete messages_;
     delete channels_;
+    delete hosts_;
     delete pool_;
     delete db_;
   }
@@ -104,12 +106,14 @@ class MessageIndexTest : public ::testing::Test {
 
   static testing::TestDatabase* db_;
   static ConnectionPool* pool_;
+  static Database* hosts_;
   static ChannelStore* channels_;
   static MessageStore* messages_;
 };
 
 testing::TestDatabase* MessageIndexTest::db_ = nullptr;
 ConnectionPool* MessageIndexTest::pool_ = nullptr;
+Database* MessageIndexTest::hosts_ = nullptr;
 ChannelStore* MessageIndexTest::channels_ = nullptr;
 MessageStore* MessageIndexTest::messages_ = nullptr;
 
