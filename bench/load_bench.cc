@@ -41,6 +41,9 @@ ABSL_FLAG(std::string, concurrency, "1,16,64", "client concurrency levels");
 ABSL_FLAG(double, seconds, 3, "duration of each throughput measurement");
 ABSL_FLAG(int, connections, 10, "direct connections: the service's POOL_MAX_SIZE");
 ABSL_FLAG(int, latency_samples, 200, "calls per paging latency figure");
+ABSL_FLAG(std::string, compare_targets, "",
+          "name=host:port,...: only compare these services' GetMessage and ListMessages "
+          "throughput (e.g. primary only vs with replicas), interleaved, ratios to the first");
 
 namespace {
 
@@ -329,10 +332,66 @@ void Paging() {
       rpc_ms[0] / rpc_ms[1], key_ms[0] / key_ms[1], rpc_ms[2] / rpc_ms[3], key_ms[2] / key_ms[3]);
 }
 
+// CompareTargets measures the same calls against several services (each
+// point interleaved over the targets, 3 rounds, the median kept), so the
+// targets share the machine's noise.
+void CompareTargets() {
+  std::vector<std::pair<std::string, std::unique_ptr<chatgenius::client::Client>>> targets;
+  for (absl::string_view entry : absl::StrSplit(absl::GetFlag(FLAGS_compare_targets), ',')) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(entry, absl::MaxSplits('=', 1));
+    targets.emplace_back(kv.first, NewClient(kv.second));
+  }
+  std::vector<int> levels;
+  for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_concurrency), ',')) {
+    int c = 0;
+    if (absl::SimpleAtoi(s, &c)) levels.push_back(c);
+  }
+  const absl::Duration d = absl::Seconds(absl::GetFlag(FLAGS_seconds));
+  std::printf("%-13s %5s", "method", "conc");
+  for (const auto& t : targets) std::printf(" | %14s/s %8s", t.first.c_str(), "p99 ms");
+  for (size_t i = 1; i < targets.size(); ++i) {
+    std::printf(" | %s/%s", targets[i].first.c_str(), targets[0].first.c_str());
+  }
+  std::printf("\n");
+  for (Method m : {Method::kGet, Method::kList}) {
+    for (int c : levels) {
+      std::vector<std::vector<Result>> rounds(targets.size());
+      int64_t errors = 0;
+      for (int round = 0; round < 3; ++round) {
+        for (size_t i = 0; i < targets.size(); ++i) {
+          Result r = Run(c, d / 3, [&](int) { return RpcCall(targets[i].second.get(), m); });
+          errors += r.errors;
+          rounds[i].push_back(r);
+        }
+      }
+      std::vector<Result> median;
+      for (auto& r : rounds) {
+        std::sort(r.begin(), r.end(),
+                  [](const Result& a, const Result& b) { return a.per_second < b.per_second; });
+        median.push_back(r[1]);
+      }
+      std::printf("%-13s %5d", m == Method::kGet ? "GetMessage" : "ListMsgs(50)", c);
+      for (const Result& r : median) std::printf(" | %16.0f %8.2f", r.per_second, r.p99_ms);
+      for (size_t i = 1; i < median.size(); ++i) {
+        std::printf(" | %*.2f",
+                    static_cast<int>(targets[i].first.size() + targets[0].first.size() + 1),
+                    median[i].per_second / median[0].per_second);
+      }
+      if (errors > 0) std::printf("  (errors %lld)", static_cast<long long>(errors));
+      std::printf("\n");
+      std::fflush(stdout);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  if (!absl::GetFlag(FLAGS_compare_targets).empty()) {
+    CompareTargets();
+    return 0;
+  }
   Throughput();
   Paging();
   return 0;

@@ -22,9 +22,10 @@ for arg in "$@"; do
 done
 . scripts/lib.sh
 
-install_packages build run bench
+install_packages build run test bench
 bazel build -c opt //server:chatgenius-db-server //client:cli //bench:event_bench \
-  //bench:load_bench //bench:tunnel_endpoint //bench:write_bench //bench:grpc_floor >/dev/null 2>&1
+  //bench:load_bench //bench:tunnel_endpoint //bench:write_bench //bench:grpc_floor \
+  //tests/server/app:failover_drill_test >/dev/null 2>&1
 bin=bazel-bin
 seconds=${BENCH_SECONDS:-3}
 pgbench_seconds=${PGBENCH_SECONDS:-10}
@@ -38,6 +39,8 @@ cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   [ -f "$work/sshd.pid" ] && kill "$(cat "$work/sshd.pid")" 2>/dev/null
+  stop_postgres "$work/r1"
+  stop_postgres "$work/r2"
   stop_postgres "$work/pg"
   stop_postgres "$work/pgw"
   rm -rf "$work"
@@ -255,6 +258,53 @@ for c in 1 8; do
   t=$(median "${ts[@]}")
   printf "%-8s | %10.0f %10.0f %10.0f | %12.2f %12.2f\n" "$c" "$d" "$s" "$t" \
     "$(echo "$t / $s" | bc -l)" "$(echo "$t / $d" | bc -l)"
+done
+
+# -- read replicas: the same dataset through the same server code with 0,
+# 1 and 2 streaming standbys of the bench cluster (pg_basebackup -R), on
+# these same 2 cores (so a replica adds a PostgreSQL, not a machine)
+replica_hosts=()
+for r in 1 2; do
+  rp=$(free_port)
+  mkdir -p "$work/r$r"
+  [ "$(id -u)" -ne 0 ] || chown postgres "$work/r$r"
+  as_pg_owner "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$pg_port" -U postgres \
+    -D "$work/r$r/data" -R -X stream -c fast
+  start_postgres "$work/r$r" "$rp" 2>/dev/null
+  replica_hosts+=("127.0.0.1:$rp")
+done
+r1_port=$(free_port)
+start_server "$r1_port" bench POSTGRES_REPLICA_HOSTS="${replica_hosts[0]}"
+pids+=("$server_pid")
+r2_port=$(free_port)
+start_server "$r2_port" bench POSTGRES_REPLICA_HOSTS="${replica_hosts[0]},${replica_hosts[1]}"
+pids+=("$server_pid")
+for p in $r1_port $r2_port; do
+  wait_serving "$p"
+  want=$([ "$p" = "$r1_port" ] && echo 1 || echo 2)
+  for _ in $(seq 1 300); do
+    n=$("$bin/client/cli" --target=127.0.0.1:$p --json hosts 2>/dev/null | grep -o '"inRotation": *true' | wc -l)
+    [ "$n" -ge "$want" ] && break
+    sleep 0.1
+  done
+done
+echo
+echo "== read replicas: GetMessage / ListMessages(50) through the service, primary only vs 1 and 2 streaming standbys (all on this machine's 2 cores); median of 3 interleaved rounds"
+"$bin/bench/load_bench" --seconds="$seconds" --concurrency=16,64 \
+  --compare_targets="primary=127.0.0.1:$port,1-replica=127.0.0.1:$r1_port,2-replicas=127.0.0.1:$r2_port"
+for p in $r1_port $r2_port; do
+  "$bin/client/cli" --target=127.0.0.1:$p --json hosts | tr -d ' \n' |
+    sed -n 's/.*"primaryReadsTotal":"\{0,1\}\([0-9]*\).*/reads on the primary via :'"$p"': \1/p'
+  "$bin/client/cli" --target=127.0.0.1:$p --json hosts | tr -d ' \n' | grep -o '"name":"[^"]*"\|"readsTotal":"[0-9]*"' | paste -sd' '
+done
+
+# -- failover: the drill of tests/server/app/failover_drill_test.cc (a
+# pg_auto_failover monitor and two nodes, four writers through the service,
+# the primary's node SIGKILLed), three times
+echo
+echo "== failover on pg_auto_failover (health checks 1 s, primary_demote_timeout 5 s): last acknowledged write before the kill -> first after, 3 drills"
+for i in 1 2 3; do
+  PG_BIN=$PG_BIN "$bin/tests/server/app/failover_drill_test" 2>&1 | grep -E '^failover:|FAILED|Failure' || true
 done
 
 if [ -n "$plot" ]; then

@@ -197,6 +197,7 @@ int WithDatabase(const chatgenius::Config& config,
   return fn([&](const std::string& dbname, bool migrate) {
     chatgenius::Config c = config;
     if (!dbname.empty()) c.postgres_db = dbname;
+    if (tunnel == nullptr) return migrate ? c.MigrationConnInfo() : c.ConnInfo();
     return migrate ? c.MigrationConnInfoVia(host, port) : c.ConnInfoVia(host, port);
   });
 }

@@ -137,6 +137,55 @@ ConnParams ParamsVia(const Config& c, const std::string& host, int port) {
   p.lock_timeout = c.postgres_lock_timeout;
   p.idle_in_transaction_timeout = c.postgres_idle_in_transaction_timeout;
   p.statement_timeout = c.statement_timeout;
+  p.target_session_attrs =
+      c.postgres_target_session_attrs == "any" ? "" : c.postgres_target_session_attrs;
+  return p;
+}
+
+// PrimaryHosts: POSTGRES_HOST's entries as libpq host and port lists (a
+// bare entry takes POSTGRES_PORT); a single host stays as given.
+// INVALID_ARGUMENT for an entry that is not host or host:port.
+absl::Status PrimaryHosts(const Config& c, ConnParams* p) {
+  p->host = c.postgres_host;
+  p->port = c.postgres_port;
+  if (c.postgres_host.find(',') == std::string::npos) return absl::OkStatus();
+  std::vector<std::string> hosts;
+  std::vector<std::string> ports;
+  for (absl::string_view entry : absl::StrSplit(c.postgres_host, ',')) {
+    entry = absl::StripAsciiWhitespace(entry);
+    HostPort host{std::string(entry), c.postgres_port};
+    // A socket directory may hold no ':'; anything else with one is host:port.
+    if (!entry.empty() && entry[0] != '/' && entry.find(':') != absl::string_view::npos) {
+      absl::StatusOr<HostPort> parsed = SplitHostPort(entry);
+      if (!parsed.ok() || parsed->port == 0) host.host.clear();
+      if (parsed.ok()) host = *parsed;
+    }
+    if (host.host.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "POSTGRES_HOST: each entry of a list must be host or host:port, got '", entry, "'"));
+    }
+    hosts.push_back(host.host);
+    ports.push_back(absl::StrCat(host.port));
+  }
+  p->host = absl::StrJoin(hosts, ",");
+  p->ports = absl::StrJoin(ports, ",");
+  return absl::OkStatus();
+}
+
+// PrimaryParams: the serving role's session on the primary.
+ConnParams PrimaryParams(const Config& c) {
+  ConnParams p = ParamsVia(c, c.postgres_host, c.postgres_port);
+  PrimaryHosts(c, &p).IgnoreError();  // LoadConfig refused a bad list
+  return p;
+}
+
+// AsMigrationRole: `p` as the role that applies migrations.
+ConnParams AsMigrationRole(const Config& c, ConnParams p) {
+  if (!c.postgres_migration_user.empty()) {  // else one role for both
+    p.user = c.postgres_migration_user;
+    p.password = c.postgres_migration_password;
+  }
+  p.statement_timeout = absl::ZeroDuration();  // a migration's DDL may take long
   return p;
 }
 
@@ -148,19 +197,23 @@ bool IsLoopback(const std::string& address) {
 
 }  // namespace
 
-std::string Config::ConnInfo() const { return ConnInfoVia(postgres_host, postgres_port); }
+std::string Config::ConnInfo() const { return BuildConnInfo(PrimaryParams(*this)); }
+
+std::string Config::MigrationConnInfo() const {
+  return BuildConnInfo(AsMigrationRole(*this, PrimaryParams(*this)));
+}
 
 std::string Config::ConnInfoVia(const std::string& host, int port) const {
   return BuildConnInfo(ParamsVia(*this, host, port));
 }
 
 std::string Config::MigrationConnInfoVia(const std::string& host, int port) const {
+  return BuildConnInfo(AsMigrationRole(*this, ParamsVia(*this, host, port)));
+}
+
+std::string Config::ReplicaConnInfoVia(const std::string& host, int port) const {
   ConnParams p = ParamsVia(*this, host, port);
-  if (!postgres_migration_user.empty()) {  // else one role for both
-    p.user = postgres_migration_user;
-    p.password = postgres_migration_password;
-  }
-  p.statement_timeout = absl::ZeroDuration();  // a migration's DDL may take long
+  p.target_session_attrs.clear();  // a standby is what it should be
   return BuildConnInfo(p);
 }
 
@@ -170,7 +223,7 @@ std::string Config::RedactedConnInfo() const {
                         " via ", ssh_user, "@", ssh_host, ":", ssh_port, " to ",
                         postgres_remote_host, ":", postgres_remote_port);
   }
-  return BuildConnInfo(ParamsVia(*this, postgres_host, postgres_port), /*redact_password=*/true);
+  return BuildConnInfo(PrimaryParams(*this), /*redact_password=*/true);
 }
 
 std::vector<std::string> Config::Describe() const {
@@ -262,6 +315,15 @@ void LoadPostgres(Reader& r, Config& c) {
       r.Millis("POSTGRES_CANCEL_GRACE_MS", c.postgres_cancel_grace, 50, 600000);
   if (c.postgres_db.empty() || c.postgres_user.empty()) {
     r.Fail("POSTGRES_DB and POSTGRES_USER: must not be empty");
+  }
+  ConnParams hosts;
+  if (absl::Status s = PrimaryHosts(c, &hosts); !s.ok()) r.Fail(std::string(s.message()));
+  c.postgres_target_session_attrs =
+      r.String("POSTGRES_TARGET_SESSION_ATTRS", c.postgres_target_session_attrs);
+  if (c.postgres_target_session_attrs != "read-write" &&
+      c.postgres_target_session_attrs != "primary" && c.postgres_target_session_attrs != "any") {
+    r.Fail(absl::StrCat("POSTGRES_TARGET_SESSION_ATTRS: must be read-write, primary or any, got '",
+                        c.postgres_target_session_attrs, "'"));
   }
 
   c.postgres_migration_user = r.String("POSTGRES_MIGRATION_USER", c.postgres_user);

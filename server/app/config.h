@@ -46,8 +46,15 @@ struct Config {
   std::string listen_address = "127.0.0.1:50051";  // LISTEN_ADDRESS
   bool reflection = true;                          // REFLECTION (default: loopback only)
 
-  std::string postgres_host = "localhost";  // POSTGRES_HOST (a directory = Unix socket)
-  int postgres_port = 5432;                 // POSTGRES_PORT
+  // POSTGRES_HOST: a name, address or socket directory; or, for a primary
+  // that can move (an HA pair), a comma-separated list of host[:port]
+  // tried in order for a session that can write (libpq multi-host).
+  std::string postgres_host = "localhost";
+  int postgres_port = 5432;  // POSTGRES_PORT (and the port of list entries without one)
+  // libpq target_session_attrs of every primary session: read-write skips
+  // hosts that are standbys or read-only (so after a failover new sessions
+  // find the new primary); any connects to whatever answers.
+  std::string postgres_target_session_attrs = "read-write";  // POSTGRES_TARGET_SESSION_ATTRS
   std::string postgres_db = "chatgenius";   // POSTGRES_DB
   std::string postgres_user = "postgres";   // POSTGRES_USER
   std::string postgres_password;            // POSTGRES_PASSWORD (secret)
@@ -172,14 +179,20 @@ struct Config {
   int max_event_streams = 20000;                                  // MAX_EVENT_STREAMS
   int max_event_streams_per_caller = 10000;                       // MAX_EVENT_STREAMS_PER_CALLER
 
-  // ConnInfo returns the libpq connection string, password included. Never
-  // log it; use RedactedConnInfo().
+  // ConnInfo returns the libpq connection string of the primary (every
+  // POSTGRES_HOST entry), password included. Never log it; use
+  // RedactedConnInfo().
   std::string ConnInfo() const;
+  // MigrationConnInfo is ConnInfo as the migration role.
+  std::string MigrationConnInfo() const;
   // ConnInfoVia is ConnInfo with another host and port (the tunnel's local
   // endpoint).
   std::string ConnInfoVia(const std::string& host, int port) const;
   // MigrationConnInfoVia is ConnInfoVia as the migration role.
   std::string MigrationConnInfoVia(const std::string& host, int port) const;
+  // ReplicaConnInfoVia: a read replica at host:port (no
+  // target_session_attrs: it is a standby).
+  std::string ReplicaConnInfoVia(const std::string& host, int port) const;
   // RedactedConnInfo is ConnInfo with the password replaced by "***".
   std::string RedactedConnInfo() const;
   // Describe returns "NAME=value" lines of the main settings, secrets

@@ -21,6 +21,8 @@
   X(postgres_host, "POSTGRES_HOST", "localhost", "PostgreSQL host name, IP, or socket directory",  \
     false)                                                                                         \
   X(postgres_port, "POSTGRES_PORT", "5432", "PostgreSQL port", false)                              \
+  X(postgres_target_session_attrs, "POSTGRES_TARGET_SESSION_ATTRS", "read-write",                  \
+    "read-write or primary: connect only to a host that can write (an HA list); any", false)       \
   X(postgres_db, "POSTGRES_DB", "chatgenius", "database name", false)                              \
   X(postgres_user, "POSTGRES_USER", "postgres", "database user", false)                            \
   X(postgres_password, "POSTGRES_PASSWORD", "", "database password (never logged)", true)          \

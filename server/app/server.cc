@@ -140,8 +140,7 @@ absl::Status Server::OpenDatabase() {
   const Config& config = config_;
   ASSIGN_OR_RETURN(std::vector<MigrationFile> migrations, BuiltinMigrations());
   conninfo_ = config.ConnInfo();
-  std::string migration_conninfo =
-      config.MigrationConnInfoVia(config.postgres_host, config.postgres_port);
+  std::string migration_conninfo = config.MigrationConnInfo();
   if (config.ssh_enabled()) {
     tunnel_ = std::make_unique<SshTunnel>(TunnelSettingsFrom(config));
     tunnel_watcher_ = std::make_unique<TunnelWatcher>(this);
@@ -188,7 +187,7 @@ absl::StatusOr<ReplicaRouting> Server::ReplicaRoutingFor(const PoolSettings& pri
     ReplicaSettings replica;
     replica.name = absl::StrCat(host.host, ":", host.port);
     replica.pool = primary;
-    replica.pool.conninfo = config.ConnInfoVia(host.host, host.port);
+    replica.pool.conninfo = config.ReplicaConnInfoVia(host.host, host.port);
     if (config.ssh_enabled()) {
       // One tunnel (SSH session, local endpoint) per replica: host:port is
       // as the SSH host sees it.
@@ -198,7 +197,7 @@ absl::StatusOr<ReplicaRouting> Server::ReplicaRoutingFor(const PoolSettings& pri
       if (t.local_tcp) t.local_port = 0;
       auto tunnel = std::make_unique<SshTunnel>(t);
       RETURN_IF_ERROR(tunnel->Start());
-      replica.pool.conninfo = config.ConnInfoVia(tunnel->local_host(), tunnel->local_port());
+      replica.pool.conninfo = config.ReplicaConnInfoVia(tunnel->local_host(), tunnel->local_port());
       replica_tunnels_.push_back(std::move(tunnel));
     }
     routing.replicas.push_back(std::move(replica));

@@ -19,8 +19,9 @@ std::string QuoteConnValue(const std::string& value) {
 
 std::string BuildConnInfo(const ConnParams& c, bool redact) {
   std::string out = absl::StrCat(
-      "host=", QuoteConnValue(c.host), " port=", c.port, " dbname=", QuoteConnValue(c.dbname),
-      " user=", QuoteConnValue(c.user), " sslmode=", c.sslmode,
+      "host=", QuoteConnValue(c.host), " port=", c.ports.empty() ? absl::StrCat(c.port) : c.ports,
+      " dbname=", QuoteConnValue(c.dbname), " user=", QuoteConnValue(c.user),
+      " sslmode=", c.sslmode,
       " connect_timeout=", std::max<int64_t>(1, absl::ToInt64Seconds(c.connect_timeout)),
       " application_name=chatgenius-db");
   // A silent peer (half-open connection, a stalled host) is noticed within
@@ -39,6 +40,9 @@ std::string BuildConnInfo(const ConnParams& c, bool redact) {
                    absl::ToInt64Milliseconds(c.idle_in_transaction_timeout),
                    " -c statement_timeout=", absl::ToInt64Milliseconds(c.statement_timeout));
   absl::StrAppend(&out, " options=", QuoteConnValue(options));
+  if (!c.target_session_attrs.empty()) {
+    absl::StrAppend(&out, " target_session_attrs=", c.target_session_attrs);
+  }
   if (!c.password.empty()) {
     absl::StrAppend(&out, " password=", redact ? "***" : QuoteConnValue(c.password));
   }

@@ -25,8 +25,14 @@
 namespace chatgenius {
 
 struct ConnParams {
-  std::string host = "localhost";  // name, address, or a socket directory
+  // Name, address, or a socket directory; or libpq's comma-separated list
+  // of them (tried in order, with `target_session_attrs`).
+  std::string host = "localhost";
   int port = 5432;
+  std::string ports;  // with a host list: its comma-separated ports (replaces `port`)
+  // libpq's: "read-write" or "primary" skips hosts that are standbys (or
+  // read-only) and tries the next; "" = any host that answers.
+  std::string target_session_attrs;
   std::string dbname;
   std::string user;
   std::string password;  // secret; empty: none (peer or trust auth)

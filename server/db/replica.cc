@@ -45,8 +45,17 @@ const char* ReplicaStateName(ReplicaState state) {
   return "unknown";
 }
 
+namespace {
+PoolSettings OneConnection(PoolSettings settings) {
+  settings.max_size = 1;
+  return settings;
+}
+}  // namespace
+
 Replica::Replica(ReplicaSettings settings)
-    : settings_(std::move(settings)), pool_(settings_.pool) {}
+    : settings_(std::move(settings)),
+      pool_(settings_.pool),
+      check_pool_(OneConnection(settings_.pool)) {}
 
 void Replica::Check(const WalClock& clock, absl::Time deadline) {
   absl::StatusOr<Observation> seen = RunReadOnly(
@@ -66,6 +75,7 @@ void Replica::Check(const WalClock& clock, absl::Time deadline) {
   const absl::Time now = absl::Now();
   if (!seen.ok()) {
     pool_.DiscardIdle();
+    check_pool_.DiscardIdle();
     absl::MutexLock lock(&mu_);
     state_ = ReplicaState::kDown;
     checked_at_ = now;

@@ -9,8 +9,9 @@
 // recovery (a promoted standby is somebody's primary now, not our replica),
 // and it provably holds everything the primary had written at most
 // `max_staleness` ago (WalClock: its replay position against the primary's
-// sampled write positions). A replica whose check fails has its idle
-// connections closed.
+// sampled write positions). Checks run on a connection of their own, so a
+// replica busy with reads is not taken for a dead one; a replica whose
+// check fails has its idle connections closed.
 //
 // Example:
 //   Replica replica({"10.0.0.7:5432", pool_settings});
@@ -115,6 +116,7 @@ class Replica {
 
   const ReplicaSettings settings_;
   ConnectionPool pool_;
+  ConnectionPool check_pool_;  // one connection: Check's
   std::atomic<int64_t> reads_{0};
 
   mutable absl::Mutex mu_;

@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "tests/support/process_tree.h"
 
 namespace chatgenius::testing {
 
@@ -123,34 +124,6 @@ bool PrivatePostgres::Stop() {
 }
 
 bool SignalProcess(int pid, int sig) { return pid > 0 && kill(pid, sig) == 0; }
-
-namespace {
-
-// ChildrenOf lists the pids whose parent is `parent` (from /proc).
-std::vector<int> ChildrenOf(int parent) {
-  std::vector<int> children;
-  DIR* proc = opendir("/proc");
-  if (proc == nullptr) return children;
-  while (dirent* entry = readdir(proc)) {
-    int pid = 0;
-    if (!absl::SimpleAtoi(entry->d_name, &pid)) continue;
-    std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-    std::string line;
-    if (!std::getline(stat, line)) continue;
-    // pid (comm) state ppid ...: comm may hold spaces; parse after ')'.
-    const size_t close = line.rfind(')');
-    if (close == std::string::npos) continue;
-    std::vector<std::string> fields = absl::StrSplit(line.substr(close + 2), ' ');
-    int ppid = 0;
-    if (fields.size() > 1 && absl::SimpleAtoi(fields[1], &ppid) && ppid == parent) {
-      children.push_back(pid);
-    }
-  }
-  closedir(proc);
-  return children;
-}
-
-}  // namespace
 
 bool PrivatePostgres::Signal(int sig) {
   const int postmaster = PostmasterPid();

@@ -223,6 +223,40 @@ TEST(ConfigTest, ErrorsNameTheVariable) {
   }
 }
 
+TEST(ConfigTest, APrimaryThatCanMoveIsAHostListOfWritableSessions) {
+  absl::StatusOr<Config> one = LoadConfig(From({}));
+  ASSERT_TRUE(one.ok());
+  EXPECT_TRUE(absl::StrContains(one->ConnInfo(), "host='localhost' port=5432 ")) << one->ConnInfo();
+  EXPECT_TRUE(absl::StrContains(one->ConnInfo(), " target_session_attrs=read-write"))
+      << "never write to a standby by mistake";
+
+  absl::StatusOr<Config> pair =
+      LoadConfig(From({{"POSTGRES_HOST", "db1:6001, db2 ,[::1]:6003"}, {"POSTGRES_PORT", "6432"}}));
+  ASSERT_TRUE(pair.ok()) << pair.status();
+  for (const std::string& conninfo : {pair->ConnInfo(), pair->MigrationConnInfo()}) {
+    EXPECT_TRUE(absl::StrContains(conninfo, "host='db1,db2,::1' port=6001,6432,6003 ")) << conninfo;
+    EXPECT_TRUE(absl::StrContains(conninfo, " target_session_attrs=read-write")) << conninfo;
+  }
+  EXPECT_TRUE(absl::StrContains(pair->RedactedConnInfo(), "host='db1,db2,::1'"));
+  // A read replica's sessions are on a standby by design.
+  EXPECT_FALSE(absl::StrContains(pair->ReplicaConnInfoVia("db2", 6432), "target_session_attrs"));
+
+  absl::StatusOr<Config> any = LoadConfig(From({{"POSTGRES_TARGET_SESSION_ATTRS", "any"}}));
+  ASSERT_TRUE(any.ok());
+  EXPECT_FALSE(absl::StrContains(any->ConnInfo(), "target_session_attrs"));
+
+  for (const auto& bad : std::vector<std::pair<std::string, std::string>>{
+           {"POSTGRES_HOST", "db1:6001,db2:http"},
+           {"POSTGRES_HOST", "db1,,db2"},
+           {"POSTGRES_HOST", "db1,:5432"},
+           {"POSTGRES_TARGET_SESSION_ATTRS", "standby"}}) {
+    absl::StatusOr<Config> refused = LoadConfig(From({bad}));
+    ASSERT_FALSE(refused.ok()) << bad.first << "=" << bad.second;
+    EXPECT_TRUE(absl::StartsWith(refused.status().message(), bad.first))
+        << refused.status().message();
+  }
+}
+
 TEST(ConfigTest, ReplicaHostsAreParsedAndChecked) {
   absl::StatusOr<Config> none = LoadConfig(From({}));
   ASSERT_TRUE(none.ok());

@@ -36,7 +36,7 @@ TEST_F(SessionLimitsTest, EverySessionCarriesTheLimits) {
   EXPECT_EQ(q.exec1("SHOW lock_timeout")[0].as<std::string>(), "300ms");
   EXPECT_EQ(q.exec1("SHOW idle_in_transaction_session_timeout")[0].as<std::string>(), "7s");
   EXPECT_EQ(q.exec1("SHOW statement_timeout")[0].as<std::string>(), "11s");
-  pqxx::connection migrating(c.MigrationConnInfoVia(c.postgres_host, c.postgres_port));
+  pqxx::connection migrating(c.MigrationConnInfo());
   pqxx::nontransaction m(migrating);
   EXPECT_EQ(m.exec1("SHOW statement_timeout")[0].as<std::string>(), "0")
       << "migrations are not cut off mid-DDL";
