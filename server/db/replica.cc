@@ -59,7 +59,8 @@ Replica::Replica(ReplicaSettings settings)
 
 void Replica::Check(const WalClock& clock, absl::Time deadline) {
   absl::StatusOr<Observation> seen = RunReadOnly(
-      pool_, CallLimits(deadline), [&](pqxx::transaction_base& txn) -> absl::StatusOr<Observation> {
+      check_pool_, CallLimits(deadline),
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<Observation> {
         pqxx::row row = Exec1(txn, kReplicaCheck);
         Observation out;
         out.in_recovery = row[0].as<bool>();
@@ -78,6 +79,7 @@ void Replica::Check(const WalClock& clock, absl::Time deadline) {
     check_pool_.DiscardIdle();
     absl::MutexLock lock(&mu_);
     state_ = ReplicaState::kDown;
+    ForgetPositionLocked();
     checked_at_ = now;
     last_error_ = std::string(seen.status().message());
     ++checks_failed_;
@@ -89,10 +91,15 @@ void Replica::Check(const WalClock& clock, absl::Time deadline) {
   checked_at_ = now;
   last_error_.clear();
   last_replayed_commit_ = seen->last_replayed_commit;
-  if (seen->replay_lsn >= replay_lsn_) {
-    replay_lsn_ = seen->replay_lsn;
-    fresh_as_of_ = std::max(fresh_as_of_, fresh);
-  }
+  // What a check sees is the truth, also when it is less than before: a
+  // restarted standby shows data as of where it resumed replay.
+  replay_lsn_ = seen->replay_lsn;
+  fresh_as_of_ = fresh;
+}
+
+void Replica::ForgetPositionLocked() {
+  replay_lsn_ = 0;
+  fresh_as_of_ = absl::InfinitePast();
 }
 
 bool Replica::InRotation(absl::Duration max_staleness) const {
@@ -112,6 +119,7 @@ Lsn Replica::replay_lsn() const {
 void Replica::Failed(const absl::Status& error) {
   absl::MutexLock lock(&mu_);
   state_ = ReplicaState::kDown;
+  ForgetPositionLocked();
   last_error_ = std::string(error.message());
 }
 

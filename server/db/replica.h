@@ -113,6 +113,10 @@ class Replica {
   void Replayed(Lsn lsn);
   bool InRotationLocked(absl::Time now, absl::Duration max_staleness) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // ForgetPositionLocked: a replica that failed may come back behind where
+  // it was (a restart resumes replay from its last restart point), so
+  // nothing it replayed before counts until a check sees it again.
+  void ForgetPositionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ReplicaSettings settings_;
   ConnectionPool pool_;

@@ -6,6 +6,7 @@
 // without the token is stale by at most POSTGRES_REPLICA_MAX_LAG_MS, and a
 // standby that stops, lags or is promoted stops serving reads without any
 // call failing.
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -18,7 +19,10 @@
 #include "client/client.h"
 #include "gtest/gtest.h"
 #include "server/db/lsn.h"
+#include "server/db/replica.h"
+#include "server/db/wal_clock.h"
 #include "tests/support/private_postgres.h"
+#include "tests/support/private_sshd.h"
 #include "tests/support/test_server.h"
 
 namespace chatgenius {
@@ -44,12 +48,14 @@ class ReadReplicaTest : public ::testing::Test {
   ReadReplicaTest() : standby_(testing::PrivatePostgres::StandbyOf{primary_}) {}
 
   void StartServer(absl::Duration max_lag, absl::Duration lsn_wait,
-                   absl::Duration check = absl::Milliseconds(50)) {
+                   absl::Duration check = absl::Milliseconds(50),
+                   const std::function<void(Config&)>& adjust = nullptr) {
     Config config = primary_.ServerConfig();
     config.postgres_replica_hosts = {HostPort{"127.0.0.1", standby_.port()}};
     config.postgres_replica_max_lag = max_lag;
     config.postgres_replica_wait = lsn_wait;
     config.postgres_replica_check = check;
+    if (adjust) adjust(config);
     server_ = std::make_unique<testing::TestServer>(config);
     ASSERT_TRUE(server_->WaitForHealth("", HealthCheckResponse::SERVING, absl::Seconds(20)));
     client::ClientOptions options;
@@ -163,6 +169,37 @@ class ReadReplicaTest : public ::testing::Test {
   v1::Channel channel_;
   v1::Message message_;
 };
+
+TEST_F(ReadReplicaTest, ABusyReplicaIsNotTakenForADeadOne) {
+  ReplicaSettings settings;
+  settings.name = "standby";
+  settings.pool.conninfo = ConnInfo(standby_.port());
+  settings.pool.max_size = 1;
+  Replica replica(settings);
+  // Every read connection is taken (a long query, say): the check has a
+  // connection of its own and still answers.
+  absl::StatusOr<PooledConnection> held = replica.pool().Acquire(absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(held.ok()) << held.status();
+  WalClock clock(absl::Seconds(10));
+  replica.Check(clock, absl::Now() + absl::Milliseconds(500));
+  ReplicaStatus status = replica.Status(absl::Seconds(1));
+  EXPECT_EQ(status.state, ReplicaState::kStreaming) << status.last_error;
+  EXPECT_GT(status.replay_lsn, 0u);
+  EXPECT_FALSE(status.in_rotation) << "no primary position sampled: nothing proves it is fresh";
+  // A primary position it has replayed, sampled now: fresh, in rotation.
+  clock.Record(absl::Now(), status.replay_lsn);
+  replica.Check(clock, absl::Now() + absl::Milliseconds(500));
+  status = replica.Status(absl::Seconds(1));
+  EXPECT_TRUE(status.in_rotation);
+  EXPECT_LT(status.staleness, absl::Seconds(1));
+  // Stopped: down, and what it had replayed no longer counts.
+  ASSERT_TRUE(standby_.Stop());
+  replica.Check(clock, absl::Now() + absl::Milliseconds(500));
+  status = replica.Status(absl::Seconds(1));
+  EXPECT_EQ(status.state, ReplicaState::kDown);
+  EXPECT_FALSE(status.in_rotation);
+  EXPECT_EQ(status.replay_lsn, 0u) << "a replica that failed proves nothing until checked again";
+}
 
 TEST_F(ReadReplicaTest, ReadsRunOnTheStandbyAndSeeTheCallersOwnWrites) {
   // A generous wait: every read must be able to wait for the standby.
@@ -314,6 +351,39 @@ TEST_F(ReadReplicaTest, AReadTheStandbyCannotAnswerRunsOnThePrimary) {
       << "the first read failed on the standby and ran again on the primary";
   EXPECT_EQ(after.replicas(0).state(), "down") << "and took it out of rotation at once";
   EXPECT_EQ(after.primary_reads_total() - before.primary_reads_total(), 5);
+}
+
+TEST_F(ReadReplicaTest, ThroughTheSshTunnelEachReplicaHasAForwardOfItsOwn) {
+  testing::PrivateSshd sshd;
+  StartServer(absl::Seconds(1), absl::Milliseconds(20), absl::Milliseconds(50), [&](Config& c) {
+    c.postgres_host = "unused-when-tunnelled.invalid";
+    c.ssh_host = "127.0.0.1";
+    c.ssh_port = sshd.port();
+    c.ssh_user = sshd.user();
+    c.ssh_key_path = sshd.client_key();
+    c.ssh_known_hosts = sshd.known_hosts();
+    c.ssh_retry_delay = absl::Milliseconds(100);
+    c.ssh_retry_max_delay = absl::Milliseconds(500);
+    c.ssh_health_check_interval = absl::Seconds(1);
+    c.postgres_remote_host = "127.0.0.1";  // as the SSH host sees them
+    c.postgres_remote_port = primary_.port();
+  });
+  ASSERT_TRUE(WaitForRotation(true));
+  ASSERT_NO_FATAL_FAILURE(Seed());
+  ASSERT_TRUE(WaitForReplay());
+  const int64_t reads = Hosts().replicas(0).reads_total();
+  v1::Message read;
+  grpc::Status s = GetUntokened(message_.id(), &read);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(Hosts().replicas(0).reads_total(), reads + 1);
+  // The replica's sessions run through the bastion: frozen, its checks
+  // time out (a direct connection would still answer).
+  sshd.Pause();
+  const bool down =
+      WaitFor([](const v1::ReplicaHost& r) { return r.state() == "down"; }, absl::Seconds(10));
+  sshd.Resume();
+  EXPECT_TRUE(down) << "the standby kept answering with the bastion frozen: not tunnelled";
+  EXPECT_TRUE(WaitForRotation(true)) << "back once the bastion answers";
 }
 
 TEST_F(ReadReplicaTest, APromotedStandbyLeavesRotation) {
