@@ -7,11 +7,16 @@
 //
 //   load_bench --target=127.0.0.1:50051 --direct='host=... dbname=bench'
 //              --pgbouncer='host=127.0.0.1 port=6432 dbname=bench'
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -28,6 +33,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "client/client.h"
+#include "server/store/channel_store.h"
 #include "server/store/message_store.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "the service");
@@ -41,6 +47,9 @@ ABSL_FLAG(std::string, concurrency, "1,16,64", "client concurrency levels");
 ABSL_FLAG(double, seconds, 3, "duration of each throughput measurement");
 ABSL_FLAG(int, connections, 10, "direct connections: the service's POOL_MAX_SIZE");
 ABSL_FLAG(int, latency_samples, 200, "calls per paging latency figure");
+ABSL_FLAG(int, server_pid, 0,
+          "the service's pid: also report its CPU time per call (from /proc), and the load "
+          "generator's own");
 ABSL_FLAG(std::string, compare_targets, "",
           "name=host:port,...: only compare these services' GetMessage and ListMessages "
           "throughput (e.g. primary only vs with replicas), interleaved, ratios to the first");
@@ -72,6 +81,38 @@ struct Result {
   double p50_ms = 0;
   double p99_ms = 0;
   int64_t errors = 0;
+  int64_t calls = 0;
+};
+
+// ProcessCpuSeconds is a process's user + system CPU time so far (0 if it
+// cannot be read): fields 14 and 15 of /proc/PID/stat, in clock ticks.
+double ProcessCpuSeconds(int pid) {
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  if (!std::getline(stat, line)) return 0;
+  const size_t close = line.rfind(')');  // the command may hold spaces
+  if (close == std::string::npos) return 0;
+  std::vector<std::string> f = absl::StrSplit(line.substr(close + 2), ' ');
+  int64_t utime = 0;
+  int64_t stime = 0;
+  if (f.size() < 13 || !absl::SimpleAtoi(f[11], &utime) || !absl::SimpleAtoi(f[12], &stime)) {
+    return 0;
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// SelfCpuSeconds is this process's CPU time so far (every thread).
+double SelfCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// CpuPerCall: microseconds of CPU per call, server and load generator.
+struct CpuPerCall {
+  double server_us = 0;
+  double client_us = 0;
 };
 
 // Run starts `threads` workers; each makes its call function once (its own
@@ -108,6 +149,7 @@ Result Run(int threads, absl::Duration duration,
   std::sort(all.begin(), all.end());
   Result r;
   r.errors = errors.load();
+  r.calls = static_cast<int64_t>(all.size());
   if (all.empty()) return r;
   r.per_second = static_cast<double>(all.size()) / seconds;
   r.p50_ms = all[all.size() / 2];
@@ -128,7 +170,30 @@ std::unique_ptr<chatgenius::client::Client> NewClient(const std::string& target)
   return std::move(*c);
 }
 
-enum class Method { kGet, kList };
+// The read RPCs measured. kGet and kList are the two the floor server
+// answers too; the rest are measured against direct SQL and PgBouncer.
+enum class Method { kGet, kList, kReplies, kSearch, kChannels };
+
+const char* MethodName(Method m) {
+  switch (m) {
+    case Method::kGet:
+      return "GetMessage";
+    case Method::kList:
+      return "ListMsgs(50)";
+    case Method::kReplies:
+      return "ThreadReplies";
+    case Method::kSearch:
+      return "Search(lunch)";
+    case Method::kChannels:
+      return "ListChannels";
+  }
+  return "?";
+}
+
+// A thread parent of the big channel (every 100th row; 3 replies each).
+std::string RandomParent(std::mt19937_64& rng) {
+  return Id("01M", static_cast<int64_t>(rng() % 9000) * 100);
+}
 
 std::function<bool(std::mt19937_64&)> RpcCall(chatgenius::client::Client* client, Method m) {
   if (m == Method::kGet) {
@@ -139,13 +204,49 @@ std::function<bool(std::mt19937_64&)> RpcCall(chatgenius::client::Client* client
       return client->GetMessage(r).ok();
     };
   }
+  if (m == Method::kList) {
+    return [client](std::mt19937_64&) {
+      v1::ListMessagesRequest r;
+      r.set_channel_id(kBig);
+      r.set_viewer_id(kViewer);
+      r.set_page_size(50);
+      auto page = client->ListMessages(r);
+      return page.ok() && page->messages_size() == 50;
+    };
+  }
+  if (m == Method::kReplies) {
+    return [client](std::mt19937_64& rng) {
+      v1::ListThreadRepliesRequest r;
+      r.set_thread_parent_id(RandomParent(rng));
+      r.set_viewer_id(kViewer);
+      r.set_page_size(50);
+      v1::ListThreadRepliesResponse page;
+      auto context = client->NewContext();
+      return client->messages().ListThreadReplies(context.get(), r, &page).ok() &&
+             page.replies_size() == 3;
+    };
+  }
+  if (m == Method::kSearch) {
+    return [client](std::mt19937_64&) {
+      v1::SearchMessagesRequest r;
+      r.set_user_id(kViewer);
+      r.set_query("lunch");
+      r.set_page_size(50);
+      v1::SearchMessagesResponse page;
+      auto context = client->NewContext();
+      return client->messages().SearchMessages(context.get(), r, &page).ok() &&
+             page.hits_size() == 50;
+    };
+  }
   return [client](std::mt19937_64&) {
-    v1::ListMessagesRequest r;
-    r.set_channel_id(kBig);
+    v1::ListChannelsRequest r;
+    r.set_member_id(kViewer);
     r.set_viewer_id(kViewer);
     r.set_page_size(50);
-    auto page = client->ListMessages(r);
-    return page.ok() && page->messages_size() == 50;
+    v1::ListChannelsResponse page;
+    auto context = client->NewContext();
+    return client->channels().ListChannels(context.get(), r, &page).ok() &&
+           page.channels_size() == 50;
   };
 }
 
@@ -154,20 +255,57 @@ std::function<bool(std::mt19937_64&)> RpcCall(chatgenius::client::Client* client
 std::function<bool(std::mt19937_64&)> SqlCall(const std::string& conninfo, Method m,
                                               bool prepared) {
   auto connection = std::make_shared<pqxx::connection>(conninfo);
-  const std::string sql = m == Method::kGet ? MessageStore::GetSql() : MessageStore::ListOlderSql();
-  if (prepared) connection->prepare("stmt", sql);
-  return [connection, m, sql, prepared](std::mt19937_64& rng) {
+  // The statements the store runs for the call, in order.
+  std::vector<std::string> sql;
+  switch (m) {
+    case Method::kGet:
+      sql = {MessageStore::GetSql()};
+      break;
+    case Method::kList:
+      sql = {MessageStore::ListOlderSql()};
+      break;
+    case Method::kReplies:  // the parent (visible to the viewer), then its page
+      sql = {MessageStore::GetSql(), MessageStore::RepliesSql()};
+      break;
+    case Method::kSearch:
+      sql = {MessageStore::SearchSql()};
+      break;
+    case Method::kChannels:
+      sql = {chatgenius::ChannelStore::ListForMemberSql()};
+      break;
+  }
+  if (prepared) {
+    for (size_t i = 0; i < sql.size(); ++i) connection->prepare(absl::StrCat("s", i), sql[i]);
+  }
+  const int candidates = chatgenius::ContentLimits{}.search_max_candidates;
+  return [connection, m, sql, prepared, candidates](std::mt19937_64& rng) {
     try {
       pqxx::nontransaction tx(*connection);
-      pqxx::result r;
-      if (m == Method::kGet) {
-        const std::string id = RandomBigMessage(rng);
-        r = prepared ? tx.exec_prepared("stmt", kViewer, id) : tx.exec_params(sql, kViewer, id);
-        return r.size() == 1;
+      auto exec = [&](size_t i, auto&&... args) {
+        return prepared ? tx.exec_prepared(absl::StrCat("s", i), args...)
+                        : tx.exec_params(sql[i], args...);
+      };
+      switch (m) {
+        case Method::kGet:
+          return exec(0, kViewer, RandomBigMessage(rng)).size() == 1;
+        case Method::kList:
+          return exec(0, kViewer, kBig, "~", 50, kResponseBudget).size() == 50;
+        case Method::kReplies: {
+          const std::string parent = RandomParent(rng);
+          if (exec(0, kViewer, parent).size() != 1) return false;
+          return exec(1, kViewer, parent, "", 51, kResponseBudget).size() == 3;
+        }
+        case Method::kSearch: {
+          const std::optional<std::string> none;
+          const std::optional<int64_t> no_time;
+          return exec(0, kViewer, "lunch", "{}", "", no_time, no_time, none, "", 51, candidates,
+                      kResponseBudget)
+                     .size() == 51;
+        }
+        case Method::kChannels:
+          return exec(0, kViewer, false, "", 51).size() == 51;
       }
-      r = prepared ? tx.exec_prepared("stmt", kViewer, kBig, "~", 50, kResponseBudget)
-                   : tx.exec_params(sql, kViewer, kBig, "~", 50, kResponseBudget);
-      return r.size() == 50;
+      return false;
     } catch (const std::exception& e) {
       return false;
     }
@@ -193,6 +331,12 @@ void Throughput() {
     plot = std::fopen(absl::GetFlag(FLAGS_plot_data).c_str(), "w");
     if (plot != nullptr) std::fprintf(plot, "# method conc service direct pgbouncer floor limit\n");
   }
+  struct CpuRow {
+    Method method;
+    int concurrency;
+    CpuPerCall cpu;
+  };
+  std::vector<CpuRow> cpu_rows;
   std::printf(
       "== RPC throughput: service vs the same SQL direct (prepared, <= %d connections), via "
       "PgBouncer (transaction pooling, pool %d), and the composition limit 1/(1/floor + "
@@ -202,9 +346,24 @@ void Throughput() {
   std::printf("%-13s %5s | %9s %7s %7s | %9s %7s %7s | %9s %7s %7s | %8s %8s | %8s %8s\n", "method",
               "conc", "service/s", "p50 ms", "p99 ms", "direct/s", "p50 ms", "p99 ms",
               "pgbouncer/s", "p50 ms", "p99 ms", "svc/dir", "svc/pgb", "floor/s", "svc/lim");
-  for (Method m : {Method::kGet, Method::kList}) {
+  for (Method m :
+       {Method::kGet, Method::kList, Method::kReplies, Method::kSearch, Method::kChannels}) {
+    // The floor answers only GetMessage and ListMessages.
+    const bool has_floor = m == Method::kGet || m == Method::kList;
     for (int c : levels) {
+      const int server_pid = absl::GetFlag(FLAGS_server_pid);
+      const double server0 = server_pid > 0 ? ProcessCpuSeconds(server_pid) : 0;
+      const double client0 = SelfCpuSeconds();
       Result svc = Run(c, d, [&](int) { return RpcCall(client.get(), m); });
+      CpuPerCall cpu;
+      if (svc.calls > 0) {
+        cpu.client_us = (SelfCpuSeconds() - client0) * 1e6 / static_cast<double>(svc.calls);
+        if (server_pid > 0) {
+          cpu.server_us =
+              (ProcessCpuSeconds(server_pid) - server0) * 1e6 / static_cast<double>(svc.calls);
+        }
+      }
+      cpu_rows.push_back({m, c, cpu});
       Result dir = Run(std::min(c, max_conns), d, [&](int) {
         return SqlCall(absl::GetFlag(FLAGS_direct), m, /*prepared=*/true);
       });
@@ -213,11 +372,13 @@ void Throughput() {
         pgb = Run(c, d, [&](int) { return SqlCall(bouncer, m, /*prepared=*/false); });
       }
       Result flr;
-      if (floor != nullptr) flr = Run(c, d, [&](int) { return RpcCall(floor.get(), m); });
+      if (floor != nullptr && has_floor) {
+        flr = Run(c, d, [&](int) { return RpcCall(floor.get(), m); });
+      }
       const double limit = flr.per_second > 0 && dir.per_second > 0
                                ? 1 / (1 / flr.per_second + 1 / dir.per_second)
                                : 0;
-      const char* name = m == Method::kGet ? "GetMessage" : "ListMsgs(50)";
+      const char* name = MethodName(m);
       std::printf(
           "%-13s %5d | %9.0f %7.2f %7.2f | %9.0f %7.2f %7.2f | %9.0f %7.2f %7.2f | %8.2f %8.2f | "
           "%8.0f %8.2f%s\n",
@@ -230,7 +391,7 @@ void Throughput() {
                                 flr.errors)
                     .c_str()
               : "");
-      if (plot != nullptr) {
+      if (plot != nullptr && has_floor) {
         std::fprintf(plot, "%s %d %.0f %.0f %.0f %.0f %.0f\n",
                      m == Method::kGet ? "GetMessage" : "ListMessages", c, svc.per_second,
                      dir.per_second, pgb.per_second, flr.per_second, limit);
@@ -239,6 +400,16 @@ void Throughput() {
     }
   }
   if (plot != nullptr) std::fclose(plot);
+  if (absl::GetFlag(FLAGS_server_pid) > 0) {
+    std::printf(
+        "\n== CPU per service call (the server process from /proc; the load generator, "
+        "which shares the 2 cores, from getrusage), microseconds\n");
+    std::printf("%-13s %5s | %12s %14s\n", "method", "conc", "server us", "generator us");
+    for (const CpuRow& row : cpu_rows) {
+      std::printf("%-13s %5d | %12.0f %14.0f\n", MethodName(row.method), row.concurrency,
+                  row.cpu.server_us, row.cpu.client_us);
+    }
+  }
 }
 
 double MedianMs(int samples, const std::function<bool()>& call) {
@@ -370,7 +541,7 @@ void CompareTargets() {
                   [](const Result& a, const Result& b) { return a.per_second < b.per_second; });
         median.push_back(r[1]);
       }
-      std::printf("%-13s %5d", m == Method::kGet ? "GetMessage" : "ListMsgs(50)", c);
+      std::printf("%-13s %5d", MethodName(m), c);
       for (const Result& r : median) std::printf(" | %16.0f %8.2f", r.per_second, r.p99_ms);
       for (size_t i = 1; i < median.size(); ++i) {
         std::printf(" | %*.2f",

@@ -191,7 +191,7 @@ done
 echo
 mkdir -p "$work/plot"
 "$bin/bench/load_bench" --target=127.0.0.1:$port --seconds="$seconds" \
-  --floor_target=127.0.0.1:$fport --plot_data="$work/plot/throughput.dat" \
+  --floor_target=127.0.0.1:$fport --plot_data="$work/plot/throughput.dat" --server_pid="$main_pid" \
   --direct="host=127.0.0.1 port=$pg_port dbname=bench user=postgres sslmode=disable" \
   --pgbouncer="host=127.0.0.1 port=$pgb_port dbname=bench user=postgres sslmode=disable"
 

@@ -91,13 +91,7 @@ const Statement kChannelUnarchive("channel_unarchive",
 const Statement kChannelDelete("channel_delete",
                                "UPDATE channels SET deleted_at = now() WHERE id = $1");
 
-const Statement kChannelListMember(
-    "channel_list_member",
-    absl::StrCat("SELECT ", ChannelColumns(), ", m.role, ", UnreadCountSql(),
-                 " FROM channel_members m JOIN channels c ON c.id = m.channel_id "
-                 "WHERE m.user_id = $1 AND c.deleted_at IS NULL AND ($2 OR c.archived_at IS NULL) "
-                 "AND ",
-                 LiveUserSql("$1"), " AND m.channel_id > $3::text ORDER BY m.channel_id LIMIT $4"));
+const Statement kChannelListMember("channel_list_member", ChannelStore::ListForMemberSql());
 
 const Statement kChannelListPublic(
     "channel_list_public",
@@ -159,6 +153,14 @@ void AppendChannelEvent(pqxx::transaction_base& txn, v1::EventKind kind, const v
 }
 
 }  // namespace
+
+std::string ChannelStore::ListForMemberSql() {
+  return absl::StrCat(
+      "SELECT ", ChannelColumns(), ", m.role, ", UnreadCountSql(),
+      " FROM channel_members m JOIN channels c ON c.id = m.channel_id "
+      "WHERE m.user_id = $1 AND c.deleted_at IS NULL AND ($2 OR c.archived_at IS NULL) AND ",
+      LiveUserSql("$1"), " AND m.channel_id > $3::text ORDER BY m.channel_id LIMIT $4");
+}
 
 ChannelStore::ChannelStore(Database* db) : db_(db) {}
 

@@ -48,6 +48,10 @@ class ChannelStore {
   // the .cc) are prepared on each connection when first run there.
   explicit ChannelStore(Database* db);
 
+  // The SQL of ListForMember's statement (user, include archived, after
+  // channel id or "", limit), for benchmarks that run it directly.
+  static std::string ListForMemberSql();
+
   [[nodiscard]] absl::StatusOr<db::v1::Channel> Create(const db::v1::Channel& channel,
                                                        const std::string& creator_id,
                                                        const CallLimits& call);

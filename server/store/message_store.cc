@@ -82,10 +82,7 @@ const Statement kMsgListNewer("msg_list_newer",
                                                       kNewerInChannel, " AND ", kVisibleExists),
                                          "m.channel_id, m.id", "$4", "$5"));
 
-const Statement kMsgReplies("msg_replies",
-                            PageSelect("$1",
-                                       absl::StrCat(kNewerInThread, " AND m.deleted_at IS NULL"),
-                                       "m.thread_parent_id, m.id", "$4", "$5"));
+const Statement kMsgReplies("msg_replies", MessageStore::RepliesSql());
 
 const Statement kMsgInsert(
     "msg_insert",
@@ -133,7 +130,7 @@ const ConstraintMessages& MessageConstraintMessages() {
   return *messages;
 }
 
-// SearchSql: full-text search over the channels $1 belongs to, in four
+// SearchStatementSql: full-text search over the channels $1 belongs to, in four
 // bounded steps:
 //   cand:   the newest $10 (SEARCH_MAX_CANDIDATES) matches — ranking and
 //           sorting never see more, however common the word;
@@ -142,7 +139,7 @@ const ConstraintMessages& MessageConstraintMessages() {
 //   page:   cut where content passes $11 bytes (MAX_RESPONSE_BYTES), as in
 //           PageSelect, `fetched` telling the caller whether it was cut;
 // then the render-ready columns (laterals, headline) for the page's rows.
-std::string SearchSql() {
+std::string SearchStatementSql() {
   const std::string size = absl::StrCat("(octet_length(mm.content) + ", kRowOverheadBytes, ")");
   // The query inline (not a CTE): a custom plan folds it to a constant and
   // estimates its selectivity, choosing the GIN index for rare words and a
@@ -183,7 +180,7 @@ std::string SearchSql() {
       "ORDER BY m.rank DESC, m.id DESC");
 }
 
-const Statement kMsgSearch("msg_search", SearchSql());
+const Statement kMsgSearch("msg_search", SearchStatementSql());
 
 }  // namespace
 
@@ -210,6 +207,13 @@ std::string MessageStore::ListOlderSql() {
       absl::StrCat("m.thread_parent_id IS NULL AND ", kOlderInChannel, " AND ", kVisibleExists),
       "m.channel_id DESC, m.id DESC", "$4", "$5");
 }
+
+std::string MessageStore::RepliesSql() {
+  return PageSelect("$1", absl::StrCat(kNewerInThread, " AND m.deleted_at IS NULL"),
+                    "m.thread_parent_id, m.id", "$4", "$5");
+}
+
+std::string MessageStore::SearchSql() { return SearchStatementSql(); }
 
 absl::StatusOr<v1::Message> MessageStore::Post(const NewMessage& message, const CallLimits& call) {
   return RunInTransaction(

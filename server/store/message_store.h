@@ -85,11 +85,17 @@ class MessageStore {
   // the .cc) are prepared on each connection when first run there.
   explicit MessageStore(Database* db, ContentLimits limits = {});
 
-  // The SQL of the two read statements, for benchmarks that compare the
-  // service with the same statements run directly: GetSql takes (viewer, id),
-  // ListOlderSql (viewer, channel, cursor id or "~", limit, byte budget).
+  // The SQL of the read statements, for benchmarks that compare the service
+  // with the same statements run directly: GetSql takes (viewer, id),
+  // ListOlderSql (viewer, channel, cursor id or "~", limit, byte budget),
+  // RepliesSql (viewer, parent, after id or "", limit, byte budget; the
+  // store first runs GetSql on the parent), SearchSql (user, query,
+  // channel ids, author or "", start and end micros or NULL, after rank or
+  // NULL, after id or "", limit, candidates, byte budget).
   static std::string GetSql();
   static std::string ListOlderSql();
+  static std::string RepliesSql();
+  static std::string SearchSql();
 
   // Post stores a message (see the file comment for the rules).
   [[nodiscard]] absl::StatusOr<db::v1::Message> Post(const NewMessage& message,

@@ -15,6 +15,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -165,21 +166,26 @@ void PrivateSshd::Pause() { SignalTree(SIGSTOP); }
 
 void PrivateSshd::Resume() { SignalTree(SIGCONT); }
 
-Config TunnelledThrough(Config c, const PrivateSshd& sshd) {
+Config TunnelledTo(Config c, const PrivateSshd& sshd, const std::string& remote_host,
+                   int remote_port) {
   c.postgres_host = "unused-when-tunnelled.invalid";
   c.ssh_host = "127.0.0.1";
   c.ssh_port = sshd.port();
   c.ssh_user = sshd.user();
   c.ssh_key_path = sshd.client_key();
   c.ssh_known_hosts = sshd.known_hosts();
-  c.postgres_remote_host = std::getenv("TEST_POSTGRES_HOST");
-  int port = 0;
-  EXPECT_TRUE(absl::SimpleAtoi(std::getenv("TEST_POSTGRES_PORT"), &port));
-  c.postgres_remote_port = port;
+  c.postgres_remote_host = remote_host;
+  c.postgres_remote_port = remote_port;
   c.ssh_retry_delay = absl::Milliseconds(100);
   c.ssh_retry_max_delay = absl::Milliseconds(500);
   c.ssh_health_check_interval = absl::Seconds(1);
   return c;
+}
+
+Config TunnelledThrough(Config c, const PrivateSshd& sshd) {
+  int port = 0;
+  EXPECT_TRUE(absl::SimpleAtoi(std::getenv("TEST_POSTGRES_PORT"), &port));
+  return TunnelledTo(std::move(c), sshd, std::getenv("TEST_POSTGRES_HOST"), port);
 }
 
 }  // namespace chatgenius::testing

@@ -53,8 +53,14 @@ class PrivateSshd {
   pid_t pid_ = -1;
 };
 
-// TunnelledThrough returns `base` changed to reach the test's PostgreSQL
-// (TEST_POSTGRES_HOST/PORT) only through `sshd`, with short retry delays.
+// TunnelledTo returns `base` changed to reach PostgreSQL at
+// remote_host:remote_port (as sshd's host sees it) only through `sshd`,
+// with short retry delays.
+Config TunnelledTo(Config base, const PrivateSshd& sshd, const std::string& remote_host,
+                   int remote_port);
+
+// TunnelledThrough is TunnelledTo the test's PostgreSQL
+// (TEST_POSTGRES_HOST/PORT).
 Config TunnelledThrough(Config base, const PrivateSshd& sshd);
 
 }  // namespace chatgenius::testing

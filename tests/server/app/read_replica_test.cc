@@ -355,19 +355,9 @@ TEST_F(ReadReplicaTest, AReadTheStandbyCannotAnswerRunsOnThePrimary) {
 
 TEST_F(ReadReplicaTest, ThroughTheSshTunnelEachReplicaHasAForwardOfItsOwn) {
   testing::PrivateSshd sshd;
-  StartServer(absl::Seconds(1), absl::Milliseconds(20), absl::Milliseconds(50), [&](Config& c) {
-    c.postgres_host = "unused-when-tunnelled.invalid";
-    c.ssh_host = "127.0.0.1";
-    c.ssh_port = sshd.port();
-    c.ssh_user = sshd.user();
-    c.ssh_key_path = sshd.client_key();
-    c.ssh_known_hosts = sshd.known_hosts();
-    c.ssh_retry_delay = absl::Milliseconds(100);
-    c.ssh_retry_max_delay = absl::Milliseconds(500);
-    c.ssh_health_check_interval = absl::Seconds(1);
-    c.postgres_remote_host = "127.0.0.1";  // as the SSH host sees them
-    c.postgres_remote_port = primary_.port();
-  });
+  // The standby too is named as the SSH host sees it.
+  StartServer(absl::Seconds(1), absl::Milliseconds(20), absl::Milliseconds(50),
+              [&](Config& c) { c = testing::TunnelledTo(c, sshd, "127.0.0.1", primary_.port()); });
   ASSERT_TRUE(WaitForRotation(true));
   ASSERT_NO_FATAL_FAILURE(Seed());
   ASSERT_TRUE(WaitForReplay());
