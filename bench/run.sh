@@ -269,8 +269,9 @@ for r in 1 2; do
   mkdir -p "$work/r$r"
   [ "$(id -u)" -ne 0 ] || chown postgres "$work/r$r"
   as_pg_owner "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$pg_port" -U postgres \
-    -D "$work/r$r/data" -R -X stream -c fast
-  start_postgres "$work/r$r" "$rp" 2>/dev/null
+    -D "$work/r$r/data" -R -X stream -c fast ||
+    { echo "pg_basebackup of standby $r failed"; exit 1; }
+  start_postgres "$work/r$r" "$rp" || { echo "standby $r did not start"; exit 1; }
   replica_hosts+=("127.0.0.1:$rp")
 done
 r1_port=$(free_port)
@@ -280,7 +281,7 @@ r2_port=$(free_port)
 start_server "$r2_port" bench POSTGRES_REPLICA_HOSTS="${replica_hosts[0]},${replica_hosts[1]}"
 pids+=("$server_pid")
 for p in $r1_port $r2_port; do
-  wait_serving "$p"
+  wait_serving "$p" || { tail -20 "$work/server-$p.log"; exit 1; }
   want=$([ "$p" = "$r1_port" ] && echo 1 || echo 2)
   for _ in $(seq 1 300); do
     n=$("$bin/client/cli" --target=127.0.0.1:$p --json hosts 2>/dev/null | grep -o '"inRotation": *true' | wc -l)
@@ -293,9 +294,10 @@ echo "== read replicas: GetMessage / ListMessages(50) through the service, prima
 "$bin/bench/load_bench" --seconds="$seconds" --concurrency=16,64 \
   --compare_targets="primary=127.0.0.1:$port,1-replica=127.0.0.1:$r1_port,2-replicas=127.0.0.1:$r2_port"
 for p in $r1_port $r2_port; do
-  "$bin/client/cli" --target=127.0.0.1:$p --json hosts | tr -d ' \n' |
-    sed -n 's/.*"primaryReadsTotal":"\{0,1\}\([0-9]*\).*/reads on the primary via :'"$p"': \1/p'
-  "$bin/client/cli" --target=127.0.0.1:$p --json hosts | tr -d ' \n' | grep -o '"name":"[^"]*"\|"readsTotal":"[0-9]*"' | paste -sd' '
+  hosts=$("$bin/client/cli" --target=127.0.0.1:$p --json hosts | tr -d ' \n')
+  primary_reads=$(echo "$hosts" | sed -n 's/.*"primaryReadsTotal":"\{0,1\}\([0-9]*\).*/\1/p')
+  echo "server :$p: ${primary_reads:-0} reads on the primary;" \
+    "$(echo "$hosts" | grep -o '"name":"[^"]*"\|"readsTotal":"[0-9]*"' | paste -sd' ')"
 done
 
 # -- failover: the drill of tests/server/app/failover_drill_test.cc (a
