@@ -312,12 +312,18 @@ std::function<bool(std::mt19937_64&)> SqlCall(const std::string& conninfo, Metho
   };
 }
 
-void Throughput() {
+// Levels is --concurrency as numbers.
+std::vector<int> Levels() {
   std::vector<int> levels;
   for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_concurrency), ',')) {
     int c = 0;
     if (absl::SimpleAtoi(s, &c)) levels.push_back(c);
   }
+  return levels;
+}
+
+void Throughput() {
+  const std::vector<int> levels = Levels();
   const absl::Duration d = absl::Seconds(absl::GetFlag(FLAGS_seconds));
   const int max_conns = absl::GetFlag(FLAGS_connections);
   const std::string bouncer = absl::GetFlag(FLAGS_pgbouncer);
@@ -526,11 +532,7 @@ void CompareTargets() {
     std::pair<std::string, std::string> kv = absl::StrSplit(entry, absl::MaxSplits('=', 1));
     targets.emplace_back(kv.first, NewClient(kv.second));
   }
-  std::vector<int> levels;
-  for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_concurrency), ',')) {
-    int c = 0;
-    if (absl::SimpleAtoi(s, &c)) levels.push_back(c);
-  }
+  const std::vector<int> levels = Levels();
   const absl::Duration d = absl::Seconds(absl::GetFlag(FLAGS_seconds));
   std::printf("%-13s %5s", "method", "conc");
   for (const auto& t : targets) std::printf(" | %14s/s %8s", t.first.c_str(), "p99 ms");

@@ -46,9 +46,10 @@ Database::Database(ConnectionPool* primary, ReplicaRouting routing)
   PoolSettings sampler = routing_.primary_sampler;
   sampler.max_size = 1;
   sampler_ = std::make_unique<ConnectionPool>(std::move(sampler));
-  for (const ReplicaSettings& r : routing_.replicas) {
-    replicas_.push_back(std::make_unique<Replica>(r));
+  for (ReplicaSettings& r : routing_.replicas) {
+    replicas_.push_back(std::make_unique<Replica>(std::move(r)));
   }
+  routing_.replicas.clear();  // each Replica holds its own settings
   checkers_.emplace_back([this] { SampleLoop(); });
   for (auto& r : replicas_) checkers_.emplace_back([this, r = r.get()] { CheckLoop(r); });
 }

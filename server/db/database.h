@@ -127,7 +127,7 @@ class Database {
   void CheckLoop(Replica* replica);
 
   ConnectionPool* const primary_;
-  const ReplicaRouting routing_;
+  ReplicaRouting routing_;  // its replicas moved into replicas_
   std::vector<std::unique_ptr<Replica>> replicas_;
   std::unique_ptr<ConnectionPool> sampler_;
   WalClock clock_;

@@ -30,17 +30,10 @@ std::string MonitorUri(int port) {
 }  // namespace
 
 AutoFailoverCluster::AutoFailoverCluster(const std::string& dbname) : dbname_(dbname) {
-  const char* bin = std::getenv("PG_BIN");
-  bin_ = bin != nullptr && *bin != '\0' ? bin : "/usr/lib/postgresql/15/bin";
-  char templ[] = "/tmp/cg-autofailover-XXXXXX";
-  if (mkdtemp(templ) == nullptr) {
-    ADD_FAILURE() << "mkdtemp failed";
-    return;
-  }
-  dir_ = templ;
+  bin_ = PgBin();
+  dir_ = MakeClusterDirectory("cg-autofailover");
+  if (dir_.empty()) return;
   as_postgres_ = geteuid() == 0;
-  if (as_postgres_)
-    std::system(absl::StrCat("chown postgres ", dir_, " && chmod 755 ", dir_).c_str());
   monitor_port_ = FreeLoopbackPort();
   if (!Run(absl::StrCat("pg_autoctl create monitor --pgdata ", dir_, "/monitor --pgport ",
                         monitor_port_, " --hostname 127.0.0.1 --auth trust --no-ssl > ", dir_,

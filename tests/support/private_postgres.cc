@@ -34,22 +34,31 @@ int FreeLoopbackPort() {
   return ntohs(addr.sin_port);
 }
 
-bool PrivatePostgres::MakeDirectory() {
+std::string PgBin() {
   const char* bin = std::getenv("PG_BIN");
-  bin_ = bin != nullptr && *bin != '\0' ? bin : "/usr/lib/postgresql/15/bin";
+  return bin != nullptr && *bin != '\0' ? bin : "/usr/lib/postgresql/15/bin";
+}
+
+std::string MakeClusterDirectory(const std::string& prefix) {
   // /tmp rather than TEST_TMPDIR: Bazel's output base under /root is not
   // reachable for user postgres.
-  char templ[] = "/tmp/cg-private-pg-XXXXXX";
-  if (mkdtemp(templ) == nullptr) {
+  std::string templ = absl::StrCat("/tmp/", prefix, "-XXXXXX");
+  if (mkdtemp(templ.data()) == nullptr) {
     ADD_FAILURE() << "mkdtemp failed";
-    return false;
+    return "";
   }
-  dir_ = templ;
-  as_postgres_ = geteuid() == 0;
-  if (as_postgres_) {
+  if (geteuid() == 0) {
     // The directory and its parents must be reachable by user postgres.
-    std::system(absl::StrCat("chown postgres ", dir_, " && chmod 755 ", dir_).c_str());
+    std::system(absl::StrCat("chown postgres ", templ, " && chmod 755 ", templ).c_str());
   }
+  return templ;
+}
+
+bool PrivatePostgres::MakeDirectory() {
+  bin_ = PgBin();
+  dir_ = MakeClusterDirectory("cg-private-pg");
+  if (dir_.empty()) return false;
+  as_postgres_ = geteuid() == 0;
   port_ = FreeLoopbackPort();
   return true;
 }

@@ -65,6 +65,14 @@ class PrivatePostgres {
 // with pg_backend_pid()); false if it could not.
 bool SignalProcess(int pid, int sig);
 
+// PgBin: PG_BIN, or /usr/lib/postgresql/15/bin.
+std::string PgBin();
+
+// MakeClusterDirectory makes a fresh /tmp/<prefix>-XXXXXX that user
+// postgres owns when the test runs as root (initdb and pg_autoctl refuse
+// root); "" after an ADD_FAILURE() if it cannot.
+std::string MakeClusterDirectory(const std::string& prefix);
+
 // FreeLoopbackPort returns a TCP port on 127.0.0.1 that was free a moment
 // ago.
 int FreeLoopbackPort();
