@@ -50,6 +50,9 @@ ABSL_FLAG(int, latency_samples, 200, "calls per paging latency figure");
 ABSL_FLAG(int, server_pid, 0,
           "the service's pid: also report its CPU time per call (from /proc), and the load "
           "generator's own");
+ABSL_FLAG(std::string, methods, "",
+          "only these read RPCs (comma-separated: get,list,replies,search,channels; empty = all), "
+          "e.g. to profile one at a time");
 ABSL_FLAG(std::string, compare_targets, "",
           "name=host:port,...: only compare these services' GetMessage and ListMessages "
           "throughput (e.g. primary only vs with replicas), interleaved, ratios to the first");
@@ -312,6 +315,17 @@ std::function<bool(std::mt19937_64&)> SqlCall(const std::string& conninfo, Metho
   };
 }
 
+// Wanted: --methods names m (or is empty).
+bool Wanted(Method m) {
+  const std::string methods = absl::GetFlag(FLAGS_methods);
+  if (methods.empty()) return true;
+  static const char* const kKeys[] = {"get", "list", "replies", "search", "channels"};
+  for (absl::string_view s : absl::StrSplit(methods, ',')) {
+    if (s == kKeys[static_cast<int>(m)]) return true;
+  }
+  return false;
+}
+
 // Levels is --concurrency as numbers.
 std::vector<int> Levels() {
   std::vector<int> levels;
@@ -363,6 +377,7 @@ void Throughput() {
               "pgbouncer/s", "p50 ms", "p99 ms", "svc/dir", "svc/pgb", "floor/s", "svc/lim");
   for (Method m :
        {Method::kGet, Method::kList, Method::kReplies, Method::kSearch, Method::kChannels}) {
+    if (!Wanted(m)) continue;
     // The floor answers only GetMessage and ListMessages.
     const bool has_floor = m == Method::kGet || m == Method::kList;
     for (int c : levels) {
@@ -541,6 +556,7 @@ void CompareTargets() {
   }
   std::printf("\n");
   for (Method m : {Method::kGet, Method::kList}) {
+    if (!Wanted(m)) continue;
     for (int c : levels) {
       std::vector<std::vector<Result>> rounds(targets.size());
       int64_t errors = 0;

@@ -56,9 +56,17 @@ LogLevel AccessLogLevel(grpc::StatusCode code) {
 // handler then produced (the health service's Watch says UNKNOWN
 // "OnCancel()"; a request cut short by the deadline can read as INTERNAL).
 // Counted and logged as the server's own error, a client hanging up would
-// look like one.
-grpc::Status SeenByClient(const grpc::Status& sent, grpc::ServerContextBase* context) {
-  if (context == nullptr || !context->IsCancelled()) return sent;
+// look like one. Asking a sync call whether it was cancelled polls its
+// completion queue (~10 us), so a unary call answered OK is only checked
+// against its deadline: one its client cancelled in the last instant is
+// counted OK (its work was done).
+grpc::Status SeenByClient(const grpc::Status& sent, grpc::ServerContextBase* context, bool unary) {
+  if (context == nullptr) return sent;
+  if (sent.ok() && unary) {
+    if (context->deadline() > std::chrono::system_clock::now()) return sent;
+  } else if (!context->IsCancelled()) {
+    return sent;
+  }
   const std::string handler =
       sent.ok() ? "" : absl::StrCat(" (the handler ended ", CodeName(sent.error_code()), ")");
   if (context->deadline() <= std::chrono::system_clock::now()) {
@@ -97,7 +105,7 @@ class RpcObserver final : public grpc::experimental::Interceptor {
       methods->GetSendInitialMetadata()->emplace(kRequestIdHeader, request_id_);
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
-      Finish(SeenByClient(methods->GetSendStatus(), info_->server_context()));
+      Finish(SeenByClient(methods->GetSendStatus(), info_->server_context(), unary()));
     }
     methods->Proceed();
   }
@@ -107,8 +115,7 @@ class RpcObserver final : public grpc::experimental::Interceptor {
     recorded_ = true;
     const absl::Duration latency = absl::Now() - start_;
     const absl::string_view code = CodeName(status.error_code());
-    metrics_->Record(method_, code, latency,
-                     info_->type() == grpc::experimental::ServerRpcInfo::Type::UNARY);
+    metrics_->Record(method_, code, latency, unary());
     const LogLevel level = AccessLogLevel(status.error_code());
     if (!LogEnabled(level)) return;
     grpc::ServerContextBase* context = info_->server_context();
@@ -121,6 +128,8 @@ class RpcObserver final : public grpc::experimental::Interceptor {
          {"caller", caller.empty() ? std::string("-") : caller},
          {"error", status.error_message()}});
   }
+
+  bool unary() const { return info_->type() == grpc::experimental::ServerRpcInfo::Type::UNARY; }
 
   grpc::experimental::ServerRpcInfo* const info_;
   RpcMetrics* const metrics_;

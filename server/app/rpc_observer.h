@@ -11,7 +11,9 @@
 //   code, ms, the authenticated caller's name and the error message.
 // The code is the one the client saw: a call the client cancelled (or whose
 // deadline passed) is CANCELLED (DEADLINE_EXCEEDED) whatever the handler
-// then returned — a client hanging up is not a server error.
+// then returned — a client hanging up is not a server error. (One cheap
+// exception: a unary call answered OK is counted OK unless its deadline
+// passed; a client that cancelled in the instant before is not asked.)
 // The request id is the caller's `x-request-id` metadata when it is a sane
 // token (1..64 of [A-Za-z0-9._:-]), a new ULID otherwise; it is returned in
 // the `x-request-id` response header so callers can quote it.

@@ -35,7 +35,10 @@ struct CallLimits {
   // (no per-call statement_timeout is set; the session's is the cap).
   absl::Time deadline;
   // Returns true once the caller has cancelled; may be called from any
-  // thread. Empty: never cancelled.
+  // thread. Empty: never cancelled. It may be costly (for a gRPC sync call
+  // it polls the call's completion queue: ~10 us), so it is asked by the
+  // CancelWatcher while a statement runs, and by Run only after a wait for
+  // a connection or a failure — not on every call's happy path.
   std::function<bool()> cancelled;
 
   // Reads must see at least this WAL position (0: any replica in rotation

@@ -116,7 +116,9 @@ class MessageStore {
   // List returns a channel's visible top-level messages: older than
   // `cursor_id` newest first (`newer` false; empty cursor = from the newest),
   // or newer than `cursor_id` oldest first (`newer` true); at most `limit`,
-  // fewer when the byte budget ends the page.
+  // fewer when the byte budget ends the page. One statement, which also
+  // checks that the viewer may read the channel; only an empty page costs
+  // a second (AccessIn, to tell an empty channel from a refusal).
   [[nodiscard]] absl::StatusOr<MessagePage> List(const std::string& channel_id,
                                                  const std::string& viewer_id,
                                                  const std::string& cursor_id, bool newer,

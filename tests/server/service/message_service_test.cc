@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include <google/protobuf/util/message_differencer.h>
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
@@ -541,6 +542,13 @@ TEST_F(MessageServiceTest, Attachments) {
 
   EXPECT_EQ(Get(m.id()).attachments_size(), 1) << "messages carry their attachments";
   EXPECT_EQ(Get(m.id()).attachments(0).name(), "plan.pdf");
+  // Rendered inside the message (from the row's JSON extras) with every
+  // field AddAttachment answered (from a row of its own).
+  const v1::Attachment rendered = Get(m.id()).attachments(0);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(rendered, stored))
+      << rendered.DebugString() << "vs\n"
+      << stored.DebugString();
+  EXPECT_GT(rendered.create_time().seconds(), 0);
 
   v1::ListAttachmentsRequest l;
   l.set_channel_id(general_.id());
