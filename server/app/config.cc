@@ -381,6 +381,7 @@ void LoadEvents(Reader& r, Config& c) {
       r.Int("EVENT_STREAM_QUEUE_BYTES", c.event_stream_queue_bytes, 65536, 1 << 30);
   c.event_stream_write_timeout =
       r.Millis("EVENT_STREAM_WRITE_TIMEOUT_MS", c.event_stream_write_timeout, 100, 3600000);
+  c.event_fanout_threads = r.Int("EVENT_FANOUT_THREADS", c.event_fanout_threads, 1, 64);
   c.max_event_streams = r.Int("MAX_EVENT_STREAMS", c.max_event_streams, 1, 10000000);
   c.max_event_streams_per_caller =
       r.Int("MAX_EVENT_STREAMS_PER_CALLER", c.max_event_streams_per_caller, 1, 10000000);

@@ -176,6 +176,9 @@ struct Config {
   int event_stream_queue = 1000;                                  // EVENT_STREAM_QUEUE
   int event_stream_queue_bytes = 4 << 20;                         // EVENT_STREAM_QUEUE_BYTES
   absl::Duration event_stream_write_timeout = absl::Seconds(30);  // EVENT_STREAM_WRITE_TIMEOUT_MS
+  // Threads that write live events to streams (one stream's gRPC write is
+  // ~20 us, so a fan-out to 10,000 streams needs more than one core).
+  int event_fanout_threads = 2;                                   // EVENT_FANOUT_THREADS
   int max_event_streams = 20000;                                  // MAX_EVENT_STREAMS
   int max_event_streams_per_caller = 10000;                       // MAX_EVENT_STREAMS_PER_CALLER
 

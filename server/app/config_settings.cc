@@ -110,6 +110,8 @@
     "undelivered bytes one Subscribe stream may queue before RESOURCE_EXHAUSTED", false)           \
   X(event_stream_write_timeout_ms, "EVENT_STREAM_WRITE_TIMEOUT_MS", "30000",                       \
     "a stream whose client has not taken the last event for this long is cut off", false)          \
+  X(event_fanout_threads, "EVENT_FANOUT_THREADS", "2",                                             \
+    "threads writing live events to Subscribe streams (the gRPC writes of a fan-out)", false)      \
   X(max_event_streams, "MAX_EVENT_STREAMS", "20000", "Subscribe streams the process holds", false) \
   X(max_event_streams_per_caller, "MAX_EVENT_STREAMS_PER_CALLER", "10000",                         \
     "Subscribe streams one caller (bearer token, or peer host without auth) may hold", false)      \

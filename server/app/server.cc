@@ -277,8 +277,10 @@ void Server::StartRealtime() {
   EventSequencer* sequencer = sequencer_.get();
   append_listener_ = EventStore::AddAppendListener([sequencer] { sequencer->Wake(); });
   sequencer_->Start();
-  // Replays of stored events run here, off gRPC's callback threads.
+  // Replays of stored events run here, off gRPC's callback threads; live
+  // events are written to the streams by the fan-out threads.
   work_ = std::make_unique<WorkQueue>(2);
+  fanout_ = std::make_unique<WorkQueue>(config.event_fanout_threads);
   EventStreamLimits stream_limits;
   stream_limits.queue_events = config.event_stream_queue;
   stream_limits.queue_bytes = static_cast<size_t>(config.event_stream_queue_bytes);
@@ -287,7 +289,7 @@ void Server::StartRealtime() {
   stream_limits.max_streams_per_caller = config.max_event_streams_per_caller;
   stream_limits.call_timeout = config.statement_timeout;
   auto events = std::make_unique<EventServiceImpl>(hub_.get(), event_store_.get(), work_.get(),
-                                                   stream_limits, end_users_.get());
+                                                   fanout_.get(), stream_limits, end_users_.get());
   events_ = events.get();
   services_.push_back(std::move(events));
 }
@@ -397,6 +399,7 @@ void Server::Shutdown(absl::Duration grace) {
   if (hub_ != nullptr) hub_->Stop();
   if (grpc_server_ != nullptr) grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   work_.reset();  // finishes queued replays of streams that already ended
+  fanout_.reset();
   // The tunnel stops first: its last state change still reaches a live
   // pool (TunnelWatcher), and the backends see their channels close.
   if (tunnel_ != nullptr) tunnel_->Stop();

@@ -154,6 +154,7 @@ class Server {
   std::unique_ptr<EventSequencer> sequencer_;
   int64_t append_listener_ = 0;
   std::unique_ptr<WorkQueue> work_;
+  std::unique_ptr<WorkQueue> fanout_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<HealthMonitor> monitor_;

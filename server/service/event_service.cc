@@ -21,8 +21,14 @@ std::string CallerOf(const grpc::CallbackServerContext& context) {
 }  // namespace
 
 EventServiceImpl::EventServiceImpl(EventHub* hub, EventStore* store, WorkQueue* work,
-                                   EventStreamLimits limits, const EndUserAuth* end_users)
-    : hub_(hub), store_(store), work_(work), limits_(limits), end_users_(end_users) {}
+                                   WorkQueue* fanout, EventStreamLimits limits,
+                                   const EndUserAuth* end_users)
+    : hub_(hub),
+      store_(store),
+      work_(work),
+      fanout_(fanout),
+      limits_(limits),
+      end_users_(end_users) {}
 
 absl::Status EventServiceImpl::Admit(const std::string& caller) {
   absl::MutexLock lock(&mu_);
@@ -54,8 +60,8 @@ grpc::ServerWriteReactor<v1::Event>* EventServiceImpl::Subscribe(
   absl::Status admitted = Admit(caller);
   std::function<void()> release;
   if (admitted.ok()) release = [this, caller] { Release(caller); };
-  return NewEventStream(context, hub_, store_, work_, limits_, &stats_, *request, end_users_,
-                        admitted, std::move(release));
+  return NewEventStream(context, hub_, store_, work_, fanout_, limits_, &stats_, *request,
+                        end_users_, admitted, std::move(release));
 }
 
 }  // namespace chatgenius

@@ -27,10 +27,12 @@ namespace chatgenius {
 
 class EventServiceImpl final : public db::v1::EventService::CallbackService {
  public:
-  // Pointers must outlive the service. `end_users` (may be null: end-user
-  // tokens off) checks each stream's reader against its x-end-user-token.
-  EventServiceImpl(EventHub* hub, EventStore* store, WorkQueue* work, EventStreamLimits limits,
-                   const EndUserAuth* end_users = nullptr);
+  // Pointers must outlive the service. Streams replay stored events on
+  // `work` and write live ones on `fanout`. `end_users` (may be null:
+  // end-user tokens off) checks each stream's reader against its
+  // x-end-user-token.
+  EventServiceImpl(EventHub* hub, EventStore* store, WorkQueue* work, WorkQueue* fanout,
+                   EventStreamLimits limits, const EndUserAuth* end_users = nullptr);
 
   grpc::ServerWriteReactor<db::v1::Event>* Subscribe(
       grpc::CallbackServerContext* context, const db::v1::SubscribeRequest* request) override;
@@ -46,6 +48,7 @@ class EventServiceImpl final : public db::v1::EventService::CallbackService {
   EventHub* const hub_;
   EventStore* const store_;
   WorkQueue* const work_;
+  WorkQueue* const fanout_;
   const EventStreamLimits limits_;
   const EndUserAuth* const end_users_;
   EventStreamStats stats_;

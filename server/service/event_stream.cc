@@ -30,13 +30,15 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
   // `admitted` is the service's verdict on the stream count; `release`
   // runs when the stream is gone (it counted).
   EventStream(grpc::CallbackServerContext* context, EventHub* hub, EventStore* store,
-              WorkQueue* work, const EventStreamLimits& limits, EventStreamStats* stats,
-              const v1::SubscribeRequest& request, const EndUserAuth* end_users,
-              const absl::Status& admitted, std::function<void()> release)
+              WorkQueue* work, WorkQueue* fanout, const EventStreamLimits& limits,
+              EventStreamStats* stats, const v1::SubscribeRequest& request,
+              const EndUserAuth* end_users, const absl::Status& admitted,
+              std::function<void()> release)
       : context_(context),
         hub_(hub),
         store_(store),
         work_(work),
+        fanout_(fanout),
         limits_(limits),
         capacity_(limits.queue_events),
         stats_(stats),
@@ -98,7 +100,7 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
         LimitHits::Count(overflow->limit);
       }
     } else if (pump) {
-      Pump();
+      SchedulePump();
     }
   }
 
@@ -167,12 +169,15 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
   }
 
  private:
-  void ScheduleTask(std::function<void()> task, WorkQueue::Lane lane = WorkQueue::kContinue) {
+  // ScheduleTask runs `task` on `queue` (default: the replay queue); the
+  // stream outlives it.
+  void ScheduleTask(std::function<void()> task, WorkQueue::Lane lane = WorkQueue::kContinue,
+                    WorkQueue* queue = nullptr) {
     {
       absl::MutexLock lock(&mu_);
       ++tasks_;
     }
-    work_->Schedule([this, task = std::move(task)] {
+    (queue != nullptr ? queue : work_)->Schedule([this, task = std::move(task)] {
       task();
       bool last;
       {
@@ -321,6 +326,28 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
                                      "; resume with after_event_id=", last_written_id_));
   }
 
+  // SchedulePump has a fan-out thread start the next write, unless one is
+  // in progress (its OnWriteDone continues) or already scheduled. Called
+  // by OnEvents on the hub's thread, which so only queues: a gRPC write
+  // costs ~20 us, and written inline one stream's would hold up every
+  // stream after it, all on the hub's one core.
+  void SchedulePump() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || writing_ || pump_scheduled_) return;
+      pump_scheduled_ = true;
+    }
+    ScheduleTask(
+        [this] {
+          {
+            absl::MutexLock lock(&mu_);
+            pump_scheduled_ = false;
+          }
+          Pump();
+        },
+        WorkQueue::kContinue, fanout_);
+  }
+
   void Pump() {
     const v1::Event* next = nullptr;
     std::optional<grpc::Status> end;
@@ -356,6 +383,7 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
   EventHub* const hub_;
   EventStore* const store_;
   WorkQueue* const work_;
+  WorkQueue* const fanout_;
   const EventStreamLimits limits_;
   const int capacity_;
   EventStreamStats* const stats_;
@@ -384,16 +412,18 @@ class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public Eve
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   int tasks_ ABSL_GUARDED_BY(mu_) = 0;
+  bool pump_scheduled_ ABSL_GUARDED_BY(mu_) = false;  // a SchedulePump task is pending
 };
 
 }  // namespace
 
 grpc::ServerWriteReactor<v1::Event>* NewEventStream(
     grpc::CallbackServerContext* context, EventHub* hub, EventStore* store, WorkQueue* work,
-    const EventStreamLimits& limits, EventStreamStats* stats, const v1::SubscribeRequest& request,
-    const EndUserAuth* end_users, const absl::Status& admitted, std::function<void()> release) {
-  return new EventStream(context, hub, store, work, limits, stats, request, end_users, admitted,
-                         std::move(release));
+    WorkQueue* fanout, const EventStreamLimits& limits, EventStreamStats* stats,
+    const v1::SubscribeRequest& request, const EndUserAuth* end_users, const absl::Status& admitted,
+    std::function<void()> release) {
+  return new EventStream(context, hub, store, work, fanout, limits, stats, request, end_users,
+                         admitted, std::move(release));
 }
 
 void AppendStreamMetrics(const EventStreamStats& stats, std::string* out) {

@@ -86,11 +86,14 @@ struct EventStreamLimits {
 };
 
 // NewEventStream starts a stream for `request` (validated here: a bad
-// request, or `admitted` not OK, finishes it at once). Pointers must
-// outlive it; `release` runs when it is gone. gRPC owns the result.
+// request, or `admitted` not OK, finishes it at once). It replays stored
+// events on `work`; live events from the hub are queued on the hub's
+// thread and written on `fanout`, so one stream's write does not wait for
+// the others'. Pointers must outlive it; `release` runs when it is gone.
+// gRPC owns the result.
 grpc::ServerWriteReactor<db::v1::Event>* NewEventStream(
     grpc::CallbackServerContext* context, EventHub* hub, EventStore* store, WorkQueue* work,
-    const EventStreamLimits& limits, EventStreamStats* stats,
+    WorkQueue* fanout, const EventStreamLimits& limits, EventStreamStats* stats,
     const db::v1::SubscribeRequest& request, const EndUserAuth* end_users,
     const absl::Status& admitted, std::function<void()> release);
 

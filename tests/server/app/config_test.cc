@@ -214,7 +214,9 @@ TEST(ConfigTest, ErrorsNameTheVariable) {
                                            {"METRICS_ADDRESS", "::1:9090"},
                                            {"POSTGRES_SSLMODE", "always"},
                                            {"PAGE_TOKEN_KEY", "short"},
-                                           {"POOL_ACQUIRE_TIMEOUT_MS", "-5"}}) {
+                                           {"POOL_ACQUIRE_TIMEOUT_MS", "-5"},
+                                           {"EVENT_FANOUT_THREADS", "0"},
+                                           {"EVENT_FANOUT_THREADS", "65"}}) {
     absl::StatusOr<Config> c = LoadConfig(From({{bad.name, bad.value}}));
     ASSERT_FALSE(c.ok()) << bad.name << "=" << bad.value << " must be rejected";
     EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
