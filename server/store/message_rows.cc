@@ -161,36 +161,74 @@ std::string PageSelect(const std::string& viewer, const std::string& page_where,
                       order);
 }
 
+namespace {
+
+// Columns reads a row left to right through one iterator. r[i] would build
+// a pqxx::field each time, copying the result's two shared pointers (four
+// atomic operations), for 17 columns of up to 50 rows a page; the iterator
+// is a field itself and moving it only counts.
+class Columns {
+ public:
+  explicit Columns(const pqxx::row& r) : it_(r.begin()) {}
+  const pqxx::field& Peek() const { return it_; }
+  std::string* Text(std::string* out) {
+    out->assign(it_->c_str(), it_->size());
+    ++it_;
+    return out;
+  }
+  template <typename T>
+  T As() {
+    T v = it_->as<T>();
+    ++it_;
+    return v;
+  }
+  void Skip() { ++it_; }
+
+ private:
+  pqxx::row::const_iterator it_;
+};
+
+}  // namespace
+
 absl::StatusOr<v1::Message> MessageFromRow(const pqxx::row& r) {
   v1::Message m;
   // Most messages have neither reactions nor attachments: '' (no parse).
   const absl::string_view extras(r[15].c_str(), r[15].size());
   if (!extras.empty()) RETURN_IF_ERROR(ExtrasInto(extras, &m));
-  m.set_id(r[0].as<std::string>());
-  m.set_channel_id(r[1].as<std::string>());
+  Columns c(r);
+  c.Text(m.mutable_id());
+  c.Text(m.mutable_channel_id());
   v1::UserSummary* author = m.mutable_author();
-  author->set_id(r[2].as<std::string>());
-  author->set_username(r[3].as<std::string>());
-  author->set_display_name(r[4].as<std::string>());
-  author->set_avatar_url(r[5].as<std::string>());
-  author->set_is_bot(r[6].as<bool>());
-  m.set_content(r[7].as<std::string>());
-  m.set_thread_parent_id(r[8].as<std::string>());
-  m.set_client_msg_id(r[9].as<std::string>());
-  SetTimestamp(r[10], m.mutable_create_time());
-  if (auto t = OptionalTimestamp(r[11])) *m.mutable_edit_time() = *t;
-  if (auto t = OptionalTimestamp(r[12])) *m.mutable_delete_time() = *t;
-  m.set_reply_count(r[13].as<int>());
-  if (auto t = OptionalTimestamp(r[14])) *m.mutable_last_reply_time() = *t;
+  c.Text(author->mutable_id());
+  c.Text(author->mutable_username());
+  c.Text(author->mutable_display_name());
+  c.Text(author->mutable_avatar_url());
+  author->set_is_bot(c.As<bool>());
+  c.Text(m.mutable_content());
+  c.Text(m.mutable_thread_parent_id());
+  c.Text(m.mutable_client_msg_id());
+  SetTimestamp(c.Peek(), m.mutable_create_time());
+  c.Skip();
+  if (!c.Peek().is_null()) SetTimestamp(c.Peek(), m.mutable_edit_time());
+  c.Skip();
+  if (!c.Peek().is_null()) SetTimestamp(c.Peek(), m.mutable_delete_time());
+  c.Skip();
+  m.set_reply_count(c.As<int>());
+  if (!c.Peek().is_null()) SetTimestamp(c.Peek(), m.mutable_last_reply_time());
   return m;
 }
 
 absl::StatusOr<MessagePage> PageFromRows(const pqxx::result& rows) {
   MessagePage page;
+  page.messages.reserve(rows.size());
   for (const pqxx::row& r : rows) {
     ASSIGN_OR_RETURN(v1::Message m, MessageFromRow(r));
-    page.cut_by_budget = r[kMessageColumnCount].as<int64_t>() > static_cast<int64_t>(rows.size());
     page.messages.push_back(std::move(m));
+  }
+  // Every row carries the count fetched before the byte budget cut.
+  if (!rows.empty()) {
+    page.cut_by_budget =
+        rows[0][kMessageColumnCount].as<int64_t>() > static_cast<int64_t>(rows.size());
   }
   if (page.cut_by_budget) LimitHits::Count(Limit::kResponseBytes);
   return page;
