@@ -10,12 +10,9 @@
 //   event_bench --target=127.0.0.1:PORT --server_pid=PID --subscribers=1,100,1000
 #include <grpcpp/grpcpp.h>
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "bench/process_stats.h"
 #include "client/client.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "server address");
@@ -41,25 +39,8 @@ namespace v1 = ::chatgenius::db::v1;
 
 namespace {
 
-int64_t RssKiB(int pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      int64_t kib = 0;
-      std::vector<std::string> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
-      if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &kib)) return kib;
-    }
-  }
-  return -1;
-}
-
-double SelfCpuSeconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
+using chatgenius::bench::RssKiB;
+using chatgenius::bench::SelfCpuSeconds;
 
 // A reader: its own connection (a distinct channel argument keeps gRPC
 // from sharing one subchannel between them), completion queue and thread.

@@ -7,13 +7,10 @@
 //
 //   load_bench --target=127.0.0.1:50051 --direct='host=... dbname=bench'
 //              --pgbouncer='host=127.0.0.1 port=6432 dbname=bench'
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -32,6 +29,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "bench/process_stats.h"
 #include "client/client.h"
 #include "server/store/channel_store.h"
 #include "server/store/message_store.h"
@@ -58,6 +56,9 @@ ABSL_FLAG(std::string, compare_targets, "",
           "throughput (e.g. primary only vs with replicas), interleaved, ratios to the first");
 
 namespace {
+
+using chatgenius::bench::ProcessCpuSeconds;
+using chatgenius::bench::SelfCpuSeconds;
 
 namespace v1 = ::chatgenius::db::v1;
 using chatgenius::MessageStore;
@@ -86,31 +87,6 @@ struct Result {
   int64_t errors = 0;
   int64_t calls = 0;
 };
-
-// ProcessCpuSeconds is a process's user + system CPU time so far (0 if it
-// cannot be read): fields 14 and 15 of /proc/PID/stat, in clock ticks.
-double ProcessCpuSeconds(int pid) {
-  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-  std::string line;
-  if (!std::getline(stat, line)) return 0;
-  const size_t close = line.rfind(')');  // the command may hold spaces
-  if (close == std::string::npos) return 0;
-  std::vector<std::string> f = absl::StrSplit(line.substr(close + 2), ' ');
-  int64_t utime = 0;
-  int64_t stime = 0;
-  if (f.size() < 13 || !absl::SimpleAtoi(f[11], &utime) || !absl::SimpleAtoi(f[12], &stime)) {
-    return 0;
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-// SelfCpuSeconds is this process's CPU time so far (every thread).
-double SelfCpuSeconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
 
 // CpuPerCall: microseconds of CPU per call, server and load generator.
 struct CpuPerCall {

@@ -24,7 +24,7 @@ namespace v1 = ::chatgenius::db::v1;
 constexpr int kReplayBatch = 500;
 
 // One Subscribe stream. Lifetime: deleted when gRPC is done with it (OnDone)
-// and no replay task still refers to it, whichever comes last.
+// and no replay or write task still refers to it, whichever comes last.
 class EventStream final : public grpc::ServerWriteReactor<v1::Event>, public EventSubscriber {
  public:
   // `admitted` is the service's verdict on the stream count; `release`
