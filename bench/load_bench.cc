@@ -153,21 +153,18 @@ std::unique_ptr<chatgenius::client::Client> NewClient(const std::string& target)
 // answers too; the rest are measured against direct SQL and PgBouncer.
 enum class Method { kGet, kList, kReplies, kSearch, kChannels };
 
-const char* MethodName(Method m) {
-  switch (m) {
-    case Method::kGet:
-      return "GetMessage";
-    case Method::kList:
-      return "ListMsgs(50)";
-    case Method::kReplies:
-      return "ThreadReplies";
-    case Method::kSearch:
-      return "Search(lunch)";
-    case Method::kChannels:
-      return "ListChannels";
-  }
-  return "?";
-}
+// Each method's --methods key and its name in the tables, in enum order.
+struct MethodNames {
+  const char* key;
+  const char* name;
+};
+constexpr MethodNames kMethodNames[] = {{"get", "GetMessage"},
+                                        {"list", "ListMsgs(50)"},
+                                        {"replies", "ThreadReplies"},
+                                        {"search", "Search(lunch)"},
+                                        {"channels", "ListChannels"}};
+
+const char* MethodName(Method m) { return kMethodNames[static_cast<int>(m)].name; }
 
 // A thread parent of the big channel (every 100th row; 3 replies each).
 std::string RandomParent(std::mt19937_64& rng) {
@@ -295,9 +292,8 @@ std::function<bool(std::mt19937_64&)> SqlCall(const std::string& conninfo, Metho
 bool Wanted(Method m) {
   const std::string methods = absl::GetFlag(FLAGS_methods);
   if (methods.empty()) return true;
-  static const char* const kKeys[] = {"get", "list", "replies", "search", "channels"};
   for (absl::string_view s : absl::StrSplit(methods, ',')) {
-    if (s == kKeys[static_cast<int>(m)]) return true;
+    if (s == kMethodNames[static_cast<int>(m)].key) return true;
   }
   return false;
 }
